@@ -1,0 +1,63 @@
+/*
+ * arch — the table of supported architectures and the host's name.
+ *
+ * Adding an architecture is one arch_<name>.c exporting its ops and one row
+ * in `arch_table` below.  The host architecture is decided at compile time
+ * (the daemon runs QEMU for guests of its own architecture by default); on
+ * a compiler/target we do not know, uname(2) names it.
+ */
+#include "arch/arch.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+static const struct arch_ops *const arch_table[] = {
+	&arch_x86_64,
+};
+
+const struct arch_ops *arch_lookup(const char *name)
+{
+	if (!name)
+		return NULL;
+	for (size_t i = 0; i < sizeof(arch_table) / sizeof(arch_table[0]); i++)
+		if (strcmp(arch_table[i]->name, name) == 0)
+			return arch_table[i];
+	return NULL;
+}
+
+#if defined(__x86_64__)
+#define ARCH_HOST_NAME "x86_64"
+#elif defined(__aarch64__)
+#define ARCH_HOST_NAME "aarch64"
+#elif defined(__powerpc64__) && defined(__LITTLE_ENDIAN__)
+#define ARCH_HOST_NAME "ppc64le"
+#elif defined(__s390x__)
+#define ARCH_HOST_NAME "s390x"
+#endif
+
+#ifndef ARCH_HOST_NAME
+static char arch_uname_buf[sizeof(((struct utsname *)0)->machine)];
+static pthread_once_t arch_uname_once = PTHREAD_ONCE_INIT;
+
+static void arch_uname_init(void)
+{
+	struct utsname u;
+	if (uname(&u) == 0) {
+		strncpy(arch_uname_buf, u.machine, sizeof(arch_uname_buf) - 1);
+		arch_uname_buf[sizeof(arch_uname_buf) - 1] = '\0';
+	} else {
+		strcpy(arch_uname_buf, "unknown");
+	}
+}
+#endif
+
+const char *arch_host(void)
+{
+#ifdef ARCH_HOST_NAME
+	return ARCH_HOST_NAME;
+#else
+	pthread_once(&arch_uname_once, arch_uname_init);
+	return arch_uname_buf;
+#endif
+}

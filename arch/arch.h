@@ -1,0 +1,47 @@
+/*
+ * arch — per-architecture rules behind one ops table (as Kata's qemuArch).
+ *
+ * Each architecture lives in its own file (arch_x86_64.c, later
+ * arch_aarch64.c, arch_ppc64le.c, arch_s390x.c) and exports one
+ * `const struct arch_ops`.  The config's `arch` key selects it; the default
+ * is the host's.  Nothing outside arch/ may test an architecture by name.
+ */
+#ifndef SANDBOXFS_ARCH_H
+#define SANDBOXFS_ARCH_H
+
+#include <stdbool.h>
+
+#include "lib/err.h"
+
+struct vm_config;
+
+struct arch_ops {
+	const char *name;            /* "x86_64" */
+	const char *default_machine; /* "q35" */
+	/* Default QEMU binary for a machine type; NULL → unknown machine type. */
+	const char *(*qemu_binary)(const char *machine);
+	const char *default_cpu;     /* NULL: QEMU's default */
+	const char *const *kernel_params;        /* arch defaults, NULL-terminated */
+	const char *const *kernel_params_debug;
+	const char *const *kernel_params_nodebug;
+	const char *console_device;  /* guest serial console, e.g. "ttyS0" */
+	/* Hotplug bridges: driver, parent bus, first PCI address on it. */
+	const char *bridge_driver;   /* "pcie-root-port" */
+	const char *bridge_bus;      /* "pcie.0" */
+	int bridge_first_addr;       /* 2 */
+	int bridge_slots;            /* slots per bridge: 1 for a root port */
+	const char *blk_driver;      /* "virtio-blk-pci" */
+	/* Highest maxvcpus accepted for this config (accel-dependent). */
+	int (*max_vcpus)(const struct vm_config *cfg);
+	/* Arch-specific validation of a complete config; EINVAL + message. */
+	int (*validate)(const struct vm_config *cfg, struct err **e);
+};
+
+extern const struct arch_ops arch_x86_64;
+
+/* Look an architecture up by name; NULL if unknown. */
+const struct arch_ops *arch_lookup(const char *name);
+/* The host's architecture name ("x86_64", "aarch64", ...). */
+const char *arch_host(void);
+
+#endif

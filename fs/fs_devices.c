@@ -1,0 +1,139 @@
+/*
+ * fs_devices — devices/ (add, remove, one directory per device with spec,
+ * bus, addr, state) and bridges/ (one file per bridge).
+ */
+#include "fs/fs.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vm/vm_sandbox.h"
+
+static int store_add(struct fs_ctx *c, const char *v, struct err **e)
+{
+	return vm_sandbox_device_add(c->sb, v, e);
+}
+
+static int store_remove(struct fs_ctx *c, const char *v, struct err **e)
+{
+	return vm_sandbox_device_remove(c->sb, v, e);
+}
+
+/* Run `fn` on the device named by the path, under the sandbox lock. */
+static int with_device(struct fs_ctx *c, struct sbuf *out,
+		       void (*fn)(struct vm_sandbox *, struct vm_device *, struct sbuf *), struct err **e)
+{
+	pthread_mutex_lock(&c->sb->lock);
+	struct vm_device *d = vm_sandbox_find_device(c->sb, c->name);
+	if (d)
+		fn(c->sb, d, out);
+	pthread_mutex_unlock(&c->sb->lock);
+	return d ? 0 : err_set(e, ENODEV, "device %s is gone", c->name);
+}
+
+static void dev_spec(struct vm_sandbox *sb, struct vm_device *d, struct sbuf *out)
+{
+	cleanup_json struct json_object *o = vm_device_spec(d);
+	sbuf_add(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							   JSON_C_TO_STRING_NOSLASHESCAPE));
+	sbuf_addc(out, '\n');
+}
+
+static void dev_bus(struct vm_sandbox *sb, struct vm_device *d, struct sbuf *out)
+{
+	if (d->bridge >= 0 && d->bridge < sb->topo.n)
+		sbuf_printf(out, "%s\n", sb->topo.bridges[d->bridge].id);
+}
+
+static void dev_addr(struct vm_sandbox *sb, struct vm_device *d, struct sbuf *out)
+{
+	if (d->bridge < 0)
+		return;
+	vm_topology_guest_addr(&sb->topo, d->bridge, d->slot, out);
+	sbuf_addc(out, '\n');
+}
+
+static void dev_state(struct vm_sandbox *sb, struct vm_device *d, struct sbuf *out)
+{
+	sbuf_printf(out, "%s\n", vm_device_state_name(d->state));
+}
+
+static int show_spec(struct fs_ctx *c, struct sbuf *o, struct err **e) { return with_device(c, o, dev_spec, e); }
+static int show_bus(struct fs_ctx *c, struct sbuf *o, struct err **e) { return with_device(c, o, dev_bus, e); }
+static int show_addr(struct fs_ctx *c, struct sbuf *o, struct err **e) { return with_device(c, o, dev_addr, e); }
+static int show_dstate(struct fs_ctx *c, struct sbuf *o, struct err **e) { return with_device(c, o, dev_state, e); }
+
+static const struct fs_node device_nodes[] = {
+	{"spec", FS_RO, show_spec},
+	{"bus", FS_RO, show_bus},
+	{"addr", FS_RO, show_addr},
+	{"state", FS_RO, show_dstate},
+};
+
+static const struct fs_dir device_dir = {FS_DIR(device_nodes)};
+static const struct fs_node device_node = {"", FS_DIRMODE, .dir = &device_dir};
+
+static void list_devices(struct fs_ctx *c, struct strv *out) { vm_sandbox_device_ids(c->sb, out); }
+
+static int lookup_device(struct fs_ctx *c, const char *name)
+{
+	pthread_mutex_lock(&c->sb->lock);
+	bool found = vm_sandbox_find_device(c->sb, name) != NULL;
+	pthread_mutex_unlock(&c->sb->lock);
+	if (!found)
+		return -ENOENT;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	return 0;
+}
+
+static const struct fs_node devices_nodes[] = {
+	{"add", FS_WO, NULL, store_add},
+	{"remove", FS_WO, NULL, store_remove},
+};
+
+const struct fs_dir fs_devices_dir = {
+	FS_DIR(devices_nodes),
+	.list = list_devices,
+	.lookup = lookup_device,
+	.child = &device_node,
+};
+
+/* ---- bridges/ ---------------------------------------------------------- */
+
+static int show_bridge(struct fs_ctx *c, struct sbuf *out, struct err **e)
+{
+	pthread_mutex_lock(&c->sb->lock);
+	int i = vm_topology_find(&c->sb->topo, c->name);
+	if (i >= 0)
+		vm_topology_show(&c->sb->topo.bridges[i], out);
+	pthread_mutex_unlock(&c->sb->lock);
+	return i >= 0 ? 0 : err_set(e, ENODEV, "bridge %s is gone", c->name);
+}
+
+static void list_bridges(struct fs_ctx *c, struct strv *out)
+{
+	pthread_mutex_lock(&c->sb->lock);
+	for (int i = 0; i < c->sb->topo.n; i++)
+		strv_add(out, c->sb->topo.bridges[i].id);
+	pthread_mutex_unlock(&c->sb->lock);
+}
+
+static int lookup_bridge(struct fs_ctx *c, const char *name)
+{
+	pthread_mutex_lock(&c->sb->lock);
+	int i = vm_topology_find(&c->sb->topo, name);
+	pthread_mutex_unlock(&c->sb->lock);
+	if (i < 0)
+		return -ENOENT;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	return 0;
+}
+
+static const struct fs_node bridge_node = {"", FS_RO, show_bridge};
+
+const struct fs_dir fs_bridges_dir = {
+	.list = list_bridges,
+	.lookup = lookup_bridge,
+	.child = &bridge_node,
+};

@@ -1,0 +1,192 @@
+/*
+ * main — sandboxfs entry point: options, defaults, QEMU detection, mount.
+ *
+ *   sandboxfs [--state-dir=DIR] [--guest-dir=DIR] [--accel=ACCEL]
+ *             [--log=FILE] [--debug] [FUSE options] MOUNTPOINT
+ */
+#define FUSE_USE_VERSION 35
+#include <fcntl.h>
+#include <fuse.h>
+#include <libgen.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "arch/arch.h"
+#include "fs/fs.h"
+#include "lib/log.h"
+#include "vm/vm_config.h"
+#include "vm/vm_sandbox.h"
+
+extern char **environ;
+
+struct main_opts {
+	char *state_dir;
+	char *guest_dir;
+	char *accel;
+	char *log;
+	int debug;
+	int help;
+	int version;
+};
+
+#define OPT(t, p) {t, offsetof(struct main_opts, p), 1}
+static const struct fuse_opt main_opt_spec[] = {
+	OPT("--state-dir=%s", state_dir),
+	OPT("--guest-dir=%s", guest_dir),
+	OPT("--accel=%s", accel),
+	OPT("--log=%s", log),
+	OPT("--debug", debug),
+	OPT("-h", help),
+	OPT("--help", help),
+	OPT("-V", version),
+	OPT("--version", version),
+	FUSE_OPT_END,
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] MOUNTPOINT\n\n"
+	       "  --state-dir=DIR   per-sandbox run state, sockets, logs (default /run/sandboxfs)\n"
+	       "  --guest-dir=DIR   built-in default guest (vmlinuz, initramfs.cpio.gz)\n"
+	       "  --accel=ACCEL     default accelerator (default tcg,thread=multi)\n"
+	       "  --log=FILE        append the daemon log to FILE\n"
+	       "  --debug           verbose log\n"
+	       "  -f                stay in the foreground\n"
+	       "  -o OPT[,OPT...]   FUSE mount options (e.g. allow_other)\n\n",
+	       prog);
+}
+
+/* The guest built by `make guest` sits beside the binary: build/guest. */
+static char *default_guest_dir(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *dir = dirname(exe);
+		char *g = xasprintf("%s/guest", dir);
+		if (access(g, R_OK) == 0)
+			return g;
+		free(g);
+		g = xasprintf("%s/../share/sandboxfs/guest", dir);
+		if (access(g, R_OK) == 0)
+			return g;
+		free(g);
+	}
+	return xstrdup("/usr/local/share/sandboxfs/guest");
+}
+
+/* "QEMU emulator version 7.2.22 (...)" → "7.2.22". */
+static char *detect_qemu_version(const char *binary)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return xstrdup("unknown");
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	char *argv[] = {(char *)binary, (char *)"--version", NULL};
+	pid_t pid;
+	int r = posix_spawn(&pid, binary, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	char buf[256] = "";
+	size_t len = 0;
+	ssize_t n;
+	while (r == 0 && len < sizeof(buf) - 1 && (n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(p[0]);
+	if (r == 0)
+		waitpid(pid, NULL, 0);
+	const char *v = strstr(buf, "version ");
+	if (!v)
+		return xstrdup("not found");
+	v += strlen("version ");
+	return xstrndup(v, strcspn(v, " \n"));
+}
+
+static struct fuse_operations main_ops;
+
+static void *main_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	void *r = fs_operations.init(conn, cfg);
+	cleanup_err struct err *e = NULL;
+	if (vm_monitor_start(&e) < 0) {
+		log_err("%s", e->msg);
+		exit(1);
+	}
+	log_info("mounted");
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct main_opts o = {0};
+	if (fuse_opt_parse(&args, &o, main_opt_spec, NULL) < 0)
+		return 2;
+	if (o.help) {
+		usage(argv[0]);
+		fuse_opt_add_arg(&args, "-ho");
+		fuse_main(args.argc, args.argv, &fs_operations, NULL);
+		return 0;
+	}
+	if (o.version) {
+		printf("sandboxfs %s\n", SANDBOXFS_VERSION);
+		return 0;
+	}
+	if (o.log) {
+		int fd = open(o.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fd < 0 || dup2(fd, 2) < 0) {
+			perror(o.log);
+			return 1;
+		}
+		close(fd);
+	}
+	log_set_level(o.debug ? LOG_DEBUG : LOG_INFO);
+
+	cleanup_free char *guest = o.guest_dir ? xstrdup(o.guest_dir) : default_guest_dir();
+	cleanup_free char *kernel = xasprintf("%s/vmlinuz", guest);
+	cleanup_free char *initrd = xasprintf("%s/initramfs.cpio.gz", guest);
+	struct vm_defaults defs = {
+		.guest_kernel = kernel,
+		.guest_initrd = initrd,
+		.accel = o.accel ? o.accel : "tcg,thread=multi",
+	};
+	vm_config_set_defaults(&defs);
+	if (access(kernel, R_OK) < 0)
+		log_warn("built-in guest kernel %s is missing (run `make guest`)", kernel);
+
+	/* Probe the QEMU of the host architecture's default machine. */
+	const struct arch_ops *a = arch_lookup(arch_host());
+	const char *qemu = a ? a->qemu_binary(a->default_machine) : NULL;
+	cleanup_free char *qemu_version = detect_qemu_version(qemu ? qemu : "qemu-system-x86_64");
+	fs_set_info(&(struct fs_info){.version = SANDBOXFS_VERSION, .qemu_version = qemu_version});
+
+	struct vm_settings set = {.state_dir = o.state_dir ? o.state_dir : "/run/sandboxfs"};
+	/* vm_init's monitor thread must start after fuse daemonizes: main_init. */
+	int r = util_mkdir_p(set.state_dir, 0700);
+	if (r < 0) {
+		fprintf(stderr, "sandboxfs: state directory %s: %s\n", set.state_dir, strerror(-r));
+		return 1;
+	}
+	vm_settings_apply(&set);
+
+	main_ops = fs_operations;
+	main_ops.init = main_init;
+	r = fuse_main(args.argc, args.argv, &main_ops, NULL);
+	vm_shutdown();
+	log_info("unmounted");
+	fuse_opt_free_args(&args);
+	free(o.state_dir);
+	free(o.guest_dir);
+	free(o.accel);
+	free(o.log);
+	return r;
+}

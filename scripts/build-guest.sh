@@ -1,0 +1,215 @@
+#!/bin/bash
+# build-guest.sh — build sandboxfs's built-in default guest.
+#
+#   scripts/build-guest.sh OUTDIR
+#
+# Produces OUTDIR/vmlinuz (the Debian cloud kernel, taken from its .deb
+# without installing anything) and OUTDIR/initramfs.cpio.gz (newc, gzip):
+# busybox-static with applet symlinks, /init = scripts/guest-init, and the
+# virtio driver modules the daemon's hotplug needs, with /etc/modules.order
+# listing them in dependency order (computed here from modules.dep) so that
+# init can insmod them one by one.
+#
+# Work files (downloaded .deb, unpacked kernel, staging tree) live in
+# OUTDIR/.work; the .deb is kept there so a rebuild needs no network.
+# If both outputs are newer than this script and guest-init, nothing is done.
+#
+# Environment: GUEST_KERNEL_META  kernel metapackage
+#                                 (default linux-image-cloud-amd64)
+#              SOURCE_DATE_EPOCH  timestamp stored in the cpio (default 0)
+
+set -euo pipefail
+
+usage() { echo "usage: $0 OUTDIR" >&2; exit 2; }
+[ $# -eq 1 ] || usage
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+init_src=$here/guest-init
+out=$1
+meta=${GUEST_KERNEL_META:-linux-image-cloud-amd64}
+epoch=${SOURCE_DATE_EPOCH:-0}
+
+say() { echo "guest: $*"; }
+die() { echo "guest: error: $*" >&2; exit 1; }
+
+[ -r "$init_src" ] || die "missing $init_src"
+
+# Up to date?
+if [ -f "$out/vmlinuz" ] && [ -f "$out/initramfs.cpio.gz" ] &&
+   [ "$out/vmlinuz" -nt "${BASH_SOURCE[0]}" ] && [ "$out/vmlinuz" -nt "$init_src" ] &&
+   [ "$out/initramfs.cpio.gz" -nt "${BASH_SOURCE[0]}" ] &&
+   [ "$out/initramfs.cpio.gz" -nt "$init_src" ]; then
+	exit 0
+fi
+
+for tool in apt-cache apt-get dpkg-deb depmod cpio gzip; do
+	command -v "$tool" >/dev/null || die "$tool not found"
+done
+busybox=
+for b in /bin/busybox /usr/bin/busybox; do
+	if [ -x "$b" ] && ! ldd "$b" >/dev/null 2>&1; then busybox=$b; break; fi
+done
+[ -n "$busybox" ] || die "a static busybox is needed (apt-get install busybox-static)"
+
+mkdir -p "$out/.work"
+out=$(cd "$out" && pwd)
+work=$out/.work
+# apt-get download would drop privileges to _apt, which may not be able to
+# write here (and warns about it): stay root for this private download.
+apt_opts=(-q -o APT::Sandbox::User=root)
+
+# --- kernel package -------------------------------------------------------
+
+updated=0
+apt_update_once() {
+	[ $updated -eq 0 ] || return 1
+	updated=1
+	say "refreshing package lists (apt-get update) ..."
+	apt-get "${apt_opts[@]}" update >/dev/null || die "apt-get update failed"
+}
+
+resolve_pkg() {
+	apt-cache depends "$meta" 2>/dev/null |
+		awk '$1 ~ /^\|?Depends:$/ && $2 ~ /^linux-image-/ && $2 !~ /^</ { print $2; exit }'
+}
+
+pkg=$(resolve_pkg || true)
+if [ -z "$pkg" ]; then
+	apt_update_once
+	pkg=$(resolve_pkg || true)
+fi
+[ -n "$pkg" ] || die "cannot resolve the kernel package behind $meta"
+
+shopt -s nullglob
+debs=("$work/${pkg}"_*.deb)
+if [ ${#debs[@]} -eq 0 ]; then
+	say "downloading kernel $pkg ..."
+	if ! (cd "$work" && apt-get "${apt_opts[@]}" download "$pkg" >/dev/null 2>"$work/apt.err"); then
+		apt_update_once || { cat "$work/apt.err" >&2; die "apt-get download $pkg failed"; }
+		(cd "$work" && apt-get "${apt_opts[@]}" download "$pkg" >/dev/null 2>"$work/apt.err") ||
+			{ cat "$work/apt.err" >&2; die "apt-get download $pkg failed"; }
+	fi
+	debs=("$work/${pkg}"_*.deb)
+	[ ${#debs[@]} -ge 1 ] || die "apt-get download left no ${pkg}_*.deb"
+else
+	say "using cached $(basename "${debs[-1]}")"
+fi
+deb=${debs[-1]}
+# Keep only the .deb in use.
+for d in "$work"/linux-image-*.deb; do [ "$d" = "$deb" ] || rm -f "$d"; done
+
+say "unpacking kernel ..."
+root=$work/kernel
+rm -rf "$root"
+mkdir -p "$root"
+dpkg-deb -x "$deb" "$root"
+
+vers=("$root"/lib/modules/*)
+[ ${#vers[@]} -eq 1 ] || die "expected one module tree in $deb"
+kver=$(basename "${vers[0]}")
+kimg=$root/boot/vmlinuz-$kver
+[ -f "$kimg" ] || die "no boot/vmlinuz-$kver in $deb"
+mdir=$root/lib/modules/$kver
+depmod -b "$root" "$kver"
+
+# --- modules: closure and load order --------------------------------------
+
+# Wanted modules; "?" marks optional ones (skipped with a note if the
+# kernel lacks them). Names use "_"; files may use "-" (virtio-rng.ko).
+wanted=(
+	virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
+	virtio_blk
+	scsi_common scsi_mod sd_mod virtio_scsi
+	failover net_failover virtio_net
+	virtio_console
+	virtio_rng
+	vmw_vsock_virtio_transport
+	'?9pnet_virtio' '?9p'
+	'?virtiofs'
+	'?virtio_balloon' '?virtio_mem'
+)
+
+declare -A mpath=() mdeps=() builtin=()
+modname() { local b=${1##*/}; b=${b%%.ko*}; echo "${b//-/_}"; }
+
+while IFS= read -r line; do
+	f=${line%%:*}
+	mpath[$(modname "$f")]=$f
+	mdeps[$(modname "$f")]=${line#*:}
+done <"$mdir/modules.dep"
+while IFS= read -r f; do
+	builtin[$(modname "$f")]=1
+done <"$mdir/modules.builtin"
+
+declare -A seen=()
+order=()
+visit() {        # depth-first, dependencies first
+	local m=$1 d
+	[ -z "${seen[$m]:-}" ] || return 0
+	seen[$m]=1
+	for d in ${mdeps[$m]}; do visit "$(modname "$d")"; done
+	order+=("$m")
+}
+skipped=()
+for w in "${wanted[@]}"; do
+	m=${w#\?}
+	if [ -n "${mpath[$m]:-}" ]; then
+		visit "$m"
+	elif [ -n "${builtin[$m]:-}" ]; then
+		:               # built into the kernel
+	elif [ "$w" != "$m" ]; then
+		skipped+=("$m")
+	else
+		die "module $m is neither built in nor shipped by $pkg"
+	fi
+done
+[ ${#skipped[@]} -eq 0 ] || say "note: not in $kver, skipped: ${skipped[*]}"
+
+# --- initramfs -------------------------------------------------------------
+
+say "building initramfs (${#order[@]} modules) ..."
+stage=$work/initramfs
+rm -rf "$stage"
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,root,mnt}
+chmod 1777 "$stage/tmp"
+cp "$busybox" "$stage/bin/busybox"
+while IFS= read -r a; do
+	[ "$a" = bin/busybox ] && continue
+	[ -e "$stage/$a" ] || [ -L "$stage/$a" ] && continue
+	rel=$(realpath -m --relative-to="$stage/$(dirname "$a")" "$stage/bin/busybox")
+	ln -s "$rel" "$stage/$a"
+done < <("$busybox" --list-full | sort)
+install -m 0755 "$init_src" "$stage/init"
+# Console node, so init has stdio before devtmpfs is mounted.
+mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || true
+
+mod_dst=$stage/lib/modules/$kver
+mkdir -p "$mod_dst"
+: >"$stage/etc/modules.order"
+for m in "${order[@]}"; do
+	src=${mpath[$m]}
+	dst=${src%.ko*}.ko
+	mkdir -p "$mod_dst/$(dirname "$dst")"
+	case $src in
+	*.ko)     cp "$mdir/$src" "$mod_dst/$dst" ;;
+	*.ko.xz)  xz -dc "$mdir/$src" >"$mod_dst/$dst" ;;
+	*.ko.zst) zstd -qdc "$mdir/$src" >"$mod_dst/$dst" ;;
+	*.ko.gz)  gzip -dc "$mdir/$src" >"$mod_dst/$dst" ;;
+	*)        die "unknown module format: $src" ;;
+	esac
+	echo "/lib/modules/$kver/$dst" >>"$stage/etc/modules.order"
+done
+for f in modules.builtin modules.builtin.modinfo modules.order; do
+	[ ! -f "$mdir/$f" ] || cp "$mdir/$f" "$mod_dst/"
+done
+depmod -b "$stage" "$kver"        # lets modprobe work in the guest too
+
+find "$stage" -exec touch -h -d "@$epoch" {} +
+(cd "$stage" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
+	cpio --quiet -o -H newc -R 0:0 --reproducible) |
+	gzip -9 -n >"$out/initramfs.cpio.gz.tmp"
+cp "$kimg" "$out/vmlinuz.tmp"
+mv -f "$out/vmlinuz.tmp" "$out/vmlinuz"
+mv -f "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
+rm -rf "$root" "$stage" "$work/apt.err"
+say "done: $out/vmlinuz ($kver), $out/initramfs.cpio.gz ($(du -k "$out/initramfs.cpio.gz" | cut -f1) KiB)"

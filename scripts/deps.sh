@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what sandboxfs needs to build, test and run (Debian 12, as root).
+# Quiet when everything is present already.
+set -euo pipefail
+PKGS=(build-essential pkg-config libfuse3-dev fuse3 libjson-c-dev libcunit1-dev
+      qemu-system-x86 busybox-static cpio kmod gzip procps util-linux iproute2 ${EXTRA_PKGS:-})
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "deps: all present"

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The first vertical slice, end to end, through echo and cat only:
+# mkdir → start → hot-add vCPUs and a disk → the guest sees them → remove
+# them → the guest loses them → crash detection → restart → stop → rmdir,
+# plus the bad-input errnos.  The guest's own console is the proof.
+set -u
+. "$(dirname "$0")/lib.sh"
+e2e_requirements
+trap e2e_cleanup EXIT
+e2e_mount
+S=$MNT/demo
+
+check "README and version at the root" grep -q "qemu 7\|qemu [0-9]" "$MNT/version"
+check "mkdir creates a sandbox" mkdir "$S"
+check "state is created" [ "$(cat "$S/state")" = created ]
+check "config shows defaults" grep -q '"maxvcpus": 4' "$S/config"
+check "cmdline starts with the qemu binary" [ "$(head -n1 "$S/cmdline")" = /usr/bin/qemu-system-x86_64 ]
+check "root port rp0 exists and is free" grep -qx "slot 0 -" "$S/bridges/rp0"
+
+# Bad input: precise errno from write(), message in error, config unchanged.
+before=$(cat "$S/config")
+check "non-JSON config is EINVAL" write_expect "$S/config" 'notjson' "Invalid argument"
+check "error explains" grep -qi "json" "$S/error"
+check "unknown key is EINVAL" write_expect "$S/config" '{"bogus":1}' "Invalid argument"
+check "error names the key" grep -q "bogus" "$S/error"
+check "vcpus 0 is EINVAL" write_expect "$S/config" '{"vcpus":0}' "Invalid argument"
+check "config unchanged after bad writes" [ "$(cat "$S/config")" = "$before" ]
+check "unknown ctl verb is EINVAL" write_expect "$S/ctl" 'launch' "Invalid argument"
+long=$(printf 'a%.0s' $(seq 200))
+check "name of 200 chars is EINVAL" bash -c "mkdir '$MNT/$long' 2>&1 | grep -q 'Invalid argument'"
+check "name with a bad character is EINVAL" bash -c "mkdir '$MNT/bad:name' 2>&1 | grep -q 'Invalid argument'"
+check "a nested mkdir is refused" bash -c "mkdir '$S/x' 2>&1 | grep -q 'not permitted'"
+
+# Start.
+check "start" bash -c "echo start > '$S/ctl'"
+check "state is running" [ "$(cat "$S/state")" = running ]
+check "pid is a live qemu" grep -q qemu-system "/proc/$(cat "$S/pid")/cmdline"
+check "guest boots" wait_for 90 guest_says demo 'ncpus=1 '
+check "start while running is EBUSY" write_expect "$S/ctl" start "Device or resource busy"
+check "rmdir while running is EBUSY" bash -c "rmdir '$S' 2>&1 | grep -q 'busy'"
+check "config change of a boot key while running is EBUSY" write_expect "$S/config" '{"memory_mib":512}' "Device or resource busy"
+
+# vCPU hotplug.
+check "echo 3 > cpus/target" bash -c "echo 3 > '$S/cpus/target'"
+check "guest sees 3 CPUs" wait_for 30 guest_says demo 'ncpus=3 '
+check "cpus/online says 3" [ "$(cat "$S/cpus/online")" = 3 ]
+check "two hot-added vCPUs listed" [ "$(wc -l < "$S/cpus/hotplugged")" = 2 ]
+check "target above max is clamped" bash -c "echo 99 > '$S/cpus/target'"
+check "clamp message in error" grep -q "clamped to 4" "$S/error"
+check "guest sees 4 CPUs" wait_for 30 guest_says demo 'ncpus=4 '
+check "target below boot count is ERANGE" write_expect "$S/cpus/target" 0 "Numerical result out of range"
+
+# Disk hotplug.
+truncate -s 64M "$T/d1.img"
+check "hot-add a 64 MiB disk" bash -c "echo '{\"type\":\"block\",\"id\":\"d1\",\"file\":\"$T/d1.img\",\"format\":\"raw\",\"readonly\":false}' > '$S/devices/add'"
+check "guest sees vda" wait_for 30 guest_says demo 'blk=vda '
+check "bridges/rp0 slot taken by d1" grep -qx "slot 0 d1" "$S/bridges/rp0"
+check "device dir shows bus and addr" [ "$(cat "$S/devices/d1/bus")/$(cat "$S/devices/d1/addr")" = "rp0/02/00" ]
+check "duplicate id is EEXIST" write_expect "$S/devices/add" "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"$T/d1.img\"}" "File exists"
+check "remove of an unknown id is ENODEV" write_expect "$S/devices/remove" nosuch "No such device"
+check "remove d1" bash -c "echo d1 > '$S/devices/remove'"
+check "guest lost vda" wait_for 30 guest_says demo 'blk=- '
+check "slot is free again" grep -qx "slot 0 -" "$S/bridges/rp0"
+check "device dir gone" [ ! -e "$S/devices/d1" ]
+
+# vCPU hot-unplug.
+check "echo 1 > cpus/target" bash -c "echo 1 > '$S/cpus/target'"
+check "guest back to 1 CPU" wait_for 30 guest_says demo 'ncpus=1 '
+check "cpus/online says 1" [ "$(cat "$S/cpus/online")" = 1 ]
+check "no hot-added vCPU listed" [ ! -s "$S/cpus/hotplugged" ]
+
+# Crash detection.
+pid=$(cat "$S/pid")
+kill -9 "$pid"
+check "state crashed within 2 s" wait_for 2 bash -c "[ \"\$(cat '$S/state')\" = crashed ]"
+check "error says how it died" grep -q "signal 9" "$S/error"
+check "pid is empty" [ -z "$(cat "$S/pid")" ]
+
+# Start again: the guest boots anew (console log continues).
+CONSOLE_FROM=$(stat -c %s "$S/console")
+check "start again" bash -c "echo start > '$S/ctl'"
+check "guest boots again" wait_for 90 guest_says demo 'ncpus=1 '
+check "stop" bash -c "echo stop > '$S/ctl'"
+check "state stopped" [ "$(cat "$S/state")" = stopped ]
+check "old qemu is gone" [ ! -e "/proc/$pid" ]
+check "rmdir" rmdir "$S"
+check "sandbox gone" [ ! -e "$S" ]
+
+fusermount3 -u "$MNT"
+wait "$DAEMON"; DAEMON=
+if pgrep -f "^/usr/bin/qemu-system.*$STATE" >/dev/null; then fail "no qemu left behind"; else ok "no qemu left behind"; fi
+echo "slice: $FAILS failure(s)"
+[ "$FAILS" -eq 0 ]

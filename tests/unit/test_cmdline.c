@@ -1,0 +1,506 @@
+/*
+ * test_cmdline — the QEMU argv (vm_cmdline): a golden argv for the default
+ * x86_64 config with one cold-plugged block device whose path holds a
+ * comma, the composed kernel command line, error cases, and proof that the
+ * argv is accepted by the real QEMU (started with -S, inspected over QMP on
+ * the listening socket handed in as fd 3).
+ */
+#include <CUnit/Basic.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "arch/arch.h"
+#include "lib/err.h"
+#include "lib/util.h"
+#include "vm/vm_cmdline.h"
+#include "vm/vm_config.h"
+#include "vm/vm_device.h"
+#include "vm/vm_topology.h"
+
+#define KERNEL "/opt/sandboxfs/guest/vmlinuz"
+#define INITRD "/opt/sandboxfs/guest/initramfs.cpio.gz"
+#define QEMU "/usr/bin/qemu-system-x86_64"
+#define UUID "6f1d0c0e-3a5b-4c2d-8e9f-0123456789ab"
+#define DISK "/tmp/a,b.img"
+
+#define ARCH_PARAMS                                                                         \
+	"tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.direct=1 i8042.dumbkbd=1 " \
+	"i8042.nopnp=1 i8042.noaux=1 noreplace-smp reboot=k cryptomgr.notests "               \
+	"net.ifnames=0 panic=1"
+
+/* A sandbox: config, topology and devices, as the daemon holds them. */
+struct fixture {
+	struct vm_config cfg;
+	struct vm_topology topo;
+	struct vm_device *devs[4];
+	size_t ndevs;
+};
+
+static void fixture_init(struct fixture *f, const char *extra_json)
+{
+	struct vm_defaults d = { .guest_kernel = KERNEL, .guest_initrd = INITRD, .accel = NULL };
+	vm_config_set_defaults(&d);
+	memset(f, 0, sizeof(*f));
+	vm_config_init(&f->cfg);
+	cleanup_err struct err *e = NULL;
+	CU_ASSERT_EQUAL_FATAL(vm_config_merge(&f->cfg, "{\"uuid\":\"" UUID "\"}", false, &e), 0);
+	if (extra_json)
+		CU_ASSERT_EQUAL_FATAL(vm_config_merge(&f->cfg, extra_json, false, &e), 0);
+	vm_topology_init(&f->topo, vm_config_arch(&f->cfg), f->cfg.root_ports);
+}
+
+/* Parse a device and place it in the first free slot. */
+static struct vm_device *fixture_add(struct fixture *f, const char *spec)
+{
+	cleanup_err struct err *e = NULL;
+	struct vm_device *d = NULL;
+	CU_ASSERT_EQUAL_FATAL(vm_device_parse(spec, &d, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(vm_topology_alloc(&f->topo, d->id, &d->bridge, &d->slot, &e), 0);
+	f->devs[f->ndevs++] = d;
+	return d;
+}
+
+static void fixture_release(struct fixture *f)
+{
+	for (size_t i = 0; i < f->ndevs; i++)
+		vm_device_free(f->devs[i]);
+	vm_topology_release(&f->topo);
+	vm_config_release(&f->cfg);
+}
+
+static const struct vm_cmdline_ctx golden_ctx = {
+	.name = "web,1",
+	.console_log = "/run/sandboxfs/web,1/console.log",
+};
+
+static const char *const golden_argv[] = {
+	QEMU,
+	"-name", "guest=web,,1",
+	"-uuid", UUID,
+	"-machine", "q35",
+	"-accel", "tcg,thread=multi",
+	"-smp", "1,sockets=4,cores=1,threads=1,maxcpus=4",
+	"-m", "256M",
+	"-nodefaults",
+	"-no-user-config",
+	"-display", "none",
+	"-chardev", "socket,id=qmp,fd=3,server=on,wait=off",
+	"-mon", "chardev=qmp,mode=control",
+	"-chardev", "file,id=console,path=/run/sandboxfs/web,,1/console.log,append=on",
+	"-serial", "chardev:console",
+	"-kernel", KERNEL,
+	"-initrd", INITRD,
+	"-append", "console=ttyS0 " ARCH_PARAMS " quiet",
+	"-device", "pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x2",
+	"-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=2,addr=0x3",
+	"-device", "pcie-root-port,id=rp2,bus=pcie.0,chassis=3,addr=0x4",
+	"-device", "pcie-root-port,id=rp3,bus=pcie.0,chassis=4,addr=0x5",
+	"-blockdev", "driver=raw,node-name=drive-d1,read-only=off,file.driver=file,"
+		     "file.filename=/tmp/a,,b.img,file.read-only=off",
+	"-device", "virtio-blk-pci,id=d1,drive=drive-d1,bus=rp0,addr=0x0",
+};
+
+static void assert_argv(const struct strv *got, const char *const *want, size_t n)
+{
+	CU_ASSERT_EQUAL(got->n, n);
+	for (size_t i = 0; i < n && i < got->n; i++) {
+		CU_ASSERT_STRING_EQUAL(got->v[i], want[i]);
+		if (strcmp(got->v[i], want[i]) != 0)
+			fprintf(stderr, "\n  argv[%zu]: got '%s' want '%s'\n", i, got->v[i], want[i]);
+	}
+	if (got->n != n)
+		for (size_t i = 0; i < got->n; i++)
+			fprintf(stderr, "\n  argv[%zu] = '%s'", i, got->v[i]);
+	CU_ASSERT_PTR_NULL(got->v ? got->v[got->n] : NULL);
+}
+
+static void test_golden(void)
+{
+	struct fixture f;
+	fixture_init(&f, NULL);
+	fixture_add(&f, "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"" DISK "\"}");
+	cleanup_strv struct strv argv = {0};
+	cleanup_err struct err *e = NULL;
+	int r = vm_cmdline_build(&f.cfg, &f.topo, f.devs, f.ndevs, &golden_ctx, &argv, &e);
+	CU_ASSERT_EQUAL_FATAL(r, 0);
+	CU_ASSERT_PTR_NULL(e);
+	assert_argv(&argv, golden_argv, ARRAY_SIZE(golden_argv));
+	fixture_release(&f);
+}
+
+static void test_variants(void)
+{
+	/* cpu model, no initrd, other sizes, debug, user params, two devices on
+	 * non-adjacent bridges (rp1 is taken by a restored reservation) */
+	struct fixture f;
+	fixture_init(&f, "{\"cpu_model\":\"max\",\"initrd\":\"\",\"vcpus\":2,\"maxvcpus\":8,"
+			 "\"memory_mib\":1024,\"debug\":true,\"root_ports\":3,\"accel\":\"kvm\","
+			 "\"kernel_params\":\"init=/bin/sh a,b=c\",\"kernel\":\"/k,1/bzImage\"}");
+	cleanup_err struct err *e = NULL;
+	fixture_add(&f, "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/x.img\",\"readonly\":true}");
+	CU_ASSERT_EQUAL_FATAL(vm_topology_reserve(&f.topo, 1, 0, "other", &e), 0);
+	fixture_add(&f, "{\"type\":\"block\",\"id\":\"d2\",\"file\":\"/y.qcow2\",\"format\":\"qcow2\"}");
+	CU_ASSERT_EQUAL(f.devs[1]->bridge, 2);
+
+	struct vm_cmdline_ctx ctx = { .name = "vm", .console_log = "/c.log" };
+	cleanup_strv struct strv argv = {0};
+	CU_ASSERT_EQUAL_FATAL(vm_cmdline_build(&f.cfg, &f.topo, f.devs, f.ndevs, &ctx, &argv, &e), 0);
+	static const char *const want[] = {
+		QEMU,
+		"-name", "guest=vm",
+		"-uuid", UUID,
+		"-machine", "q35",
+		"-accel", "kvm",
+		"-cpu", "max",
+		"-smp", "2,sockets=8,cores=1,threads=1,maxcpus=8",
+		"-m", "1024M",
+		"-nodefaults", "-no-user-config", "-display", "none",
+		"-chardev", "socket,id=qmp,fd=3,server=on,wait=off",
+		"-mon", "chardev=qmp,mode=control",
+		"-chardev", "file,id=console,path=/c.log,append=on",
+		"-serial", "chardev:console",
+		"-kernel", "/k,1/bzImage", /* plain argv value: not escaped */
+		"-append", "console=ttyS0 " ARCH_PARAMS " debug ignore_loglevel init=/bin/sh a,b=c",
+		"-device", "pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x2",
+		"-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=2,addr=0x3",
+		"-device", "pcie-root-port,id=rp2,bus=pcie.0,chassis=3,addr=0x4",
+		"-blockdev", "driver=raw,node-name=drive-d1,read-only=on,file.driver=file,"
+			     "file.filename=/x.img,file.read-only=on",
+		"-device", "virtio-blk-pci,id=d1,drive=drive-d1,bus=rp0,addr=0x0",
+		"-blockdev", "driver=qcow2,node-name=drive-d2,read-only=off,file.driver=file,"
+			     "file.filename=/y.qcow2,file.read-only=off",
+		"-device", "virtio-blk-pci,id=d2,drive=drive-d2,bus=rp2,addr=0x0",
+	};
+	assert_argv(&argv, want, ARRAY_SIZE(want));
+	fixture_release(&f);
+
+	/* no bridges, no devices: the argv ends with -append */
+	fixture_init(&f, "{\"root_ports\":0,\"machine\":\"pc\"}");
+	cleanup_strv struct strv argv2 = {0};
+	CU_ASSERT_EQUAL_FATAL(vm_cmdline_build(&f.cfg, &f.topo, NULL, 0, &ctx, &argv2, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(argv2.n, 31);
+	CU_ASSERT_STRING_EQUAL(argv2.v[6], "pc");
+	CU_ASSERT_STRING_EQUAL(argv2.v[29], "-append");
+	fixture_release(&f);
+}
+
+static void test_kernel_params(void)
+{
+	struct fixture f;
+	fixture_init(&f, NULL);
+	cleanup_free char *p0 = vm_cmdline_kernel_params(&f.cfg);
+	CU_ASSERT_STRING_EQUAL(p0, "console=ttyS0 " ARCH_PARAMS " quiet");
+	cleanup_err struct err *e = NULL;
+	CU_ASSERT_EQUAL(vm_config_merge(&f.cfg, "{\"debug\":true}", false, &e), 0);
+	cleanup_free char *p1 = vm_cmdline_kernel_params(&f.cfg);
+	CU_ASSERT_STRING_EQUAL(p1, "console=ttyS0 " ARCH_PARAMS " debug ignore_loglevel");
+	/* user params last, so they win (e.g. a second console=, panic=) */
+	CU_ASSERT_EQUAL(vm_config_merge(&f.cfg, "{\"debug\":false,\"kernel_params\":\"panic=0 console=hvc0\"}",
+					false, &e), 0);
+	cleanup_free char *p2 = vm_cmdline_kernel_params(&f.cfg);
+	CU_ASSERT_STRING_EQUAL(p2, "console=ttyS0 " ARCH_PARAMS " quiet panic=0 console=hvc0");
+	fixture_release(&f);
+}
+
+static void test_errors(void)
+{
+	struct fixture f;
+	fixture_init(&f, NULL);
+	cleanup_err struct err *e = NULL;
+	struct vm_device *d = NULL;
+	CU_ASSERT_EQUAL_FATAL(vm_device_parse("{\"type\":\"block\",\"id\":\"loose\",\"file\":\"/f\"}",
+					      &d, &e), 0);
+	f.devs[f.ndevs++] = d;
+
+	/* an unplaced device: EINVAL, and the caller's argv is untouched */
+	cleanup_strv struct strv argv = {0};
+	CU_ASSERT_EQUAL(vm_cmdline_build(&f.cfg, &f.topo, f.devs, f.ndevs, &golden_ctx, &argv, &e),
+			-EINVAL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e->msg, "device loose: not placed"));
+	CU_ASSERT_EQUAL(argv.n, 0);
+	/* a bridge index beyond the topology */
+	d->bridge = 4;
+	d->slot = 0;
+	err_free(&e);
+	CU_ASSERT_EQUAL(vm_cmdline_build(&f.cfg, &f.topo, f.devs, f.ndevs, &golden_ctx, &argv, &e),
+			-EINVAL);
+	CU_ASSERT_EQUAL(argv.n, 0);
+
+	/* control characters in name or log path */
+	struct vm_cmdline_ctx bad_name = { .name = "a\nb", .console_log = "/c" };
+	err_free(&e);
+	CU_ASSERT_EQUAL(vm_cmdline_build(&f.cfg, &f.topo, NULL, 0, &bad_name, &argv, &e), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e->msg, "name: must not contain newlines"));
+	struct vm_cmdline_ctx bad_log = { .name = "a", .console_log = "/c\x01" };
+	CU_ASSERT_EQUAL(vm_cmdline_build(&f.cfg, &f.topo, NULL, 0, &bad_log, &argv, &e), -EINVAL);
+
+	/* an invalid config never reaches the command line */
+	f.cfg.vcpus = 9;
+	err_free(&e);
+	CU_ASSERT_EQUAL(vm_cmdline_build(&f.cfg, &f.topo, NULL, 0, &golden_ctx, &argv, &e), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e->msg, "vcpus: 9 exceeds maxvcpus (4)"));
+	CU_ASSERT_EQUAL(argv.n, 0);
+	fixture_release(&f);
+}
+
+/* ---- the real QEMU ---- */
+
+/* One line from fd into *line (without '\n'); buffered in *buf. */
+static int read_line(int fd, struct sbuf *buf, char **line, int timeout_ms)
+{
+	int64_t deadline = util_now_ms() + timeout_ms;
+	for (;;) {
+		char *nl = buf->s ? memchr(buf->s, '\n', buf->len) : NULL;
+		if (nl) {
+			*line = xstrndup(buf->s, (size_t)(nl - buf->s));
+			size_t rest = buf->len - (size_t)(nl + 1 - buf->s);
+			memmove(buf->s, nl + 1, rest);
+			buf->len = rest;
+			buf->s[rest] = '\0';
+			return 0;
+		}
+		int left = (int)(deadline - util_now_ms());
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, left) <= 0)
+			continue;
+		char tmp[65536];
+		ssize_t n = read(fd, tmp, sizeof(tmp));
+		if (n <= 0)
+			return n == 0 ? -ECONNRESET : -errno;
+		sbuf_addn(buf, tmp, (size_t)n);
+	}
+}
+
+/* Run one QMP command; the "return" member (new reference) or NULL. */
+static struct json_object *qmp(int fd, struct sbuf *buf, const char *cmd)
+{
+	cleanup_free char *msg = xasprintf("%s\n", cmd);
+	if (send(fd, msg, strlen(msg), MSG_NOSIGNAL) != (ssize_t)strlen(msg))
+		return NULL;
+	for (;;) {
+		cleanup_free char *line = NULL;
+		if (read_line(fd, buf, &line, 5000) < 0)
+			return NULL;
+		cleanup_json struct json_object *o = json_tokener_parse(line);
+		struct json_object *ret;
+		if (!o || json_object_object_get_ex(o, "event", NULL))
+			continue;
+		if (json_object_object_get_ex(o, "error", NULL)) {
+			fprintf(stderr, "\n  QMP %s: %s\n", cmd, line);
+			return NULL;
+		}
+		if (json_object_object_get_ex(o, "return", &ret))
+			return json_object_get(ret);
+	}
+}
+
+static struct json_object *jget(struct json_object *o, const char *k)
+{
+	struct json_object *v = NULL;
+	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+static const char *jstr(struct json_object *o, const char *k)
+{
+	struct json_object *v = jget(o, k);
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+}
+
+static void test_real_qemu(void)
+{
+	if (access(QEMU, X_OK) != 0) {
+		printf("\n  SKIP: %s not found, real-QEMU check not run\n", QEMU);
+		return;
+	}
+	char dir[] = "/tmp/sbfs-cmdline-XXXXXX";
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	cleanup_free char *log = xasprintf("%s/console,1.log", dir);
+	cleanup_free char *sock = xasprintf("%s/qmp.sock", dir);
+
+	/* The disk of the golden argv; removed at the end only if made here. */
+	bool made_disk = false;
+	int dfd = open(DISK, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (dfd >= 0) {
+		made_disk = true;
+		CU_ASSERT_EQUAL(ftruncate(dfd, 1 << 20), 0);
+		close(dfd);
+	}
+
+	struct fixture f;
+	fixture_init(&f, NULL);
+	fixture_add(&f, "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"" DISK "\"}");
+	struct vm_cmdline_ctx ctx = { .name = "web,1", .console_log = log };
+	cleanup_strv struct strv built = {0};
+	cleanup_err struct err *e = NULL;
+	CU_ASSERT_EQUAL_FATAL(vm_cmdline_build(&f.cfg, &f.topo, f.devs, f.ndevs, &ctx, &built, &e), 0);
+
+	/* The guest kernel may not be built yet, and -kernel must name a real
+	 * bootable image, so this check drops -kernel/-initrd/-append; every
+	 * other argument is passed exactly as built.  -S: never run the guest. */
+	cleanup_strv struct strv argv = {0};
+	for (size_t i = 0; i < built.n; i++) {
+		if (!strcmp(built.v[i], "-kernel") || !strcmp(built.v[i], "-initrd") ||
+		    !strcmp(built.v[i], "-append")) {
+			i++;
+			continue;
+		}
+		strv_add(&argv, built.v[i]);
+	}
+	strv_add(&argv, "-S");
+
+	/* The QMP listening socket, handed to QEMU as fd 3 (VM_QMP_FD). */
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CU_ASSERT_FATAL(lfd >= 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	CU_ASSERT_FATAL(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CU_ASSERT_FATAL(listen(lfd, 1) == 0);
+
+	pid_t pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		if (null >= 0)
+			dup2(null, 0);
+		if (lfd == VM_QMP_FD)
+			fcntl(lfd, F_SETFD, 0);
+		else if (dup2(lfd, VM_QMP_FD) < 0)
+			_exit(126);
+		execv(argv.v[0], argv.v);
+		_exit(127);
+	}
+	close(lfd);
+
+	int cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CU_ASSERT(cfd >= 0);
+	CU_ASSERT(connect(cfd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	cleanup_sbuf struct sbuf buf = {0};
+	cleanup_free char *greeting = NULL;
+	int r = read_line(cfd, &buf, &greeting, 5000);
+	CU_ASSERT_EQUAL(r, 0);
+	CU_ASSERT(greeting && strstr(greeting, "\"QMP\""));
+	if (r == 0) {
+		cleanup_json struct json_object *caps = qmp(cfd, &buf, "{\"execute\":\"qmp_capabilities\"}");
+		CU_ASSERT_PTR_NOT_NULL(caps);
+
+		/* -name kept its comma: the escaping reached QEMU intact */
+		cleanup_json struct json_object *name = qmp(cfd, &buf, "{\"execute\":\"query-name\"}");
+		CU_ASSERT_STRING_EQUAL(jstr(name, "name"), "web,1");
+		cleanup_json struct json_object *uuid = qmp(cfd, &buf, "{\"execute\":\"query-uuid\"}");
+		CU_ASSERT_STRING_EQUAL(jstr(uuid, "UUID"), UUID);
+
+		/* root ports rp0..rp3 at 00:02.0..00:05.0 */
+		cleanup_json struct json_object *pci = qmp(cfd, &buf, "{\"execute\":\"query-pci\"}");
+		CU_ASSERT_PTR_NOT_NULL(pci);
+		int ports = 0;
+		struct json_object *bus0 = pci ? json_object_array_get_idx(pci, 0) : NULL;
+		struct json_object *devs = jget(bus0, "devices");
+		for (size_t i = 0; devs && i < json_object_array_length(devs); i++) {
+			struct json_object *dv = json_object_array_get_idx(devs, i);
+			const char *qid = jstr(dv, "qdev_id");
+			if (strncmp(qid, "rp", 2) != 0)
+				continue;
+			int n = atoi(qid + 2);
+			CU_ASSERT_EQUAL(json_object_get_int(jget(dv, "slot")), 2 + n);
+			CU_ASSERT_EQUAL(json_object_get_int(jget(dv, "function")), 0);
+			CU_ASSERT_PTR_NOT_NULL(jget(dv, "pci_bridge"));
+			ports++;
+		}
+		CU_ASSERT_EQUAL(ports, 4);
+
+		/* Before firmware runs no secondary bus numbers are assigned, so
+		 * query-pci cannot list the disk: ask QOM where it sits. */
+		cleanup_json struct json_object *pbus = qmp(cfd, &buf,
+			"{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/d1\","
+			"\"property\":\"parent_bus\"}}");
+		CU_ASSERT_STRING_EQUAL(pbus ? json_object_get_string(pbus) : "",
+				       "/machine/peripheral/rp0/rp0");
+		cleanup_json struct json_object *addr = qmp(cfd, &buf,
+			"{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/d1\","
+			"\"property\":\"addr\"}}");
+		CU_ASSERT_PTR_NOT_NULL(addr);
+		CU_ASSERT_EQUAL(addr ? json_object_get_int(addr) : -1, 0); /* devfn 00.0 */
+		cleanup_json struct json_object *type = qmp(cfd, &buf,
+			"{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/d1\","
+			"\"property\":\"type\"}}");
+		CU_ASSERT_STRING_EQUAL(type ? json_object_get_string(type) : "", "virtio-blk-pci");
+
+		/* the block node, its file name with the comma, attached to d1 */
+		cleanup_json struct json_object *blk = qmp(cfd, &buf, "{\"execute\":\"query-block\"}");
+		bool found = false;
+		for (size_t i = 0; blk && i < json_object_array_length(blk); i++) {
+			struct json_object *b = json_object_array_get_idx(blk, i);
+			struct json_object *ins = jget(b, "inserted");
+			if (strcmp(jstr(ins, "node-name"), "drive-d1") != 0)
+				continue;
+			found = true;
+			CU_ASSERT_STRING_EQUAL(jstr(ins, "file"), DISK);
+			CU_ASSERT_STRING_EQUAL(jstr(ins, "drv"), "raw");
+			CU_ASSERT_EQUAL(json_object_get_boolean(jget(ins, "ro")), false);
+			CU_ASSERT_STRING_EQUAL(jstr(b, "qdev"), "/machine/peripheral/d1/virtio-backend");
+		}
+		CU_ASSERT(found);
+
+		/* the console log was opened at the escaped path */
+		struct stat st;
+		CU_ASSERT_EQUAL(stat(log, &st), 0);
+
+		cleanup_json struct json_object *q = qmp(cfd, &buf, "{\"execute\":\"quit\"}");
+		(void)q;
+	} else {
+		fprintf(stderr, "\n  QEMU gave no QMP greeting (see its stderr above)\n");
+	}
+	close(cfd);
+
+	int status = 0;
+	int64_t deadline = util_now_ms() + 5000;
+	pid_t w;
+	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && util_now_ms() < deadline)
+		usleep(10000);
+	if (w == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		CU_FAIL("QEMU did not quit");
+	} else {
+		CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+
+	fixture_release(&f);
+	unlink(log);
+	unlink(sock);
+	rmdir(dir);
+	if (made_disk)
+		unlink(DISK);
+}
+
+int main(void)
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	CU_pSuite s = CU_add_suite("vm_cmdline", NULL, NULL);
+	CU_add_test(s, "golden", test_golden);
+	CU_add_test(s, "variants", test_variants);
+	CU_add_test(s, "kernel_params", test_kernel_params);
+	CU_add_test(s, "errors", test_errors);
+	CU_add_test(s, "real_qemu", test_real_qemu);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	unsigned run = CU_get_number_of_tests_run();
+	CU_cleanup_registry();
+	vm_config_set_defaults(NULL);
+	return fails || run == 0 ? 1 : 0;
+}

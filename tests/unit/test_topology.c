@@ -1,0 +1,199 @@
+/*
+ * test_topology — hotplug bridges and slot accounting (vm_topology):
+ * layout, first-fit allocation to exhaustion, ENOSPC, free + reuse,
+ * reserve, the bridges/<id> rendering, guest addresses and argv.
+ */
+#include <CUnit/Basic.h>
+#include <string.h>
+
+#include "arch/arch.h"
+#include "lib/err.h"
+#include "lib/util.h"
+#include "vm/vm_topology.h"
+
+static void test_layout(void)
+{
+	struct vm_topology t;
+	vm_topology_init(&t, &arch_x86_64, 4);
+	CU_ASSERT_EQUAL_FATAL(t.n, 4);
+	for (int i = 0; i < 4; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "rp%d", i);
+		CU_ASSERT_STRING_EQUAL(t.bridges[i].id, id);
+		CU_ASSERT_STRING_EQUAL(t.bridges[i].driver, "pcie-root-port");
+		CU_ASSERT_STRING_EQUAL(t.bridges[i].bus, "pcie.0");
+		CU_ASSERT_EQUAL(t.bridges[i].chassis, i + 1);
+		CU_ASSERT_EQUAL(t.bridges[i].addr, 2 + i);
+		CU_ASSERT_EQUAL(t.bridges[i].nslots, 1);
+		CU_ASSERT_EQUAL(vm_topology_find(&t, id), i);
+	}
+	CU_ASSERT_EQUAL(vm_topology_find(&t, "rp4"), -1);
+	CU_ASSERT_EQUAL(vm_topology_find(&t, "rp"), -1);
+	CU_ASSERT_EQUAL(vm_topology_free_slots(&t), 4);
+	vm_topology_release(&t);
+	CU_ASSERT_EQUAL(t.n, 0);
+	CU_ASSERT_PTR_NULL(t.bridges);
+
+	/* zero bridges: nothing to allocate, nothing on the command line */
+	vm_topology_init(&t, &arch_x86_64, 0);
+	CU_ASSERT_EQUAL(t.n, 0);
+	CU_ASSERT_EQUAL(vm_topology_free_slots(&t), 0);
+	int b = 7, s = 7;
+	cleanup_err struct err *e = NULL;
+	CU_ASSERT_EQUAL(vm_topology_alloc(&t, "d1", &b, &s, &e), -ENOSPC);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e->msg, "no free hotplug slot (0 bridges"));
+	cleanup_strv struct strv argv = {0};
+	vm_topology_argv(&t, &argv);
+	CU_ASSERT_EQUAL(argv.n, 0);
+	vm_topology_release(&t);
+}
+
+static void test_alloc_free(void)
+{
+	struct vm_topology t;
+	vm_topology_init(&t, &arch_x86_64, 3);
+	cleanup_err struct err *e = NULL;
+	const char *ids[] = { "d0", "d1", "d2" };
+	for (int i = 0; i < 3; i++) {
+		int b = -1, s = -1;
+		CU_ASSERT_EQUAL(vm_topology_alloc(&t, ids[i], &b, &s, &e), 0);
+		CU_ASSERT_EQUAL(b, i); /* first fit, in bridge order */
+		CU_ASSERT_EQUAL(s, 0);
+		CU_ASSERT_STRING_EQUAL(t.bridges[i].slots[0], ids[i]);
+	}
+	CU_ASSERT_EQUAL(vm_topology_free_slots(&t), 0);
+
+	int b = 9, s = 9;
+	CU_ASSERT_EQUAL(vm_topology_alloc(&t, "d3", &b, &s, &e), -ENOSPC);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_EQUAL(e->code, ENOSPC);
+	CU_ASSERT_STRING_EQUAL(e->msg, "no free hotplug slot (3 bridges, all in use)");
+	CU_ASSERT_EQUAL(b, 9); /* outputs untouched on failure */
+	CU_ASSERT_EQUAL(s, 9);
+
+	/* free the middle one: it is the one reused */
+	vm_topology_free(&t, 1, 0);
+	CU_ASSERT_PTR_NULL(t.bridges[1].slots[0]);
+	CU_ASSERT_EQUAL(vm_topology_free_slots(&t), 1);
+	err_free(&e);
+	CU_ASSERT_EQUAL(vm_topology_alloc(&t, "d4", &b, &s, &e), 0);
+	CU_ASSERT_EQUAL(b, 1);
+	CU_ASSERT_EQUAL(s, 0);
+	CU_ASSERT_STRING_EQUAL(t.bridges[1].slots[0], "d4");
+	CU_ASSERT_EQUAL(vm_topology_alloc(&t, "d5", &b, &s, &e), -ENOSPC);
+
+	/* out-of-range frees are ignored */
+	vm_topology_free(&t, -1, 0);
+	vm_topology_free(&t, 3, 0);
+	vm_topology_free(&t, 0, 1);
+	CU_ASSERT_EQUAL(vm_topology_free_slots(&t), 0);
+
+	/* freeing twice is harmless */
+	vm_topology_free(&t, 0, 0);
+	vm_topology_free(&t, 0, 0);
+	CU_ASSERT_EQUAL(vm_topology_free_slots(&t), 1);
+	vm_topology_release(&t); /* releases the still-held ids too */
+}
+
+static void test_reserve(void)
+{
+	struct vm_topology t;
+	vm_topology_init(&t, &arch_x86_64, 3);
+	cleanup_err struct err *e = NULL;
+	CU_ASSERT_EQUAL(vm_topology_reserve(&t, 2, 0, "late", &e), 0);
+	CU_ASSERT_STRING_EQUAL(t.bridges[2].slots[0], "late");
+	CU_ASSERT_EQUAL(vm_topology_reserve(&t, 2, 0, "again", &e), -EBUSY);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_EQUAL(e->code, EBUSY);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e->msg, "late"));
+	CU_ASSERT_STRING_EQUAL(t.bridges[2].slots[0], "late");
+
+	const int bad[][2] = { { 3, 0 }, { -1, 0 }, { 0, 1 }, { 0, -1 } };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		err_free(&e);
+		CU_ASSERT_EQUAL(vm_topology_reserve(&t, bad[i][0], bad[i][1], "x", &e), -ERANGE);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+		CU_ASSERT_EQUAL(e->code, ERANGE);
+	}
+	/* allocation skips the reserved slot */
+	int b, s;
+	CU_ASSERT_EQUAL(vm_topology_alloc(&t, "a", &b, &s, &e), 0);
+	CU_ASSERT_EQUAL(b, 0);
+	CU_ASSERT_EQUAL(vm_topology_alloc(&t, "b", &b, &s, &e), 0);
+	CU_ASSERT_EQUAL(b, 1);
+	CU_ASSERT_EQUAL(vm_topology_alloc(&t, "c", &b, &s, &e), -ENOSPC);
+	vm_topology_release(&t);
+}
+
+static void test_show(void)
+{
+	struct vm_topology t;
+	vm_topology_init(&t, &arch_x86_64, 16);
+	cleanup_err struct err *e = NULL;
+	int b, s;
+	CU_ASSERT_EQUAL(vm_topology_alloc(&t, "d1", &b, &s, &e), 0);
+
+	cleanup_sbuf struct sbuf out = {0};
+	vm_topology_show(&t.bridges[0], &out);
+	CU_ASSERT_STRING_EQUAL(out.s, "type pcie-root-port\n"
+				      "bus pcie.0\n"
+				      "chassis 1\n"
+				      "addr 02\n"
+				      "slot 0 d1\n");
+	sbuf_release(&out);
+	vm_topology_show(&t.bridges[15], &out);
+	CU_ASSERT_STRING_EQUAL(out.s, "type pcie-root-port\n"
+				      "bus pcie.0\n"
+				      "chassis 16\n"
+				      "addr 11\n"
+				      "slot 0 -\n");
+	sbuf_release(&out);
+
+	vm_topology_guest_addr(&t, 0, 0, &out);
+	CU_ASSERT_STRING_EQUAL(out.s, "02/00");
+	sbuf_release(&out);
+	vm_topology_guest_addr(&t, 9, 0, &out);
+	CU_ASSERT_STRING_EQUAL(out.s, "0b/00");
+	sbuf_release(&out);
+	vm_topology_guest_addr(&t, 16, 0, &out); /* absent: nothing */
+	CU_ASSERT_EQUAL(out.len, 0);
+	vm_topology_release(&t);
+}
+
+static void test_argv(void)
+{
+	struct vm_topology t;
+	vm_topology_init(&t, &arch_x86_64, 12);
+	cleanup_strv struct strv argv = {0};
+	strv_add(&argv, "qemu"); /* appends, never replaces */
+	vm_topology_argv(&t, &argv);
+	CU_ASSERT_EQUAL_FATAL(argv.n, 1 + 2 * 12);
+	CU_ASSERT_STRING_EQUAL(argv.v[0], "qemu");
+	CU_ASSERT_STRING_EQUAL(argv.v[1], "-device");
+	CU_ASSERT_STRING_EQUAL(argv.v[2], "pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x2");
+	CU_ASSERT_STRING_EQUAL(argv.v[3], "-device");
+	CU_ASSERT_STRING_EQUAL(argv.v[4], "pcie-root-port,id=rp1,bus=pcie.0,chassis=2,addr=0x3");
+	CU_ASSERT_STRING_EQUAL(argv.v[23], "-device");
+	CU_ASSERT_STRING_EQUAL(argv.v[24], "pcie-root-port,id=rp11,bus=pcie.0,chassis=12,addr=0xd");
+	CU_ASSERT_PTR_NULL(argv.v[25]);
+	vm_topology_release(&t);
+}
+
+int main(void)
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	CU_pSuite s = CU_add_suite("vm_topology", NULL, NULL);
+	CU_add_test(s, "layout", test_layout);
+	CU_add_test(s, "alloc_free", test_alloc_free);
+	CU_add_test(s, "reserve", test_reserve);
+	CU_add_test(s, "show", test_show);
+	CU_add_test(s, "argv", test_argv);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	unsigned run = CU_get_number_of_tests_run();
+	CU_cleanup_registry();
+	return fails || run == 0 ? 1 : 0;
+}

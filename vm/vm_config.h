@@ -1,0 +1,86 @@
+/*
+ * vm_config — the sandbox configuration model.
+ *
+ * A config is a typed struct described by one static schema table (key,
+ * type, default, limits, whether it may change while running).  The table
+ * drives parsing, validation, defaults and the JSON read-back, so a new key
+ * is one table row.  Writes are JSON objects merged into the current config
+ * (keys replace); unknown keys, wrong types and out-of-range values are
+ * EINVAL with a message naming the key; nothing changes on failure.
+ */
+#ifndef SANDBOXFS_VM_CONFIG_H
+#define SANDBOXFS_VM_CONFIG_H
+
+#include <stdbool.h>
+
+#include "lib/err.h"
+
+struct json_object;
+
+struct vm_config {
+	char *arch;          /* "x86_64" */
+	char *qemu;          /* binary path; default per arch + machine */
+	char *machine;       /* "q35" */
+	char *accel;         /* "tcg,thread=multi" | "tcg,thread=single" | "tcg" | "kvm" */
+	char *cpu_model;     /* "" = QEMU/arch default */
+	int vcpus;           /* boot vCPUs, 1..maxvcpus */
+	int maxvcpus;        /* 1..arch max */
+	int memory_mib;      /* 64..1048576 */
+	char *kernel;        /* absolute path; default: the built-in guest */
+	char *initrd;        /* absolute path or "" */
+	char *kernel_params; /* user params, appended last so they win */
+	bool debug;
+	int root_ports;      /* hotplug root ports / bridges, 0..32 */
+	char *uuid;          /* generated at creation */
+	int remove_timeout_ms; /* DEVICE_DELETED wait, live-changeable */
+};
+
+/* Daemon-wide defaults the config falls back on (set once by main). */
+struct vm_defaults {
+	const char *guest_kernel;  /* built-in guest kernel */
+	const char *guest_initrd;  /* built-in guest initramfs */
+	const char *accel;         /* default accelerator */
+};
+void vm_config_set_defaults(const struct vm_defaults *d);
+
+/* Fill every field with its default (uuid freshly generated). */
+void vm_config_init(struct vm_config *cfg);
+void vm_config_release(struct vm_config *cfg);
+/* Deep copy; `dst` is written without being released first. */
+void vm_config_copy(struct vm_config *dst, const struct vm_config *src);
+
+/*
+ * Merge the JSON object text `json` into `cfg`.  When `running`, a key that
+ * is not live-changeable and whose value differs is EBUSY.  Validation of
+ * the merged result (e.g. vcpus <= maxvcpus, arch rules) runs before
+ * anything is committed; on failure cfg is untouched.
+ */
+int vm_config_merge(struct vm_config *cfg, const char *json, bool running, struct err **e);
+/* Validate a whole config (ranges, cross-key rules, arch rules). */
+int vm_config_validate(const struct vm_config *cfg, struct err **e);
+/* The effective config with every default filled in (new reference). */
+struct json_object *vm_config_to_json(const struct vm_config *cfg);
+/* Restore a config saved with vm_config_to_json (used for persisted state).
+ * Keys missing from `o` take their defaults.  `cfg` must hold a config
+ * (vm_config_init, or zero-filled); on success its old contents are
+ * released and replaced, on failure it is untouched. */
+int vm_config_from_json(struct vm_config *cfg, struct json_object *o, struct err **e);
+
+/* Added by the config module: */
+struct arch_ops;
+/* The config's architecture ops; NULL only for a config that did not
+ * validate (unknown arch). */
+const struct arch_ops *vm_config_arch(const struct vm_config *cfg);
+/* Effective QEMU binary: cfg->qemu, or the arch default for the machine
+ * when cfg->qemu is "" ("" if neither is known). */
+const char *vm_config_qemu_binary(const struct vm_config *cfg);
+/* Effective CPU model: cfg->cpu_model, or the arch default; "" = QEMU's. */
+const char *vm_config_cpu_model(const struct vm_config *cfg);
+/* Strictly parse `text` as one JSON object (trailing whitespace allowed,
+ * anything else after it is an error).  EINVAL "<what>: not a JSON
+ * object..." otherwise.  *out gets a new reference.  Shared with
+ * vm_device_parse. */
+int vm_config_parse_object(const char *what, const char *text, struct json_object **out,
+			   struct err **e);
+
+#endif

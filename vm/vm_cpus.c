@@ -1,0 +1,188 @@
+/*
+ * vm_cpus — vCPU count and hotplug.
+ *
+ * cpus/target while running: adding asks QEMU for the free hotpluggable
+ * slots (query-hotpluggable-cpus, entries without a qom-path) and
+ * device_adds one vCPU per slot, in order; removing unplugs the most
+ * recently added vCPUs first and waits for DEVICE_DELETED.  A target above
+ * maxcpus is clamped with a note in `error` (Kata's behaviour); one below the
+ * boot count is ERANGE.  While not running, target sets the boot count.
+ */
+#include "vm/vm_sandbox.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "qmp/qmp_client.h"
+
+static int json_int_member(struct json_object *o, const char *k, int *out)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
+		return -1;
+	*out = json_object_get_int(v);
+	return 0;
+}
+
+static int cpus_add(struct vm_sandbox *sb, struct qmp_client *qmp, int count, struct err **e)
+{
+	int tmo = vm_get_settings()->qmp_timeout_ms;
+	cleanup_json struct json_object *slots = NULL;
+	int r = qmp_execute(qmp, "query-hotpluggable-cpus", NULL, tmo, &slots, e);
+	if (r < 0)
+		return err_wrap(e, "cpus/target: query-hotpluggable-cpus");
+	if (!json_object_is_type(slots, json_type_array))
+		return err_set(e, EIO, "cpus/target: query-hotpluggable-cpus returned no list");
+	/* QEMU lists slots highest first; plug in ascending order. */
+	size_t n = json_object_array_length(slots);
+	for (size_t k = n; k-- > 0 && count > 0;) {
+		struct json_object *slot = json_object_array_get_idx(slots, k);
+		struct json_object *type, *props, *qom;
+		if (json_object_object_get_ex(slot, "qom-path", &qom))
+			continue; /* occupied */
+		if (!json_object_object_get_ex(slot, "type", &type) ||
+		    !json_object_object_get_ex(slot, "props", &props))
+			continue;
+		struct vm_cpu cpu = {.socket = 0, .core = 0, .thread = 0};
+		json_int_member(props, "socket-id", &cpu.socket);
+		json_int_member(props, "core-id", &cpu.core);
+		json_int_member(props, "thread-id", &cpu.thread);
+		snprintf(cpu.id, sizeof(cpu.id), "cpu-%d-%d-%d", cpu.socket, cpu.core, cpu.thread);
+
+		struct json_object *args = json_object_new_object();
+		json_object_object_add(args, "driver", json_object_get(type));
+		json_object_object_add(args, "id", json_object_new_string(cpu.id));
+		/* Pass exactly the topology properties QEMU listed for this slot. */
+		json_object_object_foreach(props, key, val)
+			json_object_object_add(args, key, json_object_get(val));
+		r = qmp_execute(qmp, "device_add", args, tmo, NULL, e);
+		if (r < 0)
+			return err_wrap(e, "cpus/target: device_add %s", cpu.id);
+		pthread_mutex_lock(&sb->lock);
+		sb->hot_cpus = xrealloc(sb->hot_cpus, (sb->nhot_cpus + 1) * sizeof(*sb->hot_cpus));
+		sb->hot_cpus[sb->nhot_cpus++] = cpu;
+		pthread_mutex_unlock(&sb->lock);
+		log_info("%s: hot-added vCPU %s", sb->name, cpu.id);
+		count--;
+	}
+	if (count > 0)
+		return err_set(e, ENOSPC, "cpus/target: no free vCPU slot left");
+	return 0;
+}
+
+static int cpus_remove(struct vm_sandbox *sb, struct qmp_client *qmp, int count, struct err **e)
+{
+	const struct vm_settings *set = vm_get_settings();
+	while (count-- > 0) {
+		pthread_mutex_lock(&sb->lock);
+		if (!sb->nhot_cpus) {
+			pthread_mutex_unlock(&sb->lock);
+			return err_set(e, ERANGE, "cpus/target: no hot-added vCPU left to remove");
+		}
+		struct vm_cpu cpu = sb->hot_cpus[sb->nhot_cpus - 1];
+		int tmo = sb->cfg.remove_timeout_ms;
+		pthread_mutex_unlock(&sb->lock);
+
+		struct json_object *args = json_object_new_object();
+		json_object_object_add(args, "id", json_object_new_string(cpu.id));
+		cleanup_err struct err *de = NULL;
+		if (qmp_execute(qmp, "device_del", args, set->qmp_timeout_ms, NULL, &de) < 0 &&
+		    de->code != EIO) /* EIO: an unplug already in flight; wait for it */
+			return err_set(e, de->code, "cpus/target: device_del %s: %s", cpu.id, de->msg);
+		int r = qmp_wait_event(qmp, "DEVICE_DELETED", "device", cpu.id, tmo, NULL, e);
+		if (r < 0)
+			return err_wrap(e, "cpus/target: waiting for the guest to release %s", cpu.id);
+		pthread_mutex_lock(&sb->lock);
+		sb->nhot_cpus--;
+		pthread_mutex_unlock(&sb->lock);
+		log_info("%s: hot-removed vCPU %s", sb->name, cpu.id);
+	}
+	return 0;
+}
+
+int vm_cpus_set_target(struct vm_sandbox *sb, const char *value, struct err **e)
+{
+	long long want;
+	int r = util_parse_int(value, 0, 1 << 20, &want);
+	if (r == -EINVAL)
+		return err_set(e, EINVAL, "cpus/target: not a number: '%.32s'", value);
+	if (r < 0 || want < 1)
+		return err_set(e, ERANGE, "cpus/target: must be at least 1");
+
+	pthread_mutex_lock(&sb->op_lock);
+	pthread_mutex_lock(&sb->lock);
+	int max = sb->cfg.maxvcpus;
+	int boot = sb->cfg.vcpus;
+	bool live = vm_state_is_live(sb->state);
+	int current = boot + (int)sb->nhot_cpus;
+	if (want > max) {
+		free(sb->error);
+		sb->error = xasprintf("cpus/target: %lld exceeds maxcpus %d; clamped to %d", want, max, max);
+		log_warn("%s: %s", sb->name, sb->error);
+		want = max;
+	}
+	if (!live) {
+		sb->cfg.vcpus = (int)want;
+		pthread_mutex_unlock(&sb->lock);
+		pthread_mutex_unlock(&sb->op_lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&sb->lock);
+
+	if (want < boot) {
+		r = err_set(e, ERANGE, "cpus/target: %lld is below the boot vCPU count %d", want, boot);
+	} else if (want == current) {
+		r = 0;
+	} else {
+		cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
+		if (!qmp)
+			r = -err_code(*e);
+		else if (want > current)
+			r = cpus_add(sb, qmp, (int)want - current, e);
+		else
+			r = cpus_remove(sb, qmp, current - (int)want, e);
+	}
+	pthread_mutex_unlock(&sb->op_lock);
+	return r;
+}
+
+void vm_cpus_show_target(struct vm_sandbox *sb, struct sbuf *out)
+{
+	pthread_mutex_lock(&sb->lock);
+	int n = sb->cfg.vcpus + (vm_state_is_live(sb->state) ? (int)sb->nhot_cpus : 0);
+	pthread_mutex_unlock(&sb->lock);
+	sbuf_printf(out, "%d\n", n);
+}
+
+int vm_cpus_show_online(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
+{
+	pthread_mutex_lock(&sb->lock);
+	bool live = vm_state_is_live(sb->state);
+	pthread_mutex_unlock(&sb->lock);
+	if (!live) {
+		sbuf_add(out, "0\n");
+		return 0;
+	}
+	cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
+	if (!qmp)
+		return -err_code(*e);
+	cleanup_json struct json_object *cpus = NULL;
+	int r = qmp_execute(qmp, "query-cpus-fast", NULL, vm_get_settings()->qmp_timeout_ms, &cpus, e);
+	if (r < 0)
+		return err_wrap(e, "cpus/online: query-cpus-fast");
+	sbuf_printf(out, "%zu\n", json_object_is_type(cpus, json_type_array) ?
+					json_object_array_length(cpus) : (size_t)0);
+	return 0;
+}
+
+void vm_cpus_show_hotplugged(struct vm_sandbox *sb, struct sbuf *out)
+{
+	pthread_mutex_lock(&sb->lock);
+	for (size_t i = 0; i < sb->nhot_cpus; i++) {
+		const struct vm_cpu *c = &sb->hot_cpus[i];
+		sbuf_printf(out, "%s %d %d %d\n", c->id, c->socket, c->core, c->thread);
+	}
+	pthread_mutex_unlock(&sb->lock);
+}

@@ -1,0 +1,100 @@
+/*
+ * vm_monitor — notices QEMU processes exiting.
+ *
+ * One thread waits on an epoll set of pidfds (one per running sandbox), so
+ * a QEMU killed or crashing is seen at once, not on the next poll tick.  It
+ * reaps our own children and hands the status to vm_sandbox_exited().
+ */
+#include "vm/vm_sandbox.h"
+
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+
+#include "lib/log.h"
+
+static int mon_epfd = -1;
+static int mon_wakefd = -1;
+static pthread_t mon_thread;
+static bool mon_running;
+
+static void *monitor_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(mon_epfd, evs, 16, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("monitor: epoll_wait: %s", strerror(errno));
+			return NULL;
+		}
+		for (int i = 0; i < n; i++) {
+			struct vm_sandbox *sb = evs[i].data.ptr;
+			if (!sb)
+				return NULL; /* wake-up: stop */
+			pthread_mutex_lock(&sb->lock);
+			int pidfd = sb->pidfd;
+			pid_t pid = sb->pid;
+			bool child = sb->child;
+			pthread_mutex_unlock(&sb->lock);
+			if (pidfd >= 0)
+				epoll_ctl(mon_epfd, EPOLL_CTL_DEL, pidfd, NULL);
+			int status = 0;
+			bool have = false;
+			if (child && pid > 0)
+				have = waitpid(pid, &status, 0) == pid;
+			vm_sandbox_exited(sb, status, have);
+			vm_sandbox_put(sb);
+		}
+	}
+}
+
+int vm_monitor_start(struct err **e)
+{
+	mon_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (mon_epfd < 0)
+		return err_sys(e, errno, "epoll_create1");
+	mon_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (mon_wakefd < 0)
+		return err_sys(e, errno, "eventfd");
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+	if (epoll_ctl(mon_epfd, EPOLL_CTL_ADD, mon_wakefd, &ev) < 0)
+		return err_sys(e, errno, "epoll_ctl");
+	int r = pthread_create(&mon_thread, NULL, monitor_main, NULL);
+	if (r)
+		return err_sys(e, r, "pthread_create");
+	mon_running = true;
+	return 0;
+}
+
+void vm_monitor_stop(void)
+{
+	if (!mon_running)
+		return;
+	uint64_t one = 1;
+	if (write(mon_wakefd, &one, sizeof(one)) < 0)
+		log_err("monitor: wake: %s", strerror(errno));
+	pthread_join(mon_thread, NULL);
+	mon_running = false;
+	close(mon_wakefd);
+	close(mon_epfd);
+	mon_wakefd = mon_epfd = -1;
+}
+
+int vm_monitor_watch(struct vm_sandbox *sb, struct err **e)
+{
+	pthread_mutex_lock(&sb->lock);
+	int pidfd = sb->pidfd;
+	pthread_mutex_unlock(&sb->lock);
+	if (pidfd < 0)
+		return err_set(e, ESRCH, "no pidfd for qemu");
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = vm_sandbox_ref(sb)};
+	if (epoll_ctl(mon_epfd, EPOLL_CTL_ADD, pidfd, &ev) < 0) {
+		vm_sandbox_put(sb);
+		return err_sys(e, errno, "epoll_ctl pidfd");
+	}
+	return 0;
+}

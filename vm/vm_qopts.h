@@ -1,0 +1,42 @@
+/*
+ * vm_qopts — QEMU option strings, built safely.
+ *
+ * QEMU's `key=value,...` syntax: values escape ',' as ',,'; keys cannot be
+ * escaped, so ids and node names are validated instead (QEMU's
+ * id_wellformed: a letter, then letters, digits, '-', '.', '_').  One JSON
+ * object (the same one sent to QMP blockdev-add / device_add) renders to the
+ * command-line form, nested objects flattening to dotted keys
+ * ("file.filename=...").  No value may contain a newline or NUL.
+ */
+#ifndef SANDBOXFS_VM_QOPTS_H
+#define SANDBOXFS_VM_QOPTS_H
+
+#include <stdbool.h>
+
+#include "lib/err.h"
+#include "lib/util.h"
+
+struct json_object;
+
+/* Append `s` to b with ',' doubled. */
+void vm_qopts_escape(struct sbuf *b, const char *s);
+/* Append ",key=value" (or "key=value" when b is empty), value escaped. */
+void vm_qopts_add(struct sbuf *b, const char *key, const char *value);
+void vm_qopts_addf(struct sbuf *b, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* EINVAL unless `id` is a well-formed QEMU id of at most `max` chars;
+ * `what` names the field in the message. */
+int vm_qopts_check_id(const char *what, const char *id, size_t max, struct err **e);
+/* EINVAL if the value contains a newline/control char; `what` names the field. */
+int vm_qopts_check_value(const char *what, const char *value, struct err **e);
+
+/*
+ * Render a JSON object to QEMU keyval form.  If `implied` is non-NULL, that
+ * member's value is emitted first without "key=" (e.g. "driver" for
+ * -device: "virtio-blk-pci,id=d1,...").  Booleans render as on/off, numbers
+ * in decimal, nested objects as dotted keys.  Returns a heap string.
+ */
+char *vm_qopts_from_json(struct json_object *o, const char *implied);
+
+#endif

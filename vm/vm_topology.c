@@ -1,0 +1,129 @@
+/*
+ * vm_topology — hotplug bridges and slot accounting; see vm_topology.h.
+ *
+ * Bridge i is "rp<i>", chassis i+1, at PCI device number
+ * arch->bridge_first_addr + i on arch->bridge_bus, with arch->bridge_slots
+ * slots.  Slot s of bridge b is the device number s on the bridge's
+ * secondary bus, so its guest path (Kata's form) is "%02x/%02x" of
+ * (bridge addr, s).  Allocation is first-fit in bridge order.
+ *
+ * Not thread-safe: the owning sandbox serialises access.
+ */
+#include "vm/vm_topology.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "arch/arch.h"
+#include "vm/vm_qopts.h"
+
+void vm_topology_init(struct vm_topology *t, const struct arch_ops *a, int count)
+{
+	t->n = count > 0 ? count : 0;
+	t->bridges = t->n ? xcalloc((size_t)t->n, sizeof(*t->bridges)) : NULL;
+	for (int i = 0; i < t->n; i++) {
+		struct vm_bridge *b = &t->bridges[i];
+		snprintf(b->id, sizeof(b->id), "rp%d", i);
+		b->driver = a->bridge_driver;
+		b->bus = a->bridge_bus;
+		b->chassis = i + 1;
+		b->addr = a->bridge_first_addr + i;
+		b->nslots = a->bridge_slots > 0 ? a->bridge_slots : 1;
+		b->slots = xcalloc((size_t)b->nslots, sizeof(*b->slots));
+	}
+}
+
+void vm_topology_release(struct vm_topology *t)
+{
+	for (int i = 0; i < t->n; i++) {
+		for (int s = 0; s < t->bridges[i].nslots; s++)
+			free(t->bridges[i].slots[s]);
+		free(t->bridges[i].slots);
+	}
+	free(t->bridges);
+	t->bridges = NULL;
+	t->n = 0;
+}
+
+int vm_topology_alloc(struct vm_topology *t, const char *devid, int *bridge, int *slot,
+		      struct err **e)
+{
+	for (int i = 0; i < t->n; i++)
+		for (int s = 0; s < t->bridges[i].nslots; s++)
+			if (!t->bridges[i].slots[s]) {
+				t->bridges[i].slots[s] = xstrdup(devid);
+				*bridge = i;
+				*slot = s;
+				return 0;
+			}
+	return err_set(e, ENOSPC, "no free hotplug slot (%d bridges, all in use)", t->n);
+}
+
+int vm_topology_reserve(struct vm_topology *t, int bridge, int slot, const char *devid,
+			struct err **e)
+{
+	if (bridge < 0 || bridge >= t->n || slot < 0 || slot >= t->bridges[bridge].nslots)
+		return err_set(e, ERANGE, "no slot %d on bridge %d (%d bridges)", slot, bridge, t->n);
+	struct vm_bridge *b = &t->bridges[bridge];
+	if (b->slots[slot])
+		return err_set(e, EBUSY, "slot %d of %s is in use by %s", slot, b->id, b->slots[slot]);
+	b->slots[slot] = xstrdup(devid);
+	return 0;
+}
+
+void vm_topology_free(struct vm_topology *t, int bridge, int slot)
+{
+	if (bridge < 0 || bridge >= t->n || slot < 0 || slot >= t->bridges[bridge].nslots)
+		return;
+	free(t->bridges[bridge].slots[slot]);
+	t->bridges[bridge].slots[slot] = NULL;
+}
+
+int vm_topology_find(const struct vm_topology *t, const char *bridge_id)
+{
+	for (int i = 0; i < t->n; i++)
+		if (strcmp(t->bridges[i].id, bridge_id) == 0)
+			return i;
+	return -1;
+}
+
+int vm_topology_free_slots(const struct vm_topology *t)
+{
+	int n = 0;
+	for (int i = 0; i < t->n; i++)
+		for (int s = 0; s < t->bridges[i].nslots; s++)
+			n += !t->bridges[i].slots[s];
+	return n;
+}
+
+void vm_topology_show(const struct vm_bridge *b, struct sbuf *out)
+{
+	sbuf_printf(out, "type %s\n", b->driver);
+	sbuf_printf(out, "bus %s\n", b->bus);
+	sbuf_printf(out, "chassis %d\n", b->chassis);
+	sbuf_printf(out, "addr %02x\n", (unsigned)b->addr);
+	for (int s = 0; s < b->nslots; s++)
+		sbuf_printf(out, "slot %d %s\n", s, b->slots[s] ? b->slots[s] : "-");
+}
+
+void vm_topology_guest_addr(const struct vm_topology *t, int bridge, int slot, struct sbuf *out)
+{
+	if (bridge < 0 || bridge >= t->n || slot < 0 || slot >= t->bridges[bridge].nslots)
+		return;
+	sbuf_printf(out, "%02x/%02x", (unsigned)t->bridges[bridge].addr, (unsigned)slot);
+}
+
+void vm_topology_argv(const struct vm_topology *t, struct strv *argv)
+{
+	for (int i = 0; i < t->n; i++) {
+		const struct vm_bridge *b = &t->bridges[i];
+		struct sbuf o = {0};
+		vm_qopts_escape(&o, b->driver); /* the implied "driver" */
+		vm_qopts_add(&o, "id", b->id);
+		vm_qopts_add(&o, "bus", b->bus);
+		vm_qopts_addf(&o, "chassis", "%d", b->chassis);
+		vm_qopts_addf(&o, "addr", "0x%x", (unsigned)b->addr);
+		strv_add(argv, "-device");
+		strv_add_take(argv, sbuf_steal(&o));
+	}
+}
