@@ -24,6 +24,7 @@ HELPERS  := $(patsubst tests/%.c,$(B)/%,$(wildcard tests/helpers/*.c))
 prefix   ?= /usr/local
 GUEST    := $(B)/guest
 
+.SECONDARY:
 .PHONY: all check unit unit-san e2e guest clean install fuzz bench
 all: $(B)/sandboxfs $(HELPERS)
 

@@ -178,6 +178,8 @@ int main(int argc, char **argv)
 	}
 	vm_settings_apply(&set);
 
+	/* libfuse 3.14 warns about its own default otherwise. */
+	fuse_opt_add_arg(&args, "-omax_idle_threads=16");
 	main_ops = fs_operations;
 	main_ops.init = main_init;
 	r = fuse_main(args.argc, args.argv, &main_ops, NULL);

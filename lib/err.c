@@ -9,6 +9,8 @@
 static int err_vset(struct err **e, int code, const char *suffix,
 		    const char *fmt, va_list ap)
 {
+	if (code <= 0)
+		code = EIO;
 	char *msg = xvasprintf(fmt, ap);
 	if (suffix) {
 		char *full = xasprintf("%s: %s", msg, suffix);
@@ -21,7 +23,7 @@ static int err_vset(struct err **e, int code, const char *suffix,
 	}
 	err_free(e);
 	*e = xmalloc(sizeof(**e));
-	(*e)->code = code > 0 ? code : EIO;
+	(*e)->code = code;
 	(*e)->msg = msg;
 	return -(*e)->code;
 }

@@ -207,10 +207,19 @@ int util_write_file_atomic(const char *path, const char *data, size_t len, int m
 		}
 		off += (size_t)n;
 	}
-	if (fsync(fd) < 0 || rename(tmp, path) < 0) {
+	if (fsync(fd) < 0 || close(move_fd(fd)) < 0 || rename(tmp, path) < 0) {
 		int e = errno;
 		unlink(tmp);
 		return -e;
+	}
+	/* Make the rename itself durable. */
+	cleanup_free char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		cleanup_close int dfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0)
+			fsync(dfd);
 	}
 	return 0;
 }

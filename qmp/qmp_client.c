@@ -370,6 +370,9 @@ static void *reader_main(void *arg)
 		if (c->cap - c->len < QMP_READ_CHUNK) {
 			c->cap = c->cap ? c->cap * 2 : 2 * QMP_READ_CHUNK;
 			c->buf = xrealloc(c->buf, c->cap);
+		} else if (c->cap > 4 * QMP_READ_CHUNK && c->len < QMP_READ_CHUNK) {
+			c->cap = 2 * QMP_READ_CHUNK; /* give back what a huge reply took */
+			c->buf = xrealloc(c->buf, c->cap);
 		}
 		ssize_t n = read(c->fd, c->buf + c->len, QMP_READ_CHUNK);
 		if (n < 0) {
@@ -758,28 +761,31 @@ int qmp_execute(struct qmp_client *c, const char *cmd, struct json_object *args,
 	return qmp_execute_full(c, cmd, args, timeout_ms, ret, NULL, e);
 }
 
-static bool event_matches(const struct qmp_event *q, const char *name, const char *key,
-			  const char *value)
+struct kv_match {
+	const char *key, *value;
+};
+
+/* The matcher behind qmp_wait_event: data[key] (is the string value). */
+static bool match_data_kv(struct json_object *ev, void *opaque)
 {
-	if (name && strcmp(q->name, name) != 0)
-		return false;
-	if (!key)
+	const struct kv_match *m = opaque;
+	if (!m->key)
 		return true;
 	struct json_object *data, *v;
-	if (!json_object_object_get_ex(q->ev, "data", &data) || !json_object_object_get_ex(data, key, &v))
+	if (!json_object_object_get_ex(ev, "data", &data) || !json_object_object_get_ex(data, m->key, &v))
 		return false;
-	if (!value)
+	if (!m->value)
 		return true;
-	return json_object_is_type(v, json_type_string) && !strcmp(json_object_get_string(v), value);
+	return json_object_is_type(v, json_type_string) && !strcmp(json_object_get_string(v), m->value);
 }
 
 /* Unlink and return the first queued event matching; NULL if none. */
 static struct json_object *event_take_locked(struct qmp_client *c, const char *name,
-					     const char *key, const char *value)
+					     qmp_event_match_fn match, void *opaque)
 {
 	struct qmp_event *prev = NULL;
 	for (struct qmp_event *q = c->ev_head; q; prev = q, q = q->next) {
-		if (!event_matches(q, name, key, value))
+		if ((name && strcmp(q->name, name) != 0) || (match && !match(q->ev, opaque)))
 			continue;
 		if (prev)
 			prev->next = q->next;
@@ -795,9 +801,8 @@ static struct json_object *event_take_locked(struct qmp_client *c, const char *n
 	return NULL;
 }
 
-int qmp_wait_event(struct qmp_client *c, const char *name, const char *data_key,
-		   const char *data_value, int timeout_ms, struct json_object **ev,
-		   struct err **e)
+int qmp_wait_event_match(struct qmp_client *c, const char *name, qmp_event_match_fn match,
+			 void *opaque, int timeout_ms, struct json_object **ev, struct err **e)
 {
 	if (ev)
 		*ev = NULL;
@@ -813,7 +818,7 @@ int qmp_wait_event(struct qmp_client *c, const char *name, const char *data_key,
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		/* Queued events outlive the connection: QEMU sends SHUTDOWN, then EOF. */
-		struct json_object *got = event_take_locked(c, name, data_key, data_value);
+		struct json_object *got = event_take_locked(c, name, match, opaque);
 		if (got) {
 			if (ev)
 				*ev = got;
@@ -833,6 +838,14 @@ int qmp_wait_event(struct qmp_client *c, const char *name, const char *data_key,
 	}
 	pthread_mutex_unlock(&c->lock);
 	return r;
+}
+
+int qmp_wait_event(struct qmp_client *c, const char *name, const char *data_key,
+		   const char *data_value, int timeout_ms, struct json_object **ev,
+		   struct err **e)
+{
+	struct kv_match m = {data_key, data_value};
+	return qmp_wait_event_match(c, name, match_data_kv, &m, timeout_ms, ev, e);
 }
 
 void qmp_drop_events(struct qmp_client *c, const char *name)

@@ -26,11 +26,20 @@ struct qmp_client;
 
 struct qmp_callbacks {
 	/* Called on the reader thread for every event, before it is queued.
-	 * `ev` is borrowed (the whole event object: event, data, timestamp). */
+	 * `ev` is borrowed (the whole event object: event, data, timestamp)
+	 * and valid only during the call: json_object_deep_copy() it to keep
+	 * it (json-c reference counts are not atomic). */
 	void (*event)(void *opaque, const char *name, struct json_object *ev);
-	/* Called once on the reader thread when the connection is lost. */
+	/* Called once on the reader thread when the connection is lost (also
+	 * through qmp_client_shutdown()), unless the last ref went first. */
 	void (*closed)(void *opaque, const char *why);
 	void *opaque;
+	/* Callbacks run without any client lock held.  They may drop a ref,
+	 * even the last one, but must not wait for QMP (qmp_execute and
+	 * qmp_wait_event fail with EDEADLK there); and the last unref from
+	 * another thread waits for a running callback, so never drop it while
+	 * holding a lock a callback takes.  No callback runs before
+	 * qmp_client_open has succeeded. */
 };
 
 /* Take ownership of a connected stream socket `fd` (closed on failure too),
@@ -82,6 +91,12 @@ int qmp_execute_full(struct qmp_client *c, const char *cmd, struct json_object *
 int qmp_wait_event(struct qmp_client *c, const char *name, const char *data_key,
 		   const char *data_value, int timeout_ms, struct json_object **ev,
 		   struct err **e);
+
+/* Like qmp_wait_event, with a predicate over the whole event object
+ * (called with the client's lock held: it must not call back into QMP). */
+typedef bool (*qmp_event_match_fn)(struct json_object *ev, void *opaque);
+int qmp_wait_event_match(struct qmp_client *c, const char *name, qmp_event_match_fn match,
+			 void *opaque, int timeout_ms, struct json_object **ev, struct err **e);
 
 /* Drop every queued event named `name` (NULL: all). */
 void qmp_drop_events(struct qmp_client *c, const char *name);

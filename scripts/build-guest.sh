@@ -60,41 +60,46 @@ apt_opts=(-q -o APT::Sandbox::User=root)
 
 # --- kernel package -------------------------------------------------------
 
-updated=0
-apt_update_once() {
-	[ $updated -eq 0 ] || return 1
-	updated=1
-	say "refreshing package lists (apt-get update) ..."
-	apt-get "${apt_opts[@]}" update >/dev/null || die "apt-get update failed"
-}
-
 resolve_pkg() {
 	apt-cache depends "$meta" 2>/dev/null |
-		awk '$1 ~ /^\|?Depends:$/ && $2 ~ /^linux-image-/ && $2 !~ /^</ { print $2; exit }'
+		awk '$1 ~ /^\|?Depends:$/ && $2 ~ /^linux-image-/ { print $2; exit }'
+}
+download() {     # $1 = package; into $work, quietly unless it fails
+	(cd "$work" && apt-get "${apt_opts[@]}" download "$1" >/dev/null 2>"$work/apt.err")
+}
+cached_deb() {   # newest cached .deb whose name starts with $1, if any
+	local d=("$work/$1"*.deb)
+	[ ${#d[@]} -eq 0 ] || echo "${d[-1]}"
 }
 
-pkg=$(resolve_pkg || true)
-if [ -z "$pkg" ]; then
-	apt_update_once
-	pkg=$(resolve_pkg || true)
-fi
-[ -n "$pkg" ] || die "cannot resolve the kernel package behind $meta"
-
 shopt -s nullglob
-debs=("$work/${pkg}"_*.deb)
-if [ ${#debs[@]} -eq 0 ]; then
-	say "downloading kernel $pkg ..."
-	if ! (cd "$work" && apt-get "${apt_opts[@]}" download "$pkg" >/dev/null 2>"$work/apt.err"); then
-		apt_update_once || { cat "$work/apt.err" >&2; die "apt-get download $pkg failed"; }
-		(cd "$work" && apt-get "${apt_opts[@]}" download "$pkg" >/dev/null 2>"$work/apt.err") ||
-			{ cat "$work/apt.err" >&2; die "apt-get download $pkg failed"; }
-	fi
-	debs=("$work/${pkg}"_*.deb)
-	[ ${#debs[@]} -ge 1 ] || die "apt-get download left no ${pkg}_*.deb"
+pkg=$(resolve_pkg || true)
+deb=
+[ -z "$pkg" ] || deb=$(cached_deb "${pkg}_")
+if [ -n "$deb" ]; then
+	say "using cached $(basename "$deb")"
+elif [ -n "$pkg" ] && { say "downloading kernel $pkg ..."; download "$pkg"; }; then
+	deb=$(cached_deb "${pkg}_")
 else
-	say "using cached $(basename "${debs[-1]}")"
+	# Package lists missing or stale: refresh once, resolve again, retry.
+	say "refreshing package lists (apt-get update) ..."
+	if apt-get "${apt_opts[@]}" update >/dev/null 2>"$work/apt.err"; then
+		pkg=$(resolve_pkg || true)
+		[ -n "$pkg" ] || die "cannot resolve the kernel package behind $meta"
+		deb=$(cached_deb "${pkg}_")
+	else
+		# Offline: any kernel fetched before will do.
+		deb=$(cached_deb linux-image-)
+		[ -n "$deb" ] || { cat "$work/apt.err" >&2; die "apt-get update failed"; }
+		say "apt-get update failed; using cached $(basename "$deb")"
+	fi
+	if [ -z "$deb" ]; then
+		say "downloading kernel $pkg ..."
+		download "$pkg" || { cat "$work/apt.err" >&2; die "apt-get download $pkg failed"; }
+		deb=$(cached_deb "${pkg}_")
+	fi
 fi
-deb=${debs[-1]}
+[ -n "$deb" ] || die "apt-get download left no ${pkg}_*.deb in $work"
 # Keep only the .deb in use.
 for d in "$work"/linux-image-*.deb; do [ "$d" = "$deb" ] || rm -f "$d"; done
 

@@ -72,6 +72,28 @@ static int cpus_add(struct vm_sandbox *sb, struct qmp_client *qmp, int count, st
 	return 0;
 }
 
+/*
+ * A vCPU's unplug completes with DEVICE_DELETED; QEMU 7.2 names it by the
+ * vCPU's id or only by the path of a child (".../<id>/lapic"), so match
+ * either.
+ */
+static bool cpu_deleted(struct json_object *ev, void *opaque)
+{
+	const char *id = opaque;
+	struct json_object *data, *v;
+	if (!json_object_object_get_ex(ev, "data", &data))
+		return false;
+	if (json_object_object_get_ex(data, "device", &v) && json_object_is_type(v, json_type_string) &&
+	    !strcmp(json_object_get_string(v), id))
+		return true;
+	if (!json_object_object_get_ex(data, "path", &v) || !json_object_is_type(v, json_type_string))
+		return false;
+	char prefix[64];
+	int n = snprintf(prefix, sizeof(prefix), "/machine/peripheral/%s", id);
+	const char *path = json_object_get_string(v);
+	return !strncmp(path, prefix, (size_t)n) && (path[n] == '\0' || path[n] == '/');
+}
+
 static int cpus_remove(struct vm_sandbox *sb, struct qmp_client *qmp, int count, struct err **e)
 {
 	const struct vm_settings *set = vm_get_settings();
@@ -91,7 +113,7 @@ static int cpus_remove(struct vm_sandbox *sb, struct qmp_client *qmp, int count,
 		if (qmp_execute(qmp, "device_del", args, set->qmp_timeout_ms, NULL, &de) < 0 &&
 		    de->code != EIO) /* EIO: an unplug already in flight; wait for it */
 			return err_set(e, de->code, "cpus/target: device_del %s: %s", cpu.id, de->msg);
-		int r = qmp_wait_event(qmp, "DEVICE_DELETED", "device", cpu.id, tmo, NULL, e);
+		int r = qmp_wait_event_match(qmp, "DEVICE_DELETED", cpu_deleted, cpu.id, tmo, NULL, e);
 		if (r < 0)
 			return err_wrap(e, "cpus/target: waiting for the guest to release %s", cpu.id);
 		pthread_mutex_lock(&sb->lock);

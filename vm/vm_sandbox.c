@@ -312,7 +312,7 @@ void vm_sandbox_config_show(struct vm_sandbox *sb, struct sbuf *out)
 	pthread_mutex_lock(&sb->lock);
 	cleanup_json struct json_object *o = vm_config_to_json(&sb->cfg);
 	pthread_mutex_unlock(&sb->lock);
-	sbuf_add(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	sbuf_add(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 							   JSON_C_TO_STRING_NOSLASHESCAPE));
 	sbuf_addc(out, '\n');
 }
