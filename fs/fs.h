@@ -75,7 +75,11 @@ const char *fs_stream_path(struct fs_ctx *c);
 struct fs_info {
 	const char *version;      /* sandboxfs version */
 	const char *qemu_version; /* detected */
+	uid_t uid;                /* owner of every file (--owner) */
+	gid_t gid;
+	bool private_mode;        /* --private: nothing world-readable */
 };
+const struct fs_info *fs_get_info(void);
 void fs_set_info(const struct fs_info *info);
 
 struct fuse_operations;

@@ -56,11 +56,12 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 
 static void fill_stat(const struct fs_node *n, struct fs_ctx *c, struct stat *st)
 {
+	const struct fs_info *info = fs_get_info();
 	memset(st, 0, sizeof(*st));
-	st->st_mode = n->mode;
+	st->st_mode = info->private_mode ? n->mode & ~(mode_t)0007 : n->mode;
 	st->st_nlink = S_ISDIR(n->mode) ? 2 : 1;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
+	st->st_uid = info->uid;
+	st->st_gid = info->gid;
 	st->st_atime = st->st_mtime = st->st_ctime = fs_mount_time;
 	st->st_blksize = 4096;
 	if (S_ISREG(n->mode)) {
@@ -110,7 +111,8 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 		cleanup_strv struct strv names = {0};
 		d->list(&c, &names);
 		for (size_t i = 0; i < names.n; i++) {
-			struct stat st = {.st_mode = d->child->mode};
+			struct stat st;
+			fill_stat(d->child, &c, &st);
 			fill(buf, names.v[i], &st, 0, 0);
 		}
 	}

@@ -11,6 +11,7 @@
 static struct fs_info info;
 
 void fs_set_info(const struct fs_info *i) { info = *i; }
+const struct fs_info *fs_get_info(void) { return &info; }
 
 static const char readme[] =
 	"sandboxfs — every directory is a QEMU sandbox.\n"

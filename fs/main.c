@@ -28,6 +28,9 @@ struct main_opts {
 	char *guest_dir;
 	char *accel;
 	char *log;
+	char *owner;
+	int stop_on_exit;
+	int private_mode;
 	int debug;
 	int help;
 	int version;
@@ -39,6 +42,9 @@ static const struct fuse_opt main_opt_spec[] = {
 	OPT("--guest-dir=%s", guest_dir),
 	OPT("--accel=%s", accel),
 	OPT("--log=%s", log),
+	OPT("--owner=%s", owner),
+	OPT("--stop-on-exit", stop_on_exit),
+	OPT("--private", private_mode),
 	OPT("--debug", debug),
 	OPT("-h", help),
 	OPT("--help", help),
@@ -54,6 +60,10 @@ static void usage(const char *prog)
 	       "  --guest-dir=DIR   built-in default guest (vmlinuz, initramfs.cpio.gz)\n"
 	       "  --accel=ACCEL     default accelerator (default tcg,thread=multi)\n"
 	       "  --log=FILE        append the daemon log to FILE\n"
+	       "  --owner=UID:GID   owner of the tree (who may write ctl, config, ...)\n"
+	       "  --private         nothing world-readable\n"
+	       "  --stop-on-exit    stop running sandboxes when the daemon exits\n"
+	       "                    (default: leave them running; the next start re-adopts them)\n"
 	       "  --debug           verbose log\n"
 	       "  -f                stay in the foreground\n"
 	       "  -o OPT[,OPT...]   FUSE mount options (e.g. allow_other)\n\n",
@@ -121,6 +131,7 @@ static void *main_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		log_err("%s", e->msg);
 		exit(1);
 	}
+	vm_persist_load_all();
 	log_info("mounted");
 	return r;
 }
@@ -167,9 +178,24 @@ int main(int argc, char **argv)
 	const struct arch_ops *a = arch_lookup(arch_host());
 	const char *qemu = a ? a->qemu_binary(a->default_machine) : NULL;
 	cleanup_free char *qemu_version = detect_qemu_version(qemu ? qemu : "qemu-system-x86_64");
-	fs_set_info(&(struct fs_info){.version = SANDBOXFS_VERSION, .qemu_version = qemu_version});
 
-	struct vm_settings set = {.state_dir = o.state_dir ? o.state_dir : "/run/sandboxfs"};
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	if (o.owner) {
+		unsigned long u, g;
+		char extra;
+		if (sscanf(o.owner, "%lu:%lu%c", &u, &g, &extra) != 2) {
+			fprintf(stderr, "sandboxfs: --owner wants UID:GID (numbers), not '%s'\n", o.owner);
+			return 2;
+		}
+		uid = (uid_t)u;
+		gid = (gid_t)g;
+	}
+	fs_set_info(&(struct fs_info){.version = SANDBOXFS_VERSION, .qemu_version = qemu_version,
+				      .uid = uid, .gid = gid, .private_mode = o.private_mode});
+
+	struct vm_settings set = {.state_dir = o.state_dir ? o.state_dir : "/run/sandboxfs",
+				  .stop_on_exit = o.stop_on_exit};
 	/* vm_init's monitor thread must start after fuse daemonizes: main_init. */
 	int r = util_mkdir_p(set.state_dir, 0700);
 	if (r < 0) {
@@ -180,6 +206,8 @@ int main(int argc, char **argv)
 
 	/* libfuse 3.14 warns about its own default otherwise. */
 	fuse_opt_add_arg(&args, "-omax_idle_threads=16");
+	/* The kernel enforces the modes and owner the tables report. */
+	fuse_opt_add_arg(&args, "-odefault_permissions");
 	main_ops = fs_operations;
 	main_ops.init = main_init;
 	r = fuse_main(args.argc, args.argv, &main_ops, NULL);
@@ -190,5 +218,6 @@ int main(int argc, char **argv)
 	free(o.guest_dir);
 	free(o.accel);
 	free(o.log);
+	free(o.owner);
 	return r;
 }

@@ -64,6 +64,7 @@ static int cpus_add(struct vm_sandbox *sb, struct qmp_client *qmp, int count, st
 		sb->hot_cpus = xrealloc(sb->hot_cpus, (sb->nhot_cpus + 1) * sizeof(*sb->hot_cpus));
 		sb->hot_cpus[sb->nhot_cpus++] = cpu;
 		pthread_mutex_unlock(&sb->lock);
+		vm_sandbox_commit(sb);
 		log_info("%s: hot-added vCPU %s", sb->name, cpu.id);
 		count--;
 	}
@@ -119,6 +120,7 @@ static int cpus_remove(struct vm_sandbox *sb, struct qmp_client *qmp, int count,
 		pthread_mutex_lock(&sb->lock);
 		sb->nhot_cpus--;
 		pthread_mutex_unlock(&sb->lock);
+		vm_sandbox_commit(sb);
 		log_info("%s: hot-removed vCPU %s", sb->name, cpu.id);
 	}
 	return 0;
@@ -145,13 +147,14 @@ int vm_cpus_set_target(struct vm_sandbox *sb, const char *value, struct err **e)
 		log_warn("%s: %s", sb->name, sb->error);
 		want = max;
 	}
-	if (!live) {
+	if (!live)
 		sb->cfg.vcpus = (int)want;
-		pthread_mutex_unlock(&sb->lock);
+	pthread_mutex_unlock(&sb->lock);
+	vm_sandbox_commit(sb);
+	if (!live) {
 		pthread_mutex_unlock(&sb->op_lock);
 		return 0;
 	}
-	pthread_mutex_unlock(&sb->lock);
 
 	if (want < boot) {
 		r = err_set(e, ERANGE, "cpus/target: %lld is below the boot vCPU count %d", want, boot);

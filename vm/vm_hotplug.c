@@ -131,6 +131,7 @@ int vm_sandbox_device_add(struct vm_sandbox *sb, const char *json, struct err **
 			log_info("%s: hot-added %s on %s", sb->name, d->id, bus);
 		}
 	}
+	vm_sandbox_commit(sb);
 	pthread_mutex_unlock(&sb->op_lock);
 	return r;
 }
@@ -155,6 +156,7 @@ static int hot_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_d
 		pthread_mutex_lock(&sb->lock);
 		d->state = VM_DEV_REMOVING;
 		pthread_mutex_unlock(&sb->lock);
+		vm_sandbox_commit(sb);
 		r = qmp_wait_event(qmp, "DEVICE_DELETED", "device", id, wait_ms, NULL, e);
 		if (r < 0)
 			return err_wrap(e, "devices/remove %s: the guest did not release the device "
@@ -189,6 +191,7 @@ static int device_remove_locked(struct vm_sandbox *sb, const char *id, struct er
 	pthread_mutex_unlock(&sb->lock);
 	log_info("%s: removed device %s", sb->name, id);
 	vm_device_free(d);
+	vm_sandbox_commit(sb);
 	return 0;
 }
 

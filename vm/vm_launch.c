@@ -60,9 +60,8 @@ static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 		    json_object_object_get_ex(data, "guest", &guest) && json_object_get_boolean(guest))
 			sb->guest_shutdown = true;
 	}
-	sb->state_gen++;
-	pthread_cond_broadcast(&sb->cond);
 	pthread_mutex_unlock(&sb->lock);
+	vm_sandbox_commit(sb);
 }
 
 static void on_qmp_closed(void *opaque, const char *why)
@@ -226,8 +225,10 @@ static int start_locked(struct vm_sandbox *sb, struct err **e)
 	log_info("%s: started qemu pid %d, QMP ready in %.1f ms", sb->name, (int)pid,
 		 (util_now_us() - t0) / 1000.0);
 
+	unsigned long long start_time = vm_proc_start_time(pid);
 	pthread_mutex_lock(&sb->lock);
 	sb->pid = pid;
+	sb->start_time = start_time;
 	sb->pidfd = pidfd;
 	sb->child = true;
 	sb->expect_exit = false;
@@ -237,12 +238,90 @@ static int start_locked(struct vm_sandbox *sb, struct err **e)
 	for (size_t i = 0; i < sb->ndevs; i++)
 		sb->devs[i]->state = VM_DEV_CONFIGURED;
 	sb->state = VM_RUNNING;
-	sb->state_gen++;
-	pthread_cond_broadcast(&sb->cond);
 	pthread_mutex_unlock(&sb->lock);
 	cleanup_err struct err *we = NULL;
 	if (vm_monitor_watch(sb, &we) < 0)
 		log_err("%s: cannot watch qemu: %s", sb->name, we->msg);
+	vm_sandbox_commit(sb);
+	return 0;
+}
+
+unsigned long long vm_proc_start_time(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	cleanup_free char *stat = util_read_file(path, NULL);
+	const char *p = stat ? strrchr(stat, ')') : NULL;
+	if (!p)
+		return 0;
+	/* Fields after the command: state is field 3, starttime field 22. */
+	unsigned long long v = 0;
+	int field = 2;
+	for (p++; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	if (field == 22)
+		v = strtoull(p, NULL, 10);
+	return v;
+}
+
+/* Does /proc/<pid>/cmdline carry "-uuid <uuid>"? */
+static bool proc_has_uuid(pid_t pid, const char *uuid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	size_t len = 0;
+	cleanup_free char *cmd = util_read_file(path, &len);
+	if (!cmd)
+		return false;
+	for (size_t i = 0; i < len; i += strlen(cmd + i) + 1)
+		if (!strcmp(cmd + i, "-uuid") && i + 6 < len && !strcmp(cmd + i + 6, uuid))
+			return true;
+	return false;
+}
+
+int vm_adopt(struct vm_sandbox *sb, enum vm_state was, struct err **e)
+{
+	pid_t pid = sb->pid;
+	if (pid <= 0)
+		return err_set(e, ESRCH, "no pid recorded");
+	unsigned long long st = vm_proc_start_time(pid);
+	if (!st)
+		return err_set(e, ESRCH, "the process is gone");
+	if (st != sb->start_time || !proc_has_uuid(pid, sb->cfg.uuid))
+		return err_set(e, ESRCH, "pid %d is now another process", (int)pid);
+	int pidfd = sys_pidfd_open(pid);
+	if (pidfd < 0)
+		return err_sys(e, errno, "pidfd_open %d", (int)pid);
+	struct qmp_callbacks cb = {.event = on_qmp_event, .closed = on_qmp_closed, .opaque = sb};
+	struct qmp_client *qmp = NULL;
+	cleanup_json struct json_object *status = NULL;
+	int r = qmp_client_connect(sb->qmp_path, &cb, vm_get_settings()->qmp_timeout_ms, &qmp, e);
+	if (r == 0)
+		r = qmp_execute(qmp, "query-status", NULL, vm_get_settings()->qmp_timeout_ms, &status, e);
+	if (r < 0) {
+		/* Ours, alive, but unmanageable: do not leave it behind. */
+		sys_pidfd_send_signal(pidfd, SIGKILL);
+		close(pidfd);
+		if (qmp)
+			qmp_client_unref(qmp);
+		return err_wrap(e, "qemu pid %d does not answer on QMP (killed)", (int)pid);
+	}
+	struct json_object *running;
+	bool is_running = json_object_object_get_ex(status, "running", &running) &&
+			  json_object_get_boolean(running);
+	pthread_mutex_lock(&sb->lock);
+	sb->pidfd = pidfd;
+	sb->child = false;
+	sb->qmp = qmp;
+	sb->state = is_running ? VM_RUNNING : VM_PAUSED;
+	pthread_mutex_unlock(&sb->lock);
+	if (sb->state != was)
+		log_warn("%s: was %s, QEMU says %s", sb->name, vm_state_name(was), vm_state_name(sb->state));
+	cleanup_err struct err *we = NULL;
+	if (vm_monitor_watch(sb, &we) < 0)
+		log_err("%s: cannot watch qemu: %s", sb->name, we->msg);
+	log_info("%s: re-adopted qemu pid %d", sb->name, (int)pid);
 	return 0;
 }
 
@@ -333,9 +412,8 @@ static int pause_resume_locked(struct vm_sandbox *sb, bool pause, struct err **e
 	pthread_mutex_lock(&sb->lock);
 	if (vm_state_is_live(sb->state))
 		sb->state = pause ? VM_PAUSED : VM_RUNNING;
-	sb->state_gen++;
-	pthread_cond_broadcast(&sb->cond);
 	pthread_mutex_unlock(&sb->lock);
+	vm_sandbox_commit(sb);
 	return 0;
 }
 
@@ -365,6 +443,7 @@ void vm_sandbox_exited(struct vm_sandbox *sb, int wstatus, bool have_status)
 	bool clean = have_status && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 && sb->guest_shutdown;
 	struct qmp_client *qmp = move_ptr(sb->qmp);
 	sb->pid = 0;
+	sb->start_time = 0;
 	if (sb->pidfd >= 0)
 		close(sb->pidfd);
 	sb->pidfd = -1;
@@ -391,5 +470,6 @@ void vm_sandbox_exited(struct vm_sandbox *sb, int wstatus, bool have_status)
 		vm_sandbox_set_error(sb, "%s; qemu output: %s", why, tail);
 	} else {
 		log_info("%s: %s, now stopped", sb->name, why);
+		vm_sandbox_commit(sb);
 	}
 }

@@ -18,6 +18,21 @@ static int mon_epfd = -1;
 static int mon_wakefd = -1;
 static pthread_t mon_thread;
 static bool mon_running;
+/* Sandboxes registered (each holds a reference), to release at stop. */
+static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct vm_sandbox **mon_watched;
+static size_t mon_n;
+
+static void watched_remove(struct vm_sandbox *sb)
+{
+	pthread_mutex_lock(&mon_lock);
+	for (size_t i = 0; i < mon_n; i++)
+		if (mon_watched[i] == sb) {
+			mon_watched[i] = mon_watched[--mon_n];
+			break;
+		}
+	pthread_mutex_unlock(&mon_lock);
+}
 
 static void *monitor_main(void *arg)
 {
@@ -46,6 +61,7 @@ static void *monitor_main(void *arg)
 			bool have = false;
 			if (child && pid > 0)
 				have = waitpid(pid, &status, 0) == pid;
+			watched_remove(sb);
 			vm_sandbox_exited(sb, status, have);
 			vm_sandbox_put(sb);
 		}
@@ -79,6 +95,13 @@ void vm_monitor_stop(void)
 		log_err("monitor: wake: %s", strerror(errno));
 	pthread_join(mon_thread, NULL);
 	mon_running = false;
+	pthread_mutex_lock(&mon_lock);
+	for (size_t i = 0; i < mon_n; i++)
+		vm_sandbox_put(mon_watched[i]);
+	free(mon_watched);
+	mon_watched = NULL;
+	mon_n = 0;
+	pthread_mutex_unlock(&mon_lock);
 	close(mon_wakefd);
 	close(mon_epfd);
 	mon_wakefd = mon_epfd = -1;
@@ -91,10 +114,16 @@ int vm_monitor_watch(struct vm_sandbox *sb, struct err **e)
 	pthread_mutex_unlock(&sb->lock);
 	if (pidfd < 0)
 		return err_set(e, ESRCH, "no pidfd for qemu");
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = vm_sandbox_ref(sb)};
+	pthread_mutex_lock(&mon_lock);
+	mon_watched = xrealloc(mon_watched, (mon_n + 1) * sizeof(*mon_watched));
+	mon_watched[mon_n++] = vm_sandbox_ref(sb);
+	pthread_mutex_unlock(&mon_lock);
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = sb};
 	if (epoll_ctl(mon_epfd, EPOLL_CTL_ADD, pidfd, &ev) < 0) {
+		int r = err_sys(e, errno, "epoll_ctl pidfd");
+		watched_remove(sb);
 		vm_sandbox_put(sb);
-		return err_sys(e, errno, "epoll_ctl pidfd");
+		return r;
 	}
 	return 0;
 }

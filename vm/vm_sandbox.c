@@ -88,7 +88,24 @@ static char *qmp_socket_path(const char *rundir)
 	return xasprintf("/tmp/sandboxfs-%016llx.sock", (unsigned long long)h);
 }
 
-static struct vm_sandbox *sandbox_new(const char *name)
+static void (*change_hook)(struct vm_sandbox *sb);
+
+void vm_set_change_hook(void (*hook)(struct vm_sandbox *sb)) { change_hook = hook; }
+
+void vm_sandbox_commit(struct vm_sandbox *sb)
+{
+	pthread_mutex_lock(&sb->lock);
+	sb->state_gen++;
+	pthread_cond_broadcast(&sb->cond);
+	pthread_mutex_unlock(&sb->lock);
+	cleanup_err struct err *e = NULL;
+	if (vm_persist_save(sb, &e) < 0)
+		log_err("%s: cannot save state: %s", sb->name, e->msg);
+	if (change_hook)
+		change_hook(sb);
+}
+
+struct vm_sandbox *vm_sandbox_alloc(const char *name)
 {
 	struct vm_sandbox *sb = xcalloc(1, sizeof(*sb));
 	sb->name = xstrdup(name);
@@ -102,6 +119,7 @@ static struct vm_sandbox *sandbox_new(const char *name)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&sb->cond, &ca);
+	pthread_mutex_init(&sb->persist_lock, NULL);
 	pthread_condattr_destroy(&ca);
 	sb->refs = 1;
 	sb->pidfd = -1;
@@ -112,7 +130,8 @@ static struct vm_sandbox *sandbox_new(const char *name)
 	return sb;
 }
 
-static void sandbox_free(struct vm_sandbox *sb)
+void vm_sandbox_free(struct vm_sandbox *sb);
+void vm_sandbox_free(struct vm_sandbox *sb)
 {
 	for (size_t i = 0; i < sb->ndevs; i++)
 		vm_device_free(sb->devs[i]);
@@ -127,6 +146,7 @@ static void sandbox_free(struct vm_sandbox *sb)
 	pthread_mutex_destroy(&sb->lock);
 	pthread_mutex_destroy(&sb->op_lock);
 	pthread_cond_destroy(&sb->cond);
+	pthread_mutex_destroy(&sb->persist_lock);
 	free(sb->error);
 	free(sb->name);
 	free(sb->rundir);
@@ -145,7 +165,7 @@ struct vm_sandbox *vm_sandbox_ref(struct vm_sandbox *sb)
 void vm_sandbox_put(struct vm_sandbox *sb)
 {
 	if (__atomic_sub_fetch(&sb->refs, 1, __ATOMIC_SEQ_CST) == 0)
-		sandbox_free(sb);
+		vm_sandbox_free(sb);
 }
 
 static ssize_t registry_find(const char *name)
@@ -190,20 +210,35 @@ int vm_sandbox_create(const char *name, struct err **e)
 		pthread_rwlock_unlock(&registry_lock);
 		return err_set(e, EEXIST, "sandbox %s already exists", name);
 	}
-	struct vm_sandbox *sb = sandbox_new(name);
+	struct vm_sandbox *sb = vm_sandbox_alloc(name);
 	r = util_mkdir_p(sb->rundir, 0700);
 	if (r < 0) {
 		pthread_rwlock_unlock(&registry_lock);
-		sandbox_free(sb);
+		vm_sandbox_free(sb);
 		return err_sys(e, -r, "cannot create %s/%s", settings.state_dir, name);
 	}
 	/* A fresh sandbox starts with an empty console log. */
 	if (truncate(sb->console_log, 0) < 0 && errno != ENOENT)
 		log_warn("%s: cannot truncate console log: %s", name, strerror(errno));
 	registry = xrealloc(registry, (registry_n + 1) * sizeof(*registry));
-	registry[registry_n++] = sb;
+	registry[registry_n++] = vm_sandbox_ref(sb);
 	pthread_rwlock_unlock(&registry_lock);
 	log_info("%s: created", name);
+	vm_sandbox_commit(sb);
+	vm_sandbox_put(sb);
+	return 0;
+}
+
+int vm_sandbox_register(struct vm_sandbox *sb, struct err **e)
+{
+	pthread_rwlock_wrlock(&registry_lock);
+	if (registry_find(sb->name) >= 0) {
+		pthread_rwlock_unlock(&registry_lock);
+		return err_set(e, EEXIST, "sandbox %s already exists", sb->name);
+	}
+	registry = xrealloc(registry, (registry_n + 1) * sizeof(*registry));
+	registry[registry_n++] = sb;
+	pthread_rwlock_unlock(&registry_lock);
 	return 0;
 }
 
@@ -261,13 +296,15 @@ void vm_shutdown(void)
 {
 	struct strv names = {0};
 	vm_sandbox_names(&names);
-	for (size_t i = 0; i < names.n; i++) {
+	for (size_t i = 0; settings.stop_on_exit && i < names.n; i++) {
 		cleanup_sandbox struct vm_sandbox *sb = vm_sandbox_get(names.v[i]);
 		cleanup_err struct err *e = NULL;
 		if (sb && vm_state_is_live(sb->state) && vm_stop(sb, &e) < 0)
 			log_err("%s: stop at exit: %s", sb->name, e->msg);
 	}
 	strv_release(&names);
+	/* Otherwise QEMUs keep running; their state files let the next daemon
+	 * re-adopt them.  Stop watching first so closing QMP is not a crash. */
 	vm_monitor_stop();
 	pthread_rwlock_wrlock(&registry_lock);
 	for (size_t i = 0; i < registry_n; i++)
@@ -289,6 +326,7 @@ void vm_sandbox_set_error(struct vm_sandbox *sb, const char *fmt, ...)
 	free(sb->error);
 	sb->error = msg;
 	pthread_mutex_unlock(&sb->lock);
+	vm_sandbox_commit(sb);
 }
 
 struct qmp_client *vm_sandbox_qmp(struct vm_sandbox *sb, struct err **e)
@@ -361,6 +399,8 @@ int vm_sandbox_config_write(struct vm_sandbox *sb, const char *json, struct err 
 		vm_config_release(&next);
 	}
 	pthread_mutex_unlock(&sb->lock);
+	if (r == 0)
+		vm_sandbox_commit(sb);
 	pthread_mutex_unlock(&sb->op_lock);
 	return r;
 }

@@ -50,6 +50,7 @@ struct vm_sandbox {
 	pthread_mutex_t lock;    /* guards every field below */
 	pthread_mutex_t op_lock; /* serialises control operations */
 	pthread_cond_t cond;     /* signalled on every state change */
+	pthread_mutex_t persist_lock; /* orders writes of the state file */
 	int refs;
 	bool removed;            /* rmdir'd: no new operations */
 
@@ -61,6 +62,7 @@ struct vm_sandbox {
 	enum vm_state state;
 	uint64_t state_gen;      /* bumped on every state change */
 	pid_t pid;
+	unsigned long long start_time; /* /proc/<pid>/stat starttime: proves identity */
 	int pidfd;
 	bool child;              /* our child: reap with waitpid */
 	bool expect_exit;        /* stop/kill in progress: exit is not a crash */
@@ -73,17 +75,39 @@ struct vm_sandbox {
 	char *error;             /* last failure message */
 };
 
+/*
+ * After any change a user could see: bump state_gen, wake waiters, tell
+ * pollers (the change hook) and persist the sandbox.  Call without sb->lock.
+ */
+void vm_sandbox_commit(struct vm_sandbox *sb);
+/* Called (without locks) whenever a sandbox changed; set once by fs/. */
+void vm_set_change_hook(void (*hook)(struct vm_sandbox *sb));
+
+/* Persisted state (vm_persist.c): <rundir>/sandbox.json, written atomically
+ * after every change and read back when the daemon starts. */
+int vm_persist_save(struct vm_sandbox *sb, struct err **e);
+/* Load every sandbox found in the state dir; re-adopt live QEMUs. */
+void vm_persist_load_all(void);
+/* Re-attach to a QEMU left running by an earlier daemon (vm_launch.c). */
+int vm_adopt(struct vm_sandbox *sb, enum vm_state was, struct err **e);
+/* /proc/<pid>/stat starttime, 0 if the process is gone. */
+unsigned long long vm_proc_start_time(pid_t pid);
+/* Register a sandbox object built outside vm_sandbox_create (loading). */
+int vm_sandbox_register(struct vm_sandbox *sb, struct err **e);
+struct vm_sandbox *vm_sandbox_alloc(const char *name);
+
 /* Daemon-wide settings (set once by main before any sandbox exists). */
 struct vm_settings {
 	const char *state_dir;
 	int qmp_timeout_ms;   /* ordinary QMP commands */
 	int start_timeout_ms; /* QEMU exec → QMP negotiated */
+	bool stop_on_exit;    /* stop QEMUs when the daemon exits (default: leave them) */
 };
 /* Record the settings (no threads started: safe before daemonizing). */
 void vm_settings_apply(const struct vm_settings *s);
 int vm_init(const struct vm_settings *s, struct err **e);
 const struct vm_settings *vm_get_settings(void);
-/* Stop every sandbox's QEMU and the monitor thread. */
+/* Persist every sandbox, stop the monitor; stop QEMUs if stop_on_exit. */
 void vm_shutdown(void);
 
 const char *vm_state_name(enum vm_state s);

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Daemon restart: three running sandboxes with hot-added vCPUs and disks
+# survive SIGTERM and SIGKILL of the daemon; the next daemon re-adopts their
+# QEMUs, every file reads byte-identical, hotplug still works and the guest
+# console goes on.  A QEMU that died meanwhile shows `crashed`.
+set -u
+. "$(dirname "$0")/lib.sh"
+e2e_requirements
+trap e2e_cleanup EXIT
+e2e_mount
+
+# Every file of every sandbox but the console (which grows), as one text.
+snapshot() {
+	local f
+	for f in $(cd "$MNT" && find . -type f ! -name console ! -name events | sort); do
+		printf '== %s\n' "$f"; cat "$MNT/$f" 2>&1
+	done
+}
+restart_daemon() { # restart_daemon SIGNAL
+	kill "-$1" "$DAEMON"; wait "$DAEMON" 2>/dev/null
+	# After SIGKILL the mount is left dead ("transport endpoint not connected").
+	fusermount3 -uz "$MNT" 2>/dev/null
+	"$BIN" -f --state-dir="$STATE" --log="$LOG" "$MNT" &
+	DAEMON=$!
+	wait_for 5 mountpoint -q "$MNT"
+}
+
+for n in a b c; do
+	mkdir "$MNT/$n"
+	echo '{"memory_mib":192}' > "$MNT/$n/config"
+	echo start > "$MNT/$n/ctl"
+done
+for n in a b c; do check "$n boots" wait_for 90 guest_says $n 'ncpus=1 '; done
+for n in a b c; do
+	truncate -s 16M "$T/$n.img"
+	echo 2 > "$MNT/$n/cpus/target"
+	echo "{\"type\":\"block\",\"id\":\"disk-$n\",\"file\":\"$T/$n.img\"}" > "$MNT/$n/devices/add"
+done
+for n in a b c; do check "$n sees 2 CPUs and vda" wait_for 30 guest_says $n 'ncpus=2 blk=vda '; done
+pids=$(cat "$MNT"/{a,b,c}/pid | tr '\n' ' ')
+before=$(snapshot)
+
+# 1. SIGTERM: QEMUs keep running, the next daemon re-adopts them.
+restart_daemon TERM
+check "QEMUs survived SIGTERM of the daemon" bash -c "for p in $pids; do [ -d /proc/\$p ] || exit 1; done"
+after=$(snapshot)
+check "every file byte-identical after SIGTERM + restart" [ "$before" = "$after" ]
+[ "$before" = "$after" ] || diff <(echo "$before") <(echo "$after") | head -20
+CONSOLE_FROM=$(stat -c %s "$MNT/a/console")
+check "the guest console goes on" wait_for 10 guest_says a 'ncpus=2 '
+check "hotplug works after re-adoption" bash -c "echo 3 > '$MNT/a/cpus/target'"
+check "guest a sees 3 CPUs" wait_for 30 guest_says a 'ncpus=3 '
+truncate -s 16M "$T/a2.img"
+check "disk hot-add after re-adoption" bash -c "echo '{\"type\":\"block\",\"id\":\"disk-a2\",\"file\":\"$T/a2.img\"}' > '$MNT/a/devices/add'"
+check "guest a sees vdb" wait_for 30 guest_says a 'blk=vda,vdb '
+
+# 2. SIGKILL: no clean shutdown, the state on disk is still consistent.
+before=$(snapshot)
+restart_daemon KILL
+after=$(snapshot)
+check "every file byte-identical after SIGKILL + restart" [ "$before" = "$after" ]
+[ "$before" = "$after" ] || diff <(echo "$before") <(echo "$after") | head -20
+check "hotplug works after SIGKILL" bash -c "echo 3 > '$MNT/b/cpus/target'"
+check "guest b sees 3 CPUs" wait_for 30 guest_says b 'ncpus=3 '
+
+# 3. A QEMU that dies while no daemon runs shows crashed.
+kill -TERM "$DAEMON"; wait "$DAEMON" 2>/dev/null; DAEMON=
+cpid=$(grep -o '"pid": [0-9]*' "$STATE/c/sandbox.json" | grep -o '[0-9]*$')
+kill -9 "$cpid"
+"$BIN" -f --state-dir="$STATE" --log="$LOG" "$MNT" &
+DAEMON=$!
+wait_for 5 mountpoint -q "$MNT"
+check "c shows crashed" [ "$(cat "$MNT/c/state")" = crashed ]
+check "c's error says it was lost" grep -q "lost while sandboxfs was not running" "$MNT/c/error"
+check "a is still running" [ "$(cat "$MNT/a/state")" = running ]
+check "c can be started again" bash -c "echo start > '$MNT/c/ctl'"
+
+for n in a b c; do echo stop > "$MNT/$n/ctl"; done
+check "all stopped" [ "$(cat "$MNT"/{a,b,c}/state | sort -u)" = stopped ]
+fusermount3 -u "$MNT"; wait "$DAEMON"; DAEMON=
+if pgrep -f "^/usr/bin/qemu-system.*$STATE" >/dev/null; then fail "no qemu left behind"; else ok "no qemu left behind"; fi
+echo "restart: $FAILS failure(s)"
+[ "$FAILS" -eq 0 ]

@@ -1,0 +1,259 @@
+/*
+ * vm_persist — each sandbox's state on disk, so that nothing is lost when
+ * the daemon restarts or is killed.
+ *
+ * <state-dir>/<name>/sandbox.json is rewritten atomically (temp file, fsync,
+ * rename, fsync of the directory) after every change.  It holds what the
+ * files show: config (with its UUID), devices with their slots, the bridges'
+ * slot maps, hot-added vCPUs, state, error, and — while QEMU runs — its pid,
+ * the pid's start time (so a recycled pid is never mistaken for our QEMU)
+ * and the QMP socket path.  At start-up every such file is read back; a QEMU
+ * that is still the same process is re-adopted, one that is gone shows
+ * `crashed`.
+ */
+#include "vm/vm_sandbox.h"
+
+#include <dirent.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/log.h"
+
+#define PERSIST_FILE "sandbox.json"
+#define PERSIST_VERSION 1
+
+static struct json_object *jstr(const char *s) { return json_object_new_string(s ? s : ""); }
+
+/* Snapshot under sb->lock. */
+static struct json_object *persist_to_json(struct vm_sandbox *sb)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "version", json_object_new_int(PERSIST_VERSION));
+	json_object_object_add(o, "name", jstr(sb->name));
+	json_object_object_add(o, "config", vm_config_to_json(&sb->cfg));
+	json_object_object_add(o, "state", jstr(vm_state_name(sb->state)));
+	json_object_object_add(o, "error", jstr(sb->error));
+	if (sb->pid > 0) {
+		json_object_object_add(o, "pid", json_object_new_int(sb->pid));
+		json_object_object_add(o, "start_time", json_object_new_uint64(sb->start_time));
+		json_object_object_add(o, "qmp", jstr(sb->qmp_path));
+	}
+	struct json_object *devs = json_object_new_array();
+	for (size_t i = 0; i < sb->ndevs; i++) {
+		const struct vm_device *d = sb->devs[i];
+		struct json_object *jd = json_object_new_object();
+		json_object_object_add(jd, "spec", vm_device_spec(d));
+		json_object_object_add(jd, "bridge", json_object_new_int(d->bridge));
+		json_object_object_add(jd, "slot", json_object_new_int(d->slot));
+		json_object_object_add(jd, "state", jstr(vm_device_state_name(d->state)));
+		json_object_array_add(devs, jd);
+	}
+	json_object_object_add(o, "devices", devs);
+	/* Derived from the devices, written for people and tools reading it. */
+	struct json_object *bridges = json_object_new_array();
+	for (int i = 0; i < sb->topo.n; i++) {
+		const struct vm_bridge *b = &sb->topo.bridges[i];
+		struct json_object *jb = json_object_new_object();
+		json_object_object_add(jb, "id", jstr(b->id));
+		struct json_object *slots = json_object_new_array();
+		for (int k = 0; k < b->nslots; k++)
+			json_object_array_add(slots, b->slots[k] ? jstr(b->slots[k]) : NULL);
+		json_object_object_add(jb, "slots", slots);
+		json_object_array_add(bridges, jb);
+	}
+	json_object_object_add(o, "bridges", bridges);
+	struct json_object *cpus = json_object_new_array();
+	for (size_t i = 0; i < sb->nhot_cpus; i++) {
+		const struct vm_cpu *c = &sb->hot_cpus[i];
+		struct json_object *jc = json_object_new_object();
+		json_object_object_add(jc, "id", jstr(c->id));
+		json_object_object_add(jc, "socket", json_object_new_int(c->socket));
+		json_object_object_add(jc, "core", json_object_new_int(c->core));
+		json_object_object_add(jc, "thread", json_object_new_int(c->thread));
+		json_object_array_add(cpus, jc);
+	}
+	json_object_object_add(o, "hot_cpus", cpus);
+	return o;
+}
+
+int vm_persist_save(struct vm_sandbox *sb, struct err **e)
+{
+	pthread_mutex_lock(&sb->persist_lock);
+	pthread_mutex_lock(&sb->lock);
+	bool removed = sb->removed;
+	cleanup_json struct json_object *o = removed ? NULL : persist_to_json(sb);
+	pthread_mutex_unlock(&sb->lock);
+	int r = 0;
+	if (o) {
+		const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								      JSON_C_TO_STRING_SPACED |
+								      JSON_C_TO_STRING_NOSLASHESCAPE);
+		cleanup_free char *path = xasprintf("%s/%s", sb->rundir, PERSIST_FILE);
+		r = util_write_file_atomic(path, text, strlen(text), 0600);
+		if (r < 0)
+			r = err_sys(e, -r, "write %s", path);
+	}
+	pthread_mutex_unlock(&sb->persist_lock);
+	return r;
+}
+
+static const char *jget_str(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v) : NULL;
+}
+
+static int jget_int(struct json_object *o, const char *k, int64_t *out)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
+		return -1;
+	*out = json_object_get_int64(v);
+	return 0;
+}
+
+static int parse_state(const char *s, enum vm_state *out)
+{
+	for (enum vm_state st = VM_CREATED; st <= VM_CRASHED; st++)
+		if (s && !strcmp(s, vm_state_name(st))) {
+			*out = st;
+			return 0;
+		}
+	return -1;
+}
+
+static int load_devices(struct vm_sandbox *sb, struct json_object *arr, struct err **e)
+{
+	size_t n = arr ? json_object_array_length(arr) : 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *jd = json_object_array_get_idx(arr, i), *spec;
+		if (!json_object_object_get_ex(jd, "spec", &spec))
+			return err_set(e, EINVAL, "device %zu: no spec", i);
+		struct vm_device *d = NULL;
+		if (vm_device_from_json(spec, &d, e) < 0)
+			return err_wrap(e, "device %zu", i);
+		int64_t b = -1, s = -1;
+		jget_int(jd, "bridge", &b);
+		jget_int(jd, "slot", &s);
+		const char *st = jget_str(jd, "state");
+		d->state = st && !strcmp(st, "removing") ? VM_DEV_REMOVING
+			   : st && !strcmp(st, "attached") ? VM_DEV_ATTACHED : VM_DEV_CONFIGURED;
+		d->bridge = (int)b;
+		d->slot = (int)s;
+		if (vm_topology_reserve(&sb->topo, d->bridge, d->slot, d->id, e) < 0) {
+			vm_device_free(d);
+			return err_wrap(e, "device %zu", i);
+		}
+		sb->devs = xrealloc(sb->devs, (sb->ndevs + 1) * sizeof(*sb->devs));
+		sb->devs[sb->ndevs++] = d;
+	}
+	return 0;
+}
+
+static void load_cpus(struct vm_sandbox *sb, struct json_object *arr)
+{
+	size_t n = arr ? json_object_array_length(arr) : 0;
+	sb->hot_cpus = n ? xcalloc(n, sizeof(*sb->hot_cpus)) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *jc = json_object_array_get_idx(arr, i);
+		struct vm_cpu *c = &sb->hot_cpus[sb->nhot_cpus];
+		int64_t v;
+		const char *id = jget_str(jc, "id");
+		if (!id)
+			continue;
+		snprintf(c->id, sizeof(c->id), "%s", id);
+		c->socket = jget_int(jc, "socket", &v) == 0 ? (int)v : 0;
+		c->core = jget_int(jc, "core", &v) == 0 ? (int)v : 0;
+		c->thread = jget_int(jc, "thread", &v) == 0 ? (int)v : 0;
+		sb->nhot_cpus++;
+	}
+}
+
+/* Rebuild one sandbox from its state file; adopt its QEMU if alive. */
+static int load_one(const char *name, const char *path, struct err **e)
+{
+	size_t len;
+	cleanup_free char *text = util_read_file(path, &len);
+	if (!text)
+		return err_sys(e, errno, "read %s", path);
+	cleanup_json struct json_object *o = json_tokener_parse(text);
+	struct json_object *cfg, *v;
+	if (!o || !json_object_is_type(o, json_type_object))
+		return err_set(e, EINVAL, "%s: not a JSON object", path);
+	if (!json_object_object_get_ex(o, "config", &cfg))
+		return err_set(e, EINVAL, "%s: no config", path);
+	if (vm_sandbox_check_name(name, e) < 0)
+		return err_wrap(e, "%s", path);
+
+	struct vm_sandbox *sb = vm_sandbox_alloc(name);
+	int r = vm_config_from_json(&sb->cfg, cfg, e);
+	if (r == 0) {
+		vm_topology_release(&sb->topo);
+		vm_topology_init(&sb->topo, vm_config_arch(&sb->cfg), sb->cfg.root_ports);
+		r = load_devices(sb, json_object_object_get_ex(o, "devices", &v) ? v : NULL, e);
+	}
+	if (r < 0) {
+		vm_sandbox_put(sb);
+		return err_wrap(e, "%s", path);
+	}
+	load_cpus(sb, json_object_object_get_ex(o, "hot_cpus", &v) ? v : NULL);
+	free(sb->error);
+	sb->error = xstrdup(jget_str(o, "error") ? jget_str(o, "error") : "");
+	enum vm_state st = VM_CREATED;
+	parse_state(jget_str(o, "state"), &st);
+	sb->state = st;
+	int64_t pid = 0, start = 0;
+	jget_int(o, "pid", &pid);
+	jget_int(o, "start_time", &start);
+	const char *qmp = jget_str(o, "qmp");
+	if (qmp) {
+		free(sb->qmp_path);
+		sb->qmp_path = xstrdup(qmp);
+	}
+
+	if (vm_state_is_live(st)) {
+		sb->pid = (pid_t)pid;
+		sb->start_time = (unsigned long long)start;
+		r = vm_adopt(sb, st, e);
+		if (r < 0) {
+			/* Gone (or not ours any more) while no daemon watched it. */
+			sb->pid = 0;
+			sb->nhot_cpus = 0;
+			sb->state = VM_CRASHED;
+			free(sb->error);
+			sb->error = xasprintf("qemu pid %lld was lost while sandboxfs was not running: %s",
+					      (long long)pid, (*e)->msg);
+			log_warn("%s: %s", name, sb->error);
+			err_free(e);
+		}
+	}
+	if (vm_sandbox_register(sb, e) < 0) {
+		vm_sandbox_put(sb);
+		return err_wrap(e, "%s", path);
+	}
+	log_info("%s: restored (%s)", name, vm_state_name(sb->state));
+	vm_sandbox_commit(sb);
+	return 0;
+}
+
+void vm_persist_load_all(void)
+{
+	const char *dir = vm_get_settings()->state_dir;
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		cleanup_free char *path = xasprintf("%s/%s/%s", dir, de->d_name, PERSIST_FILE);
+		if (access(path, F_OK) < 0)
+			continue;
+		cleanup_err struct err *e = NULL;
+		if (load_one(de->d_name, path, &e) < 0)
+			log_err("cannot restore sandbox %s: %s", de->d_name, e->msg);
+	}
+	closedir(d);
+}
