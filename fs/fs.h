@@ -32,7 +32,11 @@ typedef int (*fs_store_fn)(struct fs_ctx *c, const char *value, struct err **e);
 
 struct fs_dir;
 
-enum { FS_STREAM = 1 }; /* content is a growing log read in place (console) */
+enum {
+	FS_STREAM = 1, /* content is a growing log read in place (console) */
+	FS_EVENTS = 2, /* reads block for new event lines (events) */
+	FS_POLL_STATE = 4, /* poll() wakes on state changes only (state) */
+};
 
 struct fs_node {
 	const char *name;
@@ -84,6 +88,8 @@ void fs_set_info(const struct fs_info *info);
 
 struct fuse_operations;
 extern const struct fuse_operations fs_operations;
+/* The vm change hook: wakes poll()ers of the sandbox's files. */
+void fs_notify_change(struct vm_sandbox *sb);
 
 #define SANDBOXFS_VERSION "0.1.0"
 

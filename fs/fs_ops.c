@@ -13,6 +13,8 @@
 
 #include <fcntl.h>
 #include <fuse.h>
+#include <fuse_lowlevel.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -23,12 +25,78 @@
 #define FS_WRITE_MAX (64 * 1024)
 #define FS_NOMINAL_SIZE 4096
 
+static int fs_fail(struct fs_ctx *c, struct err *e);
+
 struct fs_handle {
 	const struct fs_node *node;
 	struct fs_ctx ctx;
 	struct sbuf data; /* snapshot rendered at open */
+	bool read_once;   /* a later read at offset 0 renders anew (sysfs) */
+	uint64_t gen;     /* what the snapshot reflects, for poll() */
 	int stream_fd;    /* FS_STREAM: the backing file */
+	uint64_t ev_seq;  /* FS_EVENTS: next event line to hand out */
+	struct fuse_pollhandle *ph; /* a poll() waiting for a change */
 };
+
+/* Every handle with a pending poll(), woken by fs_notify_change. */
+static pthread_mutex_t pollers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fs_handle **pollers;
+static size_t npollers;
+
+static uint64_t handle_gen(struct fs_handle *h)
+{
+	struct vm_sandbox *sb = h->ctx.sb;
+	if (!sb)
+		return 0;
+	pthread_mutex_lock(&sb->lock);
+	uint64_t g = h->node->flags & FS_POLL_STATE ? sb->state_changes
+		   : h->node->flags & FS_EVENTS     ? sb->events_next
+						    : sb->state_gen;
+	pthread_mutex_unlock(&sb->lock);
+	return g;
+}
+
+static void pollers_drop(struct fs_handle *h)
+{
+	pthread_mutex_lock(&pollers_lock);
+	for (size_t i = 0; i < npollers; i++)
+		if (pollers[i] == h) {
+			pollers[i] = pollers[--npollers];
+			break;
+		}
+	if (h->ph)
+		fuse_pollhandle_destroy(h->ph);
+	h->ph = NULL;
+	pthread_mutex_unlock(&pollers_lock);
+}
+
+void fs_notify_change(struct vm_sandbox *sb)
+{
+	pthread_mutex_lock(&pollers_lock);
+	for (size_t i = 0; i < npollers;) {
+		struct fs_handle *h = pollers[i];
+		if (h->ctx.sb != sb) {
+			i++;
+			continue;
+		}
+		fuse_notify_poll(h->ph);
+		fuse_pollhandle_destroy(h->ph);
+		h->ph = NULL;
+		pollers[i] = pollers[--npollers];
+	}
+	pthread_mutex_unlock(&pollers_lock);
+}
+
+/* Render the node's content into the handle's snapshot. */
+static int render(struct fs_handle *h)
+{
+	cleanup_err struct err *e = NULL;
+	sbuf_release(&h->data);
+	h->gen = handle_gen(h);
+	if (h->node->show(&h->ctx, &h->data, &e) < 0)
+		return fs_fail(&h->ctx, e);
+	return 0;
+}
 
 static time_t fs_mount_time;
 
@@ -131,7 +199,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	bool rd = acc == O_RDONLY || acc == O_RDWR, wr = acc == O_WRONLY || acc == O_RDWR;
 	if (S_ISDIR(n->mode))
 		r = -EISDIR;
-	else if ((wr && !n->store) || (rd && !n->show && !(n->flags & FS_STREAM)))
+	else if ((wr && !n->store) || (rd && !n->show && !(n->flags & (FS_STREAM | FS_EVENTS))))
 		r = -EACCES;
 	if (r < 0) {
 		fs_ctx_release(&c);
@@ -143,16 +211,18 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	h->stream_fd = -1;
 	if (rd && (n->flags & FS_STREAM)) {
 		h->stream_fd = open(fs_stream_path(&c), O_RDONLY | O_CLOEXEC);
+	} else if (rd && (n->flags & FS_EVENTS)) {
+		h->ev_seq = h->gen = handle_gen(h); /* a reader gets new events */
 	} else if (rd) {
-		cleanup_err struct err *e = NULL;
-		r = n->show(&h->ctx, &h->data, &e);
+		r = render(h);
 		if (r < 0) {
-			r = fs_fail(&h->ctx, e);
 			fs_ctx_release(&h->ctx);
 			sbuf_release(&h->data);
 			free(h);
 			return r;
 		}
+	} else {
+		h->gen = handle_gen(h);
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
@@ -160,9 +230,72 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* Is the daemon going away (unmount, SIGTERM)? */
+static bool fs_exiting(void)
+{
+	struct fuse_context *fc = fuse_get_context();
+	return fc && fc->fuse && fuse_session_exited(fuse_get_session(fc->fuse));
+}
+
+/*
+ * events: block (like `tail -f`) until there are lines past the handle's
+ * cursor; wake every 200 ms to notice an interrupt (^C), the sandbox's
+ * removal or the daemon exiting, which end the read.
+ */
+static int read_events(struct fs_handle *h, char *buf, size_t size)
+{
+	struct vm_sandbox *sb = h->ctx.sb;
+	struct sbuf out = {0};
+	pthread_mutex_lock(&sb->lock);
+	for (;;) {
+		if (sb->events_next > h->ev_seq)
+			break;
+		if (sb->removed || fuse_interrupted() || fs_exiting()) {
+			pthread_mutex_unlock(&sb->lock);
+			return fuse_interrupted() ? -EINTR : 0;
+		}
+		struct timespec dl;
+		clock_gettime(CLOCK_MONOTONIC, &dl);
+		dl.tv_nsec += 200 * 1000000L;
+		if (dl.tv_nsec >= 1000000000L) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sb->cond, &sb->lock, &dl);
+	}
+	if (sb->events_next - h->ev_seq > VM_EVENTS_MAX) {
+		sbuf_printf(&out, "{\"event\": \"EVENTS_LOST\", \"data\": {\"count\": %llu}}\n",
+			    (unsigned long long)(sb->events_next - h->ev_seq - VM_EVENTS_MAX));
+		h->ev_seq = sb->events_next - VM_EVENTS_MAX;
+	}
+	/* Whole lines only, as many as fit. */
+	while (h->ev_seq < sb->events_next) {
+		const char *line = sb->events[h->ev_seq % VM_EVENTS_MAX];
+		size_t len = strlen(line) + 1;
+		if (out.len && out.len + len > size)
+			break;
+		sbuf_add(&out, line);
+		sbuf_addc(&out, '\n');
+		h->ev_seq++;
+	}
+	pthread_mutex_unlock(&sb->lock);
+	size_t n = out.len < size ? out.len : size;
+	memcpy(buf, out.s, n);
+	sbuf_release(&out);
+	return (int)n;
+}
+
 static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	if (h->node->flags & FS_EVENTS)
+		return read_events(h, buf, size);
+	if (h->node->show && off == 0 && h->read_once) {
+		int r = render(h); /* sysfs: read from 0 again after poll() */
+		if (r < 0)
+			return r;
+	}
+	h->read_once = true;
 	if (h->node->flags & FS_STREAM) {
 		if (h->stream_fd < 0)
 			return 0;
@@ -204,6 +337,7 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 static int fs_release(const char *path, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	pollers_drop(h);
 	if (h->stream_fd >= 0)
 		close(h->stream_fd);
 	sbuf_release(&h->data);
@@ -252,6 +386,43 @@ static int fs_rmdir(const char *path)
 	return 0;
 }
 
+/*
+ * poll(): readable at once (POLLIN); once the sandbox changed since what
+ * this handle last rendered (for `state`: since the state last changed),
+ * POLLIN|POLLPRI — sysfs-style; re-read from offset 0 to get the news.
+ */
+static int fs_poll(const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph,
+		   unsigned *reventsp)
+{
+	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	if (!h->ctx.sb) {
+		*reventsp = POLLIN;
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		return 0;
+	}
+	pthread_mutex_lock(&pollers_lock);
+	bool changed = handle_gen(h) != h->gen;
+	if (changed || !ph) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+	} else {
+		if (h->ph)
+			fuse_pollhandle_destroy(h->ph);
+		else {
+			pollers = xrealloc(pollers, (npollers + 1) * sizeof(*pollers));
+			pollers[npollers++] = h;
+		}
+		h->ph = ph;
+	}
+	pthread_mutex_unlock(&pollers_lock);
+	if (h->node->flags & FS_EVENTS)
+		*reventsp = changed ? POLLIN : 0;
+	else
+		*reventsp = changed ? POLLIN | POLLPRI : 0;
+	return 0;
+}
+
 static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	return -EACCES; /* the tree is fixed: no new files */
@@ -277,6 +448,7 @@ const struct fuse_operations fs_operations = {
 	.write = fs_write,
 	.release = fs_release,
 	.truncate = fs_truncate,
+	.poll = fs_poll,
 	.mkdir = fs_mkdir,
 	.rmdir = fs_rmdir,
 	.create = fs_create,

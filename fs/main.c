@@ -131,6 +131,7 @@ static void *main_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		log_err("%s", e->msg);
 		exit(1);
 	}
+	vm_set_change_hook(fs_notify_change);
 	vm_persist_load_all();
 	log_info("mounted");
 	return r;

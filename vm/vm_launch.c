@@ -49,7 +49,10 @@ static char *qemu_log_tail(struct vm_sandbox *sb)
 static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 {
 	struct vm_sandbox *sb = opaque;
+	char *line = xstrdup(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
 	pthread_mutex_lock(&sb->lock);
+	vm_events_push_locked(sb, line);
 	if (!strcmp(name, "STOP") && sb->state == VM_RUNNING)
 		sb->state = VM_PAUSED;
 	else if (!strcmp(name, "RESUME") && sb->state == VM_PAUSED)

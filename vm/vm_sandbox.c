@@ -92,9 +92,39 @@ static void (*change_hook)(struct vm_sandbox *sb);
 
 void vm_set_change_hook(void (*hook)(struct vm_sandbox *sb)) { change_hook = hook; }
 
+void vm_events_push_locked(struct vm_sandbox *sb, char *line)
+{
+	char **slot = &sb->events[sb->events_next % VM_EVENTS_MAX];
+	free(*slot);
+	*slot = line;
+	sb->events_next++;
+}
+
+/* {"event":"SANDBOX_STATE","data":{"state":S},"timestamp":{...}} */
+static char *state_event(enum vm_state st)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	cleanup_json struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "event", json_object_new_string("SANDBOX_STATE"));
+	struct json_object *data = json_object_new_object();
+	json_object_object_add(data, "state", json_object_new_string(vm_state_name(st)));
+	json_object_object_add(o, "data", data);
+	struct json_object *t = json_object_new_object();
+	json_object_object_add(t, "seconds", json_object_new_int64(ts.tv_sec));
+	json_object_object_add(t, "microseconds", json_object_new_int64(ts.tv_nsec / 1000));
+	json_object_object_add(o, "timestamp", t);
+	return xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+}
+
 void vm_sandbox_commit(struct vm_sandbox *sb)
 {
 	pthread_mutex_lock(&sb->lock);
+	if (sb->state != sb->last_state) {
+		sb->last_state = sb->state;
+		sb->state_changes++;
+		vm_events_push_locked(sb, state_event(sb->state));
+	}
 	sb->state_gen++;
 	pthread_cond_broadcast(&sb->cond);
 	pthread_mutex_unlock(&sb->lock);
@@ -148,6 +178,8 @@ void vm_sandbox_free(struct vm_sandbox *sb)
 	pthread_cond_destroy(&sb->cond);
 	pthread_mutex_destroy(&sb->persist_lock);
 	free(sb->error);
+	for (size_t i = 0; i < VM_EVENTS_MAX; i++)
+		free(sb->events[i]);
 	free(sb->name);
 	free(sb->rundir);
 	free(sb->console_log);

@@ -73,7 +73,19 @@ struct vm_sandbox {
 	size_t nhot_cpus;
 
 	char *error;             /* last failure message */
+
+	/* events: QMP events and state changes as JSON lines, seq-numbered;
+	 * line n is events[n % VM_EVENTS_MAX] while n + VM_EVENTS_MAX > next. */
+	char *events[256];
+	uint64_t events_next;
+	enum vm_state last_state;  /* as of the last commit */
+	uint64_t state_changes;    /* bumped when `state` changes: poll on it */
 };
+
+#define VM_EVENTS_MAX 256
+
+/* Append one JSON line (taken) to the events ring; caller holds sb->lock. */
+void vm_events_push_locked(struct vm_sandbox *sb, char *line);
 
 /*
  * After any change a user could see: bump state_gen, wake waiters, tell
