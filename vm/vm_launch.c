@@ -67,10 +67,23 @@ static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 	vm_sandbox_commit(sb);
 }
 
+/* QMP lost while QEMU lives on (garbage, oversize line, QEMU closing it):
+ * say so in `error`; control writes fail until the sandbox is stopped (stop
+ * falls back to SIGKILL).  QEMU exiting is the monitor's business, and the
+ * daemon exiting is no fault. */
 static void on_qmp_closed(void *opaque, const char *why)
 {
 	struct vm_sandbox *sb = opaque;
 	log_debug("%s: QMP connection closed: %s", sb->name, why);
+	if (vm_exiting())
+		return;
+	pthread_mutex_lock(&sb->lock);
+	bool fault = vm_state_is_live(sb->state) && !sb->expect_exit && sb->pid > 0 &&
+		     vm_proc_start_time(sb->pid) == sb->start_time;
+	pthread_mutex_unlock(&sb->lock);
+	if (fault)
+		vm_sandbox_set_error(sb, "QMP connection to qemu pid %d lost (%s); "
+				     "control writes fail until the sandbox is stopped", (int)sb->pid, why);
 }
 
 static int listen_socket(const char *path, struct err **e)

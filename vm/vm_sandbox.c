@@ -324,8 +324,13 @@ int vm_sandbox_destroy(const char *name, struct err **e)
 	return 0;
 }
 
+static bool exiting;
+
+bool vm_exiting(void) { return __atomic_load_n(&exiting, __ATOMIC_SEQ_CST); }
+
 void vm_shutdown(void)
 {
+	__atomic_store_n(&exiting, true, __ATOMIC_SEQ_CST);
 	struct strv names = {0};
 	vm_sandbox_names(&names);
 	for (size_t i = 0; settings.stop_on_exit && i < names.n; i++) {

@@ -119,6 +119,8 @@ struct vm_settings {
 void vm_settings_apply(const struct vm_settings *s);
 int vm_init(const struct vm_settings *s, struct err **e);
 const struct vm_settings *vm_get_settings(void);
+/* True once vm_shutdown began. */
+bool vm_exiting(void);
 /* Persist every sandbox, stop the monitor; stop QEMUs if stop_on_exit. */
 void vm_shutdown(void);
 
