@@ -125,6 +125,16 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
 else
 	echo "SKIP part: no 'nobody' user or setpriv for the permission checks"
 fi
+# Pollers and event readers are never left stuck when the daemon goes away.
+"$BIN" -f --state-dir="$STATE" --log="$LOG" "$MNT" & DAEMON=$!
+wait_for 5 mountpoint -q "$MNT"
+"$H/pollwait" "$MNT/a/state" 60000 >/dev/null 2>&1 & pw=$!
+timeout 60 cat "$MNT/a/events" >/dev/null 2>&1 & ev=$!
+sleep 0.3
+kill -9 "$DAEMON"; wait "$DAEMON" 2>/dev/null; DAEMON=
+check "a poll() returns when the daemon dies" wait_for 2 bash -c "! kill -0 $pw 2>/dev/null"
+check "an events reader returns when the daemon dies" wait_for 2 bash -c "! kill -0 $ev 2>/dev/null"
+fusermount3 -uz "$MNT" 2>/dev/null
 if pgrep -f "^/usr/bin/qemu-system.*$STATE" >/dev/null; then fail "no qemu left behind"; else ok "no qemu left behind"; fi
 echo "reliability: $FAILS failure(s)"
 [ "$FAILS" -eq 0 ]
