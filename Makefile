@@ -17,6 +17,7 @@ SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer
 B        := build
 CORE_SRC := $(wildcard lib/*.c qmp/*.c arch/*.c vm/*.c) $(filter-out fs/main.c,$(wildcard fs/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_SUPPORT := $(wildcard tests/unit/support_*.c)
 UNITS    := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRC))
 UNITS_SAN:= $(patsubst tests/unit/%.c,$(B)/unit-san/%,$(UNIT_SRC))
 HELPERS  := $(patsubst tests/%.c,$(B)/%,$(wildcard tests/helpers/*.c))
@@ -41,10 +42,10 @@ CORE_OBJ_SAN := $(patsubst %.c,$(B)/obj-san/%.o,$(CORE_SRC))
 $(B)/sandboxfs: $(CORE_OBJ) $(B)/obj/fs/main.o
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/unit/%: $(B)/obj/tests/unit/%.o $(CORE_OBJ)
+$(B)/unit/%: $(B)/obj/tests/unit/%.o $(CORE_OBJ) $(patsubst %.c,$(B)/obj/%.o,$(UNIT_SUPPORT))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcunit
-$(B)/unit-san/%: $(B)/obj-san/tests/unit/%.o $(CORE_OBJ_SAN)
+$(B)/unit-san/%: $(B)/obj-san/tests/unit/%.o $(CORE_OBJ_SAN) $(patsubst %.c,$(B)/obj-san/%.o,$(UNIT_SUPPORT))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) -lcunit
 $(B)/helpers/%: $(B)/obj/tests/helpers/%.o $(CORE_OBJ)
@@ -65,6 +66,14 @@ e2e: all guest
 	@tests/run-e2e.sh
 check: all guest $(UNITS) $(UNITS_SAN)
 	@tests/run-all.sh
+
+# The benchmark: bench/run measures sandboxfs against raw QMP side by side
+# and writes bench/results/.  `make bench LIBVIRT=1` adds libvirt.
+$(B)/bench/sbbench: bench/sbbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LDLIBS)
+bench: all guest $(B)/bench/sbbench
+	bench/run $(if $(LIBVIRT),--libvirt)
 
 install: $(B)/sandboxfs
 	install -D -m 0755 $(B)/sandboxfs $(DESTDIR)$(prefix)/bin/sandboxfs

@@ -1,0 +1,311 @@
+/*
+ * test_hotplug — the QMP sequences of devices/add, devices/remove and
+ * cpus/target against a fake QMP peer, with a fault at every step: what is
+ * sent, in which order, and that no slot, node or vCPU is leaked or
+ * double-booked whatever fails.  (The e2e tests prove the same paths with
+ * the real QEMU and guest.)
+ */
+#include <CUnit/Basic.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qmp/qmp_client.h"
+#include "tests/unit/support_fakeqmp.h"
+#include "vm/vm_sandbox.h"
+
+static struct fakeqmp fq;
+static struct vm_sandbox *sb;
+static char state_dir[] = "/tmp/sandboxfs-test-hotplug.XXXXXX";
+
+/* What the fake QEMU does for the command under test. */
+static const char *fail_cmd;     /* answer this command with GenericError */
+static const char *silent_cmd;   /* never answer this one */
+static const char *close_on;     /* drop the connection on this one */
+static bool send_deleted = true; /* DEVICE_DELETED after device_del */
+static const char *deleted_path; /* send the event by path only (vCPU on 7.2) */
+
+static bool plugged[4] = {true}; /* vCPU sockets QEMU has; 0 is the boot vCPU */
+
+static int socket_of(const char *id) { return id && !strncmp(id, "cpu-", 4) ? atoi(id + 4) : -1; }
+
+static const char *cpu_slots(void)
+{
+	static char out[2048];
+	strcpy(out, "{\"return\": [");
+	for (int s = 3; s >= 0; s--) {
+		char one[256];
+		snprintf(one, sizeof(one),
+			 "%s{\"type\": \"qemu64-x86_64-cpu\", \"vcpus-count\": 1, %s\"props\": "
+			 "{\"socket-id\": %d, \"core-id\": 0, \"thread-id\": 0}}",
+			 s == 3 ? "" : ",", plugged[s] ? "\"qom-path\": \"/machine/x\", " : "", s);
+		strcat(out, one);
+	}
+	strcat(out, "]}");
+	return out;
+}
+
+static const char *handler(struct fakeqmp *f, const char *cmd, struct json_object *args)
+{
+	if (close_on && !strcmp(cmd, close_on))
+		return FAKEQMP_CLOSE;
+	if (silent_cmd && !strcmp(cmd, silent_cmd))
+		return FAKEQMP_SILENT;
+	if (fail_cmd && !strcmp(cmd, fail_cmd))
+		return "{\"error\": {\"class\": \"GenericError\", \"desc\": \"injected failure\"}}";
+	struct json_object *id = NULL;
+	json_object_object_get_ex(args, "id", &id);
+	if (!strcmp(cmd, "device_add") && socket_of(json_object_get_string(id)) >= 0)
+		plugged[socket_of(json_object_get_string(id))] = true;
+	if (!strcmp(cmd, "device_del") && send_deleted) {
+		if (socket_of(json_object_get_string(id)) >= 0)
+			plugged[socket_of(json_object_get_string(id))] = false;
+		char ev[256];
+		if (deleted_path)
+			snprintf(ev, sizeof(ev), "{\"event\": \"DEVICE_DELETED\", \"data\": {\"path\": "
+				 "\"/machine/peripheral/%s/lapic\"}}", json_object_get_string(id));
+		else
+			snprintf(ev, sizeof(ev), "{\"event\": \"DEVICE_DELETED\", \"data\": {\"device\": "
+				 "\"%s\", \"path\": \"/machine/peripheral/%s\"}}",
+				 json_object_get_string(id), json_object_get_string(id));
+		/* The reply first, then the event, as QEMU does. */
+		fakeqmp_then(f, ev);
+		return "{\"return\": {}}";
+	}
+	if (!strcmp(cmd, "query-hotpluggable-cpus"))
+		return cpu_slots();
+	return "{\"return\": {}}";
+}
+
+static void setup(void)
+{
+	fail_cmd = silent_cmd = close_on = deleted_path = NULL;
+	send_deleted = true;
+	memset(plugged, 0, sizeof(plugged));
+	plugged[0] = true;
+	int cfd = fakeqmp_start(&fq, handler, NULL);
+	sb = vm_sandbox_alloc("t");
+	util_mkdir_p(sb->rundir, 0700);
+	struct qmp_client *c = NULL;
+	struct err *e = NULL;
+	CU_ASSERT_FATAL(qmp_client_open(cfd, NULL, 2000, &c, &e) == 0);
+	sb->qmp = c;
+	sb->state = VM_RUNNING;
+	sb->cfg.remove_timeout_ms = 300;
+}
+
+static void teardown(void)
+{
+	vm_sandbox_put(sb);
+	fakeqmp_stop(&fq);
+	sb = NULL;
+}
+
+static const char disk[] = "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/dev/null\"}";
+
+static int free_slots(void) { return vm_topology_free_slots(&sb->topo); }
+
+static void test_add_ok(void)
+{
+	setup();
+	struct err *e = NULL;
+	int before = free_slots();
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, disk, &e), 0);
+	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq), "qmp_capabilities blockdev-add device_add");
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-add", "\"node-name\":\"drive-d1\""), 1);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"bus\":\"rp0\""), 1);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"drive\":\"drive-d1\""), 1);
+	CU_ASSERT_EQUAL(free_slots(), before - 1);
+	struct vm_device *d = vm_sandbox_find_device(sb, "d1");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT_EQUAL(d->state, VM_DEV_ATTACHED);
+	CU_ASSERT_STRING_EQUAL(sb->topo.bridges[0].slots[0], "d1");
+	/* The same id again: EEXIST, nothing sent. */
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, disk, &e), -EEXIST);
+	err_free(&e);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-add", NULL), 1);
+	teardown();
+}
+
+static void test_add_device_add_fails(void)
+{
+	setup();
+	fail_cmd = "device_add";
+	struct err *e = NULL;
+	int before = free_slots();
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, disk, &e), -EIO);
+	CU_ASSERT_PTR_NOT_NULL(e && strstr(e->msg, "injected failure"));
+	err_free(&e);
+	/* The node added first is deleted again; the slot is free. */
+	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq), "qmp_capabilities blockdev-add device_add blockdev-del");
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-del", "drive-d1"), 1);
+	CU_ASSERT_EQUAL(free_slots(), before);
+	CU_ASSERT_PTR_NULL(vm_sandbox_find_device(sb, "d1"));
+	CU_ASSERT_PTR_NULL(sb->topo.bridges[0].slots[0]);
+	/* And the slot is usable again. */
+	fail_cmd = NULL;
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, disk, &e), 0);
+	CU_ASSERT_STRING_EQUAL(sb->topo.bridges[0].slots[0], "d1");
+	teardown();
+}
+
+static void test_add_blockdev_fails(void)
+{
+	setup();
+	fail_cmd = "blockdev-add";
+	struct err *e = NULL;
+	int before = free_slots();
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, disk, &e), -EIO);
+	err_free(&e);
+	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq), "qmp_capabilities blockdev-add");
+	CU_ASSERT_EQUAL(free_slots(), before);
+	CU_ASSERT_PTR_NULL(vm_sandbox_find_device(sb, "d1"));
+	teardown();
+}
+
+static void test_add_disconnect(void)
+{
+	setup();
+	close_on = "device_add";
+	struct err *e = NULL;
+	int before = free_slots();
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, disk, &e), -ECONNRESET);
+	err_free(&e);
+	CU_ASSERT_EQUAL(free_slots(), before);
+	CU_ASSERT_PTR_NULL(vm_sandbox_find_device(sb, "d1"));
+	/* Nothing else can be done over the dead connection, and says so. */
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, disk, &e), -ECONNRESET);
+	err_free(&e);
+	CU_ASSERT_EQUAL(free_slots(), before);
+	teardown();
+}
+
+static void test_add_no_slot(void)
+{
+	setup();
+	struct err *e = NULL;
+	char spec[128];
+	for (int i = 0; i < sb->topo.n; i++) {
+		snprintf(spec, sizeof(spec), "{\"type\":\"block\",\"id\":\"d%d\",\"file\":\"/dev/null\"}", i);
+		CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, spec, &e), 0);
+	}
+	CU_ASSERT_EQUAL(free_slots(), 0);
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, "{\"type\":\"block\",\"id\":\"dx\",\"file\":\"/dev/null\"}", &e), -ENOSPC);
+	CU_ASSERT_PTR_NOT_NULL(e && strstr(e->msg, "slot"));
+	err_free(&e);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-add", "\"dx\""), 0);
+	/* Free one, reuse it. */
+	CU_ASSERT_EQUAL(vm_sandbox_device_remove(sb, "d2", &e), 0);
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, "{\"type\":\"block\",\"id\":\"dx\",\"file\":\"/dev/null\"}", &e), 0);
+	CU_ASSERT_STRING_EQUAL(sb->topo.bridges[2].slots[0], "dx");
+	teardown();
+}
+
+static void test_remove_ok(void)
+{
+	setup();
+	struct err *e = NULL;
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, disk, &e), 0);
+	int before = free_slots();
+	CU_ASSERT_EQUAL(vm_sandbox_device_remove(sb, "d1", &e), 0);
+	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq),
+			       "qmp_capabilities blockdev-add device_add device_del blockdev-del");
+	CU_ASSERT_EQUAL(free_slots(), before + 1);
+	CU_ASSERT_PTR_NULL(vm_sandbox_find_device(sb, "d1"));
+	CU_ASSERT_EQUAL(vm_sandbox_device_remove(sb, "d1", &e), -ENODEV);
+	err_free(&e);
+	teardown();
+}
+
+static void test_remove_timeout_then_retry(void)
+{
+	setup();
+	struct err *e = NULL;
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, disk, &e), 0);
+	send_deleted = false; /* the guest never acknowledges */
+	int before = free_slots();
+	CU_ASSERT_EQUAL(vm_sandbox_device_remove(sb, "d1", &e), -ETIMEDOUT);
+	err_free(&e);
+	struct vm_device *d = vm_sandbox_find_device(sb, "d1");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT_EQUAL(d->state, VM_DEV_REMOVING);
+	CU_ASSERT_EQUAL(free_slots(), before); /* slot stays reserved */
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-del", NULL), 0); /* backend kept */
+	/* The id stays taken while removing. */
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, disk, &e), -EEXIST);
+	err_free(&e);
+	/* A later remove retries and completes. */
+	send_deleted = true;
+	CU_ASSERT_EQUAL(vm_sandbox_device_remove(sb, "d1", &e), 0);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_del", NULL), 2);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-del", "drive-d1"), 1);
+	CU_ASSERT_EQUAL(free_slots(), before + 1);
+	teardown();
+}
+
+static void test_cpus(void)
+{
+	setup();
+	struct err *e = NULL;
+	CU_ASSERT_EQUAL(vm_cpus_set_target(sb, "3", &e), 0);
+	CU_ASSERT_EQUAL(sb->nhot_cpus, 2);
+	/* Ascending sockets, exactly the listed topology properties. */
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"id\":\"cpu-1-0-0\""), 1);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"socket-id\":1"), 1);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"driver\":\"qemu64-x86_64-cpu\""), 2);
+	CU_ASSERT_STRING_EQUAL(sb->hot_cpus[1].id, "cpu-2-0-0");
+	/* Above max: clamped with a message, not an error. */
+	CU_ASSERT_EQUAL(vm_cpus_set_target(sb, "99", &e), 0);
+	CU_ASSERT_EQUAL(sb->nhot_cpus, 3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(sb->error, "clamped to 4"));
+	/* Below the boot count: ERANGE; garbage: EINVAL. */
+	CU_ASSERT_EQUAL(vm_cpus_set_target(sb, "0", &e), -ERANGE);
+	err_free(&e);
+	CU_ASSERT_EQUAL(vm_cpus_set_target(sb, "two", &e), -EINVAL);
+	err_free(&e);
+	/* Remove, acknowledged only by the child's path (QEMU 7.2). */
+	deleted_path = "lapic";
+	CU_ASSERT_EQUAL(vm_cpus_set_target(sb, "2", &e), 0);
+	CU_ASSERT_EQUAL(sb->nhot_cpus, 1);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_del", "cpu-3-0-0"), 1); /* newest first */
+	/* Never acknowledged: ETIMEDOUT and the vCPU stays listed. */
+	send_deleted = false;
+	CU_ASSERT_EQUAL(vm_cpus_set_target(sb, "1", &e), -ETIMEDOUT);
+	err_free(&e);
+	CU_ASSERT_EQUAL(sb->nhot_cpus, 1);
+	/* device_add failing leaves the list as it was. */
+	fail_cmd = "device_add";
+	CU_ASSERT_EQUAL(vm_cpus_set_target(sb, "4", &e), -EIO);
+	err_free(&e);
+	CU_ASSERT_EQUAL(sb->nhot_cpus, 1);
+	teardown();
+}
+
+int main(void)
+{
+	if (!mkdtemp(state_dir))
+		return 1;
+	struct vm_settings set = {.state_dir = state_dir, .qmp_timeout_ms = 1000};
+	vm_settings_apply(&set);
+	vm_config_set_defaults(&(struct vm_defaults){.guest_kernel = "/boot/vmlinuz", .guest_initrd = ""});
+	CU_initialize_registry();
+	CU_pSuite s = CU_add_suite("hotplug", NULL, NULL);
+	CU_add_test(s, "block add: blockdev-add then device_add on a free root port", test_add_ok);
+	CU_add_test(s, "block add: device_add fails -> blockdev-del, slot free", test_add_device_add_fails);
+	CU_add_test(s, "block add: blockdev-add fails -> nothing else sent", test_add_blockdev_fails);
+	CU_add_test(s, "block add: disconnect mid-sequence -> nothing leaked", test_add_disconnect);
+	CU_add_test(s, "block add: every slot full -> ENOSPC; free one, reuse it", test_add_no_slot);
+	CU_add_test(s, "block remove: device_del, DEVICE_DELETED, blockdev-del", test_remove_ok);
+	CU_add_test(s, "block remove: no DEVICE_DELETED -> ETIMEDOUT, removing, retry", test_remove_timeout_then_retry);
+	CU_add_test(s, "vCPUs: add in order, clamp, remove newest, timeouts, failures", test_cpus);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", state_dir);
+	return fails ? 1 : 0;
+}
