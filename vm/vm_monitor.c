@@ -4,6 +4,8 @@
  * One thread waits on an epoll set of pidfds (one per running sandbox), so
  * a QEMU killed or crashing is seen at once, not on the next poll tick.  It
  * reaps our own children and hands the status to vm_sandbox_exited().
+ * Where pidfd_open is unavailable (old kernels, valgrind), the watched
+ * process is checked every 250 ms instead.
  */
 #include "vm/vm_sandbox.h"
 
@@ -18,6 +20,7 @@ static int mon_epfd = -1;
 static int mon_wakefd = -1;
 static pthread_t mon_thread;
 static bool mon_running;
+static bool mon_stopping;
 /* Sandboxes registered (each holds a reference), to release at stop. */
 static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct vm_sandbox **mon_watched;
@@ -34,12 +37,66 @@ static void watched_remove(struct vm_sandbox *sb)
 	pthread_mutex_unlock(&mon_lock);
 }
 
+/* Has a sandbox watched without a pidfd lost its process? */
+static bool gone_without_pidfd(struct vm_sandbox *sb, int *status, bool *have)
+{
+	pthread_mutex_lock(&sb->lock);
+	pid_t pid = sb->pid;
+	bool child = sb->child;
+	unsigned long long start = sb->start_time;
+	pthread_mutex_unlock(&sb->lock);
+	if (pid <= 0)
+		return true;
+	if (child) {
+		*have = waitpid(pid, status, WNOHANG) == pid;
+		return *have;
+	}
+	return vm_proc_start_time(pid) != start;
+}
+
+static void check_unwatched(void)
+{
+	pthread_mutex_lock(&mon_lock);
+	size_t n = mon_n;
+	struct vm_sandbox **list = xcalloc(n + 1, sizeof(*list));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (mon_watched[i]->pidfd < 0)
+			list[k++] = vm_sandbox_ref(mon_watched[i]);
+	pthread_mutex_unlock(&mon_lock);
+	for (size_t i = 0; i < k; i++) {
+		int status = 0;
+		bool have = false;
+		if (gone_without_pidfd(list[i], &status, &have)) {
+			watched_remove(list[i]);
+			vm_sandbox_exited(list[i], status, have);
+			vm_sandbox_put(list[i]); /* the watch's reference */
+		}
+		vm_sandbox_put(list[i]);
+	}
+	free(list);
+}
+
+static bool any_unwatched(void)
+{
+	bool any = false;
+	pthread_mutex_lock(&mon_lock);
+	for (size_t i = 0; i < mon_n && !any; i++)
+		any = mon_watched[i]->pidfd < 0;
+	pthread_mutex_unlock(&mon_lock);
+	return any;
+}
+
 static void *monitor_main(void *arg)
 {
 	(void)arg;
 	for (;;) {
 		struct epoll_event evs[16];
-		int n = epoll_wait(mon_epfd, evs, 16, -1);
+		int n = epoll_wait(mon_epfd, evs, 16, any_unwatched() ? 250 : -1);
+		if (n == 0) {
+			check_unwatched();
+			continue;
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -48,8 +105,14 @@ static void *monitor_main(void *arg)
 		}
 		for (int i = 0; i < n; i++) {
 			struct vm_sandbox *sb = evs[i].data.ptr;
-			if (!sb)
-				return NULL; /* wake-up: stop */
+			if (!sb) { /* wake-up: stop, or re-evaluate the timeout */
+				uint64_t v;
+				if (read(mon_wakefd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					log_err("monitor: wake read: %s", strerror(errno));
+				if (__atomic_load_n(&mon_stopping, __ATOMIC_SEQ_CST))
+					return NULL;
+				continue;
+			}
 			pthread_mutex_lock(&sb->lock);
 			int pidfd = sb->pidfd;
 			pid_t pid = sb->pid;
@@ -91,6 +154,7 @@ void vm_monitor_stop(void)
 	if (!mon_running)
 		return;
 	uint64_t one = 1;
+	__atomic_store_n(&mon_stopping, true, __ATOMIC_SEQ_CST);
 	if (write(mon_wakefd, &one, sizeof(one)) < 0)
 		log_err("monitor: wake: %s", strerror(errno));
 	pthread_join(mon_thread, NULL);
@@ -112,12 +176,17 @@ int vm_monitor_watch(struct vm_sandbox *sb, struct err **e)
 	pthread_mutex_lock(&sb->lock);
 	int pidfd = sb->pidfd;
 	pthread_mutex_unlock(&sb->lock);
-	if (pidfd < 0)
-		return err_set(e, ESRCH, "no pidfd for qemu");
 	pthread_mutex_lock(&mon_lock);
 	mon_watched = xrealloc(mon_watched, (mon_n + 1) * sizeof(*mon_watched));
 	mon_watched[mon_n++] = vm_sandbox_ref(sb);
 	pthread_mutex_unlock(&mon_lock);
+	if (pidfd < 0) {
+		/* Checked every 250 ms instead; wake the thread to start doing so. */
+		uint64_t one = 1;
+		if (write(mon_wakefd, &one, sizeof(one)) < 0)
+			return err_sys(e, errno, "monitor wake");
+		return 0;
+	}
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = sb};
 	if (epoll_ctl(mon_epfd, EPOLL_CTL_ADD, pidfd, &ev) < 0) {
 		int r = err_sys(e, errno, "epoll_ctl pidfd");

@@ -29,9 +29,10 @@ e2e_mount() {
 	T=$(mktemp -d /tmp/sandboxfs-e2e.XXXXXX)
 	MNT=$T/mnt STATE=$T/state LOG=$T/daemon.log
 	mkdir -p "$MNT"
-	"$BIN" -f --state-dir="$STATE" --log="$LOG" "$MNT" &
+	# E2E_WRAP runs the daemon under a tool, e.g. E2E_WRAP="valgrind --log-file=/tmp/vg.%p".
+	${E2E_WRAP:-} "$BIN" -f --state-dir="$STATE" --log="$LOG" "$MNT" &
 	DAEMON=$!
-	for _ in $(seq 100); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
+	for _ in $(seq 400); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
 	echo "daemon did not mount; log:"; cat "$LOG"; exit 1
 }
 
