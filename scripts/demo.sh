@@ -15,9 +15,10 @@ make -s guest
 
 MNT=$PWD/mnt
 STATE=${STATE_DIR:-/run/sandboxfs-demo}
+S=$MNT/demo
 if mountpoint -q "$MNT"; then
 	step "unmounting the previous demo"
-	for d in "$MNT"/*/; do [ -d "$d" ] && echo kill > "$d/ctl" 2>/dev/null || true; done
+	[ -d "$S" ] && { echo kill > "$S/ctl" 2>/dev/null || true; rmdir "$S"; }
 	fusermount3 -u "$MNT"
 	sleep 0.5
 fi
@@ -25,8 +26,8 @@ mkdir -p "$MNT"
 step "mount at $MNT"
 build/sandboxfs --state-dir="$STATE" --log="$STATE.log" "$MNT"
 for _ in $(seq 100); do mountpoint -q "$MNT" && break; sleep 0.05; done
-
-S=$MNT/demo
+# A demo sandbox left by an earlier run (the state dir keeps it) starts over.
+[ -d "$S" ] && { echo kill > "$S/ctl" 2>/dev/null || true; rmdir "$S"; }
 run() { printf '$ %s\n' "$*"; eval "$@"; }
 latest() { grep -a '^GUEST cpus=' "$S/console" | tail -n1; }
 wait_guest() { # wait_guest REGEX
