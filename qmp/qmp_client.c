@@ -588,8 +588,32 @@ void qmp_client_version(struct qmp_client *c, int *major, int *minor, int *micro
 
 /* Send one whole line before the deadline.  A line cut short by the
  * deadline desynchronises the stream, so the connection is dropped then. */
+/* send(), with `pass_fd` (>= 0) attached as SCM_RIGHTS to the first byte. */
+static ssize_t send_some(int sock, const char *s, size_t len, int *pass_fd)
+{
+	if (*pass_fd < 0)
+		return send(sock, s, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	struct iovec iov = {.iov_base = (void *)s, .iov_len = len};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), pass_fd, sizeof(int));
+	ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n > 0)
+		*pass_fd = -1; /* delivered with the first chunk */
+	return n;
+}
+
 static int send_line(struct qmp_client *c, const char *cmd, const char *s, size_t len,
-		     const struct qmp_deadline *d, struct err **e)
+		     int pass_fd, const struct qmp_deadline *d, struct err **e)
 {
 	int r = 0;
 	pthread_mutex_lock(&c->lock);
@@ -609,7 +633,7 @@ static int send_line(struct qmp_client *c, const char *cmd, const char *s, size_
 	char why[128] = "";
 	size_t off = 0;
 	while (off < len) {
-		ssize_t n = send(c->fd, s + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = send_some(c->fd, s + off, len - off, &pass_fd);
 		if (n > 0) {
 			off += (size_t)n;
 			continue;
@@ -678,9 +702,8 @@ static int reply_error(struct json_object *reply, const char **err_class, struct
 	return err_set(e, code, "%s (%s)", desc, cls);
 }
 
-int qmp_execute_full(struct qmp_client *c, const char *cmd, struct json_object *args,
-		     int timeout_ms, struct json_object **ret, const char **err_class,
-		     struct err **e)
+static int execute(struct qmp_client *c, const char *cmd, struct json_object *args, int pass_fd,
+		   int timeout_ms, struct json_object **ret, const char **err_class, struct err **e)
 {
 	cleanup_json struct json_object *a = args;
 	if (ret)
@@ -722,7 +745,7 @@ int qmp_execute_full(struct qmp_client *c, const char *cmd, struct json_object *
 	line[len] = '\n';
 	line[len + 1] = '\0';
 
-	int r = send_line(c, cmd, line, len + 1, &d, e);
+	int r = send_line(c, cmd, line, len + 1, pass_fd, &d, e);
 
 	pthread_mutex_lock(&c->lock);
 	if (r == 0)
@@ -753,6 +776,23 @@ int qmp_execute_full(struct qmp_client *c, const char *cmd, struct json_object *
 		return 0;
 	}
 	return reply_error(reply, err_class, e);
+}
+
+int qmp_execute_full(struct qmp_client *c, const char *cmd, struct json_object *args,
+		     int timeout_ms, struct json_object **ret, const char **err_class,
+		     struct err **e)
+{
+	return execute(c, cmd, args, -1, timeout_ms, ret, err_class, e);
+}
+
+int qmp_execute_fd(struct qmp_client *c, const char *cmd, struct json_object *args, int fd,
+		   int timeout_ms, struct json_object **ret, struct err **e)
+{
+	if (fd < 0) {
+		json_object_put(args);
+		return err_set(e, EBADF, "qmp: %s: no file descriptor to pass", cmd);
+	}
+	return execute(c, cmd, args, fd, timeout_ms, ret, NULL, e);
 }
 
 int qmp_execute(struct qmp_client *c, const char *cmd, struct json_object *args,

@@ -82,6 +82,11 @@ int qmp_execute_full(struct qmp_client *c, const char *cmd, struct json_object *
 		     int timeout_ms, struct json_object **ret, const char **err_class,
 		     struct err **e);
 
+/* As qmp_execute, passing `fd` (not closed) to QEMU with the command as
+ * SCM_RIGHTS — for `getfd` / `add-fd`, e.g. a tap or vhost-net fd. */
+int qmp_execute_fd(struct qmp_client *c, const char *cmd, struct json_object *args, int fd,
+		   int timeout_ms, struct json_object **ret, struct err **e);
+
 /*
  * Wait for (and consume) the first queued or future event named `name`
  * whose data member `data_key` is the string `data_value` (both NULL: any
