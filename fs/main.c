@@ -34,7 +34,22 @@ struct main_opts {
 	int debug;
 	int help;
 	int version;
+	char *nonopt[2]; /* [SOURCE] MOUNTPOINT: mount.fuse3 passes a source */
+	int nnonopt;
 };
+
+static int main_opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
+{
+	struct main_opts *o = data;
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	if (o->nnonopt == 2) {
+		fprintf(stderr, "sandboxfs: too many arguments ('%s')\n", arg);
+		return -1;
+	}
+	o->nonopt[o->nnonopt++] = xstrdup(arg);
+	return 0;
+}
 
 #define OPT(t, p) {t, offsetof(struct main_opts, p), 1}
 static const struct fuse_opt main_opt_spec[] = {
@@ -46,6 +61,14 @@ static const struct fuse_opt main_opt_spec[] = {
 	OPT("--stop-on-exit", stop_on_exit),
 	OPT("--private", private_mode),
 	OPT("--debug", debug),
+	/* The same as -o options, for mount(8) and fstab (fuse.sandboxfs). */
+	OPT("state_dir=%s", state_dir),
+	OPT("guest_dir=%s", guest_dir),
+	OPT("accel=%s", accel),
+	OPT("log=%s", log),
+	OPT("owner=%s", owner),
+	OPT("stop_on_exit", stop_on_exit),
+	OPT("private", private_mode),
 	OPT("-h", help),
 	OPT("--help", help),
 	OPT("-V", version),
@@ -66,7 +89,9 @@ static void usage(const char *prog)
 	       "                    (default: leave them running; the next start re-adopts them)\n"
 	       "  --debug           verbose log\n"
 	       "  -f                stay in the foreground\n"
-	       "  -o OPT[,OPT...]   FUSE mount options (e.g. allow_other)\n\n",
+	       "  -o OPT[,OPT...]   FUSE mount options (e.g. allow_other), and the options\n"
+	       "                    above as state_dir=, guest_dir=, accel=, log=, owner=,\n"
+	       "                    stop_on_exit, private (for mount -t fuse.sandboxfs / fstab)\n\n",
 	       prog);
 }
 
@@ -141,8 +166,11 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct main_opts o = {0};
-	if (fuse_opt_parse(&args, &o, main_opt_spec, NULL) < 0)
+	if (fuse_opt_parse(&args, &o, main_opt_spec, main_opt_proc) < 0)
 		return 2;
+	/* "sandboxfs MNT", or "sandboxfs SOURCE MNT" from mount(8) / fstab. */
+	if (o.nnonopt)
+		fuse_opt_add_arg(&args, o.nonopt[o.nnonopt - 1]);
 	if (o.help) {
 		usage(argv[0]);
 		fuse_opt_add_arg(&args, "-ho");
@@ -220,5 +248,7 @@ int main(int argc, char **argv)
 	free(o.accel);
 	free(o.log);
 	free(o.owner);
+	for (int i = 0; i < o.nnonopt; i++)
+		free(o.nonopt[i]);
 	return r;
 }
