@@ -26,7 +26,7 @@ prefix   ?= /usr/local
 GUEST    := $(B)/guest
 
 .SECONDARY:
-.PHONY: all check unit unit-san e2e guest clean install fuzz bench
+.PHONY: all check unit unit-san e2e guest clean install fuzz fuzz-run bench
 all: $(B)/sandboxfs $(HELPERS)
 
 $(B)/obj/%.o: %.c
@@ -64,8 +64,29 @@ unit-san: $(UNITS_SAN)
 	  tests/run-units.sh $(UNITS_SAN)
 e2e: all guest
 	@tests/run-e2e.sh
-check: all guest $(UNITS) $(UNITS_SAN)
+check: all guest $(UNITS) $(UNITS_SAN) fuzz-run
 	@tests/run-all.sh
+
+# libFuzzer over the config / device-spec JSON parsers (clang).  `make fuzz`
+# builds it; `make fuzz-run` (part of check) runs it FUZZ_SECONDS seconds
+# from the seed corpus in fuzz/corpus; a crash, sanitizer report or leak fails.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SRC     := $(wildcard lib/*.c arch/*.c) vm/vm_config.c vm/vm_qopts.c vm/vm_device.c \
+                vm/vm_topology.c vm/vm_cmdline.c
+fuzz: $(B)/fuzz/fuzz_config
+$(B)/fuzz/fuzz_config: fuzz/fuzz_config.c $(FUZZ_SRC) $(wildcard lib/*.h arch/*.h vm/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -o $@ fuzz/fuzz_config.c $(FUZZ_SRC) \
+	  $(shell pkg-config --libs json-c) -lpthread
+fuzz-run: $(B)/fuzz/fuzz_config
+	@mkdir -p $(B)/fuzz/corpus
+	@echo "fuzz: $(FUZZ_SECONDS) s of libFuzzer over the config/device parsers"
+	@ASAN_OPTIONS=detect_leaks=1 $< -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -print_final_stats=1 $(B)/fuzz/corpus fuzz/corpus > $(B)/fuzz/run.log 2>&1 || \
+	  { tail -n 60 $(B)/fuzz/run.log; echo "fuzz: FAILED (log: $(B)/fuzz/run.log)"; exit 1; }
+	@grep -E '^Done [0-9]+ runs' $(B)/fuzz/run.log | sed 's/^/fuzz: /'
 
 # The benchmark: bench/run measures sandboxfs against raw QMP side by side
 # and writes bench/results/.  `make bench LIBVIRT=1` adds libvirt.

@@ -4,7 +4,9 @@
  * Each architecture lives in its own file (arch_x86_64.c, later
  * arch_aarch64.c, arch_ppc64le.c, arch_s390x.c) and exports one
  * `const struct arch_ops`.  The config's `arch` key selects it; the default
- * is the host's.  Nothing outside arch/ may test an architecture by name.
+ * is the host's.  Nothing outside arch/ may test an architecture by name:
+ * bus names, driver suffixes (-pci / -ccw), machine options, kernel
+ * parameter lists and which devices a machine can take are all asked here.
  */
 #ifndef SANDBOXFS_ARCH_H
 #define SANDBOXFS_ARCH_H
@@ -24,6 +26,12 @@ struct arch_ops {
 	const char *const *kernel_params;        /* arch defaults, NULL-terminated */
 	const char *const *kernel_params_debug;
 	const char *const *kernel_params_nodebug;
+	/* Added to the debug / non-debug lists when a root image is used. */
+	const char *const *kernel_params_systemd_debug;
+	const char *const *kernel_params_systemd_nodebug;
+	/* Guest root device of an image seen as virtio-blk / as nvdimm. */
+	const char *root_dev_blk;    /* "/dev/vda1" */
+	const char *root_dev_nvdimm; /* "/dev/pmem0p1" */
 	const char *console_device;  /* guest serial console, e.g. "ttyS0" */
 	/* Hotplug bridges: driver, parent bus, first PCI address on it. */
 	const char *bridge_driver;   /* "pcie-root-port" */
@@ -35,6 +43,28 @@ struct arch_ops {
 	int (*max_vcpus)(const struct vm_config *cfg);
 	/* Arch-specific validation of a complete config; EINVAL + message. */
 	int (*validate)(const struct vm_config *cfg, struct err **e);
+
+	/* ---- the full config model (issue 3) ---- */
+	/* Root PCI bus of a machine ("pcie.0" on q35, "pci.0" on pc). */
+	const char *(*root_bus)(const char *machine);
+	/* Highest PCI device number bridges may take on the root bus. */
+	int (*root_last_addr)(const char *machine);
+	/* Whether a machine has PCIe root ports / can take pcie-pci-bridge. */
+	bool (*machine_is_pcie)(const char *machine);
+	/* Suffix of virtio transport drivers: "-pci" ("-ccw" on s390x). */
+	const char *virtio_suffix;
+	/* Default -global list (NULL-terminated). */
+	const char *const *default_globals;
+	/* Default machine options for a machine ("" none). */
+	const char *(*machine_options)(const char *machine);
+	/* Machine option that enables NVDIMM ("nvdimm=on"), NULL: none. */
+	const char *nvdimm_option;
+	/* vIOMMU driver ("intel-iommu") and the machines that take it; NULL
+	 * driver: no vIOMMU on this arch. */
+	const char *iommu_driver;
+	bool (*iommu_supported)(const char *machine);
+	/* Whether -rtc driftfix=slew is meaningful here. */
+	bool rtc_driftfix;
 };
 
 extern const struct arch_ops arch_x86_64;

@@ -1,16 +1,17 @@
 /*
  * arch_x86_64 — x86_64 rules: machine types, QEMU binary, guest kernel
- * parameters, hotplug bridges and vCPU limits.
+ * parameters, buses and bridges, vIOMMU, vCPU limits.
  *
- * Machines: q35 (default; hotplug through pcie-root-ports on pcie.0, one
- * slot each, PCI device numbers 0x02..0x1e — 0x1f is the ICH9 LPC/SATA/SMBus
- * function group) and pc (no hotplug bridges yet).
- * TODO(pc): hotplug on machine pc will use pci-bridge devices on pci.0 with
- * up to 31 slots each; the ops table then needs per-machine bridge data.
- * Until then validate() refuses root_ports > 0 on pc.
+ * Machines: q35 (default; PCIe: root bus pcie.0, hotplug through
+ * pcie-root-ports, one slot each, PCI device numbers 0x02..0x1e — 0x1f is
+ * the ICH9 LPC/SATA/SMBus function group; pci-bridge and pcie-pci-bridge
+ * may follow the root ports) and pc (i440fx: root bus pci.0, no root
+ * ports; pci-bridges at 0x02..0x1f).  intel-iommu exists on q35 only.
  *
  * Kernel parameters are Kata Containers' amd64 set minus "pci=lastbus=0",
- * which would hide the buses behind our root ports from the guest.
+ * which would hide the buses behind our bridges from the guest; the
+ * systemd and root-device lists are Kata's (kernelParamsSystemd*,
+ * GetKernelRootParams).  The default -global is Kata's amd64 one.
  */
 #include "arch/arch.h"
 
@@ -22,9 +23,12 @@
 #define X86_QEMU_BINARY "/usr/bin/qemu-system-x86_64"
 #define X86_MAX_VCPUS_TCG 255
 #define X86_MAX_VCPUS_KVM 240
-/* First and last PCI device number a q35 root port may take on pcie.0. */
-#define X86_Q35_FIRST_ADDR 0x02
+/* First and last PCI device number a bridge may take on the root bus. */
+#define X86_FIRST_ADDR 0x02
 #define X86_Q35_LAST_ADDR 0x1e
+#define X86_PC_LAST_ADDR 0x1f
+
+static bool x86_is_q35(const char *machine) { return machine && strcmp(machine, "q35") == 0; }
 
 static const char *x86_qemu_binary(const char *machine)
 {
@@ -53,6 +57,10 @@ static const char *const x86_kernel_params[] = {
 
 static const char *const x86_kernel_params_debug[] = { "debug", "ignore_loglevel", NULL };
 static const char *const x86_kernel_params_nodebug[] = { "quiet", NULL };
+static const char *const x86_systemd_debug[] = { "systemd.show_status=true",
+						  "systemd.log_level=debug", NULL };
+static const char *const x86_systemd_nodebug[] = { "systemd.show_status=false", NULL };
+static const char *const x86_globals[] = { "kvm-pit.lost_tick_policy=discard", NULL };
 
 static int x86_max_vcpus(const struct vm_config *cfg)
 {
@@ -61,15 +69,34 @@ static int x86_max_vcpus(const struct vm_config *cfg)
 	return X86_MAX_VCPUS_KVM;
 }
 
+static const char *x86_root_bus(const char *machine)
+{
+	return x86_is_q35(machine) ? "pcie.0" : "pci.0";
+}
+
+static int x86_root_last_addr(const char *machine)
+{
+	return x86_is_q35(machine) ? X86_Q35_LAST_ADDR : X86_PC_LAST_ADDR;
+}
+
+static const char *x86_machine_options(const char *machine) { return ""; }
+
 static int x86_validate(const struct vm_config *cfg, struct err **e)
 {
-	if (strcmp(cfg->machine, "pc") == 0 && cfg->root_ports > 0)
-		return err_set(e, EINVAL, "root_ports: machine pc has no PCIe root ports");
-	if (strcmp(cfg->machine, "q35") == 0 &&
-	    cfg->root_ports > X86_Q35_LAST_ADDR - X86_Q35_FIRST_ADDR + 1)
+	bool q35 = x86_is_q35(cfg->machine);
+	if (!q35 && cfg->root_ports > 0)
+		return err_set(e, EINVAL, "root_ports: machine %s has no PCIe root ports",
+			       cfg->machine);
+	if (!q35 && cfg->pcie_pci_bridges > 0)
+		return err_set(e, EINVAL, "pcie_pci_bridges: machine %s has no PCIe bus",
+			       cfg->machine);
+	int room = x86_root_last_addr(cfg->machine) - X86_FIRST_ADDR + 1;
+	int want = cfg->root_ports + cfg->pci_bridges + cfg->pcie_pci_bridges;
+	if (want > room)
 		return err_set(e, EINVAL,
-			       "root_ports: machine q35 has room for at most %d root ports",
-			       X86_Q35_LAST_ADDR - X86_Q35_FIRST_ADDR + 1);
+			       "root_ports: machine %s has room for at most %d root ports and bridges "
+			       "(root_ports + pci_bridges + pcie_pci_bridges = %d)",
+			       cfg->machine, room, want);
 	return 0;
 }
 
@@ -81,12 +108,26 @@ const struct arch_ops arch_x86_64 = {
 	.kernel_params = x86_kernel_params,
 	.kernel_params_debug = x86_kernel_params_debug,
 	.kernel_params_nodebug = x86_kernel_params_nodebug,
+	.kernel_params_systemd_debug = x86_systemd_debug,
+	.kernel_params_systemd_nodebug = x86_systemd_nodebug,
+	.root_dev_blk = "/dev/vda1",
+	.root_dev_nvdimm = "/dev/pmem0p1",
 	.console_device = "ttyS0",
 	.bridge_driver = "pcie-root-port",
 	.bridge_bus = "pcie.0",
-	.bridge_first_addr = X86_Q35_FIRST_ADDR,
+	.bridge_first_addr = X86_FIRST_ADDR,
 	.bridge_slots = 1,
 	.blk_driver = "virtio-blk-pci",
 	.max_vcpus = x86_max_vcpus,
 	.validate = x86_validate,
+	.root_bus = x86_root_bus,
+	.root_last_addr = x86_root_last_addr,
+	.machine_is_pcie = x86_is_q35,
+	.virtio_suffix = "-pci",
+	.default_globals = x86_globals,
+	.machine_options = x86_machine_options,
+	.nvdimm_option = "nvdimm=on",
+	.iommu_driver = "intel-iommu",
+	.iommu_supported = x86_is_q35,
+	.rtc_driftfix = true,
 };

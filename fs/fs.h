@@ -65,6 +65,7 @@ struct fs_dir {
 extern const struct fs_node fs_root;
 extern const struct fs_dir fs_sandbox_dir;
 extern const struct fs_dir fs_cpus_dir;
+extern const struct fs_dir fs_memory_dir;
 extern const struct fs_dir fs_devices_dir;
 extern const struct fs_dir fs_bridges_dir;
 

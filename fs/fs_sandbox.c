@@ -73,6 +73,7 @@ static const struct fs_node sandbox_nodes[] = {
 	{"console", FS_RO, .flags = FS_STREAM},
 	{"events", FS_RO, .flags = FS_EVENTS},
 	{"cpus", FS_DIRMODE, .dir = &fs_cpus_dir},
+	{"memory", FS_DIRMODE, .dir = &fs_memory_dir},
 	{"devices", FS_DIRMODE, .dir = &fs_devices_dir},
 	{"bridges", FS_DIRMODE, .dir = &fs_bridges_dir},
 };

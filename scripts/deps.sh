@@ -3,7 +3,7 @@
 # Quiet when everything is present already.
 set -euo pipefail
 PKGS=(build-essential pkg-config libfuse3-dev fuse3 libjson-c-dev libcunit1-dev
-      qemu-system-x86 busybox-static cpio kmod gzip procps util-linux iproute2 valgrind ${EXTRA_PKGS:-})
+      qemu-system-x86 busybox-static cpio kmod gzip procps util-linux iproute2 valgrind clang ${EXTRA_PKGS:-})
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

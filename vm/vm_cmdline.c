@@ -3,37 +3,67 @@
  *
  * The argv, in order (brackets: only when set):
  *   QEMU                      effective binary (vm_config_qemu_binary)
- *   -name guest=NAME          keyval: NAME escaped; the explicit "guest="
+ *   -name guest=NAME          keyval: NAME (config "name", else the
+ *                             sandbox's) escaped; the explicit "guest="
  *                             keeps a name containing '=' from being read
  *                             as another -name option
  *   -uuid UUID
- *   -machine MACHINE
+ *   -machine TYPE[,OPTIONS][,ACCELERATORS][,nvdimm=on]
+ *                             machine_options, then machine_accelerators
+ *                             (Kata: a ',' put in front if missing), then
+ *                             the arch's NVDIMM option when an nvdimm image
+ *                             is configured
  *   -accel ACCEL              enum value, its ',' are intended
  *   [-cpu MODEL]              cpu_model or the arch default
- *   -smp V,sockets=M,cores=1,threads=1,maxcpus=M
- *   -m MIBM
- *   -nodefaults -no-user-config -display none
+ *   -smp V,sockets=S,cores=C,threads=T,maxcpus=M
+ *   -m MIBM[,slots=N][,maxmem=XM]
+ *   [-object memory-backend-{file|memfd|ram},id=dimm1,size=MIBM
+ *      [,mem-path=/dev/hugepages][,share=on][,prealloc=on]
+ *    -numa node,memdev=dimm1]  hugepages / mem_shared / mem_prealloc
+ *   [-overcommit mem-lock=on|off]   mlock, or realtime (-realtime is gone
+ *                             from QEMU 7.x; -overcommit is its successor)
+ *   [-nodefaults] [-no-user-config]
+ *   -display none | -nographic
+ *   -vga VGA
+ *   -rtc base=B,clock=C[,driftfix=slew]
+ *   (-global G)*
+ *   [-bios PATH] (-drive if=pflash,format=raw,unit=N,file=PATH)*
  *   -chardev socket,id=qmp,fd=3,server=on,wait=off -mon chardev=qmp,mode=control
  *   -chardev file,id=console,path=LOG,append=on -serial chardev:console
  *   -kernel PATH [-initrd PATH] -append PARAMS
  *                             plain argv values, not keyval: no escaping
+ *   (-object iothread,id=iothreadN)*
+ *   (vIOMMU parts)*           before any PCI device
  *   (-device BRIDGE)*         vm_topology_argv
- *   (-blockdev BACKEND -device FRONTEND)*   cold-plugged devices, on their
- *                             bridge at slot N as addr=0xN
+ *   (device parts)*           vm_device_parts, in device order, each PCI
+ *                             function on its bridge slot
  *
  * Kernel command line: "console=" arch console, arch params, the arch
- * debug or nodebug params, then the user's kernel_params last so they win.
+ * debug or nodebug params, with a root image the systemd debug|nodebug
+ * list and the root params, then the user's kernel_params last so they win.
+ *
+ * Cross-device rules checked here (EINVAL naming the device and field):
+ * at most one root image; an nvdimm image needs memory_slots >= 1 and
+ * maxmem_mib >= memory_mib + its size; iothreads exist; the vIOMMU machine;
+ * every QEMU id (qdev, chardev, netdev, object, node-name, fsdev) unique.
  */
 #include "vm/vm_cmdline.h"
 
+#include <fcntl.h>
 #include <json-c/json.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "arch/arch.h"
 #include "vm/vm_config.h"
 #include "vm/vm_device.h"
 #include "vm/vm_qopts.h"
 #include "vm/vm_topology.h"
+
+#define MIB (1024LL * 1024LL)
 
 static void cmdline_add_list(struct sbuf *b, const char *const *list)
 {
@@ -44,16 +74,35 @@ static void cmdline_add_list(struct sbuf *b, const char *const *list)
 	}
 }
 
-char *vm_cmdline_kernel_params(const struct vm_config *cfg)
+static const struct vm_device *cmdline_image(struct vm_device *const *devs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (devs[i]->kind == VM_DEVK_IMAGE)
+			return devs[i];
+	return NULL;
+}
+
+char *vm_cmdline_kernel_params_devs(const struct vm_config *cfg, struct vm_device *const *devs,
+				    size_t ndevs)
 {
 	struct sbuf b = {0};
 	const struct arch_ops *a = vm_config_arch(cfg);
+	const struct vm_device *img = cmdline_image(devs, ndevs);
 	if (a) {
 		if (a->console_device)
 			sbuf_printf(&b, "console=%s", a->console_device);
 		cmdline_add_list(&b, a->kernel_params);
 		cmdline_add_list(&b, cfg->debug ? a->kernel_params_debug
 						: a->kernel_params_nodebug);
+		if (img) {
+			cmdline_add_list(&b, cfg->debug ? a->kernel_params_systemd_debug
+							: a->kernel_params_systemd_nodebug);
+			bool nv = !strcmp(vm_device_str(img, "as"), "nvdimm");
+			sbuf_printf(&b, "%sroot=%s rootflags=%sdata=ordered,errors=remount-ro ro "
+					"rootfstype=ext4", b.len ? " " : "",
+				    nv ? a->root_dev_nvdimm : a->root_dev_blk,
+				    nv && vm_device_bool(img, "dax") ? "dax," : "");
+		}
 	}
 	if (cfg->kernel_params && *cfg->kernel_params) {
 		if (b.len)
@@ -63,23 +112,170 @@ char *vm_cmdline_kernel_params(const struct vm_config *cfg)
 	return sbuf_steal(&b);
 }
 
-/* "-device"/"-blockdev" argument pair for one cold-plugged device. */
-static int cmdline_add_device(const struct vm_topology *t, const struct arch_ops *a,
-			      const struct vm_device *d, struct strv *argv, struct err **e)
+char *vm_cmdline_kernel_params(const struct vm_config *cfg)
 {
-	if (d->bridge < 0 || d->bridge >= t->n || d->slot < 0 ||
-	    d->slot >= t->bridges[d->bridge].nslots)
-		return err_set(e, EINVAL, "device %s: not placed on a hotplug bridge slot", d->id);
-	cleanup_json struct json_object *back = vm_device_backend(d);
-	if (back) {
-		strv_add(argv, "-blockdev");
-		strv_add_take(argv, vm_qopts_from_json(back, NULL));
-	}
-	cleanup_json struct json_object *front =
-		vm_device_frontend(d, a, t->bridges[d->bridge].id, d->slot);
-	strv_add(argv, "-device");
-	strv_add_take(argv, vm_qopts_from_json(front, "driver"));
+	return vm_cmdline_kernel_params_devs(cfg, NULL, 0);
+}
+
+/* ---- unique ids ---- */
+
+struct idset {
+	struct strv v;
+};
+
+static int idset_add(struct idset *s, const char *ns, const char *id, const char *owner,
+		     struct err **e)
+{
+	cleanup_free char *key = xasprintf("%s:%s", ns, id);
+	for (size_t i = 0; i < s->v.n; i++)
+		if (!strcmp(s->v.v[i], key))
+			return err_set(e, EINVAL, "device %s: id: the %s id '%s' is already in use",
+				       owner, ns, id);
+	strv_add(&s->v, key);
 	return 0;
+}
+
+static int idset_parts(struct idset *s, const struct vm_dev_parts *p, const char *owner,
+		       struct err **e)
+{
+	static const char *const ns[] = {
+		[VM_PART_OBJECT] = "object", [VM_PART_CHARDEV] = "chardev",
+		[VM_PART_NETDEV] = "netdev", [VM_PART_FSDEV] = "fsdev",
+		[VM_PART_BLOCKDEV] = "node", [VM_PART_DEVICE] = "device",
+	};
+	for (size_t i = 0; i < p->n; i++) {
+		struct json_object *v;
+		const char *key = p->v[i].kind == VM_PART_BLOCKDEV ? "node-name" : "id";
+		if (!json_object_object_get_ex(p->v[i].args, key, &v))
+			continue;
+		int r = idset_add(s, ns[p->v[i].kind], json_object_get_string(v), owner, e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- devices ---- */
+
+static int cmdline_device_parts(const struct vm_config *cfg, const struct vm_topology *t,
+				const struct vm_device *d, const struct vm_cmdline_ctx *ctx,
+				struct vm_fdplan *fds, struct vm_dev_parts *p, struct err **e)
+{
+	const struct arch_ops *a = vm_config_arch(cfg);
+	struct vm_dev_env env = { .arch = a, .disable_modern = cfg->disable_modern,
+				  .console_log = ctx->console_log, .fds = fds };
+	bool placed = d->bridge >= 0 && d->bridge < t->n && d->slot >= 0 &&
+		      d->slot < t->bridges[d->bridge].nslots;
+	bool own_bus = d->kind == VM_DEVK_VFIO && *vm_device_str(d, "bus");
+	if (vm_device_is_pci(d) && !own_bus) {
+		if (!placed)
+			return err_set(e, EINVAL, "device %s: not placed on a hotplug bridge slot",
+				       d->id);
+		env.bus = t->bridges[d->bridge].id;
+		env.addr = vm_topology_slot_addr(t, d->bridge, d->slot);
+	}
+	int r = vm_device_check_config(d, cfg, e);
+	if (r < 0)
+		return r;
+	return vm_device_parts(d, &env, p, e);
+}
+
+/* The nvdimm image's size from its memory backend part (0: none). */
+static long long cmdline_nvdimm_size(const struct vm_dev_parts *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct json_object *q, *sz;
+		if (p->v[i].kind == VM_PART_OBJECT &&
+		    json_object_object_get_ex(p->v[i].args, "qom-type", &q) &&
+		    !strcmp(json_object_get_string(q), "memory-backend-file") &&
+		    json_object_object_get_ex(p->v[i].args, "size", &sz))
+			return json_object_get_int64(sz);
+	}
+	return 0;
+}
+
+static void add_machine(struct strv *v, const struct vm_config *cfg, const struct arch_ops *a,
+			bool nvdimm)
+{
+	struct sbuf o = {0};
+	vm_qopts_escape(&o, cfg->machine);
+	if (*cfg->machine_options)
+		sbuf_printf(&o, ",%s", cfg->machine_options);
+	if (*cfg->machine_accelerators)
+		sbuf_printf(&o, "%s%s", cfg->machine_accelerators[0] == ',' ? "" : ",",
+			    cfg->machine_accelerators);
+	if (nvdimm && a->nvdimm_option)
+		sbuf_printf(&o, ",%s", a->nvdimm_option);
+	strv_add(v, "-machine");
+	strv_add_take(v, sbuf_steal(&o));
+}
+
+static void add_memory(struct strv *v, const struct vm_config *cfg)
+{
+	struct sbuf o = {0};
+	sbuf_printf(&o, "%dM", cfg->memory_mib);
+	if (cfg->memory_slots)
+		sbuf_printf(&o, ",slots=%d", cfg->memory_slots);
+	if (cfg->maxmem_mib)
+		sbuf_printf(&o, ",maxmem=%dM", cfg->maxmem_mib);
+	strv_add(v, "-m");
+	strv_add_take(v, sbuf_steal(&o));
+	if (cfg->hugepages || cfg->mem_shared || cfg->mem_prealloc) {
+		const char *backend = cfg->hugepages   ? "memory-backend-file"
+				      : cfg->mem_shared ? "memory-backend-memfd"
+							: "memory-backend-ram";
+		sbuf_printf(&o, "%s,id=dimm1,size=%dM", backend, cfg->memory_mib);
+		if (cfg->hugepages)
+			sbuf_add(&o, ",mem-path=/dev/hugepages");
+		if (cfg->hugepages || cfg->mem_shared)
+			sbuf_add(&o, ",share=on");
+		if (cfg->mem_prealloc)
+			sbuf_add(&o, ",prealloc=on");
+		strv_add(v, "-object");
+		strv_add_take(v, sbuf_steal(&o));
+		strv_add(v, "-numa");
+		strv_add(v, "node,memdev=dimm1");
+	}
+	if (cfg->mlock || cfg->realtime) {
+		strv_add(v, "-overcommit");
+		strv_addf(v, "mem-lock=%s", cfg->mlock ? "on" : "off");
+	}
+}
+
+static void add_knobs(struct strv *v, const struct vm_config *cfg)
+{
+	struct sbuf o = {0};
+	if (cfg->nodefaults)
+		strv_add(v, "-nodefaults");
+	if (cfg->no_user_config)
+		strv_add(v, "-no-user-config");
+	if (cfg->nographic) {
+		strv_add(v, "-nographic");
+	} else {
+		strv_add(v, "-display");
+		strv_add(v, "none");
+	}
+	strv_add(v, "-vga");
+	strv_add(v, cfg->vga);
+	sbuf_printf(&o, "base=%s,clock=%s", cfg->rtc_base, cfg->rtc_clock);
+	if (!strcmp(cfg->rtc_driftfix, "slew"))
+		sbuf_add(&o, ",driftfix=slew");
+	strv_add(v, "-rtc");
+	strv_add_take(v, sbuf_steal(&o));
+	for (size_t i = 0; cfg->globals[i]; i++) {
+		strv_add(v, "-global");
+		strv_add(v, cfg->globals[i]);
+	}
+	if (*cfg->bios) {
+		strv_add(v, "-bios");
+		strv_add(v, cfg->bios);
+	}
+	for (size_t i = 0; cfg->pflash[i]; i++) {
+		sbuf_printf(&o, "if=pflash,format=raw,unit=%zu", i);
+		vm_qopts_add(&o, "file", cfg->pflash[i]);
+		strv_add(v, "-drive");
+		strv_add_take(v, sbuf_steal(&o));
+	}
 }
 
 int vm_cmdline_build(const struct vm_config *cfg, const struct vm_topology *t,
@@ -96,18 +292,60 @@ int vm_cmdline_build(const struct vm_config *cfg, const struct vm_topology *t,
 		return r;
 	const struct arch_ops *a = vm_config_arch(cfg);
 
+	/* Every device's parts first: they decide machine options and memory. */
 	cleanup_strv struct strv v = {0};
-	struct sbuf o = {0};
+	struct vm_fdplan fds = {0};
+	struct vm_dev_parts *parts = xcalloc(ndevs + 1, sizeof(*parts));
+	struct idset ids = {0};
+	const struct vm_device *image = NULL;
+	long long nvdimm_size = 0;
+	static const char *const own_ids[][2] = {
+		{ "chardev", "qmp" }, { "chardev", "console" }, { "object", "dimm1" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(own_ids); i++)
+		idset_add(&ids, own_ids[i][0], own_ids[i][1], "-", NULL);
+	for (int i = 0; i < cfg->iothreads; i++) {
+		cleanup_free char *io = xasprintf("iothread%d", i);
+		idset_add(&ids, "object", io, "-", NULL);
+	}
+	for (int i = 0; i < t->n; i++)
+		idset_add(&ids, "device", t->bridges[i].id, "-", NULL);
+	for (size_t i = 0; i < ndevs && r == 0; i++) {
+		const struct vm_device *d = devs[i];
+		if (d->kind == VM_DEVK_IMAGE) {
+			if (image) {
+				r = err_set(e, EINVAL,
+					    "device %s: type: only one root image (%s is one already)",
+					    d->id, image->id);
+				break;
+			}
+			image = d;
+		}
+		r = cmdline_device_parts(cfg, t, d, ctx, &fds, &parts[i], e);
+		if (r == 0)
+			r = idset_parts(&ids, &parts[i], d->id, e);
+		if (r == 0 && d->kind == VM_DEVK_IMAGE)
+			nvdimm_size = cmdline_nvdimm_size(&parts[i]);
+	}
+	if (r == 0 && nvdimm_size) {
+		long long need = (long long)cfg->memory_mib * MIB + nvdimm_size;
+		if (cfg->memory_slots < 1 || (long long)cfg->maxmem_mib * MIB < need)
+			r = err_set(e, EINVAL,
+				    "maxmem_mib: the nvdimm image %s (%lld bytes) needs memory_slots >= 1 "
+				    "and maxmem_mib >= %lld (memory_mib + the image, rounded up)",
+				    image->id, nvdimm_size, (need + MIB - 1) / MIB);
+	}
+	if (r < 0)
+		goto out;
 
 	strv_add(&v, vm_config_qemu_binary(cfg));
+	struct sbuf o = {0};
 	strv_add(&v, "-name");
-	vm_qopts_add(&o, "guest", ctx->name);
+	vm_qopts_add(&o, "guest", *cfg->name ? cfg->name : ctx->name);
 	strv_add_take(&v, sbuf_steal(&o));
 	strv_add(&v, "-uuid");
 	strv_add(&v, cfg->uuid);
-	strv_add(&v, "-machine");
-	vm_qopts_escape(&o, cfg->machine);
-	strv_add_take(&v, sbuf_steal(&o));
+	add_machine(&v, cfg, a, nvdimm_size > 0);
 	strv_add(&v, "-accel");
 	strv_add(&v, cfg->accel);
 	const char *cpu = vm_config_cpu_model(cfg);
@@ -116,14 +354,10 @@ int vm_cmdline_build(const struct vm_config *cfg, const struct vm_topology *t,
 		strv_add(&v, cpu);
 	}
 	strv_add(&v, "-smp");
-	strv_addf(&v, "%d,sockets=%d,cores=1,threads=1,maxcpus=%d", cfg->vcpus, cfg->maxvcpus,
-		  cfg->maxvcpus);
-	strv_add(&v, "-m");
-	strv_addf(&v, "%dM", cfg->memory_mib);
-	strv_add(&v, "-nodefaults");
-	strv_add(&v, "-no-user-config");
-	strv_add(&v, "-display");
-	strv_add(&v, "none");
+	strv_addf(&v, "%d,sockets=%d,cores=%d,threads=%d,maxcpus=%d", cfg->vcpus,
+		  vm_config_sockets(cfg), cfg->cores, cfg->threads, cfg->maxvcpus);
+	add_memory(&v, cfg);
+	add_knobs(&v, cfg);
 
 	strv_add(&v, "-chardev");
 	strv_addf(&v, "socket,id=qmp,fd=%d,server=on,wait=off", VM_QMP_FD);
@@ -144,16 +378,104 @@ int vm_cmdline_build(const struct vm_config *cfg, const struct vm_topology *t,
 		strv_add(&v, cfg->initrd);
 	}
 	strv_add(&v, "-append");
-	strv_add_take(&v, vm_cmdline_kernel_params(cfg));
+	strv_add_take(&v, vm_cmdline_kernel_params_devs(cfg, devs, ndevs));
 
+	for (int i = 0; i < cfg->iothreads; i++) {
+		strv_add(&v, "-object");
+		strv_addf(&v, "iothread,id=iothread%d", i);
+	}
+	for (size_t i = 0; i < ndevs; i++) /* a vIOMMU precedes every PCI device */
+		if (devs[i]->kind == VM_DEVK_IOMMU)
+			vm_dev_parts_argv(&parts[i], &v);
 	vm_topology_argv(t, &v);
 	for (size_t i = 0; i < ndevs; i++)
-		if ((r = cmdline_add_device(t, a, devs[i], &v, e)) < 0)
-			return r;
+		if (devs[i]->kind != VM_DEVK_IOMMU)
+			vm_dev_parts_argv(&parts[i], &v);
 
 	/* Only a complete argv reaches the caller's vector (appended). */
 	for (size_t i = 0; i < v.n; i++)
 		strv_add_take(argv, move_ptr(v.v[i]));
 	v.n = 0;
+	if (ctx->fds) {
+		vm_fdplan_release(ctx->fds);
+		*ctx->fds = fds;
+		fds = (struct vm_fdplan){0};
+	}
+out:
+	for (size_t i = 0; i < ndevs; i++)
+		vm_dev_parts_release(&parts[i]);
+	free(parts);
+	strv_release(&ids.v);
+	vm_fdplan_release(&fds);
+	return r;
+}
+
+/* ---- descriptors ---- */
+
+static int cmdline_open_one(const struct vm_fd *f, struct err **e)
+{
+	int fd = -1;
+	switch (f->src) {
+	case VM_FD_PATH:
+		fd = open(f->name, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return err_sys(e, errno, "open %s", f->name);
+		break;
+	case VM_FD_TUN: {
+		fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return err_sys(e, errno, "open /dev/net/tun");
+		struct ifreq ifr = {0};
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR |
+				(f->multi_queue ? IFF_MULTI_QUEUE : 0);
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", f->name);
+		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+			int err = errno;
+			close(fd);
+			return err_sys(e, err, "tap %s: TUNSETIFF", f->name);
+		}
+		break;
+	}
+	case VM_FD_MACVTAP: {
+		char p[128];
+		snprintf(p, sizeof(p), "/sys/class/net/%s/ifindex", f->name);
+		cleanup_free char *idx = util_read_file(p, NULL);
+		if (!idx)
+			return err_sys(e, errno, "macvtap %s: %s", f->name, p);
+		snprintf(p, sizeof(p), "/dev/tap%d", atoi(idx));
+		fd = open(p, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return err_sys(e, errno, "macvtap %s: open %s", f->name, p);
+		break;
+	}
+	}
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+	int err = errno;
+	close(fd);
+	if (high < 0)
+		return err_sys(e, err, "fcntl F_DUPFD");
+	return high;
+}
+
+int vm_cmdline_open_fds(const struct vm_fdplan *plan, int *out, struct err **e)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		int fd = cmdline_open_one(&plan->v[i], e);
+		if (fd < 0) {
+			for (size_t j = 0; j < i; j++)
+				close(out[j]);
+			return fd;
+		}
+		out[i] = fd;
+	}
 	return 0;
+}
+
+void vm_cmdline_close_fds(const struct vm_fdplan *plan, int *fds)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
 }

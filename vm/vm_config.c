@@ -23,6 +23,46 @@
  *   root_ports         int     4                             0..32 (+arch)     no
  *   uuid               string  random v4 at creation         canonical, lower  no
  *   remove_timeout_ms  int     10000                         100..600000       yes
+ *   -- machine (Kata qemuArchBase / govmm qemu.Config) --
+ *   machine_options    string  arch default for machine ("")  k[=v](,k[=v])*  no
+ *   machine_accelerators string ""  appended to -machine after the options,
+ *                                   Kata MachineAccelerators: "," added     no
+ *   name               string  "" = the sandbox's name       -                 no
+ *   sockets            int     0 = maxvcpus/(cores*threads)  0..4096           no
+ *   cores              int     1                             1..256            no
+ *   threads            int     1                             1..256            no
+ *                      sockets*cores*threads must equal maxvcpus
+ *   memory_slots       int     0 (no "slots=")               0..256            no
+ *   maxmem_mib         int     0 (no "maxmem=")              0 or >= memory_mib;
+ *                      slots > 0 needs maxmem_mib > memory_mib; an nvdimm
+ *                      image needs memory_mib + its size <= maxmem_mib     no
+ *   rtc_base           string  "utc"                 utc|localtime|YYYY-MM-DD[THH:MM:SS]
+ *   rtc_clock          string  "host"                host | rt | vm        no
+ *   rtc_driftfix       string  "slew" (arch: "none") slew | none           no
+ *   globals            [string] arch default         "driver.prop=value"   no
+ *   vga                string  "none"                none|std|virtio|cirrus no
+ *   bios               string  ""                    "" or abs path        no
+ *   pflash             [string] []                   abs paths, <= 2       no
+ *   -- knobs --
+ *   no_user_config     bool    true                                        no
+ *   nodefaults         bool    true                                        no
+ *   nographic          bool    false  (-nographic instead of -display none) no
+ *   daemonize          bool    false  true is EINVAL: sandboxfs supervises
+ *                                     QEMU (pid, QMP fd, exit monitor)     no
+ *   hugepages          bool    false  memory-backend-file on /dev/hugepages
+ *                                     + -numa node (memory_mib even)       no
+ *   mem_prealloc       bool    false  prealloc=on on the memory backend    no
+ *   mem_shared         bool    false  share=on (memfd) for vhost-user      no
+ *   realtime           bool    false  with mlock: -overcommit mem-lock=    no
+ *   mlock              bool    false                                       no
+ *   iothreads          int     0      -object iothread,id=iothread<N>  0..64 no
+ *   disable_modern     bool    false  Kata nestedRun: virtio devices
+ *                                     disable-modern=on,disable-legacy=off no
+ *   pci_bridges        int     0      pci-bridge after the root ports 0..30 no
+ *   pcie_pci_bridges   int     0      pcie-pci-bridge after those     0..30 no
+ *   bridge_shpc        bool    false  shpc= of the pci-bridges             no
+ *
+ * A [string] key takes a JSON array of strings (at most 16).
  *
  * Every string rejects newlines and control characters.  Types are strict:
  * an int key takes a JSON integer only (not true, 2.5 or "2").  While the
@@ -47,7 +87,9 @@
 /* Sanity bound on vCPU counts before the arch's own limit applies. */
 #define CFG_VCPUS_LIMIT 4096
 
-enum cfg_type { CFG_STRING, CFG_INT, CFG_BOOL };
+enum cfg_type { CFG_STRING, CFG_INT, CFG_BOOL, CFG_STRV };
+
+#define CFG_STRV_MAX 16
 
 struct cfg_key {
 	const char *key;
@@ -59,6 +101,8 @@ struct cfg_key {
 	const char *sdef;       /* CFG_STRING static default */
 	/* CFG_STRING dynamic default (heap string); sees the keys above it. */
 	char *(*sdef_fn)(const struct vm_config *cfg);
+	/* CFG_STRV dynamic default (heap vector); NULL: empty. */
+	char **(*vdef_fn)(const struct vm_config *cfg);
 	/* Extra rule on the complete config; sees every key. */
 	int (*check)(const struct vm_config *cfg, const struct cfg_key *k, struct err **e);
 	/* Effective value of a string key ("" resolved); NULL: stored value. */
@@ -67,6 +111,44 @@ struct cfg_key {
 
 #define CFG_FIELD(cfg, k, T) (*(T *)((char *)(cfg) + (k)->off))
 #define CFG_CFIELD(cfg, k, T) (*(const T *)((const char *)(cfg) + (k)->off))
+#define CFG_CVFIELD(cfg, k) (*(char **const *)((const char *)(cfg) + (k)->off))
+
+/* ---- string lists ---- */
+
+size_t vm_config_strv_len(char *const *v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+static char **cfg_strv_dup(char *const *v)
+{
+	size_t n = vm_config_strv_len(v);
+	char **out = xcalloc(n + 1, sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		out[i] = xstrdup(v[i]);
+	return out;
+}
+
+static void cfg_strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static bool cfg_strv_eq(char *const *a, char *const *b)
+{
+	size_t n = vm_config_strv_len(a);
+	if (n != vm_config_strv_len(b))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
 
 /* ---- daemon-wide defaults ---- */
 
@@ -267,11 +349,230 @@ static int cfg_check_uuid(const struct vm_config *cfg, const struct cfg_key *k, 
 	return 0;
 }
 
+int vm_config_sockets(const struct vm_config *cfg)
+{
+	if (cfg->sockets > 0)
+		return cfg->sockets;
+	int per = cfg->cores * cfg->threads;
+	return per > 0 ? cfg->maxvcpus / per : cfg->maxvcpus;
+}
+
+static char *cfg_def_machine_options(const struct vm_config *cfg)
+{
+	const struct arch_ops *a = vm_config_arch(cfg);
+	const char *o = a && a->machine_options ? a->machine_options(cfg->machine) : "";
+	return xstrdup(o ? o : "");
+}
+
+static char *cfg_def_driftfix(const struct vm_config *cfg)
+{
+	const struct arch_ops *a = vm_config_arch(cfg);
+	return xstrdup(a && a->rtc_driftfix ? "slew" : "none");
+}
+
+static char **cfg_def_globals(const struct vm_config *cfg)
+{
+	const struct arch_ops *a = vm_config_arch(cfg);
+	return cfg_strv_dup(a ? (char *const *)a->default_globals : NULL);
+}
+
+static bool cfg_is_keych(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '-' || c == '.';
+}
+
+/* "k[=v](,k[=v])*": keys [A-Za-z0-9_.-]+, values [A-Za-z0-9_.:/+-]*; with
+ * `lead_comma` one leading ',' is allowed (Kata accelerators). */
+static int cfg_check_optlist(const char *key, const char *v, bool lead_comma, struct err **e)
+{
+	const char *p = v;
+	if (!*p)
+		return 0;
+	if (lead_comma && *p == ',')
+		p++;
+	for (;;) {
+		const char *k = p;
+		while (cfg_is_keych(*p))
+			p++;
+		if (p == k)
+			return err_set(e, EINVAL, "%s: empty or malformed option at offset %zu "
+				       "(expected key[=value] items separated by ',')",
+				       key, (size_t)(k - v));
+		if (*p == '=') {
+			p++;
+			while (cfg_is_keych(*p) || *p == ':' || *p == '/' || *p == '+')
+				p++;
+		}
+		if (!*p)
+			return 0;
+		if (*p != ',')
+			return err_set(e, EINVAL, "%s: invalid character '%c' at offset %zu", key, *p,
+				       (size_t)(p - v));
+		p++;
+	}
+}
+
+static int cfg_check_machine_options(const struct vm_config *cfg, const struct cfg_key *k,
+				     struct err **e)
+{
+	return cfg_check_optlist(k->key, cfg->machine_options, false, e);
+}
+
+static int cfg_check_accelerators(const struct vm_config *cfg, const struct cfg_key *k,
+				  struct err **e)
+{
+	return cfg_check_optlist(k->key, cfg->machine_accelerators, true, e);
+}
+
+static int cfg_check_smp(const struct vm_config *cfg, const struct cfg_key *k, struct err **e)
+{
+	int per = cfg->cores * cfg->threads;
+	if (cfg->sockets > 0 && cfg->sockets * per != cfg->maxvcpus)
+		return err_set(e, EINVAL,
+			       "sockets: sockets * cores * threads (%d * %d * %d) must equal maxvcpus (%d)",
+			       cfg->sockets, cfg->cores, cfg->threads, cfg->maxvcpus);
+	if (cfg->sockets == 0 && cfg->maxvcpus % per != 0)
+		return err_set(e, EINVAL,
+			       "cores: maxvcpus (%d) is not a multiple of cores * threads (%d)",
+			       cfg->maxvcpus, per);
+	return 0;
+}
+
+static int cfg_check_maxmem(const struct vm_config *cfg, const struct cfg_key *k, struct err **e)
+{
+	if (cfg->maxmem_mib && cfg->maxmem_mib < cfg->memory_mib)
+		return err_set(e, EINVAL, "maxmem_mib: %d is below memory_mib (%d)", cfg->maxmem_mib,
+			       cfg->memory_mib);
+	if (cfg->memory_slots > 0 && cfg->maxmem_mib <= cfg->memory_mib)
+		return err_set(e, EINVAL,
+			       "maxmem_mib: memory_slots needs maxmem_mib above memory_mib (%d)",
+			       cfg->memory_mib);
+	if (cfg->hugepages && cfg->memory_mib % 2)
+		return err_set(e, EINVAL, "hugepages: memory_mib must be a multiple of 2 (2 MiB pages)");
+	return 0;
+}
+
+static int cfg_check_enum(const char *key, const char *v, const char *const *choices,
+			  struct err **e)
+{
+	struct sbuf b = {0};
+	for (const char *const *c = choices; *c; c++) {
+		if (strcmp(v, *c) == 0) {
+			sbuf_release(&b);
+			return 0;
+		}
+		sbuf_printf(&b, "%s%s", b.len ? " | " : "", *c);
+	}
+	int r = err_set(e, EINVAL, "%s: unsupported value %s (one of: %s)", key, v, b.s);
+	sbuf_release(&b);
+	return r;
+}
+
+static bool cfg_digits(const char *p, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+	return true;
+}
+
+static int cfg_check_rtc_base(const struct vm_config *cfg, const struct cfg_key *k,
+			      struct err **e)
+{
+	const char *v = cfg->rtc_base;
+	if (!strcmp(v, "utc") || !strcmp(v, "localtime"))
+		return 0;
+	size_t n = strlen(v);
+	bool ok = (n == 10 || n == 19) && cfg_digits(v, 4) && v[4] == '-' &&
+		  cfg_digits(v + 5, 2) && v[7] == '-' && cfg_digits(v + 8, 2);
+	if (ok && n == 19)
+		ok = v[10] == 'T' && cfg_digits(v + 11, 2) && v[13] == ':' &&
+		     cfg_digits(v + 14, 2) && v[16] == ':' && cfg_digits(v + 17, 2);
+	if (!ok)
+		return err_set(e, EINVAL,
+			       "rtc_base: must be utc, localtime or a date YYYY-MM-DD[THH:MM:SS]");
+	return 0;
+}
+
+static int cfg_check_rtc_clock(const struct vm_config *cfg, const struct cfg_key *k,
+			       struct err **e)
+{
+	static const char *const c[] = { "host", "rt", "vm", NULL };
+	return cfg_check_enum(k->key, cfg->rtc_clock, c, e);
+}
+
+static int cfg_check_driftfix(const struct vm_config *cfg, const struct cfg_key *k,
+			      struct err **e)
+{
+	static const char *const c[] = { "slew", "none", NULL };
+	int r = cfg_check_enum(k->key, cfg->rtc_driftfix, c, e);
+	if (r < 0)
+		return r;
+	const struct arch_ops *a = vm_config_arch(cfg);
+	if (!strcmp(cfg->rtc_driftfix, "slew") && a && !a->rtc_driftfix)
+		return err_set(e, EINVAL, "rtc_driftfix: slew is not available on %s", a->name);
+	return 0;
+}
+
+static int cfg_check_globals(const struct vm_config *cfg, const struct cfg_key *k,
+			     struct err **e)
+{
+	for (size_t i = 0; cfg->globals[i]; i++) {
+		const char *g = cfg->globals[i], *p = g;
+		while (cfg_is_keych(*p) && *p != '.')
+			p++;
+		bool ok = p > g && *p == '.';
+		const char *q = ok ? ++p : p;
+		while (ok && cfg_is_keych(*p))
+			p++;
+		ok = ok && p > q && *p == '=' && p[1];
+		if (!ok)
+			return err_set(e, EINVAL, "globals[%zu]: must be driver.property=value", i);
+	}
+	return 0;
+}
+
+static int cfg_check_vga(const struct vm_config *cfg, const struct cfg_key *k, struct err **e)
+{
+	static const char *const c[] = { "none", "std", "virtio", "cirrus", NULL };
+	return cfg_check_enum(k->key, cfg->vga, c, e);
+}
+
+static int cfg_check_pflash(const struct vm_config *cfg, const struct cfg_key *k,
+			    struct err **e)
+{
+	if (vm_config_strv_len(cfg->pflash) > 2)
+		return err_set(e, EINVAL, "pflash: at most 2 flash images (code, vars)");
+	for (size_t i = 0; cfg->pflash[i]; i++) {
+		char what[32];
+		snprintf(what, sizeof(what), "pflash[%zu]", i);
+		int r = cfg_check_path(what, cfg->pflash[i], false, e);
+		if (r < 0)
+			return r;
+	}
+	if (*cfg->bios && cfg->pflash[0])
+		return err_set(e, EINVAL, "pflash: bios and pflash exclude each other");
+	return 0;
+}
+
+static int cfg_check_daemonize(const struct vm_config *cfg, const struct cfg_key *k,
+			       struct err **e)
+{
+	if (cfg->daemonize)
+		return err_set(e, EINVAL,
+			       "daemonize: must be false: sandboxfs supervises QEMU itself (it keeps "
+			       "its pid, hands it the QMP socket and notices it exit); a daemonized "
+			       "QEMU would escape that");
+	return 0;
+}
+
 /* ---- the schema ---- */
 
 #define S(name) CFG_STRING, offsetof(struct vm_config, name), 0, 0
 #define I(name, lo, hi) CFG_INT, offsetof(struct vm_config, name), (lo), (hi)
 #define B(name) CFG_BOOL, offsetof(struct vm_config, name), 0, 1
+#define V(name) CFG_STRV, offsetof(struct vm_config, name), 0, 0
 
 static const struct cfg_key cfg_schema[] = {
 	{ "arch", S(arch), .sdef_fn = cfg_def_arch, .check = cfg_check_arch },
@@ -291,11 +592,43 @@ static const struct cfg_key cfg_schema[] = {
 	{ "root_ports", I(root_ports, 0, 32), .idef = 4 },
 	{ "uuid", S(uuid), .sdef_fn = cfg_def_uuid, .check = cfg_check_uuid },
 	{ "remove_timeout_ms", I(remove_timeout_ms, 100, 600000), .live = true, .idef = 10000 },
+	{ "machine_options", S(machine_options), .sdef_fn = cfg_def_machine_options,
+	  .check = cfg_check_machine_options },
+	{ "machine_accelerators", S(machine_accelerators), .sdef = "",
+	  .check = cfg_check_accelerators },
+	{ "name", S(name), .sdef = "" },
+	{ "sockets", I(sockets, 0, CFG_VCPUS_LIMIT), .idef = 0 },
+	{ "cores", I(cores, 1, 256), .idef = 1 },
+	{ "threads", I(threads, 1, 256), .idef = 1, .check = cfg_check_smp },
+	{ "memory_slots", I(memory_slots, 0, 256), .idef = 0 },
+	{ "maxmem_mib", I(maxmem_mib, 0, 4194304), .idef = 0 },
+	{ "rtc_base", S(rtc_base), .sdef = "utc", .check = cfg_check_rtc_base },
+	{ "rtc_clock", S(rtc_clock), .sdef = "host", .check = cfg_check_rtc_clock },
+	{ "rtc_driftfix", S(rtc_driftfix), .sdef_fn = cfg_def_driftfix, .check = cfg_check_driftfix },
+	{ "globals", V(globals), .vdef_fn = cfg_def_globals, .check = cfg_check_globals },
+	{ "vga", S(vga), .sdef = "none", .check = cfg_check_vga },
+	{ "bios", S(bios), .sdef = "", .check = cfg_check_opt_path },
+	{ "pflash", V(pflash), .check = cfg_check_pflash },
+	{ "no_user_config", B(no_user_config), .idef = 1 },
+	{ "nodefaults", B(nodefaults), .idef = 1 },
+	{ "nographic", B(nographic), .idef = 0 },
+	{ "daemonize", B(daemonize), .idef = 0, .check = cfg_check_daemonize },
+	{ "hugepages", B(hugepages), .idef = 0 },
+	{ "mem_prealloc", B(mem_prealloc), .idef = 0 },
+	{ "mem_shared", B(mem_shared), .idef = 0, .check = cfg_check_maxmem },
+	{ "realtime", B(realtime), .idef = 0 },
+	{ "mlock", B(mlock), .idef = 0 },
+	{ "iothreads", I(iothreads, 0, 64), .idef = 0 },
+	{ "disable_modern", B(disable_modern), .idef = 0 },
+	{ "pci_bridges", I(pci_bridges, 0, 30), .idef = 0 },
+	{ "pcie_pci_bridges", I(pcie_pci_bridges, 0, 30), .idef = 0 },
+	{ "bridge_shpc", B(bridge_shpc), .idef = 0 },
 };
 
 #undef S
 #undef I
 #undef B
+#undef V
 
 static const struct cfg_key *cfg_find(const char *key)
 {
@@ -330,15 +663,21 @@ void vm_config_init(struct vm_config *cfg)
 		case CFG_BOOL:
 			CFG_FIELD(cfg, k, bool) = k->idef != 0;
 			break;
+		case CFG_STRV:
+			CFG_FIELD(cfg, k, char **) = k->vdef_fn ? k->vdef_fn(cfg) : xcalloc(1, sizeof(char *));
+			break;
 		}
 	}
 }
 
 void vm_config_release(struct vm_config *cfg)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(cfg_schema); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(cfg_schema); i++) {
 		if (cfg_schema[i].type == CFG_STRING)
 			free(CFG_FIELD(cfg, &cfg_schema[i], char *));
+		else if (cfg_schema[i].type == CFG_STRV)
+			cfg_strv_free(CFG_FIELD(cfg, &cfg_schema[i], char **));
+	}
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -352,6 +691,8 @@ void vm_config_copy(struct vm_config *dst, const struct vm_config *src)
 		const struct cfg_key *k = &cfg_schema[i];
 		if (k->type == CFG_STRING)
 			CFG_FIELD(dst, k, char *) = xstrdup(CFG_CFIELD(src, k, char *));
+		else if (k->type == CFG_STRV)
+			CFG_FIELD(dst, k, char **) = cfg_strv_dup(CFG_CVFIELD(src, k));
 	}
 }
 
@@ -380,6 +721,17 @@ int vm_config_validate(const struct vm_config *cfg, struct err **e)
 		}
 		case CFG_BOOL:
 			break;
+		case CFG_STRV: {
+			char *const *v = CFG_CVFIELD(cfg, k);
+			if (!v)
+				return err_set(e, EINVAL, "%s: missing", k->key);
+			if (vm_config_strv_len(v) > CFG_STRV_MAX)
+				return err_set(e, EINVAL, "%s: at most %d entries", k->key, CFG_STRV_MAX);
+			for (size_t j = 0; v[j]; j++)
+				if ((r = vm_qopts_check_value(k->key, v[j], e)) < 0)
+					return r;
+			break;
+		}
 		}
 		if (k->check && (r = k->check(cfg, k, e)) < 0)
 			return r;
@@ -457,6 +809,34 @@ static int cfg_apply(struct vm_config *cfg, struct json_object *o, struct err **
 				return err_set(e, EINVAL, "%s: expected boolean", k->key);
 			CFG_FIELD(cfg, k, bool) = json_object_get_boolean(v);
 			break;
+		case CFG_STRV: {
+			if (!json_object_is_type(v, json_type_array))
+				return err_set(e, EINVAL, "%s: expected an array of strings", k->key);
+			size_t n = json_object_array_length(v);
+			if (n > CFG_STRV_MAX)
+				return err_set(e, EINVAL, "%s: at most %d entries", k->key, CFG_STRV_MAX);
+			for (size_t j = 0; j < n; j++) {
+				struct json_object *it = json_object_array_get_idx(v, j);
+				if (!json_object_is_type(it, json_type_string))
+					return err_set(e, EINVAL, "%s[%zu]: expected string", k->key, j);
+				const char *s = json_object_get_string(it);
+				if ((size_t)json_object_get_string_len(it) != strlen(s))
+					return err_set(e, EINVAL,
+						       "%s[%zu]: must not contain newlines or control characters",
+						       k->key, j);
+				char what[64];
+				snprintf(what, sizeof(what), "%s[%zu]", k->key, j);
+				int r = vm_qopts_check_value(what, s, e);
+				if (r < 0)
+					return r;
+			}
+			char **nv = xcalloc(n + 1, sizeof(*nv));
+			for (size_t j = 0; j < n; j++)
+				nv[j] = xstrdup(json_object_get_string(json_object_array_get_idx(v, j)));
+			cfg_strv_free(CFG_FIELD(cfg, k, char **));
+			CFG_FIELD(cfg, k, char **) = nv;
+			break;
+		}
 		}
 	}
 	return 0;
@@ -480,6 +860,9 @@ static int cfg_check_running(const struct vm_config *old, const struct vm_config
 			break;
 		case CFG_BOOL:
 			same = CFG_CFIELD(old, k, bool) == CFG_CFIELD(new, k, bool);
+			break;
+		case CFG_STRV:
+			same = cfg_strv_eq(CFG_CVFIELD(old, k), CFG_CVFIELD(new, k));
 			break;
 		}
 		if (!same)
@@ -524,6 +907,13 @@ struct json_object *vm_config_to_json(const struct vm_config *cfg)
 		case CFG_BOOL:
 			v = json_object_new_boolean(CFG_CFIELD(cfg, k, bool));
 			break;
+		case CFG_STRV: {
+			v = json_object_new_array();
+			char *const *sv = CFG_CVFIELD(cfg, k);
+			for (size_t j = 0; sv && sv[j]; j++)
+				json_object_array_add(v, json_object_new_string(sv[j]));
+			break;
+		}
 		}
 		json_object_object_add(o, k->key, v);
 	}

@@ -12,6 +12,7 @@
 #define SANDBOXFS_VM_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "lib/err.h"
 
@@ -33,6 +34,31 @@ struct vm_config {
 	int root_ports;      /* hotplug root ports / bridges, 0..32 */
 	char *uuid;          /* generated at creation */
 	int remove_timeout_ms; /* DEVICE_DELETED wait, live-changeable */
+
+	/* ---- the full model (issue 3): machine ---- */
+	char *machine_options;      /* extra -machine options, "k=v,..." */
+	char *machine_accelerators; /* Kata MachineAccelerators: appended */
+	char *name;                 /* -name guest=; "" = the sandbox name */
+	int sockets;                /* 0 = maxvcpus / (cores * threads) */
+	int cores, threads;
+	int memory_slots;           /* -m slots=; 0 = none */
+	int maxmem_mib;             /* -m maxmem=; 0 = none */
+	char *rtc_base;             /* utc | localtime | YYYY-MM-DD[THH:MM:SS] */
+	char *rtc_clock;            /* host | rt | vm */
+	char *rtc_driftfix;         /* slew | none */
+	char **globals;             /* -global each; NULL-terminated */
+	char *vga;                  /* none | std | virtio | cirrus */
+	char *bios;                 /* "" or absolute path */
+	char **pflash;              /* absolute paths, at most 2 */
+	/* knobs */
+	bool no_user_config, nodefaults, nographic, daemonize;
+	bool hugepages, mem_prealloc, mem_shared, realtime, mlock;
+	int iothreads;              /* -object iothread,id=iothread<N> */
+	bool disable_modern;        /* Kata nestedRun: virtio legacy only */
+	/* topology beyond the hotplug root ports */
+	int pci_bridges;            /* pci-bridge on the root bus */
+	int pcie_pci_bridges;       /* pcie-pci-bridge on the root bus */
+	bool bridge_shpc;           /* shpc= of pci-bridges */
 };
 
 /* Daemon-wide defaults the config falls back on (set once by main). */
@@ -82,5 +108,10 @@ const char *vm_config_cpu_model(const struct vm_config *cfg);
  * vm_device_parse. */
 int vm_config_parse_object(const char *what, const char *text, struct json_object **out,
 			   struct err **e);
+
+/* Effective SMP sockets (sockets, or maxvcpus / (cores * threads)). */
+int vm_config_sockets(const struct vm_config *cfg);
+/* Number of entries of a NULL-terminated string list (NULL: 0). */
+size_t vm_config_strv_len(char *const *v);
 
 #endif

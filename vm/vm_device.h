@@ -1,15 +1,19 @@
 /*
  * vm_device — device descriptions (what `devices/add` accepts).
  *
- * One model, two outputs: a parsed device yields the JSON objects that QMP
- * blockdev-add / device_add take, and the same objects render through
- * vm_qopts into -blockdev / -device arguments for cold plug.
+ * One model, two outputs: a parsed device expands into "parts" — the JSON
+ * objects that QMP object-add / chardev-add / netdev_add / blockdev-add /
+ * device_add take — and the same parts render through vm_qopts into the
+ * -object / -chardev / -netdev / -fsdev / -blockdev / -device arguments of
+ * the boot command line.  The spec grammar, per "type", is written at the
+ * top of vm_device.c.
  *
- * Grammar of a device spec (one JSON object per write):
- *   {"type":"block", "id":ID, "file":ABS_PATH, "format":"raw"|"qcow2",
- *    "readonly":BOOL}
- *   ID: [A-Za-z][A-Za-z0-9._-]{0,24}   (node name is "drive-" ID)
- * Unknown keys, wrong types, missing required keys → EINVAL naming the key.
+ * File descriptors: a spec never carries an fd number (a user writing
+ * through a FUSE file cannot hand the daemon a descriptor).  A device that
+ * wants QEMU to get descriptors by inheritance (govmm's appendFDs) says
+ * "pass_fds": true; the daemon then opens them itself (a tap by ifname, a
+ * macvtap's /dev/tapN, /dev/vhost-net, /dev/vhost-vsock) and the argv
+ * references them by number — see struct vm_fdplan.
  */
 #ifndef SANDBOXFS_VM_DEVICE_H
 #define SANDBOXFS_VM_DEVICE_H
@@ -21,6 +25,8 @@
 
 struct json_object;
 struct arch_ops;
+struct vm_config;
+struct strv;
 
 #define VM_DEVICE_ID_MAX 25
 
@@ -30,14 +36,33 @@ enum vm_device_state {
 	VM_DEV_REMOVING,   /* device_del sent, DEVICE_DELETED not yet seen */
 };
 
+enum vm_dev_kind {
+	VM_DEVK_BLOCK,
+	VM_DEVK_IMAGE,
+	VM_DEVK_CONSOLE,
+	VM_DEVK_SERIAL,
+	VM_DEVK_9P,
+	VM_DEVK_VIRTIOFS,
+	VM_DEVK_VHOST_USER_NET,
+	VM_DEVK_VHOST_USER_SCSI,
+	VM_DEVK_VHOST_USER_BLK,
+	VM_DEVK_VSOCK,
+	VM_DEVK_NET,
+	VM_DEVK_VFIO,
+	VM_DEVK_RNG,
+	VM_DEVK_IOMMU,
+};
+
 struct vm_device {
 	char *id;
-	char *type;       /* "block" */
-	char *file;
-	char *format;
+	char *type;       /* the spec's "type" */
+	char *file;       /* host file/dir the device reads (checked readable), or NULL */
+	char *format;     /* block: "raw" | "qcow2"; else NULL */
 	bool readonly;
 	int bridge, slot; /* placement in the topology; -1 when none */
 	enum vm_device_state state;
+	enum vm_dev_kind kind;
+	struct json_object *spec; /* normalized spec, every default filled in */
 };
 
 int vm_device_parse(const char *json, struct vm_device **out, struct err **e);
@@ -50,10 +75,91 @@ const char *vm_device_state_name(enum vm_device_state s);
 /* Backend node name ("drive-<id>") into buf; returns buf. */
 const char *vm_device_node_name(const struct vm_device *d, char *buf, size_t len);
 
-/* blockdev-add arguments (new reference), NULL if the type has no backend. */
+/* blockdev-add arguments (new reference), NULL if the type has no block
+ * backend that the hot-add path handles (anything but a virtio-blk block). */
 struct json_object *vm_device_backend(const struct vm_device *d);
-/* device_add arguments for a device placed on bus `bus` at PCI `addr`. */
+/* device_add arguments of the device's main function, placed on bus `bus`
+ * at PCI `addr` (NULL bus: unplaced). */
 struct json_object *vm_device_frontend(const struct vm_device *d, const struct arch_ops *a,
 				       const char *bus, int addr);
+/* Whether the existing hot-add path (blockdev-add + device_add) covers the
+ * whole device: true only for a virtio-blk "block".  Everything else is
+ * cold-plug only until hotplug breadth lands. */
+bool vm_device_hotpluggable(const struct vm_device *d);
+/* Whether the device has a PCI function that takes a bridge slot. */
+bool vm_device_is_pci(const struct vm_device *d);
+/* String / int / bool member of the normalized spec ("" / 0 / false). */
+const char *vm_device_str(const struct vm_device *d, const char *key);
+long long vm_device_int(const struct vm_device *d, const char *key);
+bool vm_device_bool(const struct vm_device *d, const char *key);
+/* Rules that need the config (iothread exists, vIOMMU machine, ...). */
+int vm_device_check_config(const struct vm_device *d, const struct vm_config *cfg,
+			   struct err **e);
+
+/* ---- file descriptors passed by inheritance ---- */
+
+#define VM_FD_FIRST 4 /* after stdio and the QMP socket (VM_QMP_FD 3) */
+
+enum vm_fd_source {
+	VM_FD_PATH,    /* open(name, O_RDWR) */
+	VM_FD_TUN,     /* /dev/net/tun + TUNSETIFF name (IFF_TAP|IFF_NO_PI[|IFF_MULTI_QUEUE]) */
+	VM_FD_MACVTAP, /* /dev/tap<ifindex of name> */
+};
+
+struct vm_fd {
+	int num;       /* the descriptor number QEMU sees */
+	enum vm_fd_source src;
+	char *name;    /* path or interface name */
+	bool multi_queue;
+};
+
+struct vm_fdplan {
+	struct vm_fd *v;
+	size_t n;
+};
+/* Take the next descriptor number; returns it. */
+int vm_fdplan_add(struct vm_fdplan *p, enum vm_fd_source src, const char *name, bool mq);
+void vm_fdplan_release(struct vm_fdplan *p);
+
+/* ---- parts: one model, two outputs ---- */
+
+enum vm_part_kind {
+	VM_PART_OBJECT,   /* -object QOM,...   / object-add   (implied "qom-type") */
+	VM_PART_CHARDEV,  /* -chardev BACKEND,...  / chardev-add (nested form) */
+	VM_PART_NETDEV,   /* -netdev TYPE,...  / netdev_add   (implied "type") */
+	VM_PART_FSDEV,    /* -fsdev DRIVER,... / (no QMP command) */
+	VM_PART_BLOCKDEV, /* -blockdev ...     / blockdev-add */
+	VM_PART_DEVICE,   /* -device DRIVER,...   / device_add (implied "driver") */
+};
+
+struct vm_dev_part {
+	enum vm_part_kind kind;
+	struct json_object *args;
+};
+
+struct vm_dev_parts {
+	struct vm_dev_part *v;
+	size_t n;
+	int main; /* index of the device's main (placed) function */
+};
+
+struct vm_dev_env {
+	const struct arch_ops *arch;
+	const char *bus;         /* parent bus of the PCI function; NULL: none */
+	int addr;                /* its PCI device number on bus */
+	bool disable_modern;     /* Kata nestedRun */
+	const char *console_log; /* default file of a console */
+	struct vm_fdplan *fds;   /* descriptor numbers come from here */
+};
+
+int vm_device_parts(const struct vm_device *d, const struct vm_dev_env *env,
+		    struct vm_dev_parts *out, struct err **e);
+void vm_dev_parts_release(struct vm_dev_parts *p);
+/* Append the command-line options ("-device", "virtio-...,...", ...). */
+void vm_dev_parts_argv(const struct vm_dev_parts *p, struct strv *argv);
+/* The QMP commands that add the same parts, in order: a JSON array of
+ * {"execute":CMD, "arguments":ARGS}.  EOPNOTSUPP for a part QMP cannot add
+ * (-fsdev). */
+int vm_dev_parts_qmp(const struct vm_dev_parts *p, struct json_object **out, struct err **e);
 
 #endif

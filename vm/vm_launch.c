@@ -86,6 +86,11 @@ static void on_qmp_closed(void *opaque, const char *why)
 				     "control writes fail until the sandbox is stopped", (int)sb->pid, why);
 }
 
+void vm_qmp_callbacks(struct vm_sandbox *sb, struct qmp_callbacks *cb)
+{
+	*cb = (struct qmp_callbacks){.event = on_qmp_event, .closed = on_qmp_closed, .opaque = sb};
+}
+
 static int listen_socket(const char *path, struct err **e)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -226,7 +231,8 @@ static int start_locked(struct vm_sandbox *sb, struct err **e)
 		return err_wrap(e, "start");
 	int pidfd = sys_pidfd_open(pid);
 
-	struct qmp_callbacks cb = {.event = on_qmp_event, .closed = on_qmp_closed, .opaque = sb};
+	struct qmp_callbacks cb;
+	vm_qmp_callbacks(sb, &cb);
 	struct qmp_client *qmp = NULL;
 	cleanup_err struct err *qe = NULL;
 	if (qmp_client_connect(sb->qmp_path, &cb, set->start_timeout_ms, &qmp, &qe) < 0) {
@@ -251,6 +257,7 @@ static int start_locked(struct vm_sandbox *sb, struct err **e)
 	sb->guest_shutdown = false;
 	sb->qmp = qmp;
 	sb->nhot_cpus = 0;
+	sb->ndimms = 0;
 	for (size_t i = 0; i < sb->ndevs; i++)
 		sb->devs[i]->state = VM_DEV_CONFIGURED;
 	sb->state = VM_RUNNING;
@@ -309,7 +316,8 @@ int vm_adopt(struct vm_sandbox *sb, enum vm_state was, struct err **e)
 	int pidfd = sys_pidfd_open(pid);
 	if (pidfd < 0)
 		return err_sys(e, errno, "pidfd_open %d", (int)pid);
-	struct qmp_callbacks cb = {.event = on_qmp_event, .closed = on_qmp_closed, .opaque = sb};
+	struct qmp_callbacks cb;
+	vm_qmp_callbacks(sb, &cb);
 	struct qmp_client *qmp = NULL;
 	cleanup_json struct json_object *status = NULL;
 	int r = qmp_client_connect(sb->qmp_path, &cb, vm_get_settings()->qmp_timeout_ms, &qmp, e);
@@ -466,6 +474,7 @@ void vm_sandbox_exited(struct vm_sandbox *sb, int wstatus, bool have_status)
 	sb->state = expected || clean ? VM_STOPPED : VM_CRASHED;
 	sb->expect_exit = false;
 	sb->nhot_cpus = 0;
+	sb->ndimms = 0;
 	/* Hot-added devices stay configured (cold-plugged at the next start).
 	 * A removal in flight stays 'removing': it is finished under op_lock by
 	 * the next start or remove, never here, as a remover may hold it. */

@@ -74,6 +74,16 @@ static struct json_object *persist_to_json(struct vm_sandbox *sb)
 		json_object_array_add(cpus, jc);
 	}
 	json_object_object_add(o, "hot_cpus", cpus);
+	struct json_object *dimms = json_object_new_array();
+	for (size_t i = 0; i < sb->ndimms; i++) {
+		const struct vm_dimm *m = &sb->dimms[i];
+		struct json_object *jm = json_object_new_object();
+		json_object_object_add(jm, "id", jstr(m->id));
+		json_object_object_add(jm, "size_mib", json_object_new_int(m->size_mib));
+		json_object_object_add(jm, "removing", json_object_new_boolean(m->removing));
+		json_object_array_add(dimms, jm);
+	}
+	json_object_object_add(o, "dimms", dimms);
 	return o;
 }
 
@@ -171,6 +181,23 @@ static void load_cpus(struct vm_sandbox *sb, struct json_object *arr)
 	}
 }
 
+static void load_dimms(struct vm_sandbox *sb, struct json_object *arr)
+{
+	size_t n = arr ? json_object_array_length(arr) : 0;
+	sb->dimms = n ? xcalloc(n, sizeof(*sb->dimms)) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *jm = json_object_array_get_idx(arr, i), *v;
+		const char *id = jget_str(jm, "id");
+		int64_t size;
+		if (!id || jget_int(jm, "size_mib", &size) < 0)
+			continue;
+		struct vm_dimm *m = &sb->dimms[sb->ndimms++];
+		snprintf(m->id, sizeof(m->id), "%s", id);
+		m->size_mib = (int)size;
+		m->removing = json_object_object_get_ex(jm, "removing", &v) && json_object_get_boolean(v);
+	}
+}
+
 /* Rebuild one sandbox from its state file; adopt its QEMU if alive. */
 static int load_one(const char *name, const char *path, struct err **e)
 {
@@ -199,6 +226,7 @@ static int load_one(const char *name, const char *path, struct err **e)
 		return err_wrap(e, "%s", path);
 	}
 	load_cpus(sb, json_object_object_get_ex(o, "hot_cpus", &v) ? v : NULL);
+	load_dimms(sb, json_object_object_get_ex(o, "dimms", &v) ? v : NULL);
 	free(sb->error);
 	sb->error = xstrdup(jget_str(o, "error") ? jget_str(o, "error") : "");
 	enum vm_state st = VM_CREATED;
@@ -221,6 +249,7 @@ static int load_one(const char *name, const char *path, struct err **e)
 			/* Gone (or not ours any more) while no daemon watched it. */
 			sb->pid = 0;
 			sb->nhot_cpus = 0;
+			sb->ndimms = 0;
 			sb->state = VM_CRASHED;
 			free(sb->error);
 			sb->error = xasprintf("qemu pid %lld was lost while sandboxfs was not running: %s",

@@ -167,6 +167,7 @@ void vm_sandbox_free(struct vm_sandbox *sb)
 		vm_device_free(sb->devs[i]);
 	free(sb->devs);
 	free(sb->hot_cpus);
+	free(sb->dimms);
 	vm_topology_release(&sb->topo);
 	vm_config_release(&sb->cfg);
 	if (sb->qmp)

@@ -33,6 +33,12 @@ enum vm_state {
 	VM_CRASHED,
 };
 
+struct vm_dimm {
+	char id[32];  /* pc-dimm id "dimmN"; its backend is "mem-dimmN" */
+	int size_mib;
+	bool removing; /* device_del sent, DEVICE_DELETED not yet seen */
+};
+
 struct vm_cpu {
 	char id[32];
 	int socket, core, thread;
@@ -71,6 +77,8 @@ struct vm_sandbox {
 
 	struct vm_cpu *hot_cpus; /* hot-added vCPUs, in order */
 	size_t nhot_cpus;
+	struct vm_dimm *dimms;   /* hot-added memory, in order */
+	size_t ndimms;
 
 	char *error;             /* last failure message */
 
@@ -145,6 +153,10 @@ void vm_sandbox_set_error(struct vm_sandbox *sb, const char *fmt, ...)
 /* A new reference to the QMP client, or NULL + ENOTCONN/EBUSY error. */
 struct qmp_client *vm_sandbox_qmp(struct vm_sandbox *sb, struct err **e);
 
+/* The QMP callbacks a sandbox's connection uses (state, events, faults). */
+struct qmp_callbacks;
+void vm_qmp_callbacks(struct vm_sandbox *sb, struct qmp_callbacks *cb);
+
 /* Control verbs (vm_launch.c). */
 int vm_start(struct vm_sandbox *sb, struct err **e);
 int vm_stop(struct vm_sandbox *sb, struct err **e);
@@ -166,6 +178,12 @@ int vm_cpus_set_target(struct vm_sandbox *sb, const char *value, struct err **e)
 void vm_cpus_show_target(struct vm_sandbox *sb, struct sbuf *out);
 int vm_cpus_show_online(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
 void vm_cpus_show_hotplugged(struct vm_sandbox *sb, struct sbuf *out);
+
+/* Memory (vm_memory.c). */
+int vm_memory_set_target(struct vm_sandbox *sb, const char *value, struct err **e);
+void vm_memory_show_target(struct vm_sandbox *sb, struct sbuf *out);
+void vm_memory_show_hotplugged(struct vm_sandbox *sb, struct sbuf *out);
+void vm_memory_show_slots(struct vm_sandbox *sb, struct sbuf *out);
 
 /* Devices (vm_hotplug.c). */
 int vm_sandbox_device_add(struct vm_sandbox *sb, const char *json, struct err **e);

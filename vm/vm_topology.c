@@ -1,11 +1,12 @@
 /*
  * vm_topology — hotplug bridges and slot accounting; see vm_topology.h.
  *
- * Bridge i is "rp<i>", chassis i+1, at PCI device number
+ * Bridge i is "rp<i>" (then "pb<j>", "ppb<k>"), chassis i+1, at PCI device number
  * arch->bridge_first_addr + i on arch->bridge_bus, with arch->bridge_slots
- * slots.  Slot s of bridge b is the device number s on the bridge's
+ * slots.  Slot s of bridge b is the device number slot_base + s (0 on a
+ * root port, 1 on a pci bridge) on the bridge's
  * secondary bus, so its guest path (Kata's form) is "%02x/%02x" of
- * (bridge addr, s).  Allocation is first-fit in bridge order.
+ * (bridge addr, slot_base + s).  Allocation is first-fit in bridge order.
  *
  * Not thread-safe: the owning sandbox serialises access.
  */
@@ -15,7 +16,10 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "vm/vm_config.h"
 #include "vm/vm_qopts.h"
+
+#define TOPO_BRIDGE_SLOTS 31 /* pci-bridge / pcie-pci-bridge: devices 1..31 */
 
 void vm_topology_init(struct vm_topology *t, const struct arch_ops *a, int count)
 {
@@ -31,6 +35,43 @@ void vm_topology_init(struct vm_topology *t, const struct arch_ops *a, int count
 		b->nslots = a->bridge_slots > 0 ? a->bridge_slots : 1;
 		b->slots = xcalloc((size_t)b->nslots, sizeof(*b->slots));
 	}
+}
+
+void vm_topology_init_config(struct vm_topology *t, const struct vm_config *cfg)
+{
+	const struct arch_ops *a = vm_config_arch(cfg);
+	vm_topology_init(t, a, cfg->root_ports);
+	int extra = cfg->pci_bridges + cfg->pcie_pci_bridges;
+	if (extra <= 0)
+		return;
+	const char *bus = a->root_bus ? a->root_bus(cfg->machine) : a->bridge_bus;
+	t->bridges = xrealloc(t->bridges, (size_t)(t->n + extra) * sizeof(*t->bridges));
+	for (int j = 0; j < extra; j++) {
+		int i = t->n + j;
+		bool pb = j < cfg->pci_bridges;
+		struct vm_bridge *b = &t->bridges[i];
+		memset(b, 0, sizeof(*b));
+		if (pb)
+			snprintf(b->id, sizeof(b->id), "pb%d", j);
+		else
+			snprintf(b->id, sizeof(b->id), "ppb%d", j - cfg->pci_bridges);
+		b->driver = pb ? "pci-bridge" : "pcie-pci-bridge";
+		b->bus = bus;
+		b->chassis = i + 1;
+		b->addr = a->bridge_first_addr + i;
+		b->nslots = TOPO_BRIDGE_SLOTS;
+		b->slot_base = 1;
+		b->shpc = cfg->bridge_shpc;
+		b->slots = xcalloc((size_t)b->nslots, sizeof(*b->slots));
+	}
+	t->n += extra;
+}
+
+int vm_topology_slot_addr(const struct vm_topology *t, int bridge, int slot)
+{
+	if (bridge < 0 || bridge >= t->n || slot < 0 || slot >= t->bridges[bridge].nslots)
+		return -1;
+	return t->bridges[bridge].slot_base + slot;
 }
 
 void vm_topology_release(struct vm_topology *t)
@@ -110,7 +151,8 @@ void vm_topology_guest_addr(const struct vm_topology *t, int bridge, int slot, s
 {
 	if (bridge < 0 || bridge >= t->n || slot < 0 || slot >= t->bridges[bridge].nslots)
 		return;
-	sbuf_printf(out, "%02x/%02x", (unsigned)t->bridges[bridge].addr, (unsigned)slot);
+	sbuf_printf(out, "%02x/%02x", (unsigned)t->bridges[bridge].addr,
+		    (unsigned)vm_topology_slot_addr(t, bridge, slot));
 }
 
 void vm_topology_argv(const struct vm_topology *t, struct strv *argv)
@@ -121,7 +163,12 @@ void vm_topology_argv(const struct vm_topology *t, struct strv *argv)
 		vm_qopts_escape(&o, b->driver); /* the implied "driver" */
 		vm_qopts_add(&o, "id", b->id);
 		vm_qopts_add(&o, "bus", b->bus);
-		vm_qopts_addf(&o, "chassis", "%d", b->chassis);
+		if (!strcmp(b->driver, "pci-bridge")) {
+			vm_qopts_addf(&o, "chassis_nr", "%d", b->chassis);
+			vm_qopts_add(&o, "shpc", b->shpc ? "on" : "off");
+		} else if (strcmp(b->driver, "pcie-pci-bridge") != 0) {
+			vm_qopts_addf(&o, "chassis", "%d", b->chassis);
+		}
 		vm_qopts_addf(&o, "addr", "0x%x", (unsigned)b->addr);
 		strv_add(argv, "-device");
 		strv_add_take(argv, sbuf_steal(&o));

@@ -6,6 +6,11 @@
  * device occupies exactly one slot; allocation takes the first free slot,
  * none left is ENOSPC.  A slot is freed only after QEMU confirmed removal.
  *
+ * Beyond the root ports, a config may ask for pci-bridges ("pb<i>") and
+ * pcie-pci-bridges ("ppb<i>") after them on the root bus (addresses
+ * continue upward, chassis numbers stay unique and > 0); their slots are
+ * device numbers 1..31 on the bridge's bus.
+ *
  * bridges/<id> renders as flat "key value" lines:
  *   type pcie-root-port
  *   bus pcie.0
@@ -15,6 +20,8 @@
  */
 #ifndef SANDBOXFS_VM_TOPOLOGY_H
 #define SANDBOXFS_VM_TOPOLOGY_H
+
+#include <stdbool.h>
 
 #include "lib/err.h"
 #include "lib/util.h"
@@ -29,6 +36,8 @@ struct vm_bridge {
 	int addr;           /* PCI device number on the parent bus */
 	int nslots;
 	char **slots;       /* device id per slot, NULL when free */
+	int slot_base;      /* PCI device number of slot 0 on the bridge's bus */
+	bool shpc;          /* pci-bridge: shpc= */
 };
 
 struct vm_topology {
@@ -37,6 +46,13 @@ struct vm_topology {
 };
 
 void vm_topology_init(struct vm_topology *t, const struct arch_ops *a, int count);
+/* The whole topology a config asks for: root_ports root ports on the
+ * machine's root bus, then pci_bridges pci-bridges, then pcie_pci_bridges
+ * pcie-pci-bridges.  (vm_topology_init: root ports only.) */
+struct vm_config;
+void vm_topology_init_config(struct vm_topology *t, const struct vm_config *cfg);
+/* PCI device number of a slot on its bridge's bus (-1: no such slot). */
+int vm_topology_slot_addr(const struct vm_topology *t, int bridge, int slot);
 void vm_topology_release(struct vm_topology *t);
 /* First free slot for devid; ENOSPC with a message when none is left. */
 int vm_topology_alloc(struct vm_topology *t, const char *devid, int *bridge, int *slot,

@@ -30,6 +30,75 @@
 #define QEMU "/usr/bin/qemu-system-x86_64"
 #define UUID "6f1d0c0e-3a5b-4c2d-8e9f-0123456789ab"
 #define DISK "/tmp/a,b.img"
+/* The knobs golden (test_knobs): every machine/memory/knob key set. */
+#define KNOBS_WANT QEMU, \
+	"-name", \
+	"guest=n,,1", \
+	"-uuid", \
+	"6f1d0c0e-3a5b-4c2d-8e9f-0123456789ab", \
+	"-machine", \
+	"q35,smm=off,nosmbus,nvdimm=on", \
+	"-accel", \
+	"tcg,thread=multi", \
+	"-smp", \
+	"2,sockets=2,cores=2,threads=2,maxcpus=8", \
+	"-m", \
+	"512M,slots=2,maxmem=1024M", \
+	"-object", \
+	"memory-backend-file,id=dimm1,size=512M,mem-path=/dev/hugepages,share=on,prealloc=on", \
+	"-numa", \
+	"node,memdev=dimm1", \
+	"-overcommit", \
+	"mem-lock=on", \
+	"-nographic", \
+	"-vga", \
+	"std", \
+	"-rtc", \
+	"base=localtime,clock=vm", \
+	"-global", \
+	"a.b=c,d", \
+	"-global", \
+	"e.f=g", \
+	"-bios", \
+	"/fw/bios,1.bin", \
+	"-chardev", \
+	"socket,id=qmp,fd=3,server=on,wait=off", \
+	"-mon", \
+	"chardev=qmp,mode=control", \
+	"-chardev", \
+	"file,id=console,path=/c.log,append=on", \
+	"-serial", \
+	"chardev:console", \
+	"-kernel", \
+	"/opt/sandboxfs/guest/vmlinuz", \
+	"-initrd", \
+	"/opt/sandboxfs/guest/initramfs.cpio.gz", \
+	"-append", \
+	"console=ttyS0 tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 noreplace-smp reboot=k cryptomgr.notests net.ifnames=0 panic=1 quiet systemd.show_status=false root=/dev/pmem0p1 rootflags=dax,data=ordered,errors=remount-ro ro rootfstype=ext4 quiet=0", \
+	"-object", \
+	"iothread,id=iothread0", \
+	"-object", \
+	"iothread,id=iothread1", \
+	"-device", \
+	"intel-iommu,id=viommu,intremap=on,device-iotlb=on,caching-mode=on", \
+	"-device", \
+	"pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x2", \
+	"-device", \
+	"pci-bridge,id=pb0,bus=pcie.0,chassis_nr=2,shpc=on,addr=0x3", \
+	"-device", \
+	"pcie-pci-bridge,id=ppb0,bus=pcie.0,addr=0x4", \
+	"-object", \
+	"memory-backend-file,id=mem-root,mem-path=/tmp/sbfs-cmdline-nv.img,size=67108864,readonly=on", \
+	"-device", \
+	"nvdimm,id=root,memdev=mem-root,unarmed=on", \
+	"-blockdev", \
+	"driver=raw,node-name=drive-d1,read-only=off,file.driver=file,file.filename=/d1.img,file.read-only=off", \
+	"-device", \
+	"virtio-blk-pci,id=d1,drive=drive-d1,iothread=iothread1,bus=pb0,addr=0x1", \
+	"-object", \
+	"rng-random,id=rng-rng0,filename=/dev/urandom", \
+	"-device", \
+	"virtio-rng-pci,id=rng0,rng=rng-rng0,bus=pb0,addr=0x2"
 
 #define ARCH_PARAMS                                                                         \
 	"tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.direct=1 i8042.dumbkbd=1 " \
@@ -40,7 +109,7 @@
 struct fixture {
 	struct vm_config cfg;
 	struct vm_topology topo;
-	struct vm_device *devs[4];
+	struct vm_device *devs[16];
 	size_t ndevs;
 };
 
@@ -92,6 +161,9 @@ static const char *const golden_argv[] = {
 	"-nodefaults",
 	"-no-user-config",
 	"-display", "none",
+	"-vga", "none",
+	"-rtc", "base=utc,clock=host,driftfix=slew",
+	"-global", "kvm-pit.lost_tick_policy=discard",
 	"-chardev", "socket,id=qmp,fd=3,server=on,wait=off",
 	"-mon", "chardev=qmp,mode=control",
 	"-chardev", "file,id=console,path=/run/sandboxfs/web,,1/console.log,append=on",
@@ -163,6 +235,8 @@ static void test_variants(void)
 		"-smp", "2,sockets=8,cores=1,threads=1,maxcpus=8",
 		"-m", "1024M",
 		"-nodefaults", "-no-user-config", "-display", "none",
+		"-vga", "none", "-rtc", "base=utc,clock=host,driftfix=slew",
+		"-global", "kvm-pit.lost_tick_policy=discard",
 		"-chardev", "socket,id=qmp,fd=3,server=on,wait=off",
 		"-mon", "chardev=qmp,mode=control",
 		"-chardev", "file,id=console,path=/c.log,append=on",
@@ -186,9 +260,9 @@ static void test_variants(void)
 	fixture_init(&f, "{\"root_ports\":0,\"machine\":\"pc\"}");
 	cleanup_strv struct strv argv2 = {0};
 	CU_ASSERT_EQUAL_FATAL(vm_cmdline_build(&f.cfg, &f.topo, NULL, 0, &ctx, &argv2, &e), 0);
-	CU_ASSERT_EQUAL_FATAL(argv2.n, 31);
+	CU_ASSERT_EQUAL_FATAL(argv2.n, 37);
 	CU_ASSERT_STRING_EQUAL(argv2.v[6], "pc");
-	CU_ASSERT_STRING_EQUAL(argv2.v[29], "-append");
+	CU_ASSERT_STRING_EQUAL(argv2.v[35], "-append");
 	fixture_release(&f);
 }
 
@@ -486,6 +560,193 @@ static void test_real_qemu(void)
 		unlink(DISK);
 }
 
+/* ---- every knob and the cross-device rules ---- */
+
+#define NV_IMG "/tmp/sbfs-cmdline-nv.img" /* 64 MiB sparse, made here */
+
+static void make_nv_img(void)
+{
+	int fd = open(NV_IMG, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(ftruncate(fd, 64 << 20), 0);
+	close(fd);
+}
+
+static void dump_argv(const struct strv *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		fprintf(stderr, "\t\t\"%s\",\n", v->v[i]);
+}
+
+static void test_knobs(void)
+{
+	make_nv_img();
+	struct fixture f;
+	fixture_init(&f, "{\"machine_options\":\"smm=off\",\"machine_accelerators\":\"nosmbus\","
+			 "\"name\":\"n,1\",\"vcpus\":2,\"maxvcpus\":8,\"sockets\":2,\"cores\":2,"
+			 "\"threads\":2,\"memory_mib\":512,\"memory_slots\":2,\"maxmem_mib\":1024,"
+			 "\"hugepages\":true,\"mem_prealloc\":true,\"mlock\":true,"
+			 "\"nodefaults\":false,\"no_user_config\":false,\"nographic\":true,"
+			 "\"vga\":\"std\",\"rtc_base\":\"localtime\",\"rtc_clock\":\"vm\","
+			 "\"rtc_driftfix\":\"none\",\"globals\":[\"a.b=c,d\",\"e.f=g\"],"
+			 "\"bios\":\"/fw/bios,1.bin\",\"iothreads\":2,\"root_ports\":1,"
+			 "\"pci_bridges\":1,\"pcie_pci_bridges\":1,\"bridge_shpc\":true,"
+			 "\"kernel_params\":\"quiet=0\"}");
+	vm_topology_release(&f.topo);
+	vm_topology_init_config(&f.topo, &f.cfg);
+	fixture_add(&f, "{\"type\":\"image\",\"id\":\"root\",\"file\":\"" NV_IMG "\",\"dax\":true}");
+	fixture_add(&f, "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/d1.img\",\"iothread\":\"iothread1\"}");
+	fixture_add(&f, "{\"type\":\"rng\",\"id\":\"rng0\"}");
+	fixture_add(&f, "{\"type\":\"iommu\",\"id\":\"viommu\"}");
+	cleanup_strv struct strv argv = {0};
+	cleanup_err struct err *e = NULL;
+	struct vm_fdplan fds = {0};
+	struct vm_cmdline_ctx ctx = { .name = "vm", .console_log = "/c.log", .fds = &fds };
+	int r = vm_cmdline_build(&f.cfg, &f.topo, f.devs, f.ndevs, &ctx, &argv, &e);
+	CU_ASSERT_EQUAL_FATAL(r, 0);
+	static const char *const want[] = {
+		KNOBS_WANT
+	};
+	assert_argv(&argv, want, ARRAY_SIZE(want));
+	if (argv.n != ARRAY_SIZE(want))
+		dump_argv(&argv);
+	CU_ASSERT_EQUAL(fds.n, 0);
+	vm_fdplan_release(&fds);
+	fixture_release(&f);
+	unlink(NV_IMG);
+}
+
+/* Memory backends one at a time, realtime without mlock, pflash, and the
+ * descriptor plan of a net device that passes fds. */
+static void test_knob_variants(void)
+{
+	static const struct {
+		const char *cfg, *opt, *val;
+	} cases[] = {
+		{ "{\"mem_shared\":true}", "-object", "memory-backend-memfd,id=dimm1,size=256M,share=on" },
+		{ "{\"mem_prealloc\":true}", "-object", "memory-backend-ram,id=dimm1,size=256M,prealloc=on" },
+		{ "{\"hugepages\":true}", "-object",
+		  "memory-backend-file,id=dimm1,size=256M,mem-path=/dev/hugepages,share=on" },
+		{ "{\"mem_prealloc\":true}", "-numa", "node,memdev=dimm1" },
+		{ "{\"realtime\":true}", "-overcommit", "mem-lock=off" },
+		{ "{\"mlock\":true}", "-overcommit", "mem-lock=on" },
+		{ "{\"pflash\":[\"/fw/code,1.fd\",\"/fw/vars.fd\"]}", "-drive",
+		  "if=pflash,format=raw,unit=1,file=/fw/vars.fd" },
+		{ "{\"pflash\":[\"/fw/code,1.fd\"]}", "-drive",
+		  "if=pflash,format=raw,unit=0,file=/fw/code,,1.fd" },
+		{ "{\"machine_accelerators\":\",nosmm\"}", "-machine", "q35,nosmm" },
+		{ "{\"machine\":\"pc\",\"root_ports\":0,\"pci_bridges\":1}", "-device",
+		  "pci-bridge,id=pb0,bus=pci.0,chassis_nr=1,shpc=off,addr=0x2" },
+		{ "{\"disable_modern\":true}", "-device",
+		  "virtio-blk-pci,id=d1,drive=drive-d1,bus=rp0,addr=0x0,disable-modern=on,disable-legacy=off" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct fixture f;
+		fixture_init(&f, cases[i].cfg);
+		vm_topology_release(&f.topo);
+		vm_topology_init_config(&f.topo, &f.cfg);
+		fixture_add(&f, "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/d1.img\"}");
+		cleanup_strv struct strv argv = {0};
+		cleanup_err struct err *e = NULL;
+		struct vm_cmdline_ctx ctx = { .name = "vm", .console_log = "/c.log" };
+		CU_ASSERT_EQUAL_FATAL(vm_cmdline_build(&f.cfg, &f.topo, f.devs, f.ndevs, &ctx, &argv, &e), 0);
+		bool found = false;
+		for (size_t j = 0; j + 1 < argv.n; j++)
+			found = found || (!strcmp(argv.v[j], cases[i].opt) &&
+					  !strcmp(argv.v[j + 1], cases[i].val));
+		CU_ASSERT(found);
+		if (!found) {
+			fprintf(stderr, "\n  %s: no %s %s in\n", cases[i].cfg, cases[i].opt, cases[i].val);
+			dump_argv(&argv);
+		}
+		fixture_release(&f);
+	}
+
+	/* fds: numbered from 4 in device order, the plan handed back */
+	struct fixture f;
+	fixture_init(&f, NULL);
+	fixture_add(&f, "{\"type\":\"net\",\"id\":\"n0\",\"ifname\":\"tap0\",\"queues\":2,"
+			"\"vhost\":true,\"pass_fds\":true}");
+	fixture_add(&f, "{\"type\":\"vsock\",\"id\":\"vs\",\"cid\":5,\"pass_fds\":true}");
+	cleanup_strv struct strv argv = {0};
+	cleanup_err struct err *e = NULL;
+	struct vm_fdplan fds = {0};
+	struct vm_cmdline_ctx ctx = { .name = "vm", .console_log = "/c.log", .fds = &fds };
+	CU_ASSERT_EQUAL_FATAL(vm_cmdline_build(&f.cfg, &f.topo, f.devs, f.ndevs, &ctx, &argv, &e), 0);
+	CU_ASSERT_STRING_EQUAL(argv.v[argv.n - 5], "tap,id=net-n0,fds=4:5,vhost=on,vhostfds=6:7");
+	CU_ASSERT_STRING_EQUAL(argv.v[argv.n - 3],
+			       "virtio-net-pci,id=n0,netdev=net-n0,mq=on,vectors=6,bus=rp0,addr=0x0");
+	CU_ASSERT_STRING_EQUAL(argv.v[argv.n - 1], "vhost-vsock-pci,id=vs,guest-cid=5,vhostfd=8,bus=rp1,addr=0x0");
+	CU_ASSERT_EQUAL_FATAL(fds.n, 5);
+	CU_ASSERT_EQUAL(fds.v[0].num, 4);
+	CU_ASSERT_EQUAL(fds.v[0].src, VM_FD_TUN);
+	CU_ASSERT_STRING_EQUAL(fds.v[0].name, "tap0");
+	CU_ASSERT_TRUE(fds.v[0].multi_queue);
+	CU_ASSERT_EQUAL(fds.v[2].src, VM_FD_PATH);
+	CU_ASSERT_STRING_EQUAL(fds.v[2].name, "/dev/vhost-net");
+	CU_ASSERT_EQUAL(fds.v[4].num, 8);
+	CU_ASSERT_STRING_EQUAL(fds.v[4].name, "/dev/vhost-vsock");
+	/* opening a plan whose device is missing fails and leaves nothing open */
+	int opened[5] = { -1, -1, -1, -1, -1 };
+	struct vm_fdplan bad = {0};
+	vm_fdplan_add(&bad, VM_FD_PATH, "/nonexistent/dev", false);
+	CU_ASSERT_EQUAL(vm_cmdline_open_fds(&bad, opened, &e), -ENOENT);
+	CU_ASSERT_PTR_NOT_NULL(e && strstr(e->msg, "open /nonexistent/dev"));
+	vm_fdplan_release(&bad);
+	vm_fdplan_release(&fds);
+	fixture_release(&f);
+}
+
+static void test_device_rules(void)
+{
+	make_nv_img();
+	static const struct {
+		const char *cfg, *dev1, *dev2, *msg;
+	} cases[] = {
+		{ NULL, "{\"type\":\"image\",\"id\":\"r1\",\"file\":\"" NV_IMG "\",\"as\":\"virtio-blk\"}",
+		  "{\"type\":\"image\",\"id\":\"r2\",\"file\":\"" NV_IMG "\"}",
+		  "device r2: type: only one root image (r1 is one already)" },
+		{ NULL, "{\"type\":\"image\",\"id\":\"r1\",\"file\":\"" NV_IMG "\"}", NULL,
+		  "maxmem_mib: the nvdimm image r1 (67108864 bytes) needs memory_slots >= 1 and maxmem_mib >= 320" },
+		{ "{\"memory_slots\":1,\"maxmem_mib\":319}",
+		  "{\"type\":\"image\",\"id\":\"r1\",\"file\":\"" NV_IMG "\"}", NULL,
+		  "needs memory_slots >= 1 and maxmem_mib >= 320" },
+		{ NULL, "{\"type\":\"image\",\"id\":\"r1\",\"file\":\"/nonexistent.img\"}", NULL,
+		  "device r1: file /nonexistent.img" },
+		{ NULL, "{\"type\":\"block\",\"id\":\"b\",\"file\":\"/f\",\"iothread\":\"iothread0\"}", NULL,
+		  "device b: iothread: no such iothread iothread0 (the config has 0" },
+		{ "{\"iothreads\":1}", "{\"type\":\"block\",\"id\":\"b\",\"file\":\"/f\",\"iothread\":\"io0\"}",
+		  NULL, "device b: iothread: no such iothread io0" },
+		{ "{\"machine\":\"pc\",\"root_ports\":0,\"pci_bridges\":1}", "{\"type\":\"iommu\",\"id\":\"i\"}",
+		  NULL, "device i: type: a vIOMMU needs machine q35 (machine is pc)" },
+		{ NULL, "{\"type\":\"console\",\"id\":\"c\"}", "{\"type\":\"rng\",\"id\":\"vser-c\"}",
+		  "device vser-c: id: the device id 'vser-c' is already in use" },
+		{ NULL, "{\"type\":\"rng\",\"id\":\"rp1\"}", NULL,
+		  "device rp1: id: the device id 'rp1' is already in use" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct fixture f;
+		fixture_init(&f, cases[i].cfg);
+		vm_topology_release(&f.topo);
+		vm_topology_init_config(&f.topo, &f.cfg);
+		fixture_add(&f, cases[i].dev1);
+		if (cases[i].dev2)
+			fixture_add(&f, cases[i].dev2);
+		cleanup_strv struct strv argv = {0};
+		cleanup_err struct err *e = NULL;
+		struct vm_cmdline_ctx ctx = { .name = "vm", .console_log = "/c.log" };
+		int r = vm_cmdline_build(&f.cfg, &f.topo, f.devs, f.ndevs, &ctx, &argv, &e);
+		CU_ASSERT(r < 0);
+		CU_ASSERT_EQUAL(argv.n, 0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+		CU_ASSERT_PTR_NOT_NULL(strstr(e->msg, cases[i].msg));
+		if (!strstr(e->msg, cases[i].msg))
+			fprintf(stderr, "\n  case %zu: got '%s'\n  want '%s'\n", i, e->msg, cases[i].msg);
+		fixture_release(&f);
+	}
+	unlink(NV_IMG);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -495,6 +756,9 @@ int main(void)
 	CU_add_test(s, "variants", test_variants);
 	CU_add_test(s, "kernel_params", test_kernel_params);
 	CU_add_test(s, "errors", test_errors);
+	CU_add_test(s, "knobs", test_knobs);
+	CU_add_test(s, "knob_variants", test_knob_variants);
+	CU_add_test(s, "device_rules", test_device_rules);
 	CU_add_test(s, "real_qemu", test_real_qemu);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

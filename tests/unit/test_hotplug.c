@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "qmp/qmp_client.h"
 #include "tests/unit/support_fakeqmp.h"
@@ -89,7 +90,12 @@ static void setup(void)
 	util_mkdir_p(sb->rundir, 0700);
 	struct qmp_client *c = NULL;
 	struct err *e = NULL;
-	CU_ASSERT_FATAL(qmp_client_open(cfd, NULL, 2000, &c, &e) == 0);
+	struct qmp_callbacks cb;
+	vm_qmp_callbacks(sb, &cb);
+	/* "QEMU" is this process: alive, so a lost QMP connection is a fault. */
+	sb->pid = getpid();
+	sb->start_time = vm_proc_start_time(getpid());
+	CU_ASSERT_FATAL(qmp_client_open(cfd, &cb, 2000, &c, &e) == 0);
 	sb->qmp = c;
 	sb->state = VM_RUNNING;
 	sb->cfg.remove_timeout_ms = 300;
@@ -282,6 +288,37 @@ static void test_cpus(void)
 	teardown();
 }
 
+static void test_qmp_garbage(void)
+{
+	setup();
+	struct err *e = NULL;
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, disk, &e), 0);
+	fakeqmp_event(&fq, "this is not JSON at all");
+	bool marked = false;
+	for (int i = 0; i < 100 && !marked; i++) {
+		pthread_mutex_lock(&sb->lock);
+		marked = strstr(sb->error, "QMP connection") != NULL;
+		pthread_mutex_unlock(&sb->lock);
+		usleep(10000);
+	}
+	CU_ASSERT(marked);
+	/* Still running (QEMU lives), but control writes fail, and nothing moved. */
+	CU_ASSERT_EQUAL(sb->state, VM_RUNNING);
+	CU_ASSERT_EQUAL(vm_cpus_set_target(sb, "2", &e), -ECONNRESET);
+	err_free(&e);
+	CU_ASSERT_EQUAL(vm_sandbox_device_remove(sb, "d1", &e), -ECONNRESET);
+	err_free(&e);
+	CU_ASSERT_PTR_NOT_NULL(vm_sandbox_find_device(sb, "d1"));
+	CU_ASSERT_EQUAL(sb->nhot_cpus, 0);
+	/* The mark is on disk too. */
+	char path[512];
+	snprintf(path, sizeof(path), "%s/sandbox.json", sb->rundir);
+	char *saved = util_read_file(path, NULL);
+	CU_ASSERT_PTR_NOT_NULL(saved && strstr(saved, "QMP connection"));
+	free(saved);
+	teardown();
+}
+
 int main(void)
 {
 	if (!mkdtemp(state_dir))
@@ -299,6 +336,7 @@ int main(void)
 	CU_add_test(s, "block remove: device_del, DEVICE_DELETED, blockdev-del", test_remove_ok);
 	CU_add_test(s, "block remove: no DEVICE_DELETED -> ETIMEDOUT, removing, retry", test_remove_timeout_then_retry);
 	CU_add_test(s, "vCPUs: add in order, clamp, remove newest, timeouts, failures", test_cpus);
+	CU_add_test(s, "garbage from QMP: connection dropped, sandbox marked, nothing lost", test_qmp_garbage);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -1,0 +1,204 @@
+/*
+ * vm_memory — memory size and hotplug.
+ *
+ * memory/target is the total in MiB.  While running, growing it adds one
+ * pc-dimm backed by a memory-backend-ram object (object-add, device_add; a
+ * failed device_add deletes the object again); shrinking removes the most
+ * recently added DIMMs, each after DEVICE_DELETED, and only by whole DIMMs.
+ * Hot-added memory must fit the config's memory_slots and maxmem_mib
+ * (ERANGE past maxmem, ENOSPC with no slot left) and come in multiples of
+ * VM_MEMORY_ALIGN_MIB, the guest's memory block size, or the guest could
+ * not online it.  While not running, target sets the boot memory.
+ */
+#include "vm/vm_sandbox.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "qmp/qmp_client.h"
+
+#define VM_MEMORY_ALIGN_MIB 128
+
+static int hot_mib(const struct vm_sandbox *sb)
+{
+	int n = 0;
+	for (size_t i = 0; i < sb->ndimms; i++)
+		n += sb->dimms[i].size_mib;
+	return n;
+}
+
+/* The lowest dimm number not in use. */
+static int next_dimm(const struct vm_sandbox *sb)
+{
+	for (int n = 0;; n++) {
+		char id[32];
+		snprintf(id, sizeof(id), "dimm%d", n);
+		bool used = false;
+		for (size_t i = 0; i < sb->ndimms && !used; i++)
+			used = !strcmp(sb->dimms[i].id, id);
+		if (!used)
+			return n;
+	}
+}
+
+static int dimm_add(struct vm_sandbox *sb, struct qmp_client *qmp, int size_mib, struct err **e)
+{
+	int tmo = vm_get_settings()->qmp_timeout_ms;
+	pthread_mutex_lock(&sb->lock);
+	struct vm_dimm d = {.size_mib = size_mib};
+	snprintf(d.id, sizeof(d.id), "dimm%d", next_dimm(sb));
+	pthread_mutex_unlock(&sb->lock);
+	char mem[40];
+	snprintf(mem, sizeof(mem), "mem-%s", d.id);
+
+	struct json_object *obj = json_object_new_object();
+	json_object_object_add(obj, "qom-type", json_object_new_string("memory-backend-ram"));
+	json_object_object_add(obj, "id", json_object_new_string(mem));
+	json_object_object_add(obj, "size", json_object_new_int64((int64_t)size_mib << 20));
+	if (qmp_execute(qmp, "object-add", obj, tmo, NULL, e) < 0)
+		return err_wrap(e, "memory/target: object-add %s", mem);
+	struct json_object *dev = json_object_new_object();
+	json_object_object_add(dev, "driver", json_object_new_string("pc-dimm"));
+	json_object_object_add(dev, "id", json_object_new_string(d.id));
+	json_object_object_add(dev, "memdev", json_object_new_string(mem));
+	if (qmp_execute(qmp, "device_add", dev, tmo, NULL, e) < 0) {
+		err_wrap(e, "memory/target: device_add %s", d.id);
+		struct json_object *del = json_object_new_object();
+		json_object_object_add(del, "id", json_object_new_string(mem));
+		cleanup_err struct err *de = NULL;
+		if (qmp_execute(qmp, "object-del", del, tmo, NULL, &de) < 0)
+			log_err("%s: rollback object-del %s: %s", sb->name, mem, de->msg);
+		return -err_code(*e);
+	}
+	pthread_mutex_lock(&sb->lock);
+	sb->dimms = xrealloc(sb->dimms, (sb->ndimms + 1) * sizeof(*sb->dimms));
+	sb->dimms[sb->ndimms++] = d;
+	pthread_mutex_unlock(&sb->lock);
+	log_info("%s: hot-added %d MiB as %s", sb->name, size_mib, d.id);
+	vm_sandbox_commit(sb);
+	return 0;
+}
+
+static int dimm_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct err **e)
+{
+	int tmo = vm_get_settings()->qmp_timeout_ms;
+	pthread_mutex_lock(&sb->lock);
+	struct vm_dimm d = sb->dimms[sb->ndimms - 1];
+	int wait_ms = sb->cfg.remove_timeout_ms;
+	sb->dimms[sb->ndimms - 1].removing = true;
+	pthread_mutex_unlock(&sb->lock);
+	struct json_object *args = json_object_new_object();
+	json_object_object_add(args, "id", json_object_new_string(d.id));
+	cleanup_err struct err *de = NULL;
+	if (qmp_execute(qmp, "device_del", args, tmo, NULL, &de) < 0 && !d.removing)
+		return err_set(e, de->code, "memory/target: device_del %s: %s", d.id, de->msg);
+	if (!(de && de->code == ENODEV) &&
+	    qmp_wait_event(qmp, "DEVICE_DELETED", "device", d.id, wait_ms, NULL, e) < 0)
+		return err_wrap(e, "memory/target: the guest did not release %s (it could not "
+				   "offline that memory); write again to retry", d.id);
+	char mem[40];
+	snprintf(mem, sizeof(mem), "mem-%s", d.id);
+	struct json_object *del = json_object_new_object();
+	json_object_object_add(del, "id", json_object_new_string(mem));
+	cleanup_err struct err *oe = NULL;
+	if (qmp_execute(qmp, "object-del", del, tmo, NULL, &oe) < 0)
+		log_err("%s: object-del %s: %s", sb->name, mem, oe->msg);
+	pthread_mutex_lock(&sb->lock);
+	sb->ndimms--;
+	pthread_mutex_unlock(&sb->lock);
+	log_info("%s: hot-removed %s (%d MiB)", sb->name, d.id, d.size_mib);
+	vm_sandbox_commit(sb);
+	return 0;
+}
+
+static int set_target_locked(struct vm_sandbox *sb, long long want, struct err **e)
+{
+	pthread_mutex_lock(&sb->lock);
+	bool live = vm_state_is_live(sb->state);
+	int boot = sb->cfg.memory_mib, maxmem = sb->cfg.maxmem_mib, slots = sb->cfg.memory_slots;
+	int current = boot + (live ? hot_mib(sb) : 0);
+	int used = (int)sb->ndimms;
+	pthread_mutex_unlock(&sb->lock);
+
+	if (!live)
+		return 1; /* the boot size: a config write, done by the caller */
+	if (want == current)
+		return 0;
+	if (want < boot)
+		return err_set(e, ERANGE, "memory/target: %lld MiB is below the boot memory %d MiB", want, boot);
+	if (want > current) {
+		if (want > maxmem)
+			return err_set(e, ERANGE, "memory/target: %lld MiB exceeds maxmem_mib %d", want, maxmem);
+		long long add = want - current;
+		if (add % VM_MEMORY_ALIGN_MIB)
+			return err_set(e, EINVAL, "memory/target: memory is added in multiples of %d MiB "
+				       "(the guest's memory block size); %lld MiB is not", VM_MEMORY_ALIGN_MIB, add);
+		if (used >= slots)
+			return err_set(e, ENOSPC, "memory/target: no free memory slot (%d of memory_slots %d in use)",
+				       used, slots);
+		cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
+		return qmp ? dimm_add(sb, qmp, (int)add, e) : -err_code(*e);
+	}
+	/* Shrink by whole DIMMs, newest first. */
+	pthread_mutex_lock(&sb->lock);
+	int drop = 0, left = current;
+	size_t k = sb->ndimms;
+	while (left > want && k > 0)
+		left -= sb->dimms[--k].size_mib, drop++;
+	pthread_mutex_unlock(&sb->lock);
+	if (left != want)
+		return err_set(e, EINVAL, "memory/target: memory is removed by whole DIMMs; %lld MiB is not "
+			       "reachable (see memory/hotplugged)", want);
+	cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
+	if (!qmp)
+		return -err_code(*e);
+	for (int i = 0; i < drop; i++)
+		if (dimm_remove(sb, qmp, e) < 0)
+			return -err_code(*e);
+	return 0;
+}
+
+int vm_memory_set_target(struct vm_sandbox *sb, const char *value, struct err **e)
+{
+	long long want;
+	int r = util_parse_int(value, 0, 1LL << 30, &want);
+	if (r == -EINVAL)
+		return err_set(e, EINVAL, "memory/target: not a number of MiB: '%.32s'", value);
+	if (r < 0)
+		return err_set(e, ERANGE, "memory/target: out of range");
+	pthread_mutex_lock(&sb->op_lock);
+	r = set_target_locked(sb, want, e);
+	pthread_mutex_unlock(&sb->op_lock);
+	if (r == 1) {
+		/* Not running: the boot size, validated like a config write. */
+		cleanup_free char *json = xasprintf("{\"memory_mib\": %lld}", want);
+		r = vm_sandbox_config_write(sb, json, e);
+	}
+	return r;
+}
+
+void vm_memory_show_target(struct vm_sandbox *sb, struct sbuf *out)
+{
+	pthread_mutex_lock(&sb->lock);
+	int n = sb->cfg.memory_mib + (vm_state_is_live(sb->state) ? hot_mib(sb) : 0);
+	pthread_mutex_unlock(&sb->lock);
+	sbuf_printf(out, "%d\n", n);
+}
+
+void vm_memory_show_hotplugged(struct vm_sandbox *sb, struct sbuf *out)
+{
+	pthread_mutex_lock(&sb->lock);
+	for (size_t i = 0; i < sb->ndimms; i++)
+		sbuf_printf(out, "%s %d%s\n", sb->dimms[i].id, sb->dimms[i].size_mib,
+			    sb->dimms[i].removing ? " removing" : "");
+	pthread_mutex_unlock(&sb->lock);
+}
+
+void vm_memory_show_slots(struct vm_sandbox *sb, struct sbuf *out)
+{
+	pthread_mutex_lock(&sb->lock);
+	sbuf_printf(out, "%zu %d\n", sb->ndimms, sb->cfg.memory_slots);
+	pthread_mutex_unlock(&sb->lock);
+}
