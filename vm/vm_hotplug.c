@@ -62,7 +62,7 @@ static void remove_from_list(struct vm_sandbox *sb, struct vm_device *d)
 }
 
 static int hot_add(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_device *d,
-		   const char *bus, struct err **e)
+		   const char *bus, int addr, struct err **e)
 {
 	int tmo = vm_get_settings()->qmp_timeout_ms;
 	const struct arch_ops *a = arch_lookup(sb->cfg.arch);
@@ -71,7 +71,7 @@ static int hot_add(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_devi
 	vm_device_node_name(d, node, sizeof(node));
 	if (backend && qmp_execute(qmp, "blockdev-add", backend, tmo, NULL, e) < 0)
 		return err_wrap(e, "devices/add %s: blockdev-add", d->id);
-	int r = qmp_execute(qmp, "device_add", vm_device_frontend(d, a, bus, 0), tmo, NULL, e);
+	int r = qmp_execute(qmp, "device_add", vm_device_frontend(d, a, bus, addr), tmo, NULL, e);
 	if (r < 0) {
 		err_wrap(e, "devices/add %s: device_add", d->id);
 		if (backend) {
@@ -92,6 +92,17 @@ int vm_sandbox_device_add(struct vm_sandbox *sb, const char *json, struct err **
 	int r = vm_device_parse(json, &d, e);
 	if (r < 0)
 		return err_wrap(e, "devices/add");
+	pthread_mutex_lock(&sb->lock);
+	bool running = vm_state_is_live(sb->state);
+	r = vm_device_check_config(d, &sb->cfg, e);
+	pthread_mutex_unlock(&sb->lock);
+	if (r == 0 && running && !vm_device_hotpluggable(d))
+		r = err_set(e, EOPNOTSUPP, "a %s device can only be added while the sandbox is not "
+			    "running (cold plug)", d->type);
+	if (r < 0) {
+		vm_device_free(d);
+		return err_wrap(e, "devices/add");
+	}
 	if (d->file && access(d->file, R_OK) < 0) {
 		r = err_sys(e, errno, "devices/add: file %s", d->file);
 		vm_device_free(d);
@@ -101,7 +112,7 @@ int vm_sandbox_device_add(struct vm_sandbox *sb, const char *json, struct err **
 	pthread_mutex_lock(&sb->op_lock);
 	pthread_mutex_lock(&sb->lock);
 	r = check_id_free(sb, d->id, e);
-	if (r == 0)
+	if (r == 0 && vm_device_is_pci(d))
 		r = vm_topology_alloc(&sb->topo, d->id, &d->bridge, &d->slot, e);
 	if (r < 0) {
 		pthread_mutex_unlock(&sb->lock);
@@ -110,8 +121,12 @@ int vm_sandbox_device_add(struct vm_sandbox *sb, const char *json, struct err **
 		return err_wrap(e, "devices/add");
 	}
 	bool live = vm_state_is_live(sb->state);
-	char bus[sizeof(sb->topo.bridges[0].id)];
-	memcpy(bus, sb->topo.bridges[d->bridge].id, sizeof(bus));
+	char bus[sizeof(sb->topo.bridges[0].id)] = "";
+	int addr = 0;
+	if (d->bridge >= 0) {
+		memcpy(bus, sb->topo.bridges[d->bridge].id, sizeof(bus));
+		addr = vm_topology_slot_addr(&sb->topo, d->bridge, d->slot);
+	}
 	d->state = live ? VM_DEV_ATTACHED : VM_DEV_CONFIGURED;
 	/* Listed now so the id stays taken while QMP runs without the lock. */
 	sb->devs = xrealloc(sb->devs, (sb->ndevs + 1) * sizeof(*sb->devs));
@@ -120,7 +135,7 @@ int vm_sandbox_device_add(struct vm_sandbox *sb, const char *json, struct err **
 
 	if (live) {
 		cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
-		r = qmp ? hot_add(sb, qmp, d, bus, e) : -err_code(*e);
+		r = qmp ? hot_add(sb, qmp, d, bus, addr, e) : -err_code(*e);
 		if (r < 0) {
 			pthread_mutex_lock(&sb->lock);
 			vm_topology_free(&sb->topo, d->bridge, d->slot);
@@ -179,6 +194,9 @@ static int device_remove_locked(struct vm_sandbox *sb, const char *id, struct er
 	pthread_mutex_unlock(&sb->lock);
 	if (!d)
 		return err_set(e, ENODEV, "devices/remove: no device '%.64s'", id);
+	if (live && !vm_device_hotpluggable(d))
+		return err_set(e, EOPNOTSUPP, "devices/remove: %s is a %s device, which can only be "
+			       "removed while the sandbox is not running", id, d->type);
 	if (live) {
 		cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
 		int r = qmp ? hot_remove(sb, qmp, d, wait_ms, e) : -err_code(*e);

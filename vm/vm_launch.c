@@ -127,8 +127,41 @@ static int check_readable(const char *what, const char *path, struct err **e)
 	return 0;
 }
 
-static int spawn_qemu(struct vm_sandbox *sb, char **argv, int listen_fd, pid_t *pidp,
-		      struct err **e)
+/*
+ * Child side of the fd hand-over: the descriptors QEMU must see at fixed
+ * numbers (stdio, QMP at 3, the plan's from 4) are first lifted above every
+ * target number, so that no dup2() can clobber a source not yet placed.
+ */
+static void child_place_fds(int null_fd, int log_fd, int listen_fd, const struct vm_fdplan *plan,
+			    const int *fds)
+{
+	int top = VM_QMP_FD;
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->v[i].num > top)
+			top = plan->v[i].num;
+	int base = top + 1 > 64 ? top + 1 : 64;
+	null_fd = fcntl(null_fd, F_DUPFD, base);
+	log_fd = fcntl(log_fd, F_DUPFD, base);
+	listen_fd = fcntl(listen_fd, F_DUPFD, base);
+	if (null_fd < 0 || log_fd < 0 || listen_fd < 0)
+		_exit(126);
+	int lifted[64];
+	if (plan->n > 64)
+		_exit(126);
+	for (size_t i = 0; i < plan->n; i++)
+		if ((lifted[i] = fcntl(fds[i], F_DUPFD, base)) < 0)
+			_exit(126);
+	if (dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
+	    dup2(listen_fd, VM_QMP_FD) < 0)
+		_exit(126);
+	for (size_t i = 0; i < plan->n; i++)
+		if (dup2(lifted[i], plan->v[i].num) < 0)
+			_exit(126);
+	syscall(SYS_close_range, (unsigned)top + 1, ~0U, 0);
+}
+
+static int spawn_qemu(struct vm_sandbox *sb, char **argv, int listen_fd,
+		      const struct vm_fdplan *plan, const int *fds, pid_t *pidp, struct err **e)
 {
 	cleanup_close int log_fd = fd_high(open(sb->qemu_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
 	if (log_fd < 0)
@@ -151,10 +184,7 @@ static int spawn_qemu(struct vm_sandbox *sb, char **argv, int listen_fd, pid_t *
 		for (int s = 1; s < NSIG; s++)
 			sigaction(s, &dfl, NULL);
 		setsid();
-		if (dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
-		    dup2(listen_fd, VM_QMP_FD) < 0)
-			_exit(126);
-		syscall(SYS_close_range, VM_QMP_FD + 1, ~0U, 0);
+		child_place_fds(null_fd, log_fd, listen_fd, plan, fds);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
@@ -173,7 +203,8 @@ static int spawn_qemu(struct vm_sandbox *sb, char **argv, int listen_fd, pid_t *
 }
 
 /* Under sb->lock: finish interrupted removals, validate, build the argv. */
-static int prepare_start(struct vm_sandbox *sb, struct strv *argv, struct err **e)
+static int prepare_start(struct vm_sandbox *sb, struct strv *argv, struct vm_fdplan *plan,
+			 struct err **e)
 {
 	if (sb->removed)
 		return err_set(e, ENOENT, "sandbox %s was removed", sb->name);
@@ -199,22 +230,48 @@ static int prepare_start(struct vm_sandbox *sb, struct strv *argv, struct err **
 		r = check_readable("initrd", sb->cfg.initrd, e);
 	for (size_t i = 0; r == 0 && i < sb->ndevs; i++)
 		r = check_readable("device file", sb->devs[i]->file, e);
-	struct vm_cmdline_ctx ctx = {.name = sb->name, .console_log = sb->console_log};
+	struct vm_cmdline_ctx ctx = {.name = sb->name, .console_log = sb->console_log, .fds = plan};
 	if (r == 0)
 		r = vm_cmdline_build(&sb->cfg, &sb->topo, sb->devs, sb->ndevs, &ctx, argv, e);
 	return r < 0 ? err_wrap(e, "start") : 0;
 }
 
+static int launch(struct vm_sandbox *sb, struct strv *argvp, const struct vm_fdplan *plan,
+		  const int *fds, struct err **e);
+
 /* Under op_lock: launch QEMU and negotiate QMP. */
 static int start_locked(struct vm_sandbox *sb, struct err **e)
 {
-	const struct vm_settings *set = vm_get_settings();
 	cleanup_strv struct strv argv = {0};
+	struct vm_fdplan plan = {0};
 	pthread_mutex_lock(&sb->lock);
-	int r = prepare_start(sb, &argv, e);
+	int r = prepare_start(sb, &argv, &plan, e);
 	pthread_mutex_unlock(&sb->lock);
-	if (r < 0)
+	if (r < 0) {
+		vm_fdplan_release(&plan);
 		return r;
+	}
+	/* Descriptors the argv names by number (taps, vhost devices). */
+	int *fds = xcalloc(plan.n + 1, sizeof(int));
+	r = vm_cmdline_open_fds(&plan, fds, e);
+	if (r == 0) {
+		r = launch(sb, &argv, &plan, fds, e);
+		vm_cmdline_close_fds(&plan, fds); /* QEMU has its copies */
+	} else {
+		err_wrap(e, "start");
+	}
+	free(fds);
+	vm_fdplan_release(&plan);
+	return r < 0 ? r : 0;
+}
+
+/* Bind QMP, fork/exec QEMU with its descriptors, negotiate QMP. */
+static int launch(struct vm_sandbox *sb, struct strv *argvp, const struct vm_fdplan *plan,
+		  const int *fds, struct err **e)
+{
+	const struct vm_settings *set = vm_get_settings();
+	struct strv argv = *argvp;
+	int r;
 
 	r = util_mkdir_p(sb->rundir, 0700);
 	if (r < 0)
@@ -225,7 +282,7 @@ static int start_locked(struct vm_sandbox *sb, struct err **e)
 	lfd = fd_high(lfd);
 	pid_t pid = -1;
 	int64_t t0 = util_now_us();
-	r = spawn_qemu(sb, argv.v, lfd, &pid, e);
+	r = spawn_qemu(sb, argv.v, lfd, plan, fds, &pid, e);
 	close(lfd); /* QEMU holds the only copy now: if it dies, connects fail */
 	if (r < 0)
 		return err_wrap(e, "start");

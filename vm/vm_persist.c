@@ -152,7 +152,7 @@ static int load_devices(struct vm_sandbox *sb, struct json_object *arr, struct e
 			   : st && !strcmp(st, "attached") ? VM_DEV_ATTACHED : VM_DEV_CONFIGURED;
 		d->bridge = (int)b;
 		d->slot = (int)s;
-		if (vm_topology_reserve(&sb->topo, d->bridge, d->slot, d->id, e) < 0) {
+		if (d->bridge >= 0 && vm_topology_reserve(&sb->topo, d->bridge, d->slot, d->id, e) < 0) {
 			vm_device_free(d);
 			return err_wrap(e, "device %zu", i);
 		}
@@ -218,7 +218,7 @@ static int load_one(const char *name, const char *path, struct err **e)
 	int r = vm_config_from_json(&sb->cfg, cfg, e);
 	if (r == 0) {
 		vm_topology_release(&sb->topo);
-		vm_topology_init(&sb->topo, vm_config_arch(&sb->cfg), sb->cfg.root_ports);
+		vm_topology_init_config(&sb->topo, &sb->cfg);
 		r = load_devices(sb, json_object_object_get_ex(o, "devices", &v) ? v : NULL, e);
 	}
 	if (r < 0) {

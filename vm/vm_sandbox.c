@@ -154,7 +154,7 @@ struct vm_sandbox *vm_sandbox_alloc(const char *name)
 	sb->refs = 1;
 	sb->pidfd = -1;
 	vm_config_init(&sb->cfg);
-	vm_topology_init(&sb->topo, arch_lookup(sb->cfg.arch), sb->cfg.root_ports);
+	vm_topology_init_config(&sb->topo, &sb->cfg);
 	sb->state = VM_CREATED;
 	sb->error = xstrdup("");
 	return sb;
@@ -397,16 +397,19 @@ void vm_sandbox_config_show(struct vm_sandbox *sb, struct sbuf *out)
 static int relayout(struct vm_sandbox *sb, const struct vm_config *cfg, struct err **e)
 {
 	struct vm_topology t;
-	vm_topology_init(&t, arch_lookup(cfg->arch), cfg->root_ports);
+	vm_topology_init_config(&t, cfg);
 	int *b = xcalloc(sb->ndevs + 1, sizeof(int)), *s = xcalloc(sb->ndevs + 1, sizeof(int));
 	for (size_t i = 0; i < sb->ndevs; i++) {
+		b[i] = s[i] = -1;
+		if (!vm_device_is_pci(sb->devs[i]))
+			continue; /* nvdimm, vIOMMU: no bridge slot */
 		int r = vm_topology_alloc(&t, sb->devs[i]->id, &b[i], &s[i], e);
 		if (r < 0) {
 			vm_topology_release(&t);
 			free(b);
 			free(s);
-			return err_wrap(e, "root_ports %d cannot hold the %zu configured devices",
-					cfg->root_ports, sb->ndevs);
+			return err_wrap(e, "the new bridges cannot hold the %zu configured devices",
+					sb->ndevs);
 		}
 	}
 	vm_topology_release(&sb->topo);
@@ -428,7 +431,10 @@ int vm_sandbox_config_write(struct vm_sandbox *sb, const char *json, struct err 
 	struct vm_config next = {0};
 	vm_config_copy(&next, &sb->cfg);
 	int r = vm_config_merge(&next, json, live, e);
-	if (r == 0 && !live && (next.root_ports != sb->cfg.root_ports || strcmp(next.arch, sb->cfg.arch)))
+	if (r == 0 && !live &&
+	    (next.root_ports != sb->cfg.root_ports || next.pci_bridges != sb->cfg.pci_bridges ||
+	     next.pcie_pci_bridges != sb->cfg.pcie_pci_bridges || strcmp(next.machine, sb->cfg.machine) ||
+	     strcmp(next.arch, sb->cfg.arch)))
 		r = relayout(sb, &next, e);
 	if (r == 0) {
 		vm_config_release(&sb->cfg);
