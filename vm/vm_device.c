@@ -622,7 +622,15 @@ const char *vm_device_node_name(const struct vm_device *d, char *buf, size_t len
 
 bool vm_device_hotpluggable(const struct vm_device *d)
 {
-	return d->kind == VM_DEVK_BLOCK && !strcmp(vm_device_str(d, "interface"), "virtio-blk");
+	switch (d->kind) {
+	case VM_DEVK_IMAGE: /* the root: boot time only */
+	case VM_DEVK_IOMMU: /* must come before every device */
+	case VM_DEVK_9P:    /* -fsdev has no QMP command */
+		return false;
+	default:
+		/* Descriptors passed by inheritance exist only at exec. */
+		return !vm_device_bool(d, "pass_fds");
+	}
 }
 
 bool vm_device_is_pci(const struct vm_device *d)
@@ -1151,7 +1159,7 @@ int vm_dev_parts_qmp(const struct vm_dev_parts *p, struct json_object **out, str
 
 struct json_object *vm_device_backend(const struct vm_device *d)
 {
-	if (!vm_device_hotpluggable(d))
+	if (d->kind != VM_DEVK_BLOCK)
 		return NULL;
 	struct vm_dev_parts p = { .main = -1 };
 	blockdev(&p, d, d->format, d->readonly);

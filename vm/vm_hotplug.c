@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "vm/vm_cmdline.h"
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
 
@@ -61,29 +62,105 @@ static void remove_from_list(struct vm_sandbox *sb, struct vm_device *d)
 	}
 }
 
+/* The QMP parts of a device placed on bus/addr (one model, two outputs). */
+static int device_parts(struct vm_sandbox *sb, const struct vm_device *d, const char *bus, int addr,
+			struct vm_dev_parts *parts, struct err **e)
+{
+	struct vm_fdplan plan = {0};
+	pthread_mutex_lock(&sb->lock);
+	struct vm_dev_env env = {
+		.arch = vm_config_arch(&sb->cfg),
+		.bus = bus && *bus ? bus : NULL,
+		.addr = addr,
+		.disable_modern = sb->cfg.disable_modern,
+		.console_log = sb->console_log,
+		.fds = &plan,
+	};
+	int r = vm_device_parts(d, &env, parts, e);
+	pthread_mutex_unlock(&sb->lock);
+	if (r == 0 && plan.n)
+		r = err_set(e, EOPNOTSUPP, "%s: descriptors passed at exec (pass_fds) cannot be hot-added",
+			    d->id);
+	vm_fdplan_release(&plan);
+	return r;
+}
+
+static const char *arg_str(struct json_object *args, const char *key)
+{
+	struct json_object *v;
+	return json_object_object_get_ex(args, key, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v) : NULL;
+}
+
+/* Undo one executed QMP add (best effort, logged), for rollback/removal. */
+static void undo_part(struct vm_sandbox *sb, struct qmp_client *qmp, const char *cmd,
+		      struct json_object *args, int wait_ms)
+{
+	int tmo = vm_get_settings()->qmp_timeout_ms;
+	const char *del = NULL, *key = "id", *name = arg_str(args, "id");
+	if (!strcmp(cmd, "blockdev-add"))
+		del = "blockdev-del", key = "node-name", name = arg_str(args, "node-name");
+	else if (!strcmp(cmd, "netdev_add"))
+		del = "netdev_del";
+	else if (!strcmp(cmd, "object-add"))
+		del = "object-del";
+	else if (!strcmp(cmd, "chardev-add"))
+		del = "chardev-remove";
+	else if (!strcmp(cmd, "device_add"))
+		del = "device_del";
+	if (!del || !name)
+		return;
+	struct json_object *a = json_object_new_object();
+	json_object_object_add(a, key, json_object_new_string(name));
+	cleanup_err struct err *e = NULL;
+	if (qmp_execute(qmp, del, a, tmo, NULL, &e) < 0) {
+		log_err("%s: %s %s: %s", sb->name, del, name, e->msg);
+		return;
+	}
+	if (!strcmp(del, "device_del") &&
+	    qmp_wait_event(qmp, "DEVICE_DELETED", "device", name, wait_ms, NULL, &e) < 0)
+		log_err("%s: %s %s: %s", sb->name, del, name, e->msg);
+}
+
+/*
+ * Execute the parts' QMP commands in order; if one fails, undo the ones
+ * already done in reverse, so no node, netdev, object or slot is left
+ * half-added.
+ */
 static int hot_add(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_device *d,
 		   const char *bus, int addr, struct err **e)
 {
 	int tmo = vm_get_settings()->qmp_timeout_ms;
-	const struct arch_ops *a = arch_lookup(sb->cfg.arch);
-	struct json_object *backend = vm_device_backend(d);
-	char node[64];
-	vm_device_node_name(d, node, sizeof(node));
-	if (backend && qmp_execute(qmp, "blockdev-add", backend, tmo, NULL, e) < 0)
-		return err_wrap(e, "devices/add %s: blockdev-add", d->id);
-	int r = qmp_execute(qmp, "device_add", vm_device_frontend(d, a, bus, addr), tmo, NULL, e);
-	if (r < 0) {
-		err_wrap(e, "devices/add %s: device_add", d->id);
-		if (backend) {
-			struct json_object *args = json_object_new_object();
-			json_object_object_add(args, "node-name", json_object_new_string(node));
-			cleanup_err struct err *re = NULL;
-			if (qmp_execute(qmp, "blockdev-del", args, tmo, NULL, &re) < 0)
-				log_err("%s: rollback blockdev-del %s: %s", sb->name, node, re->msg);
+	struct vm_dev_parts parts = {.main = -1};
+	int r = device_parts(sb, d, bus, addr, &parts, e);
+	cleanup_json struct json_object *cmds = NULL;
+	if (r == 0)
+		r = vm_dev_parts_qmp(&parts, &cmds, e);
+	vm_dev_parts_release(&parts);
+	if (r < 0)
+		return err_wrap(e, "devices/add");
+	size_t n = json_object_array_length(cmds), done = 0;
+	for (; done < n; done++) {
+		struct json_object *c = json_object_array_get_idx(cmds, done), *args;
+		const char *cmd = arg_str(c, "execute");
+		json_object_object_get_ex(c, "arguments", &args);
+		r = qmp_execute(qmp, cmd, json_object_get(args), tmo, NULL, e);
+		if (r < 0) {
+			err_wrap(e, "devices/add %s: %s", d->id, cmd);
+			break;
 		}
-		return r;
 	}
-	return 0;
+	if (r < 0 && qmp_client_alive(qmp)) {
+		pthread_mutex_lock(&sb->lock);
+		int wait_ms = sb->cfg.remove_timeout_ms;
+		pthread_mutex_unlock(&sb->lock);
+		while (done-- > 0) {
+			struct json_object *c = json_object_array_get_idx(cmds, done), *args;
+			json_object_object_get_ex(c, "arguments", &args);
+			undo_part(sb, qmp, arg_str(c, "execute"), args, wait_ms);
+		}
+	}
+	return r;
 }
 
 int vm_sandbox_device_add(struct vm_sandbox *sb, const char *json, struct err **e)
@@ -151,19 +228,39 @@ int vm_sandbox_device_add(struct vm_sandbox *sb, const char *json, struct err **
 	return r;
 }
 
+/*
+ * device_del of the device's main (placed) function, DEVICE_DELETED, then
+ * the backends in reverse order; child devices (a scsi-hd on its
+ * controller, a virtconsole on its virtio-serial) go with their parent.
+ */
 static int hot_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_device *d,
 		      int wait_ms, struct err **e)
 {
 	int tmo = vm_get_settings()->qmp_timeout_ms;
 	/* QEMU may exit while we wait; never touch d after that. */
-	char node[64], id[VM_DEVICE_ID_MAX + 1];
-	vm_device_node_name(d, node, sizeof(node));
+	char id[VM_DEVICE_ID_MAX + 1];
 	snprintf(id, sizeof(id), "%s", d->id);
 	bool retry = d->state == VM_DEV_REMOVING;
+	struct vm_dev_parts parts = {.main = -1};
+	cleanup_json struct json_object *cmds = NULL;
+	int r = device_parts(sb, d, NULL, 0, &parts, e);
+	if (r == 0)
+		r = vm_dev_parts_qmp(&parts, &cmds, e);
+	int main_part = parts.main;
+	vm_dev_parts_release(&parts);
+	if (r < 0)
+		return err_wrap(e, "devices/remove");
+	struct json_object *mc = json_object_array_get_idx(cmds, (size_t)(main_part >= 0 ? main_part : 0));
+	struct json_object *margs;
+	json_object_object_get_ex(mc, "arguments", &margs);
+	const char *main_id = arg_str(margs, "id");
+	if (!main_id)
+		return err_set(e, EINVAL, "devices/remove %s: no device function to unplug", id);
+
 	struct json_object *args = json_object_new_object();
-	json_object_object_add(args, "id", json_object_new_string(id));
+	json_object_object_add(args, "id", json_object_new_string(main_id));
 	cleanup_err struct err *de = NULL;
-	int r = qmp_execute(qmp, "device_del", args, tmo, NULL, &de);
+	r = qmp_execute(qmp, "device_del", args, tmo, NULL, &de);
 	if (r < 0 && !retry)
 		return err_set(e, de->code, "devices/remove %s: device_del: %s", id, de->msg);
 	/* On a retry, QEMU no longer knowing the device means it is gone. */
@@ -172,16 +269,20 @@ static int hot_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_d
 		d->state = VM_DEV_REMOVING;
 		pthread_mutex_unlock(&sb->lock);
 		vm_sandbox_commit(sb);
-		r = qmp_wait_event(qmp, "DEVICE_DELETED", "device", id, wait_ms, NULL, e);
+		r = qmp_wait_event(qmp, "DEVICE_DELETED", "device", main_id, wait_ms, NULL, e);
 		if (r < 0)
 			return err_wrap(e, "devices/remove %s: the guest did not release the device "
 					   "(it stays 'removing'; write remove again to retry)", id);
 	}
-	struct json_object *bargs = json_object_new_object();
-	json_object_object_add(bargs, "node-name", json_object_new_string(node));
-	cleanup_err struct err *be = NULL;
-	if (qmp_execute(qmp, "blockdev-del", bargs, tmo, NULL, &be) < 0 && be->code != ENODEV)
-		log_err("%s: blockdev-del %s: %s", sb->name, node, be->msg);
+	size_t n = json_object_array_length(cmds);
+	while (n-- > 0) {
+		struct json_object *c = json_object_array_get_idx(cmds, n), *a;
+		const char *cmd = arg_str(c, "execute");
+		if (!strcmp(cmd, "device_add"))
+			continue; /* gone with the main function */
+		json_object_object_get_ex(c, "arguments", &a);
+		undo_part(sb, qmp, cmd, a, wait_ms);
+	}
 	return 0;
 }
 

@@ -68,5 +68,5 @@ wait_for() {
 # The guest prints "GUEST cpus=.. ncpus=N blk=.. net=.. mem=.." every 0.5 s.
 # guest_says SANDBOX PATTERN: the latest such line (after byte offset
 # ${CONSOLE_FROM:-0}) matches the extended regex PATTERN.
-guest_line() { tail -c +$(( ${CONSOLE_FROM:-0} + 1 )) "$MNT/$1/console" | grep -a '^GUEST cpus=' | tail -n1; }
+guest_line() { tail -c +$(( ${CONSOLE_FROM:-0} + 1 )) "$MNT/$1/console" | tr -d '\r' | grep -a '^GUEST cpus=' | tail -n1; }
 guest_says() { guest_line "$1" | grep -Eq "$2"; }

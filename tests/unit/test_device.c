@@ -468,13 +468,13 @@ static void test_disable_modern(void)
 	}
 }
 
-/* What the hot-add path sees for kinds it does not cover yet. */
+/* What the hot-add path sees for kinds other than a virtio-blk disk. */
 static void test_hotplug_view(void)
 {
 	struct vm_device *d = NULL;
 	cleanup_err struct err *e = NULL;
 	CU_ASSERT_EQUAL_FATAL(vm_device_parse("{\"type\":\"rng\",\"id\":\"r\"}", &d, &e), 0);
-	CU_ASSERT_FALSE(vm_device_hotpluggable(d));
+	CU_ASSERT_TRUE(vm_device_hotpluggable(d));
 	CU_ASSERT_PTR_NULL(vm_device_backend(d));
 	CU_ASSERT_PTR_NULL(d->format);
 	CU_ASSERT_STRING_EQUAL(d->file, "/dev/urandom");
@@ -485,11 +485,13 @@ static void test_hotplug_view(void)
 	vm_device_free(d);
 	CU_ASSERT_EQUAL_FATAL(vm_device_parse("{\"type\":\"block\",\"id\":\"s\",\"file\":\"/f\","
 					      "\"interface\":\"scsi\"}", &d, &e), 0);
-	CU_ASSERT_FALSE(vm_device_hotpluggable(d));
-	CU_ASSERT_PTR_NULL(vm_device_backend(d));
+	CU_ASSERT_TRUE(vm_device_hotpluggable(d));
+	cleanup_json struct json_object *sb = vm_device_backend(d);
+	CU_ASSERT_PTR_NOT_NULL(sb && strstr(json_object_to_json_string(sb), "drive-s"));
 	vm_device_free(d);
 	CU_ASSERT_EQUAL_FATAL(vm_device_parse("{\"type\":\"iommu\",\"id\":\"i\"}", &d, &e), 0);
 	CU_ASSERT_FALSE(vm_device_is_pci(d));
+	CU_ASSERT_FALSE(vm_device_hotpluggable(d));
 	vm_device_free(d);
 	CU_ASSERT_EQUAL_FATAL(vm_device_parse("{\"type\":\"image\",\"id\":\"i\",\"file\":\"/i\"}", &d, &e), 0);
 	CU_ASSERT_FALSE(vm_device_is_pci(d));
