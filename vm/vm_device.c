@@ -628,8 +628,8 @@ bool vm_device_hotpluggable(const struct vm_device *d)
 	case VM_DEVK_9P:    /* -fsdev has no QMP command */
 		return false;
 	default:
-		/* Descriptors passed by inheritance exist only at exec. */
-		return !vm_device_bool(d, "pass_fds");
+		/* pass_fds descriptors go over QMP (getfd) while running. */
+		return true;
 	}
 }
 

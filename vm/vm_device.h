@@ -83,8 +83,8 @@ struct json_object *vm_device_backend(const struct vm_device *d);
 struct json_object *vm_device_frontend(const struct vm_device *d, const struct arch_ops *a,
 				       const char *bus, int addr);
 /* Whether the device can be added and removed while running: every part
- * has a QMP form and no descriptor must be inherited at exec.  False for a
- * root image, the vIOMMU, 9p (-fsdev) and pass_fds devices. */
+ * has a QMP form (descriptors go with getfd).  False for a root image, the
+ * vIOMMU and 9p (-fsdev). */
 bool vm_device_hotpluggable(const struct vm_device *d);
 /* Whether the device has a PCI function that takes a bridge slot. */
 bool vm_device_is_pci(const struct vm_device *d);

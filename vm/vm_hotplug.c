@@ -14,6 +14,7 @@
 
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arch/arch.h"
@@ -62,11 +63,11 @@ static void remove_from_list(struct vm_sandbox *sb, struct vm_device *d)
 	}
 }
 
-/* The QMP parts of a device placed on bus/addr (one model, two outputs). */
+/* The QMP parts of a device placed on bus/addr (one model, two outputs);
+ * the descriptors they name by number are listed in *plan. */
 static int device_parts(struct vm_sandbox *sb, const struct vm_device *d, const char *bus, int addr,
-			struct vm_dev_parts *parts, struct err **e)
+			struct vm_dev_parts *parts, struct vm_fdplan *plan, struct err **e)
 {
-	struct vm_fdplan plan = {0};
 	pthread_mutex_lock(&sb->lock);
 	struct vm_dev_env env = {
 		.arch = vm_config_arch(&sb->cfg),
@@ -74,15 +75,96 @@ static int device_parts(struct vm_sandbox *sb, const struct vm_device *d, const 
 		.addr = addr,
 		.disable_modern = sb->cfg.disable_modern,
 		.console_log = sb->console_log,
-		.fds = &plan,
+		.fds = plan,
 	};
 	int r = vm_device_parts(d, &env, parts, e);
 	pthread_mutex_unlock(&sb->lock);
-	if (r == 0 && plan.n)
-		r = err_set(e, EOPNOTSUPP, "%s: descriptors passed at exec (pass_fds) cannot be hot-added",
-			    d->id);
-	vm_fdplan_release(&plan);
 	return r;
+}
+
+/* Keys whose value names descriptors by number ("4" or "4:5"). */
+static bool is_fd_key(const char *k)
+{
+	return !strcmp(k, "fd") || !strcmp(k, "fds") || !strcmp(k, "vhostfd") || !strcmp(k, "vhostfds");
+}
+
+/*
+ * At exec the argv names inherited descriptors by number; a running QEMU
+ * gets them over QMP instead: each is opened here, sent with `getfd` (SCM_RIGHTS)
+ * under the name "fd-<id>-<k>", and every fd/fds/vhostfd/vhostfds value in
+ * the commands is rewritten from numbers to those names.  *passed counts the
+ * names QEMU holds (closefd'd on rollback).
+ */
+static int pass_fds(struct vm_sandbox *sb, struct qmp_client *qmp, const struct vm_device *d,
+		    const struct vm_fdplan *plan, struct json_object *cmds, size_t *passed,
+		    struct err **e)
+{
+	int tmo = vm_get_settings()->qmp_timeout_ms;
+	*passed = 0;
+	if (!plan->n)
+		return 0;
+	int *fds = xcalloc(plan->n, sizeof(int));
+	int r = vm_cmdline_open_fds(plan, fds, e);
+	if (r < 0) {
+		free(fds);
+		return err_wrap(e, "devices/add %s", d->id);
+	}
+	for (size_t i = 0; i < plan->n && r == 0; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "fd-%s-%zu", d->id, i);
+		struct json_object *a = json_object_new_object();
+		json_object_object_add(a, "fdname", json_object_new_string(name));
+		r = qmp_execute_fd(qmp, "getfd", a, fds[i], tmo, NULL, e);
+		if (r == 0)
+			(*passed)++;
+		else
+			err_wrap(e, "devices/add %s: getfd", d->id);
+	}
+	vm_cmdline_close_fds(plan, fds); /* QEMU holds its own copies now */
+	free(fds);
+	if (r < 0)
+		return r;
+	for (size_t c = 0; c < json_object_array_length(cmds); c++) {
+		struct json_object *args;
+		if (!json_object_object_get_ex(json_object_array_get_idx(cmds, c), "arguments", &args))
+			continue;
+		json_object_object_foreach(args, key, val) {
+			if (!is_fd_key(key) || !json_object_is_type(val, json_type_string))
+				continue;
+			struct sbuf out = {0};
+			cleanup_free char *copy = xstrdup(json_object_get_string(val));
+			char *save = NULL;
+			for (char *tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save)) {
+				int num = atoi(tok);
+				for (size_t i = 0; i < plan->n; i++)
+					if (plan->v[i].num == num)
+						sbuf_printf(&out, "%sfd-%s-%zu", out.len ? ":" : "", d->id, i);
+			}
+			json_object_object_add(args, key, json_object_new_string(out.s ? out.s : ""));
+			sbuf_release(&out);
+		}
+	}
+	log_debug("%s: passed %zu descriptors for %s", sb->name, *passed, d->id);
+	return 0;
+}
+
+static void close_passed(struct qmp_client *qmp, const struct vm_device *d, size_t passed)
+{
+	for (size_t i = 0; i < passed; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "fd-%s-%zu", d->id, i);
+		struct json_object *a = json_object_new_object();
+		json_object_object_add(a, "fdname", json_object_new_string(name));
+		cleanup_err struct err *e = NULL;
+		qmp_execute(qmp, "closefd", a, vm_get_settings()->qmp_timeout_ms, NULL, &e);
+	}
+}
+
+/* VFIO devices take longer to realize (DMA mapping of guest memory). */
+static int add_timeout(const struct vm_device *d)
+{
+	int tmo = vm_get_settings()->qmp_timeout_ms;
+	return d->type && !strcmp(d->type, "vfio") ? tmo * 6 : tmo;
 }
 
 static const char *arg_str(struct json_object *args, const char *key)
@@ -130,15 +212,23 @@ static void undo_part(struct vm_sandbox *sb, struct qmp_client *qmp, const char 
 static int hot_add(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_device *d,
 		   const char *bus, int addr, struct err **e)
 {
-	int tmo = vm_get_settings()->qmp_timeout_ms;
+	int tmo = add_timeout(d);
 	struct vm_dev_parts parts = {.main = -1};
-	int r = device_parts(sb, d, bus, addr, &parts, e);
+	struct vm_fdplan plan = {0};
+	int r = device_parts(sb, d, bus, addr, &parts, &plan, e);
 	cleanup_json struct json_object *cmds = NULL;
 	if (r == 0)
 		r = vm_dev_parts_qmp(&parts, &cmds, e);
 	vm_dev_parts_release(&parts);
-	if (r < 0)
+	size_t passed = 0;
+	if (r == 0)
+		r = pass_fds(sb, qmp, d, &plan, cmds, &passed, e);
+	vm_fdplan_release(&plan);
+	if (r < 0) {
+		if (qmp_client_alive(qmp))
+			close_passed(qmp, d, passed);
 		return err_wrap(e, "devices/add");
+	}
 	size_t n = json_object_array_length(cmds), done = 0;
 	for (; done < n; done++) {
 		struct json_object *c = json_object_array_get_idx(cmds, done), *args;
@@ -159,6 +249,8 @@ static int hot_add(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_devi
 			json_object_object_get_ex(c, "arguments", &args);
 			undo_part(sb, qmp, arg_str(c, "execute"), args, wait_ms);
 		}
+		/* Names not consumed by a netdev are still QEMU's to close. */
+		close_passed(qmp, d, passed);
 	}
 	return r;
 }
@@ -242,12 +334,14 @@ static int hot_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_d
 	snprintf(id, sizeof(id), "%s", d->id);
 	bool retry = d->state == VM_DEV_REMOVING;
 	struct vm_dev_parts parts = {.main = -1};
+	struct vm_fdplan plan = {0};
 	cleanup_json struct json_object *cmds = NULL;
-	int r = device_parts(sb, d, NULL, 0, &parts, e);
+	int r = device_parts(sb, d, NULL, 0, &parts, &plan, e);
 	if (r == 0)
 		r = vm_dev_parts_qmp(&parts, &cmds, e);
 	int main_part = parts.main;
 	vm_dev_parts_release(&parts);
+	vm_fdplan_release(&plan);
 	if (r < 0)
 		return err_wrap(e, "devices/remove");
 	struct json_object *mc = json_object_array_get_idx(cmds, (size_t)(main_part >= 0 ? main_part : 0));

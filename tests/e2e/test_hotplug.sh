@@ -42,6 +42,12 @@ check "guest has no disk left" wait_for 30 guest_says hp 'blk=- net=- '
 check "every slot free again" [ "$(cat "$S"/bridges/* | grep -c '^slot 0 -$')" = 6 ]
 check "no device left" [ -z "$(ls "$S/devices" | grep -v '^add$\|^remove$')" ]
 
+# A NIC whose tap descriptors the daemon opens and hands over with getfd.
+check "hot-add a 2-queue NIC with pass_fds" add '{"type":"net","id":"n2","ifname":"sbxtap1","queues":2,"pass_fds":true}'
+check "guest sees eth0 again" wait_for 30 guest_says hp 'net=eth0 '
+check "remove it" rm_dev n2
+check "guest lost it" wait_for 30 guest_says hp 'net=- '
+
 # Memory.
 check "memory/target shows the boot size" [ "$(cat "$S/memory/target")" = 256 ]
 check "hot-add 256 MiB" bash -c "echo 512 > '$S/memory/target'"

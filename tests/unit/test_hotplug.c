@@ -6,6 +6,7 @@
  * the real QEMU and guest.)
  */
 #include <CUnit/Basic.h>
+#include <sched.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,6 +289,62 @@ static void test_cpus(void)
 	teardown();
 }
 
+static void test_vfio(void)
+{
+	printf("\n  (no PCI passthrough device exists on this machine: the VFIO sequence is "
+	       "proven against the fake QMP peer and by golden argv only)\n");
+	setup();
+	struct err *e = NULL;
+	const char *spec = "{\"type\":\"vfio\",\"id\":\"v1\",\"host\":\"0000:03:00.0\"}";
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, spec, &e), 0);
+	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq), "qmp_capabilities device_add");
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"driver\":\"vfio-pci\""), 1);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"host\":\"0000:03:00.0\""), 1);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"bus\":\"rp0\""), 1);
+	CU_ASSERT_EQUAL(vm_sandbox_device_remove(sb, "v1", &e), 0);
+	CU_ASSERT_EQUAL(free_slots(), sb->topo.n);
+	/* The host refuses the device: nothing left, slot free. */
+	fail_cmd = "device_add";
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, spec, &e), -EIO);
+	err_free(&e);
+	CU_ASSERT_PTR_NULL(vm_sandbox_find_device(sb, "v1"));
+	CU_ASSERT_EQUAL(free_slots(), sb->topo.n);
+	teardown();
+}
+
+static bool have_netns;
+
+static void test_net_fds(void)
+{
+	if (!have_netns) {
+		printf("\n  SKIP: no private network namespace (needs root) to open taps in\n");
+		return;
+	}
+	setup();
+	struct err *e = NULL;
+	const char *spec = "{\"type\":\"net\",\"id\":\"n1\",\"ifname\":\"tt0\",\"queues\":2,\"pass_fds\":true}";
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, spec, &e), 0);
+	if (e)
+		fprintf(stderr, "%s\n", e->msg);
+	err_free(&e);
+	/* Each tap queue goes over as SCM_RIGHTS, then the netdev names them. */
+	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq), "qmp_capabilities getfd getfd netdev_add device_add");
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "getfd", "\"fdname\":\"fd-n1-0\""), 1);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "netdev_add", "\"fds\":\"fd-n1-0:fd-n1-1\""), 1);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"mq\":"), 1);
+	CU_ASSERT_EQUAL(vm_sandbox_device_remove(sb, "n1", &e), 0);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "netdev_del", "\"id\":\"net-n1\""), 1);
+	/* netdev_add refused: the passed descriptors are closed again. */
+	fail_cmd = "netdev_add";
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, spec, &e), -EIO);
+	err_free(&e);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "closefd", "fd-n1-0"), 1);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "closefd", "fd-n1-1"), 1);
+	CU_ASSERT_PTR_NULL(vm_sandbox_find_device(sb, "n1"));
+	CU_ASSERT_EQUAL(free_slots(), sb->topo.n);
+	teardown();
+}
+
 static void test_qmp_garbage(void)
 {
 	setup();
@@ -323,6 +380,8 @@ int main(void)
 {
 	if (!mkdtemp(state_dir))
 		return 1;
+	/* Taps opened by the net test live and die in a private namespace. */
+	have_netns = unshare(CLONE_NEWNET) == 0;
 	struct vm_settings set = {.state_dir = state_dir, .qmp_timeout_ms = 1000};
 	vm_settings_apply(&set);
 	vm_config_set_defaults(&(struct vm_defaults){.guest_kernel = "/boot/vmlinuz", .guest_initrd = ""});
@@ -337,6 +396,8 @@ int main(void)
 	CU_add_test(s, "block remove: no DEVICE_DELETED -> ETIMEDOUT, removing, retry", test_remove_timeout_then_retry);
 	CU_add_test(s, "vCPUs: add in order, clamp, remove newest, timeouts, failures", test_cpus);
 	CU_add_test(s, "garbage from QMP: connection dropped, sandbox marked, nothing lost", test_qmp_garbage);
+	CU_add_test(s, "VFIO: device_add on a root port; refused -> slot free", test_vfio);
+	CU_add_test(s, "net with pass_fds: getfd per queue, netdev names them; rollback closefd", test_net_fds);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
