@@ -14,7 +14,21 @@
 
 static const struct arch_ops *const arch_table[] = {
 	&arch_x86_64,
+	&arch_aarch64,
+	&arch_ppc64le,
+	&arch_s390x,
 };
+
+const char *const arch_kparams_debug[] = { "debug", "ignore_loglevel", NULL };
+const char *const arch_kparams_nodebug[] = { "quiet", NULL };
+const char *const arch_kparams_systemd_debug[] = { "systemd.show_status=true",
+						   "systemd.log_level=debug", NULL };
+const char *const arch_kparams_systemd_nodebug[] = { "systemd.show_status=false", NULL };
+
+bool arch_accel_is_tcg(const char *accel)
+{
+	return accel && strncmp(accel, "tcg", 3) == 0 && (accel[3] == '\0' || accel[3] == ',');
+}
 
 const struct arch_ops *arch_lookup(const char *name)
 {

@@ -1,9 +1,8 @@
 /*
  * arch — per-architecture rules behind one ops table (as Kata's qemuArch).
  *
- * Each architecture lives in its own file (arch_x86_64.c, later
- * arch_aarch64.c, arch_ppc64le.c, arch_s390x.c) and exports one
- * `const struct arch_ops`.  The config's `arch` key selects it; the default
+ * Each architecture lives in its own file (arch_x86_64.c, arch_aarch64.c,
+ * arch_ppc64le.c, arch_s390x.c) and exports one `const struct arch_ops`.  The config's `arch` key selects it; the default
  * is the host's.  Nothing outside arch/ may test an architecture by name:
  * bus names, driver suffixes (-pci / -ccw), machine options, kernel
  * parameter lists and which devices a machine can take are all asked here.
@@ -55,8 +54,9 @@ struct arch_ops {
 	const char *virtio_suffix;
 	/* Default -global list (NULL-terminated). */
 	const char *const *default_globals;
-	/* Default machine options for a machine ("" none). */
-	const char *(*machine_options)(const char *machine);
+	/* Default machine options for a machine under an accelerator (the
+	 * config's "accel" value; "" none). */
+	const char *(*machine_options)(const char *machine, const char *accel);
 	/* Machine option that enables NVDIMM ("nvdimm=on"), NULL: none. */
 	const char *nvdimm_option;
 	/* vIOMMU driver ("intel-iommu") and the machines that take it; NULL
@@ -65,9 +65,50 @@ struct arch_ops {
 	bool (*iommu_supported)(const char *machine);
 	/* Whether -rtc driftfix=slew is meaningful here. */
 	bool rtc_driftfix;
+
+	/* ---- four architectures (issue 4) ---- */
+	/* CPU model for a config when cpu_model is ""; NULL op: default_cpu. */
+	const char *(*cpu_model)(const struct vm_config *cfg);
+	/* Why max_vcpus is what it is ("GICv2 supports at most 8 vCPUs");
+	 * NULL op or NULL result: no reason beyond the range. */
+	const char *(*max_vcpus_rule)(const struct vm_config *cfg);
+	/* Hotplug bridges a config gets by default (the root_ports key). */
+	int default_bridges;
+	/* Devices sit on CCW subchannels (devno fe.0.xxxx), not on PCI: the
+	 * topology is one "ccw" set whose slots are device numbers. */
+	bool ccw;
+	/* Capabilities (Kata types.Capabilities). */
+	unsigned caps;
+	/* Memory hotplug (pc-dimm: memory_slots / maxmem) is possible. */
+	bool memory_hotplug;
+	/* Memory sizes (memory_mib, maxmem_mib) must be multiples of this (MiB);
+	 * 0: no rule. */
+	int memory_align_mib;
+	/* The x-ignore-shared migration capability is supported (Kata skips
+	 * it silently where it is not). */
+	bool ignore_shared;
+	/* 9p shares get multidevs=remap (Kata: not on arm64). */
+	bool p9_multidevs;
 };
 
+/* Capability bits of arch_ops.caps. */
+#define ARCH_CAP_BLOCK_HOTPLUG 0x1u
+#define ARCH_CAP_MULTIQUEUE 0x2u
+#define ARCH_CAP_FS_SHARING 0x4u
+
+/* Kata's architecture-independent kernel parameter lists (qemu_arch_base.go
+ * kernelParamsDebug/NonDebug, kernelParamsSystemdDebug/NonDebug). */
+extern const char *const arch_kparams_debug[];
+extern const char *const arch_kparams_nodebug[];
+extern const char *const arch_kparams_systemd_debug[];
+extern const char *const arch_kparams_systemd_nodebug[];
+/* Whether the config's accelerator is TCG ("tcg", "tcg,thread=..."). */
+bool arch_accel_is_tcg(const char *accel);
+
 extern const struct arch_ops arch_x86_64;
+extern const struct arch_ops arch_aarch64;
+extern const struct arch_ops arch_ppc64le;
+extern const struct arch_ops arch_s390x;
 
 /* Look an architecture up by name; NULL if unknown. */
 const struct arch_ops *arch_lookup(const char *name);

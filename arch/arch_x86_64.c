@@ -12,6 +12,8 @@
  * which would hide the buses behind our bridges from the guest; the
  * systemd and root-device lists are Kata's (kernelParamsSystemd*,
  * GetKernelRootParams).  The default -global is Kata's amd64 one.
+ * Capabilities: block hotplug, multiqueue, fs sharing; memory hotplug;
+ * x-ignore-shared; 9p with multidevs=remap (all as Kata's amd64).
  */
 #include "arch/arch.h"
 
@@ -55,16 +57,11 @@ static const char *const x86_kernel_params[] = {
 	NULL,
 };
 
-static const char *const x86_kernel_params_debug[] = { "debug", "ignore_loglevel", NULL };
-static const char *const x86_kernel_params_nodebug[] = { "quiet", NULL };
-static const char *const x86_systemd_debug[] = { "systemd.show_status=true",
-						  "systemd.log_level=debug", NULL };
-static const char *const x86_systemd_nodebug[] = { "systemd.show_status=false", NULL };
 static const char *const x86_globals[] = { "kvm-pit.lost_tick_policy=discard", NULL };
 
 static int x86_max_vcpus(const struct vm_config *cfg)
 {
-	if (cfg && cfg->accel && strncmp(cfg->accel, "tcg", 3) == 0)
+	if (cfg && arch_accel_is_tcg(cfg->accel))
 		return X86_MAX_VCPUS_TCG;
 	return X86_MAX_VCPUS_KVM;
 }
@@ -79,7 +76,10 @@ static int x86_root_last_addr(const char *machine)
 	return x86_is_q35(machine) ? X86_Q35_LAST_ADDR : X86_PC_LAST_ADDR;
 }
 
-static const char *x86_machine_options(const char *machine) { return ""; }
+static const char *x86_machine_options(const char *machine, const char *accel)
+{
+	return "";
+}
 
 static int x86_validate(const struct vm_config *cfg, struct err **e)
 {
@@ -106,10 +106,10 @@ const struct arch_ops arch_x86_64 = {
 	.qemu_binary = x86_qemu_binary,
 	.default_cpu = NULL,
 	.kernel_params = x86_kernel_params,
-	.kernel_params_debug = x86_kernel_params_debug,
-	.kernel_params_nodebug = x86_kernel_params_nodebug,
-	.kernel_params_systemd_debug = x86_systemd_debug,
-	.kernel_params_systemd_nodebug = x86_systemd_nodebug,
+	.kernel_params_debug = arch_kparams_debug,
+	.kernel_params_nodebug = arch_kparams_nodebug,
+	.kernel_params_systemd_debug = arch_kparams_systemd_debug,
+	.kernel_params_systemd_nodebug = arch_kparams_systemd_nodebug,
 	.root_dev_blk = "/dev/vda1",
 	.root_dev_nvdimm = "/dev/pmem0p1",
 	.console_device = "ttyS0",
@@ -130,4 +130,9 @@ const struct arch_ops arch_x86_64 = {
 	.iommu_driver = "intel-iommu",
 	.iommu_supported = x86_is_q35,
 	.rtc_driftfix = true,
+	.default_bridges = 4,
+	.caps = ARCH_CAP_BLOCK_HOTPLUG | ARCH_CAP_MULTIQUEUE | ARCH_CAP_FS_SHARING,
+	.memory_hotplug = true,
+	.ignore_shared = true,
+	.p9_multidevs = true,
 };

@@ -8,23 +8,26 @@
  *   member  := KEY ":" value                        KEY from the table below
  *
  *   key                type    default                       limits / rule    live
- *   arch               string  host arch                     known arch        no
+ *   arch               string  host arch                     x86_64 | aarch64 |
+ *                                                            ppc64le | s390x   no
  *   qemu               string  "" = arch binary for machine  "" or abs path    no
  *   machine            string  arch default machine          known to arch     no
- *   accel              string  defaults.accel|tcg,thread=multi  enum          no
- *   cpu_model          string  "" = arch default             [A-Za-z0-9._-]*   no
+ *   accel              string  defaults.accel|tcg,thread=multi  enum; kvm only
+ *                                                   for the host's arch    no
+ *   cpu_model          string  "" = arch default (per accel) [A-Za-z0-9._-]*   no
  *   vcpus              int     1                             1..maxvcpus       no
- *   maxvcpus           int     4                             1..arch max       no
+ *   maxvcpus           int     4                             1..arch max (the
+ *                                        message names the arch's rule)   no
  *   memory_mib         int     256                           64..1048576       no
  *   kernel             string  defaults.guest_kernel         abs path          no
  *   initrd             string  defaults.guest_initrd         "" or abs path    no
  *   kernel_params      string  ""                            -                 no
  *   debug              bool    false                         -                 no
- *   root_ports         int     4                             0..32 (+arch)     no
+ *   root_ports         int     arch: 4 (s390x: 0)            0..32 (+arch)     no
  *   uuid               string  random v4 at creation         canonical, lower  no
  *   remove_timeout_ms  int     10000                         100..600000       yes
  *   -- machine (Kata qemuArchBase / govmm qemu.Config) --
- *   machine_options    string  arch default for machine ("")  k[=v](,k[=v])*  no
+ *   machine_options    string  arch default for machine+accel k[=v](,k[=v])* no
  *   machine_accelerators string ""  appended to -machine after the options,
  *                                   Kata MachineAccelerators: "," added     no
  *   name               string  "" = the sandbox's name       -                 no
@@ -63,6 +66,11 @@
  *   bridge_shpc        bool    false  shpc= of the pci-bridges             no
  *
  * A [string] key takes a JSON array of strings (at most 16).
+ *
+ * Dynamic defaults follow the keys they depend on (cfg_follow_defaults):
+ * writing {"arch":"aarch64"} alone re-defaults machine, machine_options,
+ * root_ports, rtc_driftfix and globals that still held the old defaults.
+ * Per-architecture rules (arch/arch_<name>.c validate) run last.
  *
  * Every string rejects newlines and control characters.  Types are strict:
  * an int key takes a JSON integer only (not true, 2.5 or "2").  While the
@@ -103,6 +111,8 @@ struct cfg_key {
 	char *(*sdef_fn)(const struct vm_config *cfg);
 	/* CFG_STRV dynamic default (heap vector); NULL: empty. */
 	char **(*vdef_fn)(const struct vm_config *cfg);
+	/* CFG_INT dynamic default; sees the keys above it. */
+	int (*idef_fn)(const struct vm_config *cfg);
 	/* Extra rule on the complete config; sees every key. */
 	int (*check)(const struct vm_config *cfg, const struct cfg_key *k, struct err **e);
 	/* Effective value of a string key ("" resolved); NULL: stored value. */
@@ -187,7 +197,8 @@ const char *vm_config_cpu_model(const struct vm_config *cfg)
 	if (cfg->cpu_model && *cfg->cpu_model)
 		return cfg->cpu_model;
 	const struct arch_ops *a = vm_config_arch(cfg);
-	return a && a->default_cpu ? a->default_cpu : "";
+	const char *m = !a ? NULL : a->cpu_model ? a->cpu_model(cfg) : a->default_cpu;
+	return m ? m : "";
 }
 
 /* ---- dynamic defaults ---- */
@@ -294,9 +305,15 @@ static const char *const cfg_accels[] = { "tcg,thread=multi", "tcg,thread=single
 
 static int cfg_check_accel(const struct vm_config *cfg, const struct cfg_key *k, struct err **e)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(cfg_accels); i++)
-		if (strcmp(cfg->accel, cfg_accels[i]) == 0)
-			return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(cfg_accels); i++) {
+		if (strcmp(cfg->accel, cfg_accels[i]) != 0)
+			continue;
+		if (!strcmp(cfg->accel, "kvm") && strcmp(cfg->arch, arch_host()) != 0)
+			return err_set(e, EINVAL,
+				       "accel: kvm runs guests of the host's architecture (%s) only; "
+				       "an %s guest needs tcg", arch_host(), cfg->arch);
+		return 0;
+	}
 	return err_set(e, EINVAL,
 		       "accel: unsupported accelerator: %s (one of: tcg,thread=multi | "
 		       "tcg,thread=single | tcg | kvm)", cfg->accel);
@@ -328,8 +345,10 @@ static int cfg_check_maxvcpus(const struct vm_config *cfg, const struct cfg_key 
 {
 	const struct arch_ops *a = vm_config_arch(cfg);
 	int max = a ? a->max_vcpus(cfg) : 1;
+	const char *why = a && a->max_vcpus_rule ? a->max_vcpus_rule(cfg) : NULL;
 	if (cfg->maxvcpus > max)
-		return err_set(e, EINVAL, "maxvcpus: out of range (%lld..%d)", k->min, max);
+		return err_set(e, EINVAL, "maxvcpus: out of range (%lld..%d)%s%s", k->min, max,
+			       why ? ": " : "", why ? why : "");
 	return 0;
 }
 
@@ -360,8 +379,14 @@ int vm_config_sockets(const struct vm_config *cfg)
 static char *cfg_def_machine_options(const struct vm_config *cfg)
 {
 	const struct arch_ops *a = vm_config_arch(cfg);
-	const char *o = a && a->machine_options ? a->machine_options(cfg->machine) : "";
+	const char *o = a && a->machine_options ? a->machine_options(cfg->machine, cfg->accel) : "";
 	return xstrdup(o ? o : "");
+}
+
+static int cfg_def_root_ports(const struct vm_config *cfg)
+{
+	const struct arch_ops *a = vm_config_arch(cfg);
+	return a ? a->default_bridges : 0;
 }
 
 static char *cfg_def_driftfix(const struct vm_config *cfg)
@@ -589,7 +614,7 @@ static const struct cfg_key cfg_schema[] = {
 	{ "initrd", S(initrd), .sdef_fn = cfg_def_initrd, .check = cfg_check_opt_path },
 	{ "kernel_params", S(kernel_params), .sdef = "" },
 	{ "debug", B(debug), .idef = 0 },
-	{ "root_ports", I(root_ports, 0, 32), .idef = 4 },
+	{ "root_ports", I(root_ports, 0, 32), .idef_fn = cfg_def_root_ports },
 	{ "uuid", S(uuid), .sdef_fn = cfg_def_uuid, .check = cfg_check_uuid },
 	{ "remove_timeout_ms", I(remove_timeout_ms, 100, 600000), .live = true, .idef = 10000 },
 	{ "machine_options", S(machine_options), .sdef_fn = cfg_def_machine_options,
@@ -658,7 +683,7 @@ void vm_config_init(struct vm_config *cfg)
 			CFG_FIELD(cfg, k, char *) = k->sdef_fn ? k->sdef_fn(cfg) : xstrdup(k->sdef);
 			break;
 		case CFG_INT:
-			CFG_FIELD(cfg, k, int) = (int)k->idef;
+			CFG_FIELD(cfg, k, int) = k->idef_fn ? k->idef_fn(cfg) : (int)k->idef;
 			break;
 		case CFG_BOOL:
 			CFG_FIELD(cfg, k, bool) = k->idef != 0;
@@ -666,6 +691,43 @@ void vm_config_init(struct vm_config *cfg)
 		case CFG_STRV:
 			CFG_FIELD(cfg, k, char **) = k->vdef_fn ? k->vdef_fn(cfg) : xcalloc(1, sizeof(char *));
 			break;
+		}
+	}
+}
+
+/*
+ * Defaults follow what they depend on: a key with a dynamic default that
+ * the write did not name, and whose value in `old` was old's default, takes
+ * new's default — so {"arch":"aarch64"} alone brings machine "virt", its
+ * machine options, no -global, no driftfix; {"accel":"kvm"} brings
+ * aarch64's gic-version=host.  Schema order: a key's default sees the keys
+ * above it already followed.  The uuid is never re-drawn.
+ */
+static void cfg_follow_defaults(const struct vm_config *old, struct vm_config *cfg,
+				struct json_object *given)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cfg_schema); i++) {
+		const struct cfg_key *k = &cfg_schema[i];
+		struct json_object *v;
+		if (json_object_object_get_ex(given, k->key, &v) || k->sdef_fn == cfg_def_uuid)
+			continue;
+		if (k->type == CFG_STRING && k->sdef_fn) {
+			cleanup_free char *was = k->sdef_fn(old);
+			if (strcmp(was, CFG_CFIELD(cfg, k, char *)) != 0)
+				continue;
+			free(CFG_FIELD(cfg, k, char *));
+			CFG_FIELD(cfg, k, char *) = k->sdef_fn(cfg);
+		} else if (k->type == CFG_INT && k->idef_fn) {
+			if (CFG_CFIELD(cfg, k, int) == k->idef_fn(old))
+				CFG_FIELD(cfg, k, int) = k->idef_fn(cfg);
+		} else if (k->type == CFG_STRV && k->vdef_fn) {
+			char **was = k->vdef_fn(old);
+			bool same = cfg_strv_eq(was, CFG_CVFIELD(cfg, k));
+			cfg_strv_free(was);
+			if (!same)
+				continue;
+			cfg_strv_free(CFG_FIELD(cfg, k, char **));
+			CFG_FIELD(cfg, k, char **) = k->vdef_fn(cfg);
 		}
 	}
 }
@@ -881,6 +943,7 @@ int vm_config_merge(struct vm_config *cfg, const char *json, bool running, struc
 	vm_config_copy(&tmp, cfg);
 	if ((r = cfg_apply(&tmp, o, e)) < 0)
 		return r;
+	cfg_follow_defaults(cfg, &tmp, o);
 	if (running && (r = cfg_check_running(cfg, &tmp, e)) < 0)
 		return r;
 	if ((r = vm_config_validate(&tmp, e)) < 0)
@@ -924,11 +987,13 @@ int vm_config_from_json(struct vm_config *cfg, struct json_object *o, struct err
 {
 	if (!o || !json_object_is_type(o, json_type_object))
 		return err_set(e, EINVAL, "config: not a JSON object");
-	cleanup_cfg struct vm_config tmp;
+	cleanup_cfg struct vm_config tmp, init;
 	vm_config_init(&tmp);
+	vm_config_copy(&init, &tmp);
 	int r = cfg_apply(&tmp, o, e);
 	if (r < 0)
 		return r;
+	cfg_follow_defaults(&init, &tmp, o);
 	if ((r = vm_config_validate(&tmp, e)) < 0)
 		return r;
 	struct vm_config old = *cfg;

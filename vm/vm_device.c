@@ -55,6 +55,12 @@
  *   iommu            intremap, device_iotlb, caching_mode (all true)
  *                      -device intel-iommu (q35 only; first on the line)
  *
+ * Per architecture (arch_ops): "-pci" drivers placed with bus=<bridge>,
+ * addr=<slot>; on s390x "-ccw" drivers placed with devno=fe.0.<slot> (no
+ * disable-modern, no MSI-X vectors), no vfio, no vhost-user-blk/scsi; no
+ * vIOMMU off x86_64; nvdimm images only where the machine takes NVDIMMs
+ * (x86_64, aarch64); 9p -fsdev multidevs=remap except on aarch64 (Kata).
+ *
  *   MAC    xx:xx:xx:xx:xx:xx, unicast     BDF  [dddd:]bb:dd.f (hex)
  *   HEX16  "0x" + 1..4 hex digits         TAG  1..31 chars, no controls
  *   IFNAME [A-Za-z0-9_.-]{1,15}           PORT [A-Za-z0-9_.-]{0,63}
@@ -655,11 +661,35 @@ int vm_device_check_config(const struct vm_device *d, const struct vm_config *cf
 				       "iothread0..iothread%d)", d->id, io, cfg->iothreads,
 				       cfg->iothreads - 1);
 	}
-	if (d->kind == VM_DEVK_IOMMU &&
-	    (!a || !a->iommu_driver || !a->iommu_supported(cfg->machine)))
+	if (!a)
+		return err_set(e, EINVAL, "device %s: unknown architecture %s", d->id, cfg->arch);
+	if (d->kind == VM_DEVK_IOMMU && !a->iommu_driver)
+		return err_set(e, EINVAL,
+			       "device %s: type: %s does not support a vIOMMU", d->id, a->name);
+	if (d->kind == VM_DEVK_IOMMU && !a->iommu_supported(cfg->machine))
 		return err_set(e, EINVAL,
 			       "device %s: type: a vIOMMU needs machine q35 (machine is %s)", d->id,
 			       cfg->machine);
+	if (d->kind == VM_DEVK_IMAGE && !strcmp(vm_device_str(d, "as"), "nvdimm") &&
+	    !a->nvdimm_option)
+		return err_set(e, EINVAL,
+			       "device %s: as: no NVDIMM image on %s (use \"as\":\"virtio-blk\")",
+			       d->id, a->name);
+	if (d->kind == VM_DEVK_NET && vm_device_int(d, "queues") > 1 &&
+	    !(a->caps & ARCH_CAP_MULTIQUEUE))
+		return err_set(e, EINVAL, "device %s: queues: no multiqueue on %s", d->id, a->name);
+	if ((d->kind == VM_DEVK_9P || d->kind == VM_DEVK_VIRTIOFS) &&
+	    !(a->caps & ARCH_CAP_FS_SHARING))
+		return err_set(e, EINVAL, "device %s: type: no filesystem sharing on %s", d->id,
+			       a->name);
+	if (a->ccw && d->kind == VM_DEVK_VFIO)
+		return err_set(e, EINVAL,
+			       "device %s: type: vfio-pci needs a PCI bus; %s has CCW devices only",
+			       d->id, a->name);
+	if (a->ccw && (d->kind == VM_DEVK_VHOST_USER_BLK || d->kind == VM_DEVK_VHOST_USER_SCSI))
+		return err_set(e, EINVAL,
+			       "device %s: type: %s has no %s-ccw (of vhost-user only fs and net)",
+			       d->id, a->name, d->type);
 	return 0;
 }
 
@@ -740,11 +770,18 @@ static struct json_object *virtio_dev(struct vm_dev_parts *p, const struct vm_de
 static void place(struct vm_dev_parts *p, struct json_object *o, const struct vm_dev_env *env,
 		  bool virtio)
 {
+	if (env->bus && env->arch->ccw) {
+		/* the CCW set: the slot is a device number; virtio-ccw has no
+		 * disable-modern (govmm sets it for virtio-pci only) */
+		jsf(o, "devno", "fe.0.%04x", (unsigned)env->addr);
+		p->main = (int)p->n - 1;
+		return;
+	}
 	if (env->bus) {
 		js(o, "bus", env->bus);
 		jsf(o, "addr", "0x%x", (unsigned)env->addr);
 	}
-	if (virtio && env->disable_modern) {
+	if (virtio && env->disable_modern && !env->arch->ccw) {
 		jb(o, "disable-modern", true);
 		jb(o, "disable-legacy", false);
 	}
@@ -896,6 +933,8 @@ static int build_9p(const struct vm_device *d, const struct vm_dev_env *env,
 	js(f, "security_model", vm_device_str(d, "security_model"));
 	if (vm_device_bool(d, "readonly"))
 		jb(f, "readonly", true);
+	if (env->arch->p9_multidevs) /* Kata: not on arm64 */
+		js(f, "multidevs", "remap");
 	struct json_object *o = virtio_dev(p, env, "virtio-9p", d->id);
 	js(o, "fsdev", fsid);
 	js(o, "mount_tag", vm_device_str(d, "mount_tag"));
@@ -996,7 +1035,8 @@ static int build_net(const struct vm_device *d, const struct vm_dev_env *env,
 		js(o, "mac", vm_device_str(d, "mac"));
 	if (q > 1) {
 		jb(o, "mq", true);
-		ji(o, "vectors", 2 * q + 2);
+		if (!env->arch->ccw) /* MSI-X vectors: a virtio-pci property */
+			ji(o, "vectors", 2 * q + 2);
 	}
 	place(p, o, env, true);
 	return 0;

@@ -8,6 +8,11 @@
  * secondary bus, so its guest path (Kata's form) is "%02x/%02x" of
  * (bridge addr, slot_base + s).  Allocation is first-fit in bridge order.
  *
+ * On a CCW architecture (s390x) the topology is the single set "ccw" whose
+ * slot s is the device number fe.0.<slot_base + s>: not a QEMU device (no
+ * -device), shown with its used devnos, and a device's guest address is its
+ * devno.
+ *
  * Not thread-safe: the owning sandbox serialises access.
  */
 #include "vm/vm_topology.h"
@@ -20,19 +25,47 @@
 #include "vm/vm_qopts.h"
 
 #define TOPO_BRIDGE_SLOTS 31 /* pci-bridge / pcie-pci-bridge: devices 1..31 */
+/* A CCW device number: css fe (virtio), subchannel set 0, device number. */
+#define TOPO_CCW_FMT "fe.0.%04x"
+
+/* The CCW subchannel set of a CCW architecture: one "bridge" whose slots
+ * are device numbers. */
+static void topo_init_ccw(struct vm_topology *t, const struct arch_ops *a)
+{
+	t->n = 1;
+	t->bridges = xcalloc(1, sizeof(*t->bridges));
+	struct vm_bridge *b = &t->bridges[0];
+	snprintf(b->id, sizeof(b->id), "ccw");
+	b->driver = a->bridge_driver;
+	b->bus = a->bridge_bus;
+	b->ccw = true;
+	b->nslots = a->bridge_slots > 0 ? a->bridge_slots : 1;
+	b->slot_base = a->bridge_first_addr;
+	b->slots = xcalloc((size_t)b->nslots, sizeof(*b->slots));
+}
 
 void vm_topology_init(struct vm_topology *t, const struct arch_ops *a, int count)
 {
+	if (a->ccw) {
+		topo_init_ccw(t, a);
+		return;
+	}
+	bool pb = !strcmp(a->bridge_driver, "pci-bridge");
 	t->n = count > 0 ? count : 0;
 	t->bridges = t->n ? xcalloc((size_t)t->n, sizeof(*t->bridges)) : NULL;
 	for (int i = 0; i < t->n; i++) {
 		struct vm_bridge *b = &t->bridges[i];
-		snprintf(b->id, sizeof(b->id), "rp%d", i);
+		snprintf(b->id, sizeof(b->id), pb ? "pb%d" : "rp%d", i);
 		b->driver = a->bridge_driver;
 		b->bus = a->bridge_bus;
 		b->chassis = i + 1;
 		b->addr = a->bridge_first_addr + i;
 		b->nslots = a->bridge_slots > 0 ? a->bridge_slots : 1;
+		b->slot_base = pb ? 1 : 0;
+		/* An arch whose hotplug bridges are pci-bridges (pseries) hot-plugs
+		 * through their SHPC: QEMU 7.2's spapr PHB does not handle hotplug
+		 * behind a bridge ("Bus 'pb0' does not support hotplugging"). */
+		b->shpc = pb;
 		b->slots = xcalloc((size_t)b->nslots, sizeof(*b->slots));
 	}
 }
@@ -42,8 +75,11 @@ void vm_topology_init_config(struct vm_topology *t, const struct vm_config *cfg)
 	const struct arch_ops *a = vm_config_arch(cfg);
 	vm_topology_init(t, a, cfg->root_ports);
 	int extra = cfg->pci_bridges + cfg->pcie_pci_bridges;
-	if (extra <= 0)
+	if (extra <= 0 || a->ccw)
 		return;
+	/* pci-bridges continue the arch's own numbering when its hotplug
+	 * bridges are pci-bridges already (pseries). */
+	int pb_base = !strcmp(a->bridge_driver, "pci-bridge") ? t->n : 0;
 	const char *bus = a->root_bus ? a->root_bus(cfg->machine) : a->bridge_bus;
 	t->bridges = xrealloc(t->bridges, (size_t)(t->n + extra) * sizeof(*t->bridges));
 	for (int j = 0; j < extra; j++) {
@@ -52,7 +88,7 @@ void vm_topology_init_config(struct vm_topology *t, const struct vm_config *cfg)
 		struct vm_bridge *b = &t->bridges[i];
 		memset(b, 0, sizeof(*b));
 		if (pb)
-			snprintf(b->id, sizeof(b->id), "pb%d", j);
+			snprintf(b->id, sizeof(b->id), "pb%d", pb_base + j);
 		else
 			snprintf(b->id, sizeof(b->id), "ppb%d", j - cfg->pci_bridges);
 		b->driver = pb ? "pci-bridge" : "pcie-pci-bridge";
@@ -139,6 +175,21 @@ int vm_topology_free_slots(const struct vm_topology *t)
 
 void vm_topology_show(const struct vm_bridge *b, struct sbuf *out)
 {
+	if (b->ccw) { /* 256 device numbers: the used ones, and a count */
+		int used = 0;
+		sbuf_printf(out, "type %s\n", b->driver);
+		sbuf_printf(out, "bus %s\n", b->bus);
+		sbuf_printf(out, "devnos " TOPO_CCW_FMT "-" TOPO_CCW_FMT "\n", (unsigned)b->slot_base,
+			    (unsigned)(b->slot_base + b->nslots - 1));
+		for (int s = 0; s < b->nslots; s++)
+			used += b->slots[s] != NULL;
+		sbuf_printf(out, "free %d\n", b->nslots - used);
+		for (int s = 0; s < b->nslots; s++)
+			if (b->slots[s])
+				sbuf_printf(out, "devno " TOPO_CCW_FMT " %s\n",
+					    (unsigned)(b->slot_base + s), b->slots[s]);
+		return;
+	}
 	sbuf_printf(out, "type %s\n", b->driver);
 	sbuf_printf(out, "bus %s\n", b->bus);
 	sbuf_printf(out, "chassis %d\n", b->chassis);
@@ -151,6 +202,10 @@ void vm_topology_guest_addr(const struct vm_topology *t, int bridge, int slot, s
 {
 	if (bridge < 0 || bridge >= t->n || slot < 0 || slot >= t->bridges[bridge].nslots)
 		return;
+	if (t->bridges[bridge].ccw) {
+		sbuf_printf(out, TOPO_CCW_FMT, (unsigned)vm_topology_slot_addr(t, bridge, slot));
+		return;
+	}
 	sbuf_printf(out, "%02x/%02x", (unsigned)t->bridges[bridge].addr,
 		    (unsigned)vm_topology_slot_addr(t, bridge, slot));
 }
@@ -159,6 +214,8 @@ void vm_topology_argv(const struct vm_topology *t, struct strv *argv)
 {
 	for (int i = 0; i < t->n; i++) {
 		const struct vm_bridge *b = &t->bridges[i];
+		if (b->ccw)
+			continue; /* the channel subsystem exists with the machine */
 		struct sbuf o = {0};
 		vm_qopts_escape(&o, b->driver); /* the implied "driver" */
 		vm_qopts_add(&o, "id", b->id);

@@ -17,6 +17,18 @@
  *   chassis 1
  *   addr 02
  *   slot 0 d1        ("slot 0 -" when free)
+ *
+ * On s390x there are no PCI bridges: devices sit on the virtual channel
+ * subsystem, and the topology is one "bridge" named ccw whose slots are
+ * device numbers fe.0.0000..fe.0.00ff.  bridges/ccw renders:
+ *   type ccw
+ *   bus virtual-css
+ *   devnos fe.0.0000-fe.0.00ff
+ *   free 254
+ *   devno fe.0.0000 d1      (used device numbers only)
+ *   devno fe.0.0001 n0
+ * and a device's addr is its devno ("fe.0.0001").  On pseries (ppc64le) the
+ * hotplug bridges (root_ports) are pci-bridges pb<i> on pci.0.
  */
 #ifndef SANDBOXFS_VM_TOPOLOGY_H
 #define SANDBOXFS_VM_TOPOLOGY_H
@@ -38,6 +50,7 @@ struct vm_bridge {
 	char **slots;       /* device id per slot, NULL when free */
 	int slot_base;      /* PCI device number of slot 0 on the bridge's bus */
 	bool shpc;          /* pci-bridge: shpc= */
+	bool ccw;           /* the CCW subchannel set: slots are devnos */
 };
 
 struct vm_topology {
@@ -51,7 +64,8 @@ void vm_topology_init(struct vm_topology *t, const struct arch_ops *a, int count
  * pcie-pci-bridges.  (vm_topology_init: root ports only.) */
 struct vm_config;
 void vm_topology_init_config(struct vm_topology *t, const struct vm_config *cfg);
-/* PCI device number of a slot on its bridge's bus (-1: no such slot). */
+/* PCI device number of a slot on its bridge's bus (-1: no such slot); on
+ * the CCW set the device number (the 4 hex digits of fe.0.xxxx). */
 int vm_topology_slot_addr(const struct vm_topology *t, int bridge, int slot);
 void vm_topology_release(struct vm_topology *t);
 /* First free slot for devid; ENOSPC with a message when none is left. */
@@ -64,7 +78,8 @@ void vm_topology_free(struct vm_topology *t, int bridge, int slot);
 int vm_topology_find(const struct vm_topology *t, const char *bridge_id);
 int vm_topology_free_slots(const struct vm_topology *t);
 void vm_topology_show(const struct vm_bridge *b, struct sbuf *out);
-/* Guest PCI path of a slot in Kata's "bridge/slot" form, e.g. "02/00". */
+/* Guest PCI path of a slot in Kata's "bridge/slot" form, e.g. "02/00";
+ * on the CCW set the device number, e.g. "fe.0.0001". */
 void vm_topology_guest_addr(const struct vm_topology *t, int bridge, int slot, struct sbuf *out);
 /* Append the -device arguments creating every bridge. */
 void vm_topology_argv(const struct vm_topology *t, struct strv *argv);

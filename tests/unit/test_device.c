@@ -232,7 +232,7 @@ static const struct kind_case kind_cases[] = {
 	  "" },
 	{ "{\"type\":\"9p\",\"id\":\"shared\",\"path\":\"/srv/share\",\"security_model\":\"mapped-xattr\",\"readonly\":true}",
 	  "{\"type\":\"9p\",\"id\":\"shared\",\"path\":\"/srv/share\",\"mount_tag\":\"shared\",\"security_model\":\"mapped-xattr\",\"readonly\":true}",
-	  "-fsdev\nlocal,id=fs-shared,path=/srv/share,security_model=mapped-xattr,readonly=on\n-device\nvirtio-9p-pci,id=shared,fsdev=fs-shared,mount_tag=shared,bus=rp0,addr=0x0",
+	  "-fsdev\nlocal,id=fs-shared,path=/srv/share,security_model=mapped-xattr,readonly=on,multidevs=remap\n-device\nvirtio-9p-pci,id=shared,fsdev=fs-shared,mount_tag=shared,bus=rp0,addr=0x0",
 	  "ERR:fs-shared: a 9p filesystem (-fsdev) cannot be added through QMP",
 	  "" },
 	{ "{\"type\":\"virtio-fs\",\"id\":\"vfs\",\"socket\":\"/run/vfs.sock\",\"cache_size_mib\":1024}",

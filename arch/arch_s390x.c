@@ -1,0 +1,117 @@
+/*
+ * arch_s390x — s390x rules (Kata's qemu_s390x.go): the s390-ccw-virtio
+ * machine, CCW devices instead of PCI, kernel parameters, vCPU limits.
+ *
+ * Machine: s390-ccw-virtio only, binary /usr/bin/qemu-system-s390x, no
+ * machine options (Kata's "accel=kvm" is our -accel).  CPU "host" under
+ * KVM, QEMU's default ("qemu") under TCG.  At most 248 vCPUs (QEMU's
+ * S390_MAX_CPUS).
+ *
+ * Devices are virtio-*-ccw on the virtual channel subsystem: no PCI bus and
+ * no bridges (root_ports, pci_bridges, pcie_pci_bridges must be 0).  The
+ * topology is one "ccw" set whose slots are device numbers fe.0.0000 ..
+ * fe.0.00ff (css fe, subchannel set 0), shown as bridges/ccw; a device's
+ * addr is its devno, as Kata's CCW bridge (AddressFormatCCW).
+ *
+ * Kernel parameters: Kata's s390x list is empty; the console is the SCLP
+ * line-mode console that -serial feeds (ttysclp0).  No vIOMMU, no pflash,
+ * no NVDIMM (images are virtio-blk-ccw), no memory hotplug (Kata
+ * supportGuestMemoryHotplug: pc-dimm does not exist here: memory_slots 0),
+ * no -rtc driftfix, no -global defaults.  Capabilities: block hotplug,
+ * multiqueue, fs sharing; x-ignore-shared supported.
+ */
+#include "arch/arch.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "vm/vm_config.h"
+
+#define S390_QEMU_BINARY "/usr/bin/qemu-system-s390x"
+#define S390_MAX_VCPUS 248
+#define S390_CCW_SLOTS 256
+
+static bool s390_is_ccw(const char *machine)
+{
+	return machine && strcmp(machine, "s390-ccw-virtio") == 0;
+}
+
+static const char *s390_qemu_binary(const char *machine)
+{
+	return s390_is_ccw(machine) ? S390_QEMU_BINARY : NULL;
+}
+
+static const char *const s390_kernel_params[] = { NULL };
+
+static const char *s390_machine_options(const char *machine, const char *accel) { return ""; }
+
+static const char *s390_cpu_model(const struct vm_config *cfg)
+{
+	return arch_accel_is_tcg(cfg->accel) ? NULL : "host";
+}
+
+static int s390_max_vcpus(const struct vm_config *cfg) { return S390_MAX_VCPUS; }
+
+static const char *s390_max_vcpus_rule(const struct vm_config *cfg)
+{
+	return "s390-ccw-virtio takes at most 248 vCPUs";
+}
+
+static const char *s390_root_bus(const char *machine) { return "virtual-css"; }
+static int s390_root_last_addr(const char *machine) { return S390_CCW_SLOTS - 1; }
+static bool s390_no(const char *machine) { return false; }
+
+static int s390_validate(const struct vm_config *cfg, struct err **e)
+{
+	if (cfg->root_ports || cfg->pci_bridges || cfg->pcie_pci_bridges)
+		return err_set(e, EINVAL,
+			       "root_ports: s390x has no PCI bridges: devices sit on CCW subchannels "
+			       "(root_ports, pci_bridges and pcie_pci_bridges must be 0)");
+	if (cfg->memory_slots)
+		return err_set(e, EINVAL,
+			       "memory_slots: s390x has no memory hotplug (no pc-dimm): must be 0");
+	if (cfg->pflash[0])
+		return err_set(e, EINVAL, "pflash: s390-ccw-virtio has no pflash");
+	return 0;
+}
+
+const struct arch_ops arch_s390x = {
+	.name = "s390x",
+	.default_machine = "s390-ccw-virtio",
+	.qemu_binary = s390_qemu_binary,
+	.default_cpu = NULL,
+	.kernel_params = s390_kernel_params,
+	.kernel_params_debug = arch_kparams_debug,
+	.kernel_params_nodebug = arch_kparams_nodebug,
+	.kernel_params_systemd_debug = arch_kparams_systemd_debug,
+	.kernel_params_systemd_nodebug = arch_kparams_systemd_nodebug,
+	.root_dev_blk = "/dev/vda1",
+	.root_dev_nvdimm = "/dev/pmem0p1",
+	.console_device = "ttysclp0",
+	.bridge_driver = "ccw",
+	.bridge_bus = "virtual-css",
+	.bridge_first_addr = 0,
+	.bridge_slots = S390_CCW_SLOTS,
+	.blk_driver = "virtio-blk-ccw",
+	.max_vcpus = s390_max_vcpus,
+	.validate = s390_validate,
+	.root_bus = s390_root_bus,
+	.root_last_addr = s390_root_last_addr,
+	.machine_is_pcie = s390_no,
+	.virtio_suffix = "-ccw",
+	.default_globals = NULL,
+	.machine_options = s390_machine_options,
+	.nvdimm_option = NULL,
+	.iommu_driver = NULL,
+	.iommu_supported = s390_no,
+	.rtc_driftfix = false,
+	.cpu_model = s390_cpu_model,
+	.max_vcpus_rule = s390_max_vcpus_rule,
+	.default_bridges = 0,
+	.ccw = true,
+	.caps = ARCH_CAP_BLOCK_HOTPLUG | ARCH_CAP_MULTIQUEUE | ARCH_CAP_FS_SHARING,
+	.memory_hotplug = false,
+	.memory_align_mib = 0,
+	.ignore_shared = true,
+	.p9_multidevs = true,
+};

@@ -1,0 +1,397 @@
+/*
+ * test_arch_accept — each architecture proven by its own real QEMU.
+ *
+ * For x86_64, aarch64, ppc64le and s390x the same logical sandbox (a virtio
+ * console on a file, a virtio-blk root image, a block disk, a tap by
+ * ifname in a private network namespace, a 9p share, an RNG; vsock when
+ * /dev/vhost-vsock exists) is built with vm_cmdline_build and started with
+ * that architecture's binary under TCG as `qemu-system-<arch> ... -S`
+ * (-kernel/-initrd/-append dropped, as test_accept does: the guest never
+ * runs).  Over QMP: on the PCI architectures query-pci shows the bridges at
+ * the addresses the topology gave and qom-get shows every device on its
+ * bridge slot; on s390x qom-get shows every device's devno (fe.0.xxxx) and
+ * its CCW type.  Then a second disk is hot-added with exactly the QMP
+ * commands the daemon sends (vm_device_parts + vm_dev_parts_qmp), and both
+ * the cold-plugged and the hot-added disk are shown in query-block and at
+ * their place.
+ *
+ * An architecture whose binary is missing is reported and skipped; all
+ * missing, or no root / network namespace: exit 77.
+ */
+#include <CUnit/Basic.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "arch/arch.h"
+#include "lib/err.h"
+#include "lib/util.h"
+#include "qmp/qmp_client.h"
+#include "vm/vm_cmdline.h"
+#include "vm/vm_config.h"
+#include "vm/vm_device.h"
+#include "vm/vm_topology.h"
+
+#define TMO 20000
+
+static char dir[] = "/tmp/sbfs-arch-accept-XXXXXX";
+static bool have_vsock;
+
+static struct json_object *qmpx(struct qmp_client *c, const char *cmd, struct json_object *args)
+{
+	struct json_object *ret = NULL;
+	cleanup_err struct err *e = NULL;
+	cleanup_free char *shown = xstrdup(args ? json_object_to_json_string(args) : "");
+	if (qmp_execute(c, cmd, args, TMO, &ret, &e) < 0) {
+		fprintf(stderr, "\n  QMP %s %s: %s\n", cmd, shown, e->msg);
+		return NULL;
+	}
+	return ret ? ret : json_object_new_object();
+}
+
+static struct json_object *qom_get(struct qmp_client *c, const char *path, const char *prop)
+{
+	cleanup_free char *a = xasprintf("{\"path\":\"%s\",\"property\":\"%s\"}", path, prop);
+	return qmpx(c, "qom-get", json_tokener_parse(a));
+}
+
+static const char *jstr(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+	return o && json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+static int make_file(const char *path, off_t size)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	int r = ftruncate(fd, size);
+	close(fd);
+	return r;
+}
+
+static int make_tap(const char *name)
+{
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	int r = ioctl(fd, TUNSETIFF, &ifr);
+	if (r == 0)
+		r = ioctl(fd, TUNSETPERSIST, 1);
+	close(fd);
+	return r;
+}
+
+/* The id of a device's placed (main) function. */
+static void main_id(const struct vm_device *d, char *buf, size_t len)
+{
+	if (d->kind == VM_DEVK_CONSOLE || d->kind == VM_DEVK_SERIAL)
+		snprintf(buf, len, "vser-%s", d->id);
+	else
+		snprintf(buf, len, "%s", d->id);
+}
+
+/* The device sits where the topology put it: bridge bus + slot, or devno. */
+static bool check_placed(struct qmp_client *c, const struct vm_topology *t, const struct vm_device *d)
+{
+	char id[64];
+	main_id(d, id, sizeof(id));
+	cleanup_free char *path = xasprintf("/machine/peripheral/%s", id);
+	if (t->bridges[d->bridge].ccw) {
+		cleanup_json struct json_object *dn = qom_get(c, path, "devno");
+		struct sbuf want = {0};
+		vm_topology_guest_addr(t, d->bridge, d->slot, &want);
+		bool ok = dn && !strcmp(json_object_get_string(dn), want.s);
+		if (!ok)
+			fprintf(stderr, "\n  %s: devno %s, want %s\n", id, dn ? json_object_get_string(dn) : "?",
+				want.s);
+		sbuf_release(&want);
+		return ok;
+	}
+	const char *bid = t->bridges[d->bridge].id;
+	cleanup_free char *want_bus = xasprintf("/machine/peripheral/%s/%s", bid, bid);
+	cleanup_json struct json_object *pb = qom_get(c, path, "parent_bus");
+	cleanup_json struct json_object *ad = qom_get(c, path, "addr");
+	int want_addr = vm_topology_slot_addr(t, d->bridge, d->slot) << 3;
+	bool ok = pb && !strcmp(json_object_get_string(pb), want_bus) && ad &&
+		  json_object_get_int(ad) == want_addr;
+	if (!ok)
+		fprintf(stderr, "\n  %s: bus %s addr %d, want %s %d\n", id,
+			pb ? json_object_get_string(pb) : "?", ad ? json_object_get_int(ad) : -1, want_bus,
+			want_addr);
+	return ok;
+}
+
+static bool has_block(struct json_object *blk, const char *node, const char *file)
+{
+	for (size_t i = 0; blk && i < json_object_array_length(blk); i++) {
+		struct json_object *b = json_object_array_get_idx(blk, i), *ins;
+		if (json_object_object_get_ex(b, "inserted", &ins) && !strcmp(jstr(ins, "node-name"), node) &&
+		    !strcmp(jstr(ins, "file"), file))
+			return true;
+	}
+	return false;
+}
+
+static void run_arch(const char *arch)
+{
+	cleanup_free char *adir = xasprintf("%s/%s", dir, arch);
+	cleanup_free char *img = xasprintf("%s/root.img", adir);
+	cleanup_free char *d1 = xasprintf("%s/d1.img", adir);
+	cleanup_free char *d2 = xasprintf("%s/d2,hot.img", adir);
+	cleanup_free char *share = xasprintf("%s/share", adir);
+	cleanup_free char *log = xasprintf("%s/console.log", adir);
+	cleanup_free char *qsock = xasprintf("%s/qmp.sock", adir);
+	CU_ASSERT_FATAL(mkdir(adir, 0700) == 0 && make_file(img, 16 << 20) == 0 &&
+			make_file(d1, 8 << 20) == 0 && make_file(d2, 8 << 20) == 0 &&
+			mkdir(share, 0700) == 0);
+
+	struct vm_defaults defs = { .guest_kernel = "/nonexistent/vmlinuz", .guest_initrd = "" };
+	vm_config_set_defaults(&defs);
+	struct vm_config cfg;
+	vm_config_init(&cfg);
+	cleanup_err struct err *e = NULL;
+	const struct arch_ops *a = arch_lookup(arch);
+	bool pcie = a->machine_is_pcie(a->default_machine);
+	cleanup_free char *cj = xasprintf("{\"arch\":\"%s\",\"accel\":\"tcg,thread=multi\",\"vcpus\":2,"
+					  "\"maxvcpus\":2%s}", arch, pcie ? ",\"root_ports\":9" : "");
+	int r = vm_config_merge(&cfg, cj, false, &e);
+	if (r < 0)
+		fprintf(stderr, "\n  %s config: %s\n", arch, e->msg);
+	CU_ASSERT_EQUAL_FATAL(r, 0);
+	struct vm_topology t;
+	vm_topology_init_config(&t, &cfg);
+
+	char *specs[12] = {0};
+	size_t n = 0;
+	specs[n++] = xasprintf("{\"type\":\"console\",\"id\":\"con\"}");
+	specs[n++] = xasprintf("{\"type\":\"image\",\"id\":\"root\",\"file\":\"%s\",\"as\":\"virtio-blk\"}", img);
+	specs[n++] = xasprintf("{\"type\":\"block\",\"id\":\"d1\",\"file\":\"%s\"}", d1);
+	specs[n++] = xasprintf("{\"type\":\"net\",\"id\":\"n0\",\"ifname\":\"sbt0\",\"mac\":\"02:00:00:00:00:10\"}");
+	specs[n++] = xasprintf("{\"type\":\"9p\",\"id\":\"p9\",\"path\":\"%s\"}", share);
+	specs[n++] = xasprintf("{\"type\":\"rng\",\"id\":\"rng0\"}");
+	if (have_vsock)
+		specs[n++] = xasprintf("{\"type\":\"vsock\",\"id\":\"vs\",\"cid\":%d}", 80 + (int)strlen(arch));
+	struct vm_device *devs[12] = {0};
+	for (size_t i = 0; i < n; i++) {
+		CU_ASSERT_EQUAL_FATAL(vm_device_parse(specs[i], &devs[i], &e), 0);
+		CU_ASSERT_EQUAL_FATAL(vm_topology_alloc(&t, devs[i]->id, &devs[i]->bridge, &devs[i]->slot, &e), 0);
+	}
+	struct vm_cmdline_ctx ctx = { .name = arch, .console_log = log };
+	cleanup_strv struct strv built = {0};
+	r = vm_cmdline_build(&cfg, &t, devs, n, &ctx, &built, &e);
+	if (r < 0)
+		fprintf(stderr, "\n  %s build: %s\n", arch, e->msg);
+	CU_ASSERT_EQUAL_FATAL(r, 0);
+	cleanup_strv struct strv argv = {0};
+	for (size_t i = 0; i < built.n; i++) {
+		if (!strcmp(built.v[i], "-kernel") || !strcmp(built.v[i], "-initrd") ||
+		    !strcmp(built.v[i], "-append")) {
+			i++;
+			continue;
+		}
+		strv_add(&argv, built.v[i]);
+	}
+	strv_add(&argv, "-S");
+
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", qsock);
+	CU_ASSERT_FATAL(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+			listen(lfd, 1) == 0);
+	int hl = fcntl(lfd, F_DUPFD_CLOEXEC, 64);
+	close(lfd);
+	cleanup_free char *qlog = xasprintf("%s/qemu.log", adir);
+	int logfd = open(qlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	pid_t pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(logfd, 1);
+		dup2(logfd, 2);
+		if (dup2(hl, VM_QMP_FD) < 0)
+			_exit(126);
+		execv(argv.v[0], argv.v);
+		_exit(127);
+	}
+	close(hl);
+	close(logfd);
+
+	struct qmp_client *c = NULL;
+	cleanup_err struct err *ce = NULL;
+	r = qmp_client_connect(qsock, NULL, TMO, &c, &ce);
+	if (r < 0) {
+		cleanup_free char *out = util_read_file(qlog, NULL);
+		fprintf(stderr, "\n  %s: QEMU refused the argv: %s\n%s\n", arch, ce->msg, out ? out : "");
+		for (size_t i = 0; i < argv.n; i++)
+			fprintf(stderr, "  %s\n", argv.v[i]);
+	}
+	CU_ASSERT_EQUAL(r, 0);
+	if (r == 0) {
+		printf("\n  %s: %s started, QMP negotiated\n", arch, argv.v[0]);
+		cleanup_json struct json_object *name = qmpx(c, "query-name", NULL);
+		CU_ASSERT_STRING_EQUAL(jstr(name, "name"), arch);
+
+		/* PCI: the bridges on the root bus at their addresses */
+		if (!a->ccw) {
+			cleanup_json struct json_object *pci = qmpx(c, "query-pci", NULL);
+			struct json_object *bus0 = pci ? json_object_array_get_idx(pci, 0) : NULL, *pdevs = NULL;
+			CU_ASSERT(bus0 && json_object_object_get_ex(bus0, "devices", &pdevs));
+			for (int b = 0; b < t.n; b++) {
+				bool found = false;
+				for (size_t i = 0; pdevs && i < json_object_array_length(pdevs); i++) {
+					struct json_object *dv = json_object_array_get_idx(pdevs, i), *slot;
+					if (!strcmp(jstr(dv, "qdev_id"), t.bridges[b].id))
+						found = json_object_object_get_ex(dv, "slot", &slot) &&
+							json_object_get_int(slot) == t.bridges[b].addr;
+				}
+				CU_ASSERT(found);
+				if (!found)
+					fprintf(stderr, "\n  %s: bridge %s not at 00:%02x.0\n", arch,
+						t.bridges[b].id, t.bridges[b].addr);
+			}
+		}
+		/* every device where the topology put it, with the arch's driver */
+		for (size_t i = 0; i < n; i++) {
+			CU_ASSERT(check_placed(c, &t, devs[i]));
+			char id[64];
+			main_id(devs[i], id, sizeof(id));
+			cleanup_free char *path = xasprintf("/machine/peripheral/%s", id);
+			cleanup_json struct json_object *ty = qom_get(c, path, "type");
+			const char *tys = ty ? json_object_get_string(ty) : "";
+			CU_ASSERT_PTR_NOT_NULL(strstr(tys, a->virtio_suffix));
+		}
+		cleanup_json struct json_object *blk = qmpx(c, "query-block", NULL);
+		CU_ASSERT(has_block(blk, "drive-d1", d1));
+		CU_ASSERT(has_block(blk, "drive-root", img));
+
+		/* hot-add: the daemon's own QMP parts for a placed disk */
+		struct vm_device *hot = NULL;
+		cleanup_free char *hs = xasprintf("{\"type\":\"block\",\"id\":\"d2\",\"file\":\"%s\"}", d2);
+		CU_ASSERT_EQUAL_FATAL(vm_device_parse(hs, &hot, &e), 0);
+		CU_ASSERT_EQUAL_FATAL(vm_topology_alloc(&t, hot->id, &hot->bridge, &hot->slot, &e), 0);
+		struct vm_dev_env env = { .arch = a, .bus = t.bridges[hot->bridge].id,
+					  .addr = vm_topology_slot_addr(&t, hot->bridge, hot->slot),
+					  .console_log = log };
+		struct vm_dev_parts p = {0};
+		CU_ASSERT_EQUAL_FATAL(vm_device_parts(hot, &env, &p, &e), 0);
+		struct json_object *cmds = NULL;
+		CU_ASSERT_EQUAL_FATAL(vm_dev_parts_qmp(&p, &cmds, &e), 0);
+		bool all = true;
+		for (size_t i = 0; i < json_object_array_length(cmds); i++) {
+			struct json_object *cmd = json_object_array_get_idx(cmds, i), *args;
+			json_object_object_get_ex(cmd, "arguments", &args);
+			struct json_object *ret = qmpx(c, jstr(cmd, "execute"), json_object_get(args));
+			all = all && ret;
+			json_object_put(ret);
+		}
+		CU_ASSERT(all);
+		json_object_put(cmds);
+		vm_dev_parts_release(&p);
+		CU_ASSERT(check_placed(c, &t, hot));
+		cleanup_json struct json_object *blk2 = qmpx(c, "query-block", NULL);
+		CU_ASSERT(has_block(blk2, "drive-d1", d1));
+		CU_ASSERT(has_block(blk2, "drive-d2", d2));
+		cleanup_json struct json_object *hty = qom_get(c, "/machine/peripheral/d2", "type");
+		CU_ASSERT_STRING_EQUAL(hty ? json_object_get_string(hty) : "", a->blk_driver);
+		vm_device_free(hot);
+
+		cleanup_json struct json_object *q = qmpx(c, "quit", NULL);
+		(void)q;
+		qmp_client_unref(c);
+	}
+	int status = 0;
+	int64_t deadline = util_now_ms() + 5000;
+	pid_t w;
+	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && util_now_ms() < deadline)
+		usleep(10000);
+	if (w == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		CU_FAIL("QEMU did not quit");
+	}
+	for (size_t i = 0; i < n; i++) {
+		vm_device_free(devs[i]);
+		free(specs[i]);
+	}
+	vm_topology_release(&t);
+	vm_config_release(&cfg);
+	vm_config_set_defaults(NULL);
+}
+
+static bool have_binary(const char *arch)
+{
+	const struct arch_ops *a = arch_lookup(arch);
+	const char *bin = a ? a->qemu_binary(a->default_machine) : NULL;
+	if (bin && access(bin, X_OK) == 0)
+		return true;
+	printf("arch-accept: %s skipped: %s is not installed (scripts/deps.sh installs it)\n", arch,
+	       bin ? bin : "?");
+	return false;
+}
+
+static void test_x86_64(void) { run_arch("x86_64"); }
+static void test_aarch64(void) { run_arch("aarch64"); }
+static void test_ppc64le(void) { run_arch("ppc64le"); }
+static void test_s390x(void) { run_arch("s390x"); }
+
+int main(void)
+{
+	static const struct {
+		const char *arch;
+		void (*fn)(void);
+	} arches[] = {
+		{ "x86_64", test_x86_64 }, { "aarch64", test_aarch64 },
+		{ "ppc64le", test_ppc64le }, { "s390x", test_s390x },
+	};
+	if (geteuid() != 0) {
+		printf("SKIP: the per-architecture real-QEMU acceptance needs root (network namespace)\n");
+		return 77;
+	}
+	if (unshare(CLONE_NEWNET) < 0 || make_tap("sbt0") < 0) {
+		printf("SKIP: cannot create a network namespace with a tap (%s)\n", strerror(errno));
+		return 77;
+	}
+	have_vsock = access("/dev/vhost-vsock", R_OK | W_OK) == 0;
+	printf("arch-accept: vsock %s\n", have_vsock ? "included" : "skipped: no /dev/vhost-vsock here");
+	if (!mkdtemp(dir))
+		return 2;
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	CU_pSuite s = CU_add_suite("arch_accept", NULL, NULL);
+	int added = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(arches); i++)
+		if (have_binary(arches[i].arch)) {
+			CU_add_test(s, arches[i].arch, arches[i].fn);
+			added++;
+		}
+	if (!added) {
+		CU_cleanup_registry();
+		rmdir(dir);
+		printf("SKIP: no QEMU system emulator of any architecture\n");
+		return 77;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	unsigned run = CU_get_number_of_tests_run();
+	CU_cleanup_registry();
+	cleanup_free char *rm = xasprintf("rm -rf '%s'", dir);
+	if (system(rm) != 0)
+		fails++;
+	return fails || run == 0 ? 1 : 0;
+}
