@@ -25,7 +25,7 @@
  *   debug              bool    false                         -                 no
  *   root_ports         int     arch: 4 (s390x: 0)            0..32 (+arch)     no
  *   uuid               string  random v4 at creation         canonical, lower  no
- *   remove_timeout_ms  int     10000                         100..600000       yes
+ *   remove_timeout_ms  int     5000                          100..600000       yes
  *   -- machine (Kata qemuArchBase / govmm qemu.Config) --
  *   machine_options    string  arch default for machine+accel k[=v](,k[=v])* no
  *   machine_accelerators string ""  appended to -machine after the options,
@@ -616,7 +616,7 @@ static const struct cfg_key cfg_schema[] = {
 	{ "debug", B(debug), .idef = 0 },
 	{ "root_ports", I(root_ports, 0, 32), .idef_fn = cfg_def_root_ports },
 	{ "uuid", S(uuid), .sdef_fn = cfg_def_uuid, .check = cfg_check_uuid },
-	{ "remove_timeout_ms", I(remove_timeout_ms, 100, 600000), .live = true, .idef = 10000 },
+	{ "remove_timeout_ms", I(remove_timeout_ms, 100, 600000), .live = true, .idef = 5000 },
 	{ "machine_options", S(machine_options), .sdef_fn = cfg_def_machine_options,
 	  .check = cfg_check_machine_options },
 	{ "machine_accelerators", S(machine_accelerators), .sdef = "",

@@ -7,8 +7,10 @@
  * recently added DIMMs, each after DEVICE_DELETED, and only by whole DIMMs.
  * Hot-added memory must fit the config's memory_slots and maxmem_mib
  * (ERANGE past maxmem, ENOSPC with no slot left) and come in multiples of
- * VM_MEMORY_ALIGN_MIB, the guest's memory block size, or the guest could
- * not online it.  While not running, target sets the boot memory.
+ * the guest's memory block size (VM_MEMORY_BLOCK_MIB, or the arch's larger
+ * alignment), or the guest could not online it.  Architectures without
+ * memory hotplug (s390x) refuse with EOPNOTSUPP.  While not running, target
+ * sets the boot memory.
  */
 #include "vm/vm_sandbox.h"
 
@@ -16,10 +18,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
 
-#define VM_MEMORY_ALIGN_MIB 128
+#define VM_MEMORY_BLOCK_MIB 128 /* Linux's memory block size on x86_64 and arm64 */
 
 static int hot_mib(const struct vm_sandbox *sb)
 {
@@ -117,6 +120,9 @@ static int set_target_locked(struct vm_sandbox *sb, long long want, struct err *
 {
 	pthread_mutex_lock(&sb->lock);
 	bool live = vm_state_is_live(sb->state);
+	const struct arch_ops *a = vm_config_arch(&sb->cfg);
+	int align = a && a->memory_align_mib > VM_MEMORY_BLOCK_MIB ? a->memory_align_mib : VM_MEMORY_BLOCK_MIB;
+	bool can = a && a->memory_hotplug;
 	int boot = sb->cfg.memory_mib, maxmem = sb->cfg.maxmem_mib, slots = sb->cfg.memory_slots;
 	int current = boot + (live ? hot_mib(sb) : 0);
 	int used = (int)sb->ndimms;
@@ -128,13 +134,16 @@ static int set_target_locked(struct vm_sandbox *sb, long long want, struct err *
 		return 0;
 	if (want < boot)
 		return err_set(e, ERANGE, "memory/target: %lld MiB is below the boot memory %d MiB", want, boot);
+	if (!can)
+		return err_set(e, EOPNOTSUPP, "memory/target: the %s architecture has no memory hotplug",
+			       a ? a->name : "?");
 	if (want > current) {
 		if (want > maxmem)
 			return err_set(e, ERANGE, "memory/target: %lld MiB exceeds maxmem_mib %d", want, maxmem);
 		long long add = want - current;
-		if (add % VM_MEMORY_ALIGN_MIB)
+		if (add % align)
 			return err_set(e, EINVAL, "memory/target: memory is added in multiples of %d MiB "
-				       "(the guest's memory block size); %lld MiB is not", VM_MEMORY_ALIGN_MIB, add);
+				       "(the guest's memory block size); %lld MiB is not", align, add);
 		if (used >= slots)
 			return err_set(e, ENOSPC, "memory/target: no free memory slot (%d of memory_slots %d in use)",
 				       used, slots);

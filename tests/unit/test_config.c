@@ -112,7 +112,7 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(get_bool(o, "debug"), 0);
 	CU_ASSERT_EQUAL(get_int(o, "root_ports"), 4);
 	CU_ASSERT_STRING_EQUAL(get_str(o, "uuid"), cfg.uuid);
-	CU_ASSERT_EQUAL(get_int(o, "remove_timeout_ms"), 10000);
+	CU_ASSERT_EQUAL(get_int(o, "remove_timeout_ms"), 5000);
 
 	/* the struct itself */
 	CU_ASSERT_STRING_EQUAL(cfg.arch, "x86_64");
