@@ -23,7 +23,7 @@
  *   initrd             string  defaults.guest_initrd         "" or abs path    no
  *   kernel_params      string  ""                            -                 no
  *   debug              bool    false                         -                 no
- *   root_ports         int     arch: 4 (s390x: 0)            0..32 (+arch)     no
+ *   root_ports         int     arch: 4 (s390x: 0)            0..256 (+arch)    no
  *   uuid               string  random v4 at creation         canonical, lower  no
  *   remove_timeout_ms  int     5000                          100..600000       yes
  *   -- machine (Kata qemuArchBase / govmm qemu.Config) --
@@ -614,7 +614,7 @@ static const struct cfg_key cfg_schema[] = {
 	{ "initrd", S(initrd), .sdef_fn = cfg_def_initrd, .check = cfg_check_opt_path },
 	{ "kernel_params", S(kernel_params), .sdef = "" },
 	{ "debug", B(debug), .idef = 0 },
-	{ "root_ports", I(root_ports, 0, 32), .idef_fn = cfg_def_root_ports },
+	{ "root_ports", I(root_ports, 0, 256), .idef_fn = cfg_def_root_ports },
 	{ "uuid", S(uuid), .sdef_fn = cfg_def_uuid, .check = cfg_check_uuid },
 	{ "remove_timeout_ms", I(remove_timeout_ms, 100, 600000), .live = true, .idef = 5000 },
 	{ "machine_options", S(machine_options), .sdef_fn = cfg_def_machine_options,

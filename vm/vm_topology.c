@@ -8,6 +8,11 @@
  * secondary bus, so its guest path (Kata's form) is "%02x/%02x" of
  * (bridge addr, slot_base + s).  Allocation is first-fit in bridge order.
  *
+ * Root ports that do not fit one per PCI device number are packed eight to
+ * a slot as functions (multifunction=on on function 0), machina-style, so
+ * a q35 sandbox can have up to (slots left) x 8 of them; their address then
+ * shows as "02.3".
+ *
  * On a CCW architecture (s390x) the topology is the single set "ccw" whose
  * slot s is the device number fe.0.<slot_base + s>: not a QEMU device (no
  * -device), shown with its used devnos, and a device's guest address is its
@@ -25,6 +30,7 @@
 #include "vm/vm_qopts.h"
 
 #define TOPO_BRIDGE_SLOTS 31 /* pci-bridge / pcie-pci-bridge: devices 1..31 */
+#define TOPO_FUNCS 8         /* functions of one PCI device */
 /* A CCW device number: css fe (virtio), subchannel set 0, device number. */
 #define TOPO_CCW_FMT "fe.0.%04x"
 
@@ -70,12 +76,33 @@ void vm_topology_init(struct vm_topology *t, const struct arch_ops *a, int count
 	}
 }
 
+int vm_topology_root_port_slots(const struct arch_ops *a, const char *machine, int root_ports,
+				int extra)
+{
+	int room = a->root_last_addr ? a->root_last_addr(machine) - a->bridge_first_addr + 1 : 0;
+	if (!a->root_last_addr || root_ports + extra <= room)
+		return root_ports;
+	return (root_ports + TOPO_FUNCS - 1) / TOPO_FUNCS;
+}
+
 void vm_topology_init_config(struct vm_topology *t, const struct vm_config *cfg)
 {
 	const struct arch_ops *a = vm_config_arch(cfg);
 	vm_topology_init(t, a, cfg->root_ports);
 	int extra = cfg->pci_bridges + cfg->pcie_pci_bridges;
-	if (extra <= 0 || a->ccw)
+	if (a->ccw)
+		return;
+	int slots = vm_topology_root_port_slots(a, cfg->machine, t->n, extra);
+	if (slots < t->n) {
+		/* Pack: port i is function i % 8 of device first + i / 8. */
+		for (int i = 0; i < t->n; i++) {
+			struct vm_bridge *b = &t->bridges[i];
+			b->addr = a->bridge_first_addr + i / TOPO_FUNCS;
+			b->func = i % TOPO_FUNCS;
+			b->multifunction = b->func == 0 && i + 1 < t->n;
+		}
+	}
+	if (extra <= 0)
 		return;
 	/* pci-bridges continue the arch's own numbering when its hotplug
 	 * bridges are pci-bridges already (pseries). */
@@ -94,7 +121,7 @@ void vm_topology_init_config(struct vm_topology *t, const struct vm_config *cfg)
 		b->driver = pb ? "pci-bridge" : "pcie-pci-bridge";
 		b->bus = bus;
 		b->chassis = i + 1;
-		b->addr = a->bridge_first_addr + i;
+		b->addr = a->bridge_first_addr + slots + j;
 		b->nslots = TOPO_BRIDGE_SLOTS;
 		b->slot_base = 1;
 		b->shpc = cfg->bridge_shpc;
@@ -193,7 +220,10 @@ void vm_topology_show(const struct vm_bridge *b, struct sbuf *out)
 	sbuf_printf(out, "type %s\n", b->driver);
 	sbuf_printf(out, "bus %s\n", b->bus);
 	sbuf_printf(out, "chassis %d\n", b->chassis);
-	sbuf_printf(out, "addr %02x\n", (unsigned)b->addr);
+	if (b->func || b->multifunction)
+		sbuf_printf(out, "addr %02x.%x\n", (unsigned)b->addr, (unsigned)b->func);
+	else
+		sbuf_printf(out, "addr %02x\n", (unsigned)b->addr);
 	for (int s = 0; s < b->nslots; s++)
 		sbuf_printf(out, "slot %d %s\n", s, b->slots[s] ? b->slots[s] : "-");
 }
@@ -206,8 +236,13 @@ void vm_topology_guest_addr(const struct vm_topology *t, int bridge, int slot, s
 		sbuf_printf(out, TOPO_CCW_FMT, (unsigned)vm_topology_slot_addr(t, bridge, slot));
 		return;
 	}
-	sbuf_printf(out, "%02x/%02x", (unsigned)t->bridges[bridge].addr,
-		    (unsigned)vm_topology_slot_addr(t, bridge, slot));
+	const struct vm_bridge *b = &t->bridges[bridge];
+	if (b->func || b->multifunction)
+		sbuf_printf(out, "%02x.%x/%02x", (unsigned)b->addr, (unsigned)b->func,
+			    (unsigned)vm_topology_slot_addr(t, bridge, slot));
+	else
+		sbuf_printf(out, "%02x/%02x", (unsigned)b->addr,
+			    (unsigned)vm_topology_slot_addr(t, bridge, slot));
 }
 
 void vm_topology_argv(const struct vm_topology *t, struct strv *argv)
@@ -226,7 +261,12 @@ void vm_topology_argv(const struct vm_topology *t, struct strv *argv)
 		} else if (strcmp(b->driver, "pcie-pci-bridge") != 0) {
 			vm_qopts_addf(&o, "chassis", "%d", b->chassis);
 		}
-		vm_qopts_addf(&o, "addr", "0x%x", (unsigned)b->addr);
+		if (b->func || b->multifunction)
+			vm_qopts_addf(&o, "addr", "0x%x.%x", (unsigned)b->addr, (unsigned)b->func);
+		else
+			vm_qopts_addf(&o, "addr", "0x%x", (unsigned)b->addr);
+		if (b->multifunction)
+			vm_qopts_add(&o, "multifunction", "on");
 		strv_add(argv, "-device");
 		strv_add_take(argv, sbuf_steal(&o));
 	}

@@ -46,6 +46,8 @@ struct vm_bridge {
 	const char *bus;    /* parent bus */
 	int chassis;        /* > 0, unique */
 	int addr;           /* PCI device number on the parent bus */
+	int func;           /* PCI function (multifunction root ports) */
+	bool multifunction; /* function 0 of a slot holding several ports */
 	int nslots;
 	char **slots;       /* device id per slot, NULL when free */
 	int slot_base;      /* PCI device number of slot 0 on the bridge's bus */
@@ -63,6 +65,10 @@ void vm_topology_init(struct vm_topology *t, const struct arch_ops *a, int count
  * machine's root bus, then pci_bridges pci-bridges, then pcie_pci_bridges
  * pcie-pci-bridges.  (vm_topology_init: root ports only.) */
 struct vm_config;
+/* PCI device numbers the root ports take: one each while they fit beside
+ * `extra` other bridges, else packed eight functions to a device. */
+int vm_topology_root_port_slots(const struct arch_ops *a, const char *machine, int root_ports,
+				int extra);
 void vm_topology_init_config(struct vm_topology *t, const struct vm_config *cfg);
 /* PCI device number of a slot on its bridge's bus (-1: no such slot); on
  * the CCW set the device number (the 4 hex digits of fe.0.xxxx). */

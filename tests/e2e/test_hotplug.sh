@@ -2,7 +2,8 @@
 # Hotplug breadth with the real guest: two virtio-blk disks, a scsi-hd on
 # its own virtio-scsi controller and a tap NIC (the daemon runs in a private
 # network namespace, so QEMU's tap never touches the host's network) are
-# hot-added and the guest lists vda, vdb, sda and eth0; they are removed in
+# hot-added (onto multifunction root ports) and the guest lists vda, vdb,
+# sda and eth0; they are removed in
 # another order and the guest loses each while bridges/ frees the slots;
 # 256 MiB of memory is hot-added and the guest's MemTotal grows, then shrinks.
 set -u
@@ -14,7 +15,10 @@ trap e2e_cleanup EXIT
 E2E_WRAP="unshare -n" e2e_mount
 S=$MNT/hp
 mkdir "$S"
-echo '{"root_ports":6,"memory_slots":2,"maxmem_mib":1024}' > "$S/config"
+# 40 root ports do not fit one per PCI device: they are packed eight
+# functions to a device, so every hotplug below lands on a function of a
+# multifunction slot (rp0 at 02.0, rp1 at 02.1, ...).
+echo '{"root_ports":40,"memory_slots":2,"maxmem_mib":1024}' > "$S/config"
 echo start > "$S/ctl"
 check "guest boots" wait_for 90 guest_says hp 'ncpus=1 '
 mem0=$(guest_line hp | sed 's/.*mem=//')
@@ -27,7 +31,8 @@ check "hot-add scsi-hd s1" add "{\"type\":\"block\",\"id\":\"s1\",\"file\":\"$T/
 check "hot-add a tap NIC n1" add '{"type":"net","id":"n1","ifname":"sbxtap0","mac":"52:54:00:12:34:56"}'
 check "guest lists sda, vda, vdb and eth0" wait_for 30 guest_says hp 'blk=sda,vda,vdb net=eth0 '
 check "each device holds its own root port" [ "$(cat "$S"/bridges/* | grep -c '^slot 0 [a-z]')" = 4 ]
-check "s1 is addressed bridge/slot" grep -Eq '^[0-9a-f]{2}/00$' "$S/devices/s1/addr"
+check "s1 is addressed bridge.function/slot" [ "$(cat "$S/devices/s1/addr")" = 02.2/00 ]
+check "rp2 is function 2 of device 02" grep -qx "addr 02.2" "$S/bridges/rp2"
 check "a 9p device cannot be hot-added (EOPNOTSUPP)" write_expect "$S/devices/add" "{\"type\":\"9p\",\"id\":\"p\",\"path\":\"$T\"}" "not supported"
 
 rm_dev() { echo "$1" > "$S/devices/remove"; }
@@ -39,7 +44,7 @@ check "remove the scsi disk" rm_dev s1
 check "guest lost sda" wait_for 30 guest_says hp 'blk=vdb net=- '
 check "remove d2" rm_dev d2
 check "guest has no disk left" wait_for 30 guest_says hp 'blk=- net=- '
-check "every slot free again" [ "$(cat "$S"/bridges/* | grep -c '^slot 0 -$')" = 6 ]
+check "every slot free again" [ "$(cat "$S"/bridges/* | grep -c '^slot 0 -$')" = 40 ]
 check "no device left" [ -z "$(ls "$S/devices" | grep -v '^add$\|^remove$')" ]
 
 # A NIC whose tap descriptors the daemon opens and hands over with getfd.

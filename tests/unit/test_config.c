@@ -242,8 +242,9 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"memory_mib\":1048577}", EINVAL, "memory_mib: out of range (64..1048576)" },
 	{ "{\"memory_mib\":99999999999999999999}", EINVAL, "memory_mib: out of range (64..1048576)" },
 	{ "{\"memory_mib\":4294967552}", EINVAL, "memory_mib: out of range (64..1048576)" },
-	{ "{\"root_ports\":33}", EINVAL, "root_ports: out of range (0..32)" },
-	{ "{\"root_ports\":30}", EINVAL, "root_ports: machine q35 has room for at most 29" },
+	{ "{\"root_ports\":257}", EINVAL, "root_ports: out of range (0..256)" },
+	{ "{\"root_ports\":233}", EINVAL, "at most 232 root ports beside 0 bridges" },
+	{ "{\"root_ports\":225,\"pci_bridges\":1}", EINVAL, "at most 224 root ports beside 1 bridges" },
 	{ "{\"machine\":\"pc\"}", EINVAL, "root_ports: machine pc has no PCIe root ports" },
 	{ "{\"remove_timeout_ms\":99}", EINVAL, "remove_timeout_ms: out of range (100..600000)" },
 	{ "{\"remove_timeout_ms\":600001}", EINVAL, "remove_timeout_ms: out of range (100..600000)" },
@@ -532,7 +533,7 @@ static void test_full_model(void)
 		{ "{\"iothreads\":65}", "iothreads: out of range (0..64)" },
 		{ "{\"machine\":\"pc\",\"root_ports\":0,\"pcie_pci_bridges\":1}",
 		  "pcie_pci_bridges: machine pc has no PCIe bus" },
-		{ "{\"root_ports\":20,\"pci_bridges\":10}", "root_ports: machine q35 has room for at most 29" },
+		{ "{\"root_ports\":200,\"pci_bridges\":10}", "at most 152 root ports beside 10 bridges" },
 		{ "{\"pci_bridges\":31}", "pci_bridges: out of range (0..30)" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {

@@ -4,11 +4,13 @@
  * reserve, the bridges/<id> rendering, guest addresses and argv.
  */
 #include <CUnit/Basic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "arch/arch.h"
 #include "lib/err.h"
 #include "lib/util.h"
+#include "vm/vm_config.h"
 #include "vm/vm_topology.h"
 
 static void test_layout(void)
@@ -180,6 +182,55 @@ static void test_argv(void)
 	vm_topology_release(&t);
 }
 
+/* 40 root ports do not fit one per device number on q35: eight functions
+ * per device, multifunction=on on function 0; bridges follow them. */
+static void test_multifunction(void)
+{
+	vm_config_set_defaults(&(struct vm_defaults){.guest_kernel = "/k", .guest_initrd = ""});
+	struct vm_config cfg;
+	vm_config_init(&cfg);
+	struct err *e = NULL;
+	CU_ASSERT_EQUAL_FATAL(vm_config_merge(&cfg, "{\"root_ports\":40,\"pci_bridges\":1}", false, &e), 0);
+	struct vm_topology t;
+	vm_topology_init_config(&t, &cfg);
+	CU_ASSERT_EQUAL_FATAL(t.n, 41);
+	CU_ASSERT_EQUAL(t.bridges[0].addr, 2);
+	CU_ASSERT_EQUAL(t.bridges[0].func, 0);
+	CU_ASSERT_TRUE(t.bridges[0].multifunction);
+	CU_ASSERT_EQUAL(t.bridges[9].addr, 3);
+	CU_ASSERT_EQUAL(t.bridges[9].func, 1);
+	CU_ASSERT_FALSE(t.bridges[9].multifunction);
+	CU_ASSERT_EQUAL(t.bridges[39].addr, 6);
+	CU_ASSERT_EQUAL(t.bridges[39].func, 7);
+	CU_ASSERT_EQUAL(t.bridges[40].addr, 7); /* the pci-bridge after them */
+	cleanup_strv struct strv argv = {0};
+	vm_topology_argv(&t, &argv);
+	CU_ASSERT_STRING_EQUAL(argv.v[1], "pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x2.0,multifunction=on");
+	CU_ASSERT_STRING_EQUAL(argv.v[19], "pcie-root-port,id=rp9,bus=pcie.0,chassis=10,addr=0x3.1");
+	/* Fill all 40 + 31 slots, then ENOSPC; the guest path names the function. */
+	char id[16];
+	int b, sl, n = 0;
+	for (;; n++) {
+		snprintf(id, sizeof(id), "d%d", n);
+		if (vm_topology_alloc(&t, id, &b, &sl, &e) < 0)
+			break;
+	}
+	CU_ASSERT_EQUAL(n, 40 + 31);
+	CU_ASSERT_EQUAL(e ? e->code : 0, ENOSPC);
+	err_free(&e);
+	cleanup_sbuf struct sbuf path = {0};
+	vm_topology_guest_addr(&t, 9, 0, &path);
+	CU_ASSERT_STRING_EQUAL(path.s, "03.1/00");
+	cleanup_sbuf struct sbuf show = {0};
+	vm_topology_show(&t.bridges[9], &show);
+	CU_ASSERT_PTR_NOT_NULL(strstr(show.s, "addr 03.1\n"));
+	vm_topology_free(&t, 9, 0);
+	CU_ASSERT_EQUAL(vm_topology_alloc(&t, "again", &b, &sl, &e), 0);
+	CU_ASSERT_EQUAL(b, 9);
+	vm_topology_release(&t);
+	vm_config_release(&cfg);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -190,6 +241,7 @@ int main(void)
 	CU_add_test(s, "reserve", test_reserve);
 	CU_add_test(s, "show", test_show);
 	CU_add_test(s, "argv", test_argv);
+	CU_add_test(s, "multifunction root ports", test_multifunction);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
