@@ -312,6 +312,27 @@ static void test_vfio(void)
 	teardown();
 }
 
+static void test_vhost_user_blk(void)
+{
+	setup();
+	struct err *e = NULL;
+	const char *spec = "{\"type\":\"vhost-user-blk\",\"id\":\"vb\",\"socket\":\"/run/vhost/vb.sock\"}";
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, spec, &e), 0);
+	/* The chardev QMP form is the nested one; then the device names it. */
+	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq), "qmp_capabilities chardev-add device_add");
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "chardev-add", "vb.sock"), 1);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"driver\":\"vhost-user-blk-pci\""), 1);
+	CU_ASSERT_EQUAL(vm_sandbox_device_remove(sb, "vb", &e), 0);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "chardev-remove", NULL), 1);
+	/* device_add refused: the chardev goes again, the slot is free. */
+	fail_cmd = "device_add";
+	CU_ASSERT_EQUAL(vm_sandbox_device_add(sb, spec, &e), -EIO);
+	err_free(&e);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "chardev-remove", NULL), 2);
+	CU_ASSERT_EQUAL(free_slots(), sb->topo.n);
+	teardown();
+}
+
 static bool have_netns;
 
 static void test_net_fds(void)
@@ -397,6 +418,7 @@ int main(void)
 	CU_add_test(s, "vCPUs: add in order, clamp, remove newest, timeouts, failures", test_cpus);
 	CU_add_test(s, "garbage from QMP: connection dropped, sandbox marked, nothing lost", test_qmp_garbage);
 	CU_add_test(s, "VFIO: device_add on a root port; refused -> slot free", test_vfio);
+	CU_add_test(s, "vhost-user-blk: chardev-add + device_add; refused -> chardev-remove", test_vhost_user_blk);
 	CU_add_test(s, "net with pass_fds: getfd per queue, netdev names them; rollback closefd", test_net_fds);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
