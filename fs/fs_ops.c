@@ -402,7 +402,8 @@ static int fs_poll(const char *path, struct fuse_file_info *fi, struct fuse_poll
 		return 0;
 	}
 	pthread_mutex_lock(&pollers_lock);
-	bool changed = handle_gen(h) != h->gen;
+	/* events: readable while lines past the reader's cursor exist. */
+	bool changed = h->node->flags & FS_EVENTS ? handle_gen(h) > h->ev_seq : handle_gen(h) != h->gen;
 	if (changed || !ph) {
 		if (ph)
 			fuse_pollhandle_destroy(ph);

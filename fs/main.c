@@ -182,12 +182,13 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (o.log) {
+		/* Its own descriptor: daemonizing points stderr at /dev/null. */
 		int fd = open(o.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (fd < 0 || dup2(fd, 2) < 0) {
+		if (fd < 0) {
 			perror(o.log);
 			return 1;
 		}
-		close(fd);
+		log_set_fd(fd);
 	}
 	log_set_level(o.debug ? LOG_DEBUG : LOG_INFO);
 

@@ -431,6 +431,10 @@ int vm_sandbox_config_write(struct vm_sandbox *sb, const char *json, struct err 
 	struct vm_config next = {0};
 	vm_config_copy(&next, &sb->cfg);
 	int r = vm_config_merge(&next, json, live, e);
+	/* The devices already added must still fit the new config. */
+	for (size_t i = 0; r == 0 && i < sb->ndevs; i++)
+		if (vm_device_check_config(sb->devs[i], &next, e) < 0)
+			r = err_wrap(e, "config");
 	if (r == 0 && !live &&
 	    (next.root_ports != sb->cfg.root_ports || next.pci_bridges != sb->cfg.pci_bridges ||
 	     next.pcie_pci_bridges != sb->cfg.pcie_pci_bridges || strcmp(next.machine, sb->cfg.machine) ||
