@@ -110,6 +110,10 @@ extern const struct arch_ops arch_aarch64;
 extern const struct arch_ops arch_ppc64le;
 extern const struct arch_ops arch_s390x;
 
+/* EINVAL unless the machine's root bus has PCI device numbers for the
+ * root ports (packed eight to a number when needed) and bridges. */
+int arch_check_bridge_room(const struct arch_ops *a, const struct vm_config *cfg, struct err **e);
+
 /* Look an architecture up by name; NULL if unknown. */
 const struct arch_ops *arch_lookup(const char *name);
 /* The host's architecture name ("x86_64", "aarch64", ...). */

@@ -104,13 +104,7 @@ static int arm_validate(const struct vm_config *cfg, struct err **e)
 	if (npf > 2)
 		return err_set(e, EINVAL, "pflash: too many pflash images for aarch64 (%zu; exactly 2)",
 			       npf);
-	int room = ARM_LAST_ADDR - ARM_FIRST_ADDR + 1;
-	int want = cfg->root_ports + cfg->pci_bridges + cfg->pcie_pci_bridges;
-	if (want > room)
-		return err_set(e, EINVAL,
-			       "root_ports: machine virt has room for at most %d root ports and bridges "
-			       "(root_ports + pci_bridges + pcie_pci_bridges = %d)", room, want);
-	return 0;
+	return arch_check_bridge_room(&arch_aarch64, cfg, e);
 }
 
 const struct arch_ops arch_aarch64 = {

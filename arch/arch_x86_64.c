@@ -16,7 +16,6 @@
  * x-ignore-shared; 9p with multidevs=remap (all as Kata's amd64).
  */
 #include "arch/arch.h"
-#include "vm/vm_topology.h"
 
 #include <errno.h>
 #include <string.h>
@@ -91,16 +90,7 @@ static int x86_validate(const struct vm_config *cfg, struct err **e)
 	if (!q35 && cfg->pcie_pci_bridges > 0)
 		return err_set(e, EINVAL, "pcie_pci_bridges: machine %s has no PCIe bus",
 			       cfg->machine);
-	int room = x86_root_last_addr(cfg->machine) - X86_FIRST_ADDR + 1;
-	int extra = cfg->pci_bridges + cfg->pcie_pci_bridges;
-	/* Root ports pack eight to a PCI device when one each does not fit. */
-	int want = vm_topology_root_port_slots(&arch_x86_64, cfg->machine, cfg->root_ports, extra) + extra;
-	if (want > room)
-		return err_set(e, EINVAL,
-			       "root_ports: machine %s has %d PCI device numbers for root ports (8 per "
-			       "number) and bridges (1 each): at most %d root ports beside %d bridges",
-			       cfg->machine, room, (room - extra) * 8, extra);
-	return 0;
+	return arch_check_bridge_room(&arch_x86_64, cfg, e);
 }
 
 const struct arch_ops arch_x86_64 = {

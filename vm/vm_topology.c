@@ -80,7 +80,9 @@ int vm_topology_root_port_slots(const struct arch_ops *a, const char *machine, i
 				int extra)
 {
 	int room = a->root_last_addr ? a->root_last_addr(machine) - a->bridge_first_addr + 1 : 0;
-	if (!a->root_last_addr || root_ports + extra <= room)
+	/* Only PCIe root ports pack (a pci-bridge is a device of its own). */
+	if (!a->root_last_addr || strcmp(a->bridge_driver, "pcie-root-port") != 0 ||
+	    root_ports + extra <= room)
 		return root_ports;
 	return (root_ports + TOPO_FUNCS - 1) / TOPO_FUNCS;
 }

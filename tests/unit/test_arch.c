@@ -323,7 +323,7 @@ static void test_config_rules(void)
 		{ "{\"arch\":\"aarch64\",\"accel\":\"kvm\"}",
 		  "accel: kvm runs guests of the host's architecture" },
 		{ "{\"arch\":\"s390x\",\"accel\":\"kvm\"}", "an s390x guest needs tcg" },
-		{ "{\"arch\":\"aarch64\",\"root_ports\":31}", "root_ports: machine virt has room for at most 30" },
+		{ "{\"arch\":\"aarch64\",\"root_ports\":241}", "root_ports: machine virt has 30 PCI device numbers" },
 		{ "{\"arch\":\"ppc64le\",\"memory_mib\":300}",
 		  "memory_mib: pseries memory must be a multiple of 256 MiB (is 300)" },
 		{ "{\"arch\":\"ppc64le\",\"memory_slots\":1,\"maxmem_mib\":700}",
