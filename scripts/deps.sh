@@ -2,10 +2,11 @@
 # Installs what sandboxfs needs to build, test and run (Debian 12, as root).
 # Quiet when everything is present already.  qemu-system-arm/-ppc/-misc
 # (aarch64, ppc64le, s390x — s390x lives in qemu-system-misc on Debian 12)
-# are for the per-architecture real-QEMU acceptance (test_arch_accept).
+# are for the per-architecture real-QEMU acceptance (test_arch_accept);
+# libclang-rt-dev holds libFuzzer (only recommended by clang).
 set -euo pipefail
 PKGS=(build-essential pkg-config libfuse3-dev fuse3 libjson-c-dev libcunit1-dev
-      qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-misc busybox-static cpio kmod gzip procps util-linux iproute2 valgrind clang ${EXTRA_PKGS:-})
+      qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-misc busybox-static cpio kmod gzip procps util-linux iproute2 valgrind clang libclang-rt-dev ${EXTRA_PKGS:-})
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
