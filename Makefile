@@ -57,6 +57,13 @@ guest: $(GUEST)/initramfs.cpio.gz
 $(GUEST)/initramfs.cpio.gz: scripts/build-guest.sh scripts/guest-init
 	scripts/build-guest.sh $(GUEST)
 
+# The same guest for aarch64 (arm64 kernel and busybox, downloaded and
+# unpacked, never installed); for sandboxes whose config says "arch":"aarch64".
+.PHONY: guest-aarch64
+guest-aarch64: $(B)/guest-aarch64/initramfs.cpio.gz
+$(B)/guest-aarch64/initramfs.cpio.gz: scripts/build-guest.sh scripts/guest-init
+	scripts/build-guest.sh $(B)/guest-aarch64 aarch64
+
 unit: $(UNITS)
 	@tests/run-units.sh $(UNITS)
 unit-san: $(UNITS_SAN)

@@ -74,6 +74,9 @@ struct arch_ops {
 	const char *(*max_vcpus_rule)(const struct vm_config *cfg);
 	/* Hotplug bridges a config gets by default (the root_ports key). */
 	int default_bridges;
+	/* Default DEVICE_DELETED wait (ms): native PCIe hotplug (aarch64 virt)
+	 * has the guest wait 5 s after the attention button. */
+	int remove_timeout_ms;
 	/* Devices sit on CCW subchannels (devno fe.0.xxxx), not on PCI: the
 	 * topology is one "ccw" set whose slots are device numbers. */
 	bool ccw;

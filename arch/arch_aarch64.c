@@ -140,6 +140,7 @@ const struct arch_ops arch_aarch64 = {
 	.cpu_model = arm_cpu_model,
 	.max_vcpus_rule = arm_max_vcpus_rule,
 	.default_bridges = 4,
+	.remove_timeout_ms = 15000,
 	.caps = ARCH_CAP_BLOCK_HOTPLUG | ARCH_CAP_MULTIQUEUE | ARCH_CAP_FS_SHARING,
 	.memory_hotplug = true,
 	.memory_align_mib = 0,

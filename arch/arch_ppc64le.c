@@ -147,6 +147,7 @@ const struct arch_ops arch_ppc64le = {
 	.cpu_model = ppc_cpu_model,
 	.max_vcpus_rule = ppc_max_vcpus_rule,
 	.default_bridges = 4,
+	.remove_timeout_ms = 5000,
 	.caps = ARCH_CAP_BLOCK_HOTPLUG | ARCH_CAP_MULTIQUEUE | ARCH_CAP_FS_SHARING,
 	.memory_hotplug = true,
 	.memory_align_mib = PPC_MEM_ALIGN_MIB,

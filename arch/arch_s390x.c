@@ -108,6 +108,7 @@ const struct arch_ops arch_s390x = {
 	.cpu_model = s390_cpu_model,
 	.max_vcpus_rule = s390_max_vcpus_rule,
 	.default_bridges = 0,
+	.remove_timeout_ms = 5000,
 	.ccw = true,
 	.caps = ARCH_CAP_BLOCK_HOTPLUG | ARCH_CAP_MULTIQUEUE | ARCH_CAP_FS_SHARING,
 	.memory_hotplug = false,

@@ -124,6 +124,7 @@ const struct arch_ops arch_x86_64 = {
 	.iommu_supported = x86_is_q35,
 	.rtc_driftfix = true,
 	.default_bridges = 4,
+	.remove_timeout_ms = 5000,
 	.caps = ARCH_CAP_BLOCK_HOTPLUG | ARCH_CAP_MULTIQUEUE | ARCH_CAP_FS_SHARING,
 	.memory_hotplug = true,
 	.ignore_shared = true,

@@ -1,11 +1,13 @@
 #!/bin/bash
 # build-guest.sh — build sandboxfs's built-in default guest.
 #
-#   scripts/build-guest.sh OUTDIR
+#   scripts/build-guest.sh OUTDIR [ARCH]
 #
+# ARCH is the guest's architecture: x86_64 (default) or aarch64.
 # Produces OUTDIR/vmlinuz (the Debian cloud kernel, taken from its .deb
-# without installing anything) and OUTDIR/initramfs.cpio.gz (newc, gzip):
-# busybox-static with applet symlinks, /init = scripts/guest-init, and the
+# without installing anything; on aarch64 the plain arm64 Image, gunzipped
+# should the package ship it compressed) and OUTDIR/initramfs.cpio.gz (newc,
+# gzip): busybox-static with applet symlinks, /init = scripts/guest-init, and the
 # virtio driver modules the daemon's hotplug needs, with /etc/modules.order
 # listing them in dependency order (computed here from modules.dep) so that
 # init can insmod them one by one.
@@ -14,19 +16,33 @@
 # OUTDIR/.work; the .deb is kept there so a rebuild needs no network.
 # If both outputs are newer than this script and guest-init, nothing is done.
 #
+# A guest of a foreign architecture (aarch64 on an amd64 host) takes its
+# packages from the Debian architecture of that name (arm64): this script
+# adds it to dpkg's foreign architectures if missing (dpkg --add-architecture,
+# then apt-get update) and only downloads and unpacks its .debs, kernel and
+# busybox-static alike; nothing is installed.  The applet list comes from the
+# host's busybox (which must be the same Debian version for a faithful list;
+# an extra symlink is harmless, the guest says "applet not found" if used).
+#
 # Environment: GUEST_KERNEL_META  kernel metapackage
-#                                 (default linux-image-cloud-amd64)
+#                                 (default linux-image-cloud-amd64, or
+#                                 linux-image-cloud-arm64 for aarch64)
 #              SOURCE_DATE_EPOCH  timestamp stored in the cpio (default 0)
 
 set -euo pipefail
 
-usage() { echo "usage: $0 OUTDIR" >&2; exit 2; }
-[ $# -eq 1 ] || usage
+usage() { echo "usage: $0 OUTDIR [x86_64|aarch64]" >&2; exit 2; }
+[ $# -eq 1 ] || [ $# -eq 2 ] || usage
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 init_src=$here/guest-init
 out=$1
-meta=${GUEST_KERNEL_META:-linux-image-cloud-amd64}
+case ${2:-x86_64} in
+x86_64)  debarch=amd64 ;;
+aarch64) debarch=arm64 ;;
+*)       usage ;;
+esac
+meta=${GUEST_KERNEL_META:-linux-image-cloud-$debarch}
 epoch=${SOURCE_DATE_EPOCH:-0}
 
 say() { echo "guest: $*"; }
@@ -42,9 +58,13 @@ if [ -f "$out/vmlinuz" ] && [ -f "$out/initramfs.cpio.gz" ] &&
 	exit 0
 fi
 
-for tool in apt-cache apt-get dpkg-deb depmod cpio gzip; do
+for tool in apt-cache apt-get dpkg dpkg-deb depmod cpio gzip; do
 	command -v "$tool" >/dev/null || die "$tool not found"
 done
+# Foreign guest architecture: packages are named pkg:arch.
+qual=
+[ "$debarch" = "$(dpkg --print-architecture)" ] || qual=:$debarch
+case $meta in *:*) ;; *) meta=$meta$qual ;; esac
 busybox=
 for b in /bin/busybox /usr/bin/busybox; do
 	if [ -x "$b" ] && ! ldd "$b" >/dev/null 2>&1; then busybox=$b; break; fi
@@ -58,13 +78,20 @@ work=$out/.work
 # write here (and warns about it): stay root for this private download.
 apt_opts=(-q -o APT::Sandbox::User=root)
 
+# Foreign guest architecture: let apt see its packages (once; the stale
+# package lists are then refreshed by the download logic below).
+if [ -n "$qual" ] && ! dpkg --print-foreign-architectures | grep -qx "$debarch"; then
+	say "adding dpkg foreign architecture $debarch ..."
+	dpkg --add-architecture "$debarch"
+fi
+
 # --- kernel package -------------------------------------------------------
 
 resolve_pkg() {
 	apt-cache depends "$meta" 2>/dev/null |
 		awk '$1 ~ /^\|?Depends:$/ && $2 ~ /^linux-image-/ { print $2; exit }'
 }
-download() {     # $1 = package; into $work, quietly unless it fails
+download() {     # $1 = package[:arch]; into $work, quietly unless it fails
 	(cd "$work" && apt-get "${apt_opts[@]}" download "$1" >/dev/null 2>"$work/apt.err")
 }
 cached_deb() {   # newest cached .deb whose name starts with $1, if any
@@ -75,18 +102,18 @@ cached_deb() {   # newest cached .deb whose name starts with $1, if any
 shopt -s nullglob
 pkg=$(resolve_pkg || true)
 deb=
-[ -z "$pkg" ] || deb=$(cached_deb "${pkg}_")
+[ -z "$pkg" ] || deb=$(cached_deb "${pkg%:*}_")
 if [ -n "$deb" ]; then
 	say "using cached $(basename "$deb")"
 elif [ -n "$pkg" ] && { say "downloading kernel $pkg ..."; download "$pkg"; }; then
-	deb=$(cached_deb "${pkg}_")
+	deb=$(cached_deb "${pkg%:*}_")
 else
 	# Package lists missing or stale: refresh once, resolve again, retry.
 	say "refreshing package lists (apt-get update) ..."
 	if apt-get "${apt_opts[@]}" update >/dev/null 2>"$work/apt.err"; then
 		pkg=$(resolve_pkg || true)
 		[ -n "$pkg" ] || die "cannot resolve the kernel package behind $meta"
-		deb=$(cached_deb "${pkg}_")
+		deb=$(cached_deb "${pkg%:*}_")
 	else
 		# Offline: any kernel fetched before will do.
 		deb=$(cached_deb linux-image-)
@@ -96,10 +123,10 @@ else
 	if [ -z "$deb" ]; then
 		say "downloading kernel $pkg ..."
 		download "$pkg" || { cat "$work/apt.err" >&2; die "apt-get download $pkg failed"; }
-		deb=$(cached_deb "${pkg}_")
+		deb=$(cached_deb "${pkg%:*}_")
 	fi
 fi
-[ -n "$deb" ] || die "apt-get download left no ${pkg}_*.deb in $work"
+[ -n "$deb" ] || die "apt-get download left no ${pkg%:*}_*.deb in $work"
 # Keep only the .deb in use.
 for d in "$work"/linux-image-*.deb; do [ "$d" = "$deb" ] || rm -f "$d"; done
 
@@ -116,6 +143,29 @@ kimg=$root/boot/vmlinuz-$kver
 [ -f "$kimg" ] || die "no boot/vmlinuz-$kver in $deb"
 mdir=$root/lib/modules/$kver
 depmod -b "$root" "$kver"
+
+# --- busybox of a foreign guest architecture -------------------------------
+
+# The host's static busybox (checked above) runs here and lists the applets;
+# a foreign guest gets its own architecture's busybox-static, from its .deb.
+guest_busybox=$busybox
+if [ -n "$qual" ]; then
+	bdeb=$(cached_deb busybox-static_)
+	if [ -z "$bdeb" ]; then
+		say "downloading busybox-static$qual ..."
+		download "busybox-static$qual" ||
+			{ cat "$work/apt.err" >&2; die "apt-get download busybox-static$qual failed"; }
+		bdeb=$(cached_deb busybox-static_)
+		[ -n "$bdeb" ] || die "apt-get download left no busybox-static_*.deb in $work"
+	else
+		say "using cached $(basename "$bdeb")"
+	fi
+	for d in "$work"/busybox-static_*.deb; do [ "$d" = "$bdeb" ] || rm -f "$d"; done
+	rm -rf "$work/busybox"
+	dpkg-deb -x "$bdeb" "$work/busybox"
+	guest_busybox=$work/busybox/bin/busybox
+	[ -f "$guest_busybox" ] || die "no bin/busybox in $bdeb"
+fi
 
 # --- modules: closure and load order --------------------------------------
 
@@ -177,7 +227,7 @@ stage=$work/initramfs
 rm -rf "$stage"
 mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,root,mnt}
 chmod 1777 "$stage/tmp"
-cp "$busybox" "$stage/bin/busybox"
+cp "$guest_busybox" "$stage/bin/busybox"
 while IFS= read -r a; do
 	[ "$a" = bin/busybox ] && continue
 	[ -e "$stage/$a" ] || [ -L "$stage/$a" ] && continue
@@ -213,8 +263,14 @@ find "$stage" -exec touch -h -d "@$epoch" {} +
 (cd "$stage" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
 	cpio --quiet -o -H newc -R 0:0 --reproducible) |
 	gzip -9 -n >"$out/initramfs.cpio.gz.tmp"
-cp "$kimg" "$out/vmlinuz.tmp"
+# The arm64 Image goes out plain (Debian 12 ships it so; QEMU would also take
+# a gzip'd one, but a plain Image suits every loader).  bzImage is never gzip.
+if [ "$(od -An -tx1 -N2 "$kimg" | tr -d ' ')" = 1f8b ]; then
+	gzip -dc "$kimg" >"$out/vmlinuz.tmp"
+else
+	cp "$kimg" "$out/vmlinuz.tmp"
+fi
 mv -f "$out/vmlinuz.tmp" "$out/vmlinuz"
 mv -f "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
-rm -rf "$root" "$stage" "$work/apt.err"
+rm -rf "$root" "$stage" "$work/apt.err" "$work/busybox"
 say "done: $out/vmlinuz ($kver), $out/initramfs.cpio.gz ($(du -k "$out/initramfs.cpio.gz" | cut -f1) KiB)"

@@ -25,7 +25,7 @@
  *   debug              bool    false                         -                 no
  *   root_ports         int     arch: 4 (s390x: 0)            0..256 (+arch)    no
  *   uuid               string  random v4 at creation         canonical, lower  no
- *   remove_timeout_ms  int     5000                          100..600000       yes
+ *   remove_timeout_ms  int     arch: 5000 (aarch64: 15000)   100..600000       yes
  *   -- machine (Kata qemuArchBase / govmm qemu.Config) --
  *   machine_options    string  arch default for machine+accel k[=v](,k[=v])* no
  *   machine_accelerators string ""  appended to -machine after the options,
@@ -389,6 +389,12 @@ static int cfg_def_root_ports(const struct vm_config *cfg)
 	return a ? a->default_bridges : 0;
 }
 
+static int cfg_def_remove_timeout(const struct vm_config *cfg)
+{
+	const struct arch_ops *a = vm_config_arch(cfg);
+	return a && a->remove_timeout_ms ? a->remove_timeout_ms : 5000;
+}
+
 static char *cfg_def_driftfix(const struct vm_config *cfg)
 {
 	const struct arch_ops *a = vm_config_arch(cfg);
@@ -616,7 +622,8 @@ static const struct cfg_key cfg_schema[] = {
 	{ "debug", B(debug), .idef = 0 },
 	{ "root_ports", I(root_ports, 0, 256), .idef_fn = cfg_def_root_ports },
 	{ "uuid", S(uuid), .sdef_fn = cfg_def_uuid, .check = cfg_check_uuid },
-	{ "remove_timeout_ms", I(remove_timeout_ms, 100, 600000), .live = true, .idef = 5000 },
+	{ "remove_timeout_ms", I(remove_timeout_ms, 100, 600000), .live = true,
+	  .idef_fn = cfg_def_remove_timeout },
 	{ "machine_options", S(machine_options), .sdef_fn = cfg_def_machine_options,
 	  .check = cfg_check_machine_options },
 	{ "machine_accelerators", S(machine_accelerators), .sdef = "",
