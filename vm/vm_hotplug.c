@@ -261,17 +261,6 @@ int vm_sandbox_device_add(struct vm_sandbox *sb, const char *json, struct err **
 	int r = vm_device_parse(json, &d, e);
 	if (r < 0)
 		return err_wrap(e, "devices/add");
-	pthread_mutex_lock(&sb->lock);
-	bool running = vm_state_is_live(sb->state);
-	r = vm_device_check_config(d, &sb->cfg, e);
-	pthread_mutex_unlock(&sb->lock);
-	if (r == 0 && running && !vm_device_hotpluggable(d))
-		r = err_set(e, EOPNOTSUPP, "a %s device can only be added while the sandbox is not "
-			    "running (cold plug)", d->type);
-	if (r < 0) {
-		vm_device_free(d);
-		return err_wrap(e, "devices/add");
-	}
 	if (d->file && access(d->file, R_OK) < 0) {
 		r = err_sys(e, errno, "devices/add: file %s", d->file);
 		vm_device_free(d);
@@ -280,7 +269,13 @@ int vm_sandbox_device_add(struct vm_sandbox *sb, const char *json, struct err **
 
 	pthread_mutex_lock(&sb->op_lock);
 	pthread_mutex_lock(&sb->lock);
-	r = check_id_free(sb, d->id, e);
+	bool live = vm_state_is_live(sb->state);
+	r = vm_device_check_config(d, &sb->cfg, e);
+	if (r == 0 && live && !vm_device_hotpluggable(d))
+		r = err_set(e, EOPNOTSUPP, "a %s device can only be added while the sandbox is not "
+			    "running (cold plug)", d->type);
+	if (r == 0)
+		r = check_id_free(sb, d->id, e);
 	if (r == 0 && vm_device_is_pci(d))
 		r = vm_topology_alloc(&sb->topo, d->id, &d->bridge, &d->slot, e);
 	if (r < 0) {
@@ -289,7 +284,6 @@ int vm_sandbox_device_add(struct vm_sandbox *sb, const char *json, struct err **
 		vm_device_free(d);
 		return err_wrap(e, "devices/add");
 	}
-	bool live = vm_state_is_live(sb->state);
 	char bus[sizeof(sb->topo.bridges[0].id)] = "";
 	int addr = 0;
 	if (d->bridge >= 0) {
