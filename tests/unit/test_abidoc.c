@@ -14,13 +14,14 @@
  * Runs from the repository root (as make does) and reads "docs/abi.md";
  * an explicit path may be given as argv[1].
  */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "fs/fs.h"
 #include "lib/util.h"
+#include "tests/unit/support_cunit.h"
 
 static const char *abi_path = "docs/abi.md";
 
@@ -252,18 +253,11 @@ int main(int argc, char **argv)
 {
 	if (argc > 1)
 		abi_path = argv[1];
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	CU_pSuite s = CU_add_suite("abidoc", suite_init, suite_clean);
-	CU_add_test(s, "tree_shape", test_tree_shape);
-	CU_add_test(s, "every_path_documented", test_every_path_documented);
-	CU_add_test(s, "every_heading_exists", test_every_heading_exists);
-	CU_add_test(s, "modes_match", test_modes_match);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-			 CU_get_number_of_suites_failed();
-	unsigned run = CU_get_number_of_tests_run();
-	CU_cleanup_registry();
-	return fails || run == 0 ? 1 : 0;
+	static const struct unit_test tests[] = {
+		{ "tree_shape", test_tree_shape },
+		{ "every_path_documented", test_every_path_documented },
+		{ "every_heading_exists", test_every_heading_exists },
+		{ "modes_match", test_modes_match },
+	};
+	return unit_run("abidoc", suite_init, suite_clean, tests, ARRAY_SIZE(tests));
 }

@@ -21,24 +21,17 @@
  *
  * Needs root (network namespace, tap) and QEMU: otherwise exit 77 (skip).
  */
-#include <CUnit/Basic.h>
-#include <fcntl.h>
+#include <CUnit/CUnit.h>
 #include <json-c/json.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 
 #include "lib/err.h"
 #include "lib/util.h"
 #include "qmp/qmp_client.h"
+#include "tests/unit/support_cunit.h"
+#include "tests/unit/support_qemu.h"
 #include "vm/vm_cmdline.h"
 #include "vm/vm_config.h"
 #include "vm/vm_device.h"
@@ -56,61 +49,12 @@ struct placed {
 	const struct vm_device *dev;
 };
 
-static struct json_object *qmpx(struct qmp_client *c, const char *cmd, const char *args_json)
-{
-	struct json_object *ret = NULL;
-	cleanup_err struct err *e = NULL;
-	struct json_object *args = args_json ? json_tokener_parse(args_json) : NULL;
-	if (qmp_execute(c, cmd, args, TMO, &ret, &e) < 0) {
-		fprintf(stderr, "\n  QMP %s %s: %s\n", cmd, args_json ? args_json : "", e->msg);
-		return NULL;
-	}
-	return ret;
-}
-
-static struct json_object *qom_get(struct qmp_client *c, const char *path, const char *prop)
-{
-	cleanup_free char *a = xasprintf("{\"path\":\"%s\",\"property\":\"%s\"}", path, prop);
-	return qmpx(c, "qom-get", a);
-}
-
-static const char *jstr(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-	return o && json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
-}
-
 static bool array_has(struct json_object *arr, const char *key, const char *val)
 {
 	for (size_t i = 0; arr && i < json_object_array_length(arr); i++)
-		if (!strcmp(jstr(json_object_array_get_idx(arr, i), key), val))
+		if (!strcmp(sqemu_jstr(json_object_array_get_idx(arr, i), key), val))
 			return true;
 	return false;
-}
-
-static int make_file(const char *path, off_t size)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	int r = ftruncate(fd, size);
-	close(fd);
-	return r;
-}
-
-/* A persistent tap in our private namespace, for the "by ifname" form. */
-static int make_tap(const char *name)
-{
-	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	int r = ioctl(fd, TUNSETIFF, &ifr);
-	if (r == 0)
-		r = ioctl(fd, TUNSETPERSIST, 1);
-	close(fd);
-	return r;
 }
 
 static void test_accept(void)
@@ -123,8 +67,8 @@ static void test_accept(void)
 	cleanup_free char *con = xasprintf("%s/con.log", dir);
 	cleanup_free char *ser = xasprintf("%s/agent.sock", dir);
 	cleanup_free char *qsock = xasprintf("%s/qmp.sock", dir);
-	CU_ASSERT_FATAL(make_file(img, 64 << 20) == 0 && make_file(d1, 16 << 20) == 0 &&
-			make_file(s1, 16 << 20) == 0 && mkdir(share, 0700) == 0);
+	CU_ASSERT_FATAL(sqemu_make_file(img, 64 << 20) == 0 && sqemu_make_file(d1, 16 << 20) == 0 &&
+			sqemu_make_file(s1, 16 << 20) == 0 && mkdir(share, 0700) == 0);
 
 	struct vm_defaults defs = { .guest_kernel = "/nonexistent/vmlinuz", .guest_initrd = "" };
 	vm_config_set_defaults(&defs);
@@ -175,15 +119,7 @@ static void test_accept(void)
 	/* -kernel must name a bootable image; with -S it never runs, so the
 	 * check drops -kernel/-initrd/-append and passes everything else. */
 	cleanup_strv struct strv argv = {0};
-	for (size_t i = 0; i < built.n; i++) {
-		if (!strcmp(built.v[i], "-kernel") || !strcmp(built.v[i], "-initrd") ||
-		    !strcmp(built.v[i], "-append")) {
-			i++;
-			continue;
-		}
-		strv_add(&argv, built.v[i]);
-	}
-	strv_add(&argv, "-S");
+	sqemu_argv_paused(&built, &argv);
 
 	int fds[32];
 	CU_ASSERT_FATAL(plan.n < ARRAY_SIZE(fds));
@@ -192,69 +128,29 @@ static void test_accept(void)
 		fprintf(stderr, "\n  open fds: %s\n", e->msg);
 	CU_ASSERT_EQUAL_FATAL(r, 0);
 
-	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", qsock);
-	CU_ASSERT_FATAL(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-			listen(lfd, 1) == 0);
-	int hl = fcntl(lfd, F_DUPFD_CLOEXEC, 64);
-	close(lfd);
+	int hl = sqemu_listen(qsock);
+	CU_ASSERT_FATAL(hl >= 0);
 	cleanup_free char *qlog = xasprintf("%s/qemu.log", dir);
-	int logfd = open(qlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	pid_t pid = fork();
+	pid_t pid = sqemu_spawn(argv.v, hl, qlog, &plan, fds);
 	CU_ASSERT_FATAL(pid >= 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 0);
-		dup2(logfd, 1);
-		dup2(logfd, 2);
-		if (dup2(hl, VM_QMP_FD) < 0)
-			_exit(126);
-		for (size_t i = 0; i < plan.n; i++)
-			if (dup2(fds[i], plan.v[i].num) < 0)
-				_exit(126);
-		execv(argv.v[0], argv.v);
-		_exit(127);
-	}
-	close(hl);
-	close(logfd);
 	vm_cmdline_close_fds(&plan, fds);
 
 	struct qmp_client *c = NULL;
-	cleanup_err struct err *ce = NULL;
-	r = qmp_client_connect(qsock, NULL, TMO, &c, &ce);
-	if (r < 0) {
-		cleanup_free char *out = util_read_file(qlog, NULL);
-		fprintf(stderr, "\n  QEMU refused the argv: %s\n%s\n", ce->msg, out ? out : "");
-		for (size_t i = 0; i < argv.n; i++)
-			fprintf(stderr, "  %s\n", argv.v[i]);
-	}
+	r = sqemu_connect(qsock, TMO, NULL, qlog, &argv, &c);
 	CU_ASSERT_EQUAL(r, 0);
 	if (r == 0) {
 		/* name and machine options reached QEMU */
-		cleanup_json struct json_object *name = qmpx(c, "query-name", NULL);
-		CU_ASSERT_STRING_EQUAL(jstr(name, "name"), "accept,1");
-		cleanup_json struct json_object *nv = qom_get(c, "/machine", "nvdimm");
+		cleanup_json struct json_object *name = sqemu_qmp(c, "query-name", NULL, TMO);
+		CU_ASSERT_STRING_EQUAL(sqemu_jstr(name, "name"), "accept,1");
+		cleanup_json struct json_object *nv = sqemu_qom_get(c, "/machine", "nvdimm", TMO);
 		CU_ASSERT(nv && json_object_get_boolean(nv));
 
 		/* bridges on the root bus at the addresses the topology gave */
-		cleanup_json struct json_object *pci = qmpx(c, "query-pci", NULL);
-		struct json_object *bus0 = pci ? json_object_array_get_idx(pci, 0) : NULL, *pdevs = NULL;
-		CU_ASSERT(bus0 && json_object_object_get_ex(bus0, "devices", &pdevs));
-		for (int b = 0; b < t.n; b++) {
-			bool found = false;
-			for (size_t i = 0; pdevs && i < json_object_array_length(pdevs); i++) {
-				struct json_object *dv = json_object_array_get_idx(pdevs, i), *slot;
-				if (strcmp(jstr(dv, "qdev_id"), t.bridges[b].id))
-					continue;
-				found = json_object_object_get_ex(dv, "slot", &slot) &&
-					json_object_get_int(slot) == t.bridges[b].addr;
-			}
-			CU_ASSERT(found);
-			if (!found)
-				fprintf(stderr, "\n  bridge %s not at 00:%02x.0\n", t.bridges[b].id,
-					t.bridges[b].addr);
-		}
+		cleanup_json struct json_object *pci = NULL;
+		struct json_object *pdevs;
+		CU_ASSERT(sqemu_query_pci(c, TMO, &pci, &pdevs));
+		for (int b = 0; b < t.n; b++)
+			CU_ASSERT(sqemu_bridge_placed(pdevs, &t, b, NULL));
 
 		/* every PCI function on its bridge slot (QOM: no bus numbers before
 		 * firmware runs, so query-pci cannot see behind the bridges yet) */
@@ -273,8 +169,9 @@ static void test_accept(void)
 			cleanup_free char *path = xasprintf("/machine/peripheral/%s", main_id);
 			const char *bid = t.bridges[d->bridge].id;
 			cleanup_free char *want_bus = xasprintf("/machine/peripheral/%s/%s", bid, bid);
-			cleanup_json struct json_object *pb = qom_get(c, path, "parent_bus");
-			cleanup_json struct json_object *ad = qom_get(c, path, "addr");
+			cleanup_json struct json_object *pb =
+				sqemu_qom_get(c, path, "parent_bus", TMO);
+			cleanup_json struct json_object *ad = sqemu_qom_get(c, path, "addr", TMO);
 			CU_ASSERT_STRING_EQUAL(pb ? json_object_get_string(pb) : "", want_bus);
 			int want_addr = vm_topology_slot_addr(&t, d->bridge, d->slot) << 3;
 			CU_ASSERT_EQUAL(ad ? json_object_get_int(ad) : -1, want_addr);
@@ -288,52 +185,58 @@ static void test_accept(void)
 		CU_ASSERT(checked >= 8);
 
 		/* block: nodes and their devices */
-		cleanup_json struct json_object *blk = qmpx(c, "query-block", NULL);
+		cleanup_json struct json_object *blk = sqemu_qmp(c, "query-block", NULL, TMO);
 		int blocks = 0;
 		for (size_t i = 0; blk && i < json_object_array_length(blk); i++) {
 			struct json_object *b = json_object_array_get_idx(blk, i), *ins;
 			if (!json_object_object_get_ex(b, "inserted", &ins))
 				continue;
-			if (!strcmp(jstr(ins, "node-name"), "drive-d1")) {
-				CU_ASSERT_STRING_EQUAL(jstr(ins, "file"), d1);
-				CU_ASSERT_STRING_EQUAL(jstr(b, "qdev"), "/machine/peripheral/d1/virtio-backend");
+			if (!strcmp(sqemu_jstr(ins, "node-name"), "drive-d1")) {
+				CU_ASSERT_STRING_EQUAL(sqemu_jstr(ins, "file"), d1);
+				CU_ASSERT_STRING_EQUAL(sqemu_jstr(b, "qdev"), "/machine/peripheral/d1/virtio-backend");
 				blocks++;
 			}
-			if (!strcmp(jstr(ins, "node-name"), "drive-s1")) {
-				CU_ASSERT_STRING_EQUAL(jstr(b, "qdev"), "s1");
+			if (!strcmp(sqemu_jstr(ins, "node-name"), "drive-s1")) {
+				CU_ASSERT_STRING_EQUAL(sqemu_jstr(b, "qdev"), "s1");
 				blocks++;
 			}
 		}
 		CU_ASSERT_EQUAL(blocks, 2);
-		cleanup_json struct json_object *nodes = qmpx(c, "query-named-block-nodes", NULL);
+		cleanup_json struct json_object *nodes =
+			sqemu_qmp(c, "query-named-block-nodes", NULL, TMO);
 		CU_ASSERT(array_has(nodes, "node-name", "drive-d1"));
 		CU_ASSERT(array_has(nodes, "node-name", "drive-s1"));
 
 		/* SCSI: scsi-hd on the controller's bus with its id/lun; controller on iothread0 */
-		cleanup_json struct json_object *sb = qom_get(c, "/machine/peripheral/s1", "parent_bus");
+		cleanup_json struct json_object *sb =
+			sqemu_qom_get(c, "/machine/peripheral/s1", "parent_bus", TMO);
 		CU_ASSERT_PTR_NOT_NULL(sb && strstr(json_object_get_string(sb), "scsi-s1"));
-		cleanup_json struct json_object *sid = qom_get(c, "/machine/peripheral/s1", "scsi-id");
+		cleanup_json struct json_object *sid =
+			sqemu_qom_get(c, "/machine/peripheral/s1", "scsi-id", TMO);
 		CU_ASSERT_EQUAL(sid ? json_object_get_int(sid) : -1, 2);
-		cleanup_json struct json_object *lun = qom_get(c, "/machine/peripheral/s1", "lun");
+		cleanup_json struct json_object *lun =
+			sqemu_qom_get(c, "/machine/peripheral/s1", "lun", TMO);
 		CU_ASSERT_EQUAL(lun ? json_object_get_int(lun) : -1, 1);
-		cleanup_json struct json_object *iot = qmpx(c, "query-iothreads", NULL);
+		cleanup_json struct json_object *iot = sqemu_qmp(c, "query-iothreads", NULL, TMO);
 		CU_ASSERT(array_has(iot, "id", "iothread0"));
-		cleanup_json struct json_object *sio = qom_get(c, "/machine/peripheral/scsi-s1", "iothread");
+		cleanup_json struct json_object *sio =
+			sqemu_qom_get(c, "/machine/peripheral/scsi-s1", "iothread", TMO);
 		CU_ASSERT_PTR_NOT_NULL(sio && strstr(json_object_get_string(sio), "iothread0"));
 
 		/* nvdimm image: a memory device backed by the image */
-		cleanup_json struct json_object *mem = qmpx(c, "query-memory-devices", NULL);
+		cleanup_json struct json_object *mem =
+			sqemu_qmp(c, "query-memory-devices", NULL, TMO);
 		bool nvd = false;
 		for (size_t i = 0; mem && i < json_object_array_length(mem); i++) {
 			struct json_object *m = json_object_array_get_idx(mem, i), *data;
-			if (!strcmp(jstr(m, "type"), "nvdimm") &&
-			    json_object_object_get_ex(m, "data", &data) && !strcmp(jstr(data, "id"), "root"))
+			if (!strcmp(sqemu_jstr(m, "type"), "nvdimm") &&
+			    json_object_object_get_ex(m, "data", &data) && !strcmp(sqemu_jstr(data, "id"), "root"))
 				nvd = true;
 		}
 		CU_ASSERT(nvd);
 
 		/* chardevs, ports, console, 9p, nets, rng, vIOMMU */
-		cleanup_json struct json_object *chr = qmpx(c, "query-chardev", NULL);
+		cleanup_json struct json_object *chr = sqemu_qmp(c, "query-chardev", NULL, TMO);
 		CU_ASSERT(array_has(chr, "label", "char-con"));
 		CU_ASSERT(array_has(chr, "label", "char-agent"));
 		static const char *const types[][2] = {
@@ -343,38 +246,32 @@ static void test_accept(void)
 		};
 		for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
 			cleanup_free char *p = xasprintf("/machine/peripheral/%s", types[i][0]);
-			cleanup_json struct json_object *ty = qom_get(c, p, "type");
+			cleanup_json struct json_object *ty = sqemu_qom_get(c, p, "type", TMO);
 			CU_ASSERT_STRING_EQUAL(ty ? json_object_get_string(ty) : "", types[i][1]);
 		}
-		cleanup_json struct json_object *pname = qom_get(c, "/machine/peripheral/agent", "name");
+		cleanup_json struct json_object *pname =
+			sqemu_qom_get(c, "/machine/peripheral/agent", "name", TMO);
 		CU_ASSERT_STRING_EQUAL(pname ? json_object_get_string(pname) : "", "agent.channel.0");
-		cleanup_json struct json_object *mac = qom_get(c, "/machine/peripheral/n0", "mac");
+		cleanup_json struct json_object *mac =
+			sqemu_qom_get(c, "/machine/peripheral/n0", "mac", TMO);
 		CU_ASSERT_STRING_EQUAL(mac ? json_object_get_string(mac) : "", "02:00:00:00:00:10");
-		cleanup_json struct json_object *vec = qom_get(c, "/machine/peripheral/n1", "vectors");
+		cleanup_json struct json_object *vec =
+			sqemu_qom_get(c, "/machine/peripheral/n1", "vectors", TMO);
 		CU_ASSERT_EQUAL(vec ? json_object_get_int(vec) : -1, 6);
-		cleanup_json struct json_object *objs = qmpx(c, "qom-list", "{\"path\":\"/objects\"}");
+		cleanup_json struct json_object *objs =
+			sqemu_qmp(c, "qom-list", json_tokener_parse("{\"path\":\"/objects\"}"), TMO);
 		CU_ASSERT(array_has(objs, "name", "rng-rng0"));
 		CU_ASSERT(array_has(objs, "name", "mem-root"));
 		CU_ASSERT(array_has(objs, "name", "dimm1"));
 		CU_ASSERT(array_has(objs, "name", "iothread0"));
 		if (have_vsock) {
-			cleanup_json struct json_object *cid = qom_get(c, "/machine/peripheral/vs", "guest-cid");
+			cleanup_json struct json_object *cid =
+				sqemu_qom_get(c, "/machine/peripheral/vs", "guest-cid", TMO);
 			CU_ASSERT_EQUAL(cid ? json_object_get_int64(cid) : -1, 77);
 		}
-		cleanup_json struct json_object *q = qmpx(c, "quit", NULL);
-		(void)q;
-		qmp_client_unref(c);
 	}
-	int status = 0;
-	int64_t deadline = util_now_ms() + 5000;
-	pid_t w;
-	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && util_now_ms() < deadline)
-		usleep(10000);
-	if (w == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
+	if (sqemu_stop(c, pid, NULL) < 0)
 		CU_FAIL("QEMU did not quit");
-	}
 	for (size_t i = 0; i < n; i++) {
 		vm_device_free(devs[i]);
 		free(specs[i]);
@@ -391,28 +288,19 @@ int main(void)
 		printf("SKIP: the real-QEMU acceptance needs root and %s\n", QEMU);
 		return 77;
 	}
-	/* A private network namespace: the taps never touch the host's. */
-	if (unshare(CLONE_NEWNET) < 0 || make_tap("sbt0") < 0) {
-		printf("SKIP: cannot create a network namespace with a tap (%s)\n", strerror(errno));
+	if (!sqemu_netns_with_tap("sbt0"))
 		return 77;
-	}
 	have_vsock = access("/dev/vhost-vsock", R_OK | W_OK) == 0;
 	printf("acceptance: vsock %s\n", have_vsock ? "included" : "skipped: /dev/vhost-vsock does not exist here");
 	printf("acceptance: VFIO, vhost-user and vhost=on are proven by golden argv + QMP arguments only "
 	       "(test_device, test_cmdline): no vfio-bound host device, vhost-user backend or /dev/vhost-net here\n");
 	if (!mkdtemp(dir))
 		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	CU_pSuite s = CU_add_suite("accept", NULL, NULL);
-	CU_add_test(s, "every_device_in_real_qemu", test_accept);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	unsigned run = CU_get_number_of_tests_run();
-	CU_cleanup_registry();
-	cleanup_free char *rm = xasprintf("rm -rf '%s'", dir);
-	if (system(rm) != 0)
-		fails++;
-	return fails || run == 0 ? 1 : 0;
+	static const struct unit_test tests[] = {
+		{ "every_device_in_real_qemu", test_accept },
+	};
+	int rc = unit_main("accept", tests, ARRAY_SIZE(tests));
+	if (unit_rm_rf(dir) < 0 && rc == 0)
+		rc = 1;
+	return rc;
 }

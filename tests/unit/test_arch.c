@@ -7,7 +7,7 @@
  * defaults that follow the arch / accel, the ops' decisions, the s390x CCW
  * topology (bridges/ccw, devno addresses) and the hot-add QMP parts.
  */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 #include "arch/arch.h"
 #include "lib/err.h"
 #include "lib/util.h"
+#include "tests/unit/support_cunit.h"
 #include "vm/vm_cmdline.h"
 #include "vm/vm_config.h"
 #include "vm/vm_device.h"
@@ -255,19 +256,6 @@ static int sb_build(struct sandbox *s, struct strv *argv, char *msg, size_t len)
 	return r;
 }
 
-static void assert_argv(const struct strv *got, const char *const *want, size_t n)
-{
-	CU_ASSERT_EQUAL(got->n, n);
-	for (size_t i = 0; i < n && i < got->n; i++) {
-		CU_ASSERT_STRING_EQUAL(got->v[i], want[i]);
-		if (strcmp(got->v[i], want[i]) != 0)
-			fprintf(stderr, "\n  argv[%zu]: got '%s' want '%s'\n", i, got->v[i], want[i]);
-	}
-	if (got->n != n)
-		for (size_t i = 0; i < got->n; i++)
-			fprintf(stderr, "\n  argv[%zu] = '%s'", i, got->v[i]);
-}
-
 static void golden(const char *arch, const char *extra, const char *const *want, size_t n)
 {
 	struct sandbox s;
@@ -281,7 +269,7 @@ static void golden(const char *arch, const char *extra, const char *const *want,
 	if (r < 0)
 		fprintf(stderr, "\n  %s: %s\n", arch, msg);
 	CU_ASSERT_EQUAL(r, 0);
-	assert_argv(&argv, want, n);
+	unit_assert_strv(&argv, want, n);
 	sb_release(&s);
 }
 
@@ -683,25 +671,20 @@ static void test_aarch64_nvdimm_pflash(void)
 
 int main(void)
 {
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	CU_pSuite s = CU_add_suite("arch", NULL, NULL);
-	CU_add_test(s, "golden_x86_64", test_golden_x86_64);
-	CU_add_test(s, "golden_aarch64", test_golden_aarch64);
-	CU_add_test(s, "golden_ppc64le", test_golden_ppc64le);
-	CU_add_test(s, "golden_s390x", test_golden_s390x);
-	CU_add_test(s, "config_rules", test_config_rules);
-	CU_add_test(s, "device_rules", test_device_rules);
-	CU_add_test(s, "defaults_follow", test_defaults_follow);
-	CU_add_test(s, "ops", test_ops);
-	CU_add_test(s, "ccw_and_pseries_topology", test_ccw_topology);
-	CU_add_test(s, "hotplug_parts", test_hotplug_parts);
-	CU_add_test(s, "aarch64_nvdimm_pflash", test_aarch64_nvdimm_pflash);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	unsigned run = CU_get_number_of_tests_run();
-	CU_cleanup_registry();
+	static const struct unit_test tests[] = {
+		{ "golden_x86_64", test_golden_x86_64 },
+		{ "golden_aarch64", test_golden_aarch64 },
+		{ "golden_ppc64le", test_golden_ppc64le },
+		{ "golden_s390x", test_golden_s390x },
+		{ "config_rules", test_config_rules },
+		{ "device_rules", test_device_rules },
+		{ "defaults_follow", test_defaults_follow },
+		{ "ops", test_ops },
+		{ "ccw_and_pseries_topology", test_ccw_topology },
+		{ "hotplug_parts", test_hotplug_parts },
+		{ "aarch64_nvdimm_pflash", test_aarch64_nvdimm_pflash },
+	};
+	int rc = unit_main("arch", tests, ARRAY_SIZE(tests));
 	vm_config_set_defaults(NULL);
-	return fails || run == 0 ? 1 : 0;
+	return rc;
 }

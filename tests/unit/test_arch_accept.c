@@ -18,25 +18,18 @@
  * An architecture whose binary is missing is reported and skipped; all
  * missing, or no root / network namespace: exit 77.
  */
-#include <CUnit/Basic.h>
-#include <fcntl.h>
+#include <CUnit/CUnit.h>
 #include <json-c/json.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 
 #include "arch/arch.h"
 #include "lib/err.h"
 #include "lib/util.h"
 #include "qmp/qmp_client.h"
+#include "tests/unit/support_cunit.h"
+#include "tests/unit/support_qemu.h"
 #include "vm/vm_cmdline.h"
 #include "vm/vm_config.h"
 #include "vm/vm_device.h"
@@ -46,54 +39,6 @@
 
 static char dir[] = "/tmp/sbfs-arch-accept-XXXXXX";
 static bool have_vsock;
-
-static struct json_object *qmpx(struct qmp_client *c, const char *cmd, struct json_object *args)
-{
-	struct json_object *ret = NULL;
-	cleanup_err struct err *e = NULL;
-	cleanup_free char *shown = xstrdup(args ? json_object_to_json_string(args) : "");
-	if (qmp_execute(c, cmd, args, TMO, &ret, &e) < 0) {
-		fprintf(stderr, "\n  QMP %s %s: %s\n", cmd, shown, e->msg);
-		return NULL;
-	}
-	return ret ? ret : json_object_new_object();
-}
-
-static struct json_object *qom_get(struct qmp_client *c, const char *path, const char *prop)
-{
-	cleanup_free char *a = xasprintf("{\"path\":\"%s\",\"property\":\"%s\"}", path, prop);
-	return qmpx(c, "qom-get", json_tokener_parse(a));
-}
-
-static const char *jstr(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-	return o && json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
-}
-
-static int make_file(const char *path, off_t size)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	int r = ftruncate(fd, size);
-	close(fd);
-	return r;
-}
-
-static int make_tap(const char *name)
-{
-	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	int r = ioctl(fd, TUNSETIFF, &ifr);
-	if (r == 0)
-		r = ioctl(fd, TUNSETPERSIST, 1);
-	close(fd);
-	return r;
-}
 
 /* The id of a device's placed (main) function. */
 static void main_id(const struct vm_device *d, char *buf, size_t len)
@@ -111,7 +56,7 @@ static bool check_placed(struct qmp_client *c, const struct vm_topology *t, cons
 	main_id(d, id, sizeof(id));
 	cleanup_free char *path = xasprintf("/machine/peripheral/%s", id);
 	if (t->bridges[d->bridge].ccw) {
-		cleanup_json struct json_object *dn = qom_get(c, path, "devno");
+		cleanup_json struct json_object *dn = sqemu_qom_get(c, path, "devno", TMO);
 		struct sbuf want = {0};
 		vm_topology_guest_addr(t, d->bridge, d->slot, &want);
 		bool ok = dn && !strcmp(json_object_get_string(dn), want.s);
@@ -123,8 +68,8 @@ static bool check_placed(struct qmp_client *c, const struct vm_topology *t, cons
 	}
 	const char *bid = t->bridges[d->bridge].id;
 	cleanup_free char *want_bus = xasprintf("/machine/peripheral/%s/%s", bid, bid);
-	cleanup_json struct json_object *pb = qom_get(c, path, "parent_bus");
-	cleanup_json struct json_object *ad = qom_get(c, path, "addr");
+	cleanup_json struct json_object *pb = sqemu_qom_get(c, path, "parent_bus", TMO);
+	cleanup_json struct json_object *ad = sqemu_qom_get(c, path, "addr", TMO);
 	int want_addr = vm_topology_slot_addr(t, d->bridge, d->slot) << 3;
 	bool ok = pb && !strcmp(json_object_get_string(pb), want_bus) && ad &&
 		  json_object_get_int(ad) == want_addr;
@@ -139,8 +84,8 @@ static bool has_block(struct json_object *blk, const char *node, const char *fil
 {
 	for (size_t i = 0; blk && i < json_object_array_length(blk); i++) {
 		struct json_object *b = json_object_array_get_idx(blk, i), *ins;
-		if (json_object_object_get_ex(b, "inserted", &ins) && !strcmp(jstr(ins, "node-name"), node) &&
-		    !strcmp(jstr(ins, "file"), file))
+		if (json_object_object_get_ex(b, "inserted", &ins) &&
+		    !strcmp(sqemu_jstr(ins, "node-name"), node) && !strcmp(sqemu_jstr(ins, "file"), file))
 			return true;
 	}
 	return false;
@@ -155,8 +100,8 @@ static void run_arch(const char *arch)
 	cleanup_free char *share = xasprintf("%s/share", adir);
 	cleanup_free char *log = xasprintf("%s/console.log", adir);
 	cleanup_free char *qsock = xasprintf("%s/qmp.sock", adir);
-	CU_ASSERT_FATAL(mkdir(adir, 0700) == 0 && make_file(img, 16 << 20) == 0 &&
-			make_file(d1, 8 << 20) == 0 && make_file(d2, 8 << 20) == 0 &&
+	CU_ASSERT_FATAL(mkdir(adir, 0700) == 0 && sqemu_make_file(img, 16 << 20) == 0 &&
+			sqemu_make_file(d1, 8 << 20) == 0 && sqemu_make_file(d2, 8 << 20) == 0 &&
 			mkdir(share, 0700) == 0);
 
 	struct vm_defaults defs = { .guest_kernel = "/nonexistent/vmlinuz", .guest_initrd = "" };
@@ -197,73 +142,29 @@ static void run_arch(const char *arch)
 		fprintf(stderr, "\n  %s build: %s\n", arch, e->msg);
 	CU_ASSERT_EQUAL_FATAL(r, 0);
 	cleanup_strv struct strv argv = {0};
-	for (size_t i = 0; i < built.n; i++) {
-		if (!strcmp(built.v[i], "-kernel") || !strcmp(built.v[i], "-initrd") ||
-		    !strcmp(built.v[i], "-append")) {
-			i++;
-			continue;
-		}
-		strv_add(&argv, built.v[i]);
-	}
-	strv_add(&argv, "-S");
+	sqemu_argv_paused(&built, &argv);
 
-	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", qsock);
-	CU_ASSERT_FATAL(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-			listen(lfd, 1) == 0);
-	int hl = fcntl(lfd, F_DUPFD_CLOEXEC, 64);
-	close(lfd);
+	int hl = sqemu_listen(qsock);
+	CU_ASSERT_FATAL(hl >= 0);
 	cleanup_free char *qlog = xasprintf("%s/qemu.log", adir);
-	int logfd = open(qlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	pid_t pid = fork();
+	pid_t pid = sqemu_spawn(argv.v, hl, qlog, NULL, NULL);
 	CU_ASSERT_FATAL(pid >= 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 0);
-		dup2(logfd, 1);
-		dup2(logfd, 2);
-		if (dup2(hl, VM_QMP_FD) < 0)
-			_exit(126);
-		execv(argv.v[0], argv.v);
-		_exit(127);
-	}
-	close(hl);
-	close(logfd);
 
 	struct qmp_client *c = NULL;
-	cleanup_err struct err *ce = NULL;
-	r = qmp_client_connect(qsock, NULL, TMO, &c, &ce);
-	if (r < 0) {
-		cleanup_free char *out = util_read_file(qlog, NULL);
-		fprintf(stderr, "\n  %s: QEMU refused the argv: %s\n%s\n", arch, ce->msg, out ? out : "");
-		for (size_t i = 0; i < argv.n; i++)
-			fprintf(stderr, "  %s\n", argv.v[i]);
-	}
+	r = sqemu_connect(qsock, TMO, arch, qlog, &argv, &c);
 	CU_ASSERT_EQUAL(r, 0);
 	if (r == 0) {
 		printf("\n  %s: %s started, QMP negotiated\n", arch, argv.v[0]);
-		cleanup_json struct json_object *name = qmpx(c, "query-name", NULL);
-		CU_ASSERT_STRING_EQUAL(jstr(name, "name"), arch);
+		cleanup_json struct json_object *name = sqemu_qmp(c, "query-name", NULL, TMO);
+		CU_ASSERT_STRING_EQUAL(sqemu_jstr(name, "name"), arch);
 
 		/* PCI: the bridges on the root bus at their addresses */
 		if (!a->ccw) {
-			cleanup_json struct json_object *pci = qmpx(c, "query-pci", NULL);
-			struct json_object *bus0 = pci ? json_object_array_get_idx(pci, 0) : NULL, *pdevs = NULL;
-			CU_ASSERT(bus0 && json_object_object_get_ex(bus0, "devices", &pdevs));
-			for (int b = 0; b < t.n; b++) {
-				bool found = false;
-				for (size_t i = 0; pdevs && i < json_object_array_length(pdevs); i++) {
-					struct json_object *dv = json_object_array_get_idx(pdevs, i), *slot;
-					if (!strcmp(jstr(dv, "qdev_id"), t.bridges[b].id))
-						found = json_object_object_get_ex(dv, "slot", &slot) &&
-							json_object_get_int(slot) == t.bridges[b].addr;
-				}
-				CU_ASSERT(found);
-				if (!found)
-					fprintf(stderr, "\n  %s: bridge %s not at 00:%02x.0\n", arch,
-						t.bridges[b].id, t.bridges[b].addr);
-			}
+			cleanup_json struct json_object *pci = NULL;
+			struct json_object *pdevs;
+			CU_ASSERT(sqemu_query_pci(c, TMO, &pci, &pdevs));
+			for (int b = 0; b < t.n; b++)
+				CU_ASSERT(sqemu_bridge_placed(pdevs, &t, b, arch));
 		}
 		/* every device where the topology put it, with the arch's driver */
 		for (size_t i = 0; i < n; i++) {
@@ -271,11 +172,11 @@ static void run_arch(const char *arch)
 			char id[64];
 			main_id(devs[i], id, sizeof(id));
 			cleanup_free char *path = xasprintf("/machine/peripheral/%s", id);
-			cleanup_json struct json_object *ty = qom_get(c, path, "type");
+			cleanup_json struct json_object *ty = sqemu_qom_get(c, path, "type", TMO);
 			const char *tys = ty ? json_object_get_string(ty) : "";
 			CU_ASSERT_PTR_NOT_NULL(strstr(tys, a->virtio_suffix));
 		}
-		cleanup_json struct json_object *blk = qmpx(c, "query-block", NULL);
+		cleanup_json struct json_object *blk = sqemu_qmp(c, "query-block", NULL, TMO);
 		CU_ASSERT(has_block(blk, "drive-d1", d1));
 		CU_ASSERT(has_block(blk, "drive-root", img));
 
@@ -295,7 +196,8 @@ static void run_arch(const char *arch)
 		for (size_t i = 0; i < json_object_array_length(cmds); i++) {
 			struct json_object *cmd = json_object_array_get_idx(cmds, i), *args;
 			json_object_object_get_ex(cmd, "arguments", &args);
-			struct json_object *ret = qmpx(c, jstr(cmd, "execute"), json_object_get(args));
+			struct json_object *ret =
+				sqemu_qmp(c, sqemu_jstr(cmd, "execute"), json_object_get(args), TMO);
 			all = all && ret;
 			json_object_put(ret);
 		}
@@ -303,27 +205,17 @@ static void run_arch(const char *arch)
 		json_object_put(cmds);
 		vm_dev_parts_release(&p);
 		CU_ASSERT(check_placed(c, &t, hot));
-		cleanup_json struct json_object *blk2 = qmpx(c, "query-block", NULL);
+		cleanup_json struct json_object *blk2 = sqemu_qmp(c, "query-block", NULL, TMO);
 		CU_ASSERT(has_block(blk2, "drive-d1", d1));
 		CU_ASSERT(has_block(blk2, "drive-d2", d2));
-		cleanup_json struct json_object *hty = qom_get(c, "/machine/peripheral/d2", "type");
+		cleanup_json struct json_object *hty =
+			sqemu_qom_get(c, "/machine/peripheral/d2", "type", TMO);
 		CU_ASSERT_STRING_EQUAL(hty ? json_object_get_string(hty) : "", a->blk_driver);
 		vm_device_free(hot);
 
-		cleanup_json struct json_object *q = qmpx(c, "quit", NULL);
-		(void)q;
-		qmp_client_unref(c);
 	}
-	int status = 0;
-	int64_t deadline = util_now_ms() + 5000;
-	pid_t w;
-	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && util_now_ms() < deadline)
-		usleep(10000);
-	if (w == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
+	if (sqemu_stop(c, pid, NULL) < 0)
 		CU_FAIL("QEMU did not quit");
-	}
 	for (size_t i = 0; i < n; i++) {
 		vm_device_free(devs[i]);
 		free(specs[i]);
@@ -351,10 +243,7 @@ static void test_s390x(void) { run_arch("s390x"); }
 
 int main(void)
 {
-	static const struct {
-		const char *arch;
-		void (*fn)(void);
-	} arches[] = {
+	static const struct unit_test arches[] = {
 		{ "x86_64", test_x86_64 }, { "aarch64", test_aarch64 },
 		{ "ppc64le", test_ppc64le }, { "s390x", test_s390x },
 	};
@@ -362,36 +251,25 @@ int main(void)
 		printf("SKIP: the per-architecture real-QEMU acceptance needs root (network namespace)\n");
 		return 77;
 	}
-	if (unshare(CLONE_NEWNET) < 0 || make_tap("sbt0") < 0) {
-		printf("SKIP: cannot create a network namespace with a tap (%s)\n", strerror(errno));
+	/* A private network namespace: the taps never touch the host's. */
+	if (!sqemu_netns_with_tap("sbt0"))
 		return 77;
-	}
 	have_vsock = access("/dev/vhost-vsock", R_OK | W_OK) == 0;
 	printf("arch-accept: vsock %s\n", have_vsock ? "included" : "skipped: no /dev/vhost-vsock here");
 	if (!mkdtemp(dir))
 		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	CU_pSuite s = CU_add_suite("arch_accept", NULL, NULL);
-	int added = 0;
+	struct unit_test tests[ARRAY_SIZE(arches)];
+	size_t added = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(arches); i++)
-		if (have_binary(arches[i].arch)) {
-			CU_add_test(s, arches[i].arch, arches[i].fn);
-			added++;
-		}
+		if (have_binary(arches[i].name))
+			tests[added++] = arches[i];
 	if (!added) {
-		CU_cleanup_registry();
 		rmdir(dir);
 		printf("SKIP: no QEMU system emulator of any architecture\n");
 		return 77;
 	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	unsigned run = CU_get_number_of_tests_run();
-	CU_cleanup_registry();
-	cleanup_free char *rm = xasprintf("rm -rf '%s'", dir);
-	if (system(rm) != 0)
-		fails++;
-	return fails || run == 0 ? 1 : 0;
+	int rc = unit_main("arch_accept", tests, added);
+	if (unit_rm_rf(dir) < 0 && rc == 0)
+		rc = 1;
+	return rc;
 }

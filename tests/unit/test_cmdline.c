@@ -5,11 +5,10 @@
  * argv is accepted by the real QEMU (started with -S, inspected over QMP on
  * the listening socket handed in as fd 3).
  */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,6 +19,8 @@
 #include "arch/arch.h"
 #include "lib/err.h"
 #include "lib/util.h"
+#include "tests/unit/support_cunit.h"
+#include "tests/unit/support_qemu.h"
 #include "vm/vm_cmdline.h"
 #include "vm/vm_config.h"
 #include "vm/vm_device.h"
@@ -126,6 +127,15 @@ static void fixture_init(struct fixture *f, const char *extra_json)
 	vm_topology_init(&f->topo, vm_config_arch(&f->cfg), f->cfg.root_ports);
 }
 
+/* fixture_init, the topology then built from the whole config (bridges
+ * too, not only root ports), as the daemon builds it. */
+static void fixture_init_config(struct fixture *f, const char *extra_json)
+{
+	fixture_init(f, extra_json);
+	vm_topology_release(&f->topo);
+	vm_topology_init_config(&f->topo, &f->cfg);
+}
+
 /* Parse a device and place it in the first free slot. */
 static struct vm_device *fixture_add(struct fixture *f, const char *spec)
 {
@@ -180,17 +190,10 @@ static const char *const golden_argv[] = {
 	"-device", "virtio-blk-pci,id=d1,drive=drive-d1,bus=rp0,addr=0x0",
 };
 
+/* The argv is exactly want[0..n) and NULL-terminated. */
 static void assert_argv(const struct strv *got, const char *const *want, size_t n)
 {
-	CU_ASSERT_EQUAL(got->n, n);
-	for (size_t i = 0; i < n && i < got->n; i++) {
-		CU_ASSERT_STRING_EQUAL(got->v[i], want[i]);
-		if (strcmp(got->v[i], want[i]) != 0)
-			fprintf(stderr, "\n  argv[%zu]: got '%s' want '%s'\n", i, got->v[i], want[i]);
-	}
-	if (got->n != n)
-		for (size_t i = 0; i < got->n; i++)
-			fprintf(stderr, "\n  argv[%zu] = '%s'", i, got->v[i]);
+	unit_assert_strv(got, want, n);
 	CU_ASSERT_PTR_NULL(got->v ? got->v[got->n] : NULL);
 }
 
@@ -425,15 +428,7 @@ static void test_real_qemu(void)
 	 * bootable image, so this check drops -kernel/-initrd/-append; every
 	 * other argument is passed exactly as built.  -S: never run the guest. */
 	cleanup_strv struct strv argv = {0};
-	for (size_t i = 0; i < built.n; i++) {
-		if (!strcmp(built.v[i], "-kernel") || !strcmp(built.v[i], "-initrd") ||
-		    !strcmp(built.v[i], "-append")) {
-			i++;
-			continue;
-		}
-		strv_add(&argv, built.v[i]);
-	}
-	strv_add(&argv, "-S");
+	sqemu_argv_paused(&built, &argv);
 
 	/* The QMP listening socket, handed to QEMU as fd 3 (VM_QMP_FD). */
 	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -443,20 +438,8 @@ static void test_real_qemu(void)
 	CU_ASSERT_FATAL(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 	CU_ASSERT_FATAL(listen(lfd, 1) == 0);
 
-	pid_t pid = fork();
+	pid_t pid = sqemu_spawn(argv.v, lfd, NULL, NULL, NULL);
 	CU_ASSERT_FATAL(pid >= 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		if (null >= 0)
-			dup2(null, 0);
-		if (lfd == VM_QMP_FD)
-			fcntl(lfd, F_SETFD, 0);
-		else if (dup2(lfd, VM_QMP_FD) < 0)
-			_exit(126);
-		execv(argv.v[0], argv.v);
-		_exit(127);
-	}
-	close(lfd);
 
 	int cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CU_ASSERT(cfd >= 0);
@@ -540,13 +523,7 @@ static void test_real_qemu(void)
 	close(cfd);
 
 	int status = 0;
-	int64_t deadline = util_now_ms() + 5000;
-	pid_t w;
-	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && util_now_ms() < deadline)
-		usleep(10000);
-	if (w == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
+	if (sqemu_reap(pid, 5000, &status) < 0) {
 		CU_FAIL("QEMU did not quit");
 	} else {
 		CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -582,7 +559,7 @@ static void test_knobs(void)
 {
 	make_nv_img();
 	struct fixture f;
-	fixture_init(&f, "{\"machine_options\":\"smm=off\",\"machine_accelerators\":\"nosmbus\","
+	fixture_init_config(&f, "{\"machine_options\":\"smm=off\",\"machine_accelerators\":\"nosmbus\","
 			 "\"name\":\"n,1\",\"vcpus\":2,\"maxvcpus\":8,\"sockets\":2,\"cores\":2,"
 			 "\"threads\":2,\"memory_mib\":512,\"memory_slots\":2,\"maxmem_mib\":1024,"
 			 "\"hugepages\":true,\"mem_prealloc\":true,\"mlock\":true,"
@@ -592,8 +569,6 @@ static void test_knobs(void)
 			 "\"bios\":\"/fw/bios,1.bin\",\"iothreads\":2,\"root_ports\":1,"
 			 "\"pci_bridges\":1,\"pcie_pci_bridges\":1,\"bridge_shpc\":true,"
 			 "\"kernel_params\":\"quiet=0\"}");
-	vm_topology_release(&f.topo);
-	vm_topology_init_config(&f.topo, &f.cfg);
 	fixture_add(&f, "{\"type\":\"image\",\"id\":\"root\",\"file\":\"" NV_IMG "\",\"dax\":true}");
 	fixture_add(&f, "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/d1.img\",\"iothread\":\"iothread1\"}");
 	fixture_add(&f, "{\"type\":\"rng\",\"id\":\"rng0\"}");
@@ -642,9 +617,7 @@ static void test_knob_variants(void)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct fixture f;
-		fixture_init(&f, cases[i].cfg);
-		vm_topology_release(&f.topo);
-		vm_topology_init_config(&f.topo, &f.cfg);
+		fixture_init_config(&f, cases[i].cfg);
 		fixture_add(&f, "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/d1.img\"}");
 		cleanup_strv struct strv argv = {0};
 		cleanup_err struct err *e = NULL;
@@ -726,9 +699,7 @@ static void test_device_rules(void)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct fixture f;
-		fixture_init(&f, cases[i].cfg);
-		vm_topology_release(&f.topo);
-		vm_topology_init_config(&f.topo, &f.cfg);
+		fixture_init_config(&f, cases[i].cfg);
 		fixture_add(&f, cases[i].dev1);
 		if (cases[i].dev2)
 			fixture_add(&f, cases[i].dev2);
@@ -749,22 +720,17 @@ static void test_device_rules(void)
 
 int main(void)
 {
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	CU_pSuite s = CU_add_suite("vm_cmdline", NULL, NULL);
-	CU_add_test(s, "golden", test_golden);
-	CU_add_test(s, "variants", test_variants);
-	CU_add_test(s, "kernel_params", test_kernel_params);
-	CU_add_test(s, "errors", test_errors);
-	CU_add_test(s, "knobs", test_knobs);
-	CU_add_test(s, "knob_variants", test_knob_variants);
-	CU_add_test(s, "device_rules", test_device_rules);
-	CU_add_test(s, "real_qemu", test_real_qemu);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	unsigned run = CU_get_number_of_tests_run();
-	CU_cleanup_registry();
+	static const struct unit_test tests[] = {
+		{ "golden", test_golden },
+		{ "variants", test_variants },
+		{ "kernel_params", test_kernel_params },
+		{ "errors", test_errors },
+		{ "knobs", test_knobs },
+		{ "knob_variants", test_knob_variants },
+		{ "device_rules", test_device_rules },
+		{ "real_qemu", test_real_qemu },
+	};
+	int rc = unit_main("vm_cmdline", tests, ARRAY_SIZE(tests));
 	vm_config_set_defaults(NULL);
-	return fails || run == 0 ? 1 : 0;
+	return rc;
 }

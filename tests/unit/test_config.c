@@ -3,13 +3,14 @@
  * strict merging, every error form (errno + message, config untouched),
  * the running rules, persistence round trip and the generated uuid.
  */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <json-c/json.h>
 #include <string.h>
 
 #include "arch/arch.h"
 #include "lib/err.h"
 #include "lib/util.h"
+#include "tests/unit/support_cunit.h"
 #include "vm/vm_config.h"
 
 #define KERNEL "/opt/sandboxfs/guest/vmlinuz"
@@ -572,23 +573,18 @@ static void test_full_model(void)
 int main(void)
 {
 	set_defaults(NULL);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	CU_pSuite s = CU_add_suite("vm_config", NULL, NULL);
-	CU_add_test(s, "defaults", test_defaults);
-	CU_add_test(s, "uuid", test_uuid);
-	CU_add_test(s, "merge_valid", test_merge_valid);
-	CU_add_test(s, "merge_errors", test_merge_errors);
-	CU_add_test(s, "running", test_running);
-	CU_add_test(s, "from_json", test_from_json);
-	CU_add_test(s, "copy_validate", test_copy_validate);
-	CU_add_test(s, "arch", test_arch);
-	CU_add_test(s, "full_model", test_full_model);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	unsigned run = CU_get_number_of_tests_run();
-	CU_cleanup_registry();
+	static const struct unit_test tests[] = {
+		{ "defaults", test_defaults },
+		{ "uuid", test_uuid },
+		{ "merge_valid", test_merge_valid },
+		{ "merge_errors", test_merge_errors },
+		{ "running", test_running },
+		{ "from_json", test_from_json },
+		{ "copy_validate", test_copy_validate },
+		{ "arch", test_arch },
+		{ "full_model", test_full_model },
+	};
+	int rc = unit_main("vm_config", tests, ARRAY_SIZE(tests));
 	vm_config_set_defaults(NULL);
-	return fails || run == 0 ? 1 : 0;
+	return rc;
 }

@@ -3,7 +3,7 @@
  * normalized spec, every invalid form, and the exact blockdev-add /
  * device_add objects plus their command-line rendering.
  */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -13,6 +13,7 @@
 #include "arch/arch.h"
 #include "lib/err.h"
 #include "lib/util.h"
+#include "tests/unit/support_cunit.h"
 #include "vm/vm_device.h"
 #include "vm/vm_qopts.h"
 
@@ -91,6 +92,24 @@ static void test_state_names(void)
 	CU_ASSERT_STRING_EQUAL(vm_device_state_name(VM_DEV_REMOVING), "removing");
 }
 
+/* vm_device_parse(json) fails with -EINVAL, no device and an error whose
+ * message contains msg (and, if check_code, whose code is EINVAL). */
+static void assert_parse_einval(const char *json, const char *msg, bool check_code)
+{
+	struct vm_device *d = NULL;
+	cleanup_err struct err *e = NULL;
+	int r = vm_device_parse(json, &d, &e);
+	CU_ASSERT_EQUAL(r, -EINVAL);
+	CU_ASSERT_PTR_NULL(d);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	if (check_code)
+		CU_ASSERT_EQUAL(e->code, EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e->msg, msg));
+	if (r != -EINVAL || !strstr(e->msg, msg))
+		fprintf(stderr, "\n  input %s: got %d '%s', want '%s'\n", json, r, e->msg, msg);
+	vm_device_free(d);
+}
+
 static void test_invalid(void)
 {
 	static const struct { const char *json, *msg; } cases[] = {
@@ -125,20 +144,8 @@ static void test_invalid(void)
 		{ "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/f\",\"cache\":\"none\"}", "unknown key: cache" },
 		{ "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/f\",\"Id\":\"x\"}", "unknown key: Id" },
 	};
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		struct vm_device *d = NULL;
-		cleanup_err struct err *e = NULL;
-		int r = vm_device_parse(cases[i].json, &d, &e);
-		CU_ASSERT_EQUAL(r, -EINVAL);
-		CU_ASSERT_PTR_NULL(d);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-		CU_ASSERT_EQUAL(e->code, EINVAL);
-		CU_ASSERT_PTR_NOT_NULL(strstr(e->msg, cases[i].msg));
-		if (r != -EINVAL || !strstr(e->msg, cases[i].msg))
-			fprintf(stderr, "\n  input %s: got %d '%s', want '%s'\n", cases[i].json, r,
-				e->msg, cases[i].msg);
-		vm_device_free(d);
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		assert_parse_einval(cases[i].json, cases[i].msg, true);
 	/* vm_device_from_json of a non-object */
 	cleanup_json struct json_object *arr = json_object_new_array();
 	struct vm_device *d = NULL;
@@ -426,19 +433,8 @@ static void test_kinds_invalid(void)
 		{ "{\"type\":\"iommu\",\"id\":\"i\",\"intremap\":\"on\"}", "intremap: expected boolean" },
 		{ "{\"type\":\"iommu\",\"id\":\"i\",\"bus\":\"x\"}", "unknown key: bus" },
 	};
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		struct vm_device *d = NULL;
-		cleanup_err struct err *e = NULL;
-		int r = vm_device_parse(cases[i].json, &d, &e);
-		CU_ASSERT_EQUAL(r, -EINVAL);
-		CU_ASSERT_PTR_NULL(d);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-		CU_ASSERT_PTR_NOT_NULL(strstr(e->msg, cases[i].msg));
-		if (r != -EINVAL || !strstr(e->msg, cases[i].msg))
-			fprintf(stderr, "\n  input %s: got %d '%s', want '%s'\n", cases[i].json, r,
-				e->msg, cases[i].msg);
-		vm_device_free(d);
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		assert_parse_einval(cases[i].json, cases[i].msg, false);
 }
 
 /* Kata's nestedRun: virtio functions go legacy-only; others are untouched. */
@@ -501,22 +497,16 @@ static void test_hotplug_view(void)
 
 int main(void)
 {
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	CU_pSuite s = CU_add_suite("vm_device", NULL, NULL);
-	CU_add_test(s, "parse_defaults", test_parse_defaults);
-	CU_add_test(s, "parse_full", test_parse_full);
-	CU_add_test(s, "state_names", test_state_names);
-	CU_add_test(s, "invalid", test_invalid);
-	CU_add_test(s, "backend_frontend", test_backend_frontend);
-	CU_add_test(s, "kinds_golden", test_kinds_golden);
-	CU_add_test(s, "kinds_invalid", test_kinds_invalid);
-	CU_add_test(s, "disable_modern", test_disable_modern);
-	CU_add_test(s, "hotplug_view", test_hotplug_view);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	unsigned run = CU_get_number_of_tests_run();
-	CU_cleanup_registry();
-	return fails || run == 0 ? 1 : 0;
+	static const struct unit_test tests[] = {
+		{ "parse_defaults", test_parse_defaults },
+		{ "parse_full", test_parse_full },
+		{ "state_names", test_state_names },
+		{ "invalid", test_invalid },
+		{ "backend_frontend", test_backend_frontend },
+		{ "kinds_golden", test_kinds_golden },
+		{ "kinds_invalid", test_kinds_invalid },
+		{ "disable_modern", test_disable_modern },
+		{ "hotplug_view", test_hotplug_view },
+	};
+	return unit_main("vm_device", tests, ARRAY_SIZE(tests));
 }

@@ -5,7 +5,7 @@
  * double-booked whatever fails.  (The e2e tests prove the same paths with
  * the real QEMU and guest.)
  */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <sched.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -13,7 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/util.h"
 #include "qmp/qmp_client.h"
+#include "tests/unit/support_cunit.h"
 #include "tests/unit/support_fakeqmp.h"
 #include "vm/vm_sandbox.h"
 
@@ -406,27 +408,22 @@ int main(void)
 	struct vm_settings set = {.state_dir = state_dir, .qmp_timeout_ms = 1000};
 	vm_settings_apply(&set);
 	vm_config_set_defaults(&(struct vm_defaults){.guest_kernel = "/boot/vmlinuz", .guest_initrd = ""});
-	CU_initialize_registry();
-	CU_pSuite s = CU_add_suite("hotplug", NULL, NULL);
-	CU_add_test(s, "block add: blockdev-add then device_add on a free root port", test_add_ok);
-	CU_add_test(s, "block add: device_add fails -> blockdev-del, slot free", test_add_device_add_fails);
-	CU_add_test(s, "block add: blockdev-add fails -> nothing else sent", test_add_blockdev_fails);
-	CU_add_test(s, "block add: disconnect mid-sequence -> nothing leaked", test_add_disconnect);
-	CU_add_test(s, "block add: every slot full -> ENOSPC; free one, reuse it", test_add_no_slot);
-	CU_add_test(s, "block remove: device_del, DEVICE_DELETED, blockdev-del", test_remove_ok);
-	CU_add_test(s, "block remove: no DEVICE_DELETED -> ETIMEDOUT, removing, retry", test_remove_timeout_then_retry);
-	CU_add_test(s, "vCPUs: add in order, clamp, remove newest, timeouts, failures", test_cpus);
-	CU_add_test(s, "garbage from QMP: connection dropped, sandbox marked, nothing lost", test_qmp_garbage);
-	CU_add_test(s, "VFIO: device_add on a root port; refused -> slot free", test_vfio);
-	CU_add_test(s, "vhost-user-blk: chardev-add + device_add; refused -> chardev-remove", test_vhost_user_blk);
-	CU_add_test(s, "net with pass_fds: getfd per queue, netdev names them; rollback closefd", test_net_fds);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
-	if (system(cmd) != 0)
+	static const struct unit_test tests[] = {
+		{ "block add: blockdev-add then device_add on a free root port", test_add_ok },
+		{ "block add: device_add fails -> blockdev-del, slot free", test_add_device_add_fails },
+		{ "block add: blockdev-add fails -> nothing else sent", test_add_blockdev_fails },
+		{ "block add: disconnect mid-sequence -> nothing leaked", test_add_disconnect },
+		{ "block add: every slot full -> ENOSPC; free one, reuse it", test_add_no_slot },
+		{ "block remove: device_del, DEVICE_DELETED, blockdev-del", test_remove_ok },
+		{ "block remove: no DEVICE_DELETED -> ETIMEDOUT, removing, retry", test_remove_timeout_then_retry },
+		{ "vCPUs: add in order, clamp, remove newest, timeouts, failures", test_cpus },
+		{ "garbage from QMP: connection dropped, sandbox marked, nothing lost", test_qmp_garbage },
+		{ "VFIO: device_add on a root port; refused -> slot free", test_vfio },
+		{ "vhost-user-blk: chardev-add + device_add; refused -> chardev-remove", test_vhost_user_blk },
+		{ "net with pass_fds: getfd per queue, netdev names them; rollback closefd", test_net_fds },
+	};
+	int rc = unit_main("hotplug", tests, ARRAY_SIZE(tests));
+	if (unit_rm_rf(state_dir) < 0)
 		fprintf(stderr, "could not remove %s\n", state_dir);
-	return fails ? 1 : 0;
+	return rc;
 }

@@ -13,8 +13,8 @@
 
 #include "lib/err.h"
 #include "lib/util.h"
+#include "tests/unit/support_cunit.h"
 
-#include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -1301,15 +1301,7 @@ static void test_real_qemu(void)
 
 int main(void)
 {
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	CU_pSuite s = CU_add_suite("qmp_client", NULL, NULL);
-	if (!s)
-		return 2;
-	struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{"handshake", test_handshake},
 		{"execute", test_execute},
 		{"out_of_order", test_out_of_order},
@@ -1327,12 +1319,5 @@ int main(void)
 		{"connect_errors", test_connect_errors},
 		{"real_qemu", test_real_qemu},
 	};
-	for (size_t i = 0; i < ARRAY_SIZE(tests); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			return 2;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return unit_main("qmp_client", tests, ARRAY_SIZE(tests));
 }

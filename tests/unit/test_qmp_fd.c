@@ -4,24 +4,20 @@
  * that name succeed, a second closefd fails, and getfd without an fd is
  * refused by QEMU.  Skipped (exit 77) without qemu-system-x86_64.
  */
-#include <CUnit/Basic.h>
-#include <fcntl.h>
+#include <CUnit/CUnit.h>
 #include <json-c/json.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
+#include <unistd.h>
 
-#include "qmp/qmp_client.h"
 #include "lib/util.h"
+#include "qmp/qmp_client.h"
+#include "tests/unit/support_cunit.h"
+#include "tests/unit/support_qemu.h"
 
 #define QEMU "/usr/bin/qemu-system-x86_64"
 
 static struct qmp_client *qmp;
-static pid_t qemu_pid;
 
 static struct json_object *fdname(const char *n)
 {
@@ -64,38 +60,25 @@ int main(void)
 		return 1;
 	char sock[128];
 	snprintf(sock, sizeof(sock), "%s/q.sock", path);
-	int l = socket(AF_UNIX, SOCK_STREAM, 0);
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	strcpy(sun.sun_path, sock);
-	if (bind(l, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(l, 1) < 0)
+	int l = sqemu_listen(sock);
+	if (l < 0)
 		return 1;
-	qemu_pid = fork();
-	if (qemu_pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(l, 3);
-		execl(QEMU, QEMU, "-machine", "none", "-nodefaults", "-display", "none", "-S",
-		      "-chardev", "socket,id=qmp,fd=3,server=on,wait=off", "-mon",
-		      "chardev=qmp,mode=control", (char *)NULL);
-		_exit(127);
-	}
-	close(l);
-	struct err *e = NULL;
-	if (qmp_client_connect(sock, NULL, 10000, &qmp, &e) < 0) {
-		fprintf(stderr, "connect: %s\n", e->msg);
+	char *const argv[] = {
+		QEMU, "-machine", "none", "-nodefaults", "-display", "none", "-S",
+		"-chardev", "socket,id=qmp,fd=3,server=on,wait=off", "-mon",
+		"chardev=qmp,mode=control", NULL,
+	};
+	pid_t qemu_pid = sqemu_spawn(argv, l, NULL, NULL, NULL);
+	if (qemu_pid < 0)
 		return 1;
-	}
-	CU_initialize_registry();
-	CU_pSuite s = CU_add_suite("qmp_fd", NULL, NULL);
-	CU_add_test(s, "getfd with SCM_RIGHTS against the real QEMU", test_getfd);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	qmp_execute(qmp, "quit", NULL, 2000, NULL, &e);
-	err_free(&e);
-	qmp_client_unref(qmp);
-	waitpid(qemu_pid, NULL, 0);
+	if (sqemu_connect(sock, 10000, NULL, NULL, NULL, &qmp) < 0)
+		return 1;
+	static const struct unit_test tests[] = {
+		{ "getfd with SCM_RIGHTS against the real QEMU", test_getfd },
+	};
+	int rc = unit_main("qmp_fd", tests, ARRAY_SIZE(tests));
+	sqemu_stop(qmp, qemu_pid, NULL);
 	unlink(sock);
 	rmdir(path);
-	return fails ? 1 : 0;
+	return rc;
 }

@@ -2,12 +2,13 @@
  * test_qopts — QEMU keyval building: comma escaping, id validation, value
  * validation and JSON flattening (vm_qopts).
  */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <json-c/json.h>
 #include <string.h>
 
 #include "lib/err.h"
 #include "lib/util.h"
+#include "tests/unit/support_cunit.h"
 #include "vm/vm_qopts.h"
 
 static char *esc(const char *s)
@@ -145,18 +146,12 @@ static void test_from_json(void)
 
 int main(void)
 {
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	CU_pSuite s = CU_add_suite("vm_qopts", NULL, NULL);
-	CU_add_test(s, "escape", test_escape);
-	CU_add_test(s, "add", test_add);
-	CU_add_test(s, "check_id", test_check_id);
-	CU_add_test(s, "check_value", test_check_value);
-	CU_add_test(s, "from_json", test_from_json);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	unsigned run = CU_get_number_of_tests_run();
-	CU_cleanup_registry();
-	return fails || run == 0 ? 1 : 0;
+	static const struct unit_test tests[] = {
+		{ "escape", test_escape },
+		{ "add", test_add },
+		{ "check_id", test_check_id },
+		{ "check_value", test_check_value },
+		{ "from_json", test_from_json },
+	};
+	return unit_main("vm_qopts", tests, ARRAY_SIZE(tests));
 }

@@ -3,13 +3,14 @@
  * layout, first-fit allocation to exhaustion, ENOSPC, free + reuse,
  * reserve, the bridges/<id> rendering, guest addresses and argv.
  */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "arch/arch.h"
 #include "lib/err.h"
 #include "lib/util.h"
+#include "tests/unit/support_cunit.h"
 #include "vm/vm_config.h"
 #include "vm/vm_topology.h"
 
@@ -233,19 +234,13 @@ static void test_multifunction(void)
 
 int main(void)
 {
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	CU_pSuite s = CU_add_suite("vm_topology", NULL, NULL);
-	CU_add_test(s, "layout", test_layout);
-	CU_add_test(s, "alloc_free", test_alloc_free);
-	CU_add_test(s, "reserve", test_reserve);
-	CU_add_test(s, "show", test_show);
-	CU_add_test(s, "argv", test_argv);
-	CU_add_test(s, "multifunction root ports", test_multifunction);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	unsigned run = CU_get_number_of_tests_run();
-	CU_cleanup_registry();
-	return fails || run == 0 ? 1 : 0;
+	static const struct unit_test tests[] = {
+		{ "layout", test_layout },
+		{ "alloc_free", test_alloc_free },
+		{ "reserve", test_reserve },
+		{ "show", test_show },
+		{ "argv", test_argv },
+		{ "multifunction root ports", test_multifunction },
+	};
+	return unit_main("vm_topology", tests, ARRAY_SIZE(tests));
 }
