@@ -64,7 +64,9 @@ static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 			sb->guest_shutdown = true;
 	}
 	pthread_mutex_unlock(&sb->lock);
-	vm_sandbox_commit(sb);
+	/* A state change persists (vm_sandbox_notify sees it); other events
+	 * only wake events readers and pollers. */
+	vm_sandbox_notify(sb);
 }
 
 /* QMP lost while QEMU lives on (garbage, oversize line, QEMU closing it):

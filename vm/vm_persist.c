@@ -99,10 +99,18 @@ int vm_persist_save(struct vm_sandbox *sb, struct err **e)
 		const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 								      JSON_C_TO_STRING_SPACED |
 								      JSON_C_TO_STRING_NOSLASHESCAPE);
-		cleanup_free char *path = xasprintf("%s/%s", sb->rundir, PERSIST_FILE);
-		r = util_write_file_atomic(path, text, strlen(text), 0600);
-		if (r < 0)
-			r = err_sys(e, -r, "write %s", path);
+		/* Many commits change nothing on disk (a repeated error, an event
+		 * already reflected): write only what differs. */
+		if (!sb->persisted || strcmp(sb->persisted, text) != 0) {
+			cleanup_free char *path = xasprintf("%s/%s", sb->rundir, PERSIST_FILE);
+			r = util_write_file_atomic(path, text, strlen(text), 0600);
+			if (r < 0) {
+				r = err_sys(e, -r, "write %s", path);
+			} else {
+				free(sb->persisted);
+				sb->persisted = xstrdup(text);
+			}
+		}
 	}
 	pthread_mutex_unlock(&sb->persist_lock);
 	return r;

@@ -117,23 +117,27 @@ static char *state_event(enum vm_state st)
 	return xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 }
 
-void vm_sandbox_commit(struct vm_sandbox *sb)
+static void changed(struct vm_sandbox *sb, bool persist)
 {
 	pthread_mutex_lock(&sb->lock);
 	if (sb->state != sb->last_state) {
 		sb->last_state = sb->state;
 		sb->state_changes++;
 		vm_events_push_locked(sb, state_event(sb->state));
+		persist = true;
 	}
 	sb->state_gen++;
 	pthread_cond_broadcast(&sb->cond);
 	pthread_mutex_unlock(&sb->lock);
 	cleanup_err struct err *e = NULL;
-	if (vm_persist_save(sb, &e) < 0)
+	if (persist && vm_persist_save(sb, &e) < 0)
 		log_err("%s: cannot save state: %s", sb->name, e->msg);
 	if (change_hook)
 		change_hook(sb);
 }
+
+void vm_sandbox_commit(struct vm_sandbox *sb) { changed(sb, true); }
+void vm_sandbox_notify(struct vm_sandbox *sb) { changed(sb, false); }
 
 struct vm_sandbox *vm_sandbox_alloc(const char *name)
 {
@@ -178,6 +182,7 @@ void vm_sandbox_free(struct vm_sandbox *sb)
 	pthread_mutex_destroy(&sb->op_lock);
 	pthread_cond_destroy(&sb->cond);
 	pthread_mutex_destroy(&sb->persist_lock);
+	free(sb->persisted);
 	free(sb->error);
 	for (size_t i = 0; i < VM_EVENTS_MAX; i++)
 		free(sb->events[i]);

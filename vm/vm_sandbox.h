@@ -57,6 +57,7 @@ struct vm_sandbox {
 	pthread_mutex_t op_lock; /* serialises control operations */
 	pthread_cond_t cond;     /* signalled on every state change */
 	pthread_mutex_t persist_lock; /* orders writes of the state file */
+	char *persisted;         /* text last written (persist_lock): skip rewrites */
 	int refs;
 	bool removed;            /* rmdir'd: no new operations */
 
@@ -100,6 +101,9 @@ void vm_events_push_locked(struct vm_sandbox *sb, char *line);
  * pollers (the change hook) and persist the sandbox.  Call without sb->lock.
  */
 void vm_sandbox_commit(struct vm_sandbox *sb);
+/* The same without persisting: for changes the state file does not hold
+ * (a new line in events). */
+void vm_sandbox_notify(struct vm_sandbox *sb);
 /* Called (without locks) whenever a sandbox changed; set once by fs/. */
 void vm_set_change_hook(void (*hook)(struct vm_sandbox *sb));
 
