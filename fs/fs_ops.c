@@ -112,6 +112,10 @@ static int fs_fail(struct fs_ctx *c, struct err *e)
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
+	/* `echo v > f` opens with O_TRUNC: take it with the open, saving the
+	 * separate truncate round trip on every control write. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	cfg->entry_timeout = 0;
 	cfg->attr_timeout = 0;
 	cfg->negative_timeout = 0;
