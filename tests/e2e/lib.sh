@@ -9,7 +9,13 @@ FAILS=0
 
 skip() { echo "SKIP: $*"; exit 77; }
 ok() { echo "ok - $*"; }
-fail() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
+fail() {
+	echo "FAIL - $*"; FAILS=$((FAILS + 1))
+	# A failed wait on the guest: show what it said instead.
+	[ -n "${MNT:-}" ] && for c in "$MNT"/*/console; do
+		[ -r "$c" ] && echo "  $(basename "$(dirname "$c")") last said: $(tr -d '\r' < "$c" | grep -a '^GUEST cpus=' | tail -n1)"
+	done 2>/dev/null
+}
 check() { # check DESC CMD...
 	local d=$1; shift
 	if "$@"; then ok "$d"; else fail "$d"; fi

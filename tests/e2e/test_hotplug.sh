@@ -25,8 +25,12 @@ mem0=$(guest_line hp | sed 's/.*mem=//')
 
 for n in d1 d2 s1; do truncate -s 32M "$T/$n.img"; done
 add() { echo "$1" > "$S/devices/add"; }
+# The guest names virtio disks in probe order: wait for each before the
+# next, so d1 is vda and d2 is vdb whatever the load.
 check "hot-add virtio-blk d1" add "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"$T/d1.img\"}"
+check "guest sees vda" wait_for 30 guest_says hp 'blk=vda '
 check "hot-add virtio-blk d2" add "{\"type\":\"block\",\"id\":\"d2\",\"file\":\"$T/d2.img\"}"
+check "guest sees vdb" wait_for 30 guest_says hp 'blk=vda,vdb '
 check "hot-add scsi-hd s1" add "{\"type\":\"block\",\"id\":\"s1\",\"file\":\"$T/s1.img\",\"interface\":\"scsi\",\"scsi_id\":0,\"lun\":0}"
 check "hot-add a tap NIC n1" add '{"type":"net","id":"n1","ifname":"sbxtap0","mac":"52:54:00:12:34:56"}'
 check "guest lists sda, vda, vdb and eth0" wait_for 30 guest_says hp 'blk=sda,vda,vdb net=eth0 '
