@@ -226,7 +226,7 @@ int main(int argc, char **argv)
 
 	struct vm_settings set = {.state_dir = o.state_dir ? o.state_dir : "/run/sandboxfs",
 				  .stop_on_exit = o.stop_on_exit};
-	/* vm_init's monitor thread must start after fuse daemonizes: main_init. */
+	/* Threads (the QEMU monitor) must start after fuse daemonizes: main_init. */
 	int r = util_mkdir_p(set.state_dir, 0700);
 	if (r < 0) {
 		fprintf(stderr, "sandboxfs: state directory %s: %s\n", set.state_dir, strerror(-r));

@@ -31,15 +31,6 @@ void vm_settings_apply(const struct vm_settings *s)
 		settings.start_timeout_ms = 15000;
 }
 
-int vm_init(const struct vm_settings *s, struct err **e)
-{
-	vm_settings_apply(s);
-	int r = util_mkdir_p(settings.state_dir, 0700);
-	if (r < 0)
-		return err_sys(e, -r, "state directory %s", settings.state_dir);
-	return vm_monitor_start(e);
-}
-
 const struct vm_settings *vm_get_settings(void) { return &settings; }
 
 const char *vm_state_name(enum vm_state s)

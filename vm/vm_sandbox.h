@@ -127,9 +127,9 @@ struct vm_settings {
 	int start_timeout_ms; /* QEMU exec → QMP negotiated */
 	bool stop_on_exit;    /* stop QEMUs when the daemon exits (default: leave them) */
 };
-/* Record the settings (no threads started: safe before daemonizing). */
+/* Record the settings (no threads started: safe before daemonizing; the
+ * monitor thread, vm_monitor_start, comes after). */
 void vm_settings_apply(const struct vm_settings *s);
-int vm_init(const struct vm_settings *s, struct err **e);
 const struct vm_settings *vm_get_settings(void);
 /* True once vm_shutdown began. */
 bool vm_exiting(void);
