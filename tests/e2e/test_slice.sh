@@ -31,6 +31,14 @@ check "name of 200 chars is EINVAL" bash -c "mkdir '$MNT/$long' 2>&1 | grep -q '
 check "name with a bad character is EINVAL" bash -c "mkdir '$MNT/bad:name' 2>&1 | grep -q 'Invalid argument'"
 check "a nested mkdir is refused" bash -c "mkdir '$S/x' 2>&1 | grep -q 'not permitted'"
 
+# A QEMU that refuses its command line: EIO from write(), QEMU's own words
+# in error, nothing left running.
+echo '{"cpu_model":"nosuchcpu"}' > "$S/config"
+check "start with a CPU model QEMU lacks is EIO" write_expect "$S/ctl" start "Input/output error"
+check "error carries QEMU's stderr" grep -qi "nosuchcpu" "$S/error"
+check "still not running" [ "$(cat "$S/state")" = created ]
+echo '{"cpu_model":""}' > "$S/config"
+
 # Start.
 check "start" bash -c "echo start > '$S/ctl'"
 check "state is running" [ "$(cat "$S/state")" = running ]
