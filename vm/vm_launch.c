@@ -295,13 +295,24 @@ static int launch(struct vm_sandbox *sb, struct strv *argvp, const struct vm_fdp
 	struct qmp_client *qmp = NULL;
 	cleanup_err struct err *qe = NULL;
 	if (qmp_client_connect(sb->qmp_path, &cb, set->start_timeout_ms, &qmp, &qe) < 0) {
-		/* QEMU failed (or hung before QMP): make sure it is gone, report its output. */
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		/* QEMU failed (or hung before QMP): make sure it is gone, report its
+		 * own words — exiting at once is how it refuses a command line. */
+		int st = 0;
+		bool exited = false;
+		/* A QEMU that closed QMP on its way out is reaped within moments. */
+		for (int i = 0; i < 20 && !exited; i++)
+			if (!(exited = waitpid(pid, &st, WNOHANG) == pid))
+				usleep(10000);
+		if (!exited) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+		}
 		if (pidfd >= 0)
 			close(pidfd);
 		cleanup_free char *tail = qemu_log_tail(sb);
-		return err_set(e, EIO, "start: qemu failed (%s): %s", qe->msg, tail);
+		if (exited && WIFEXITED(st))
+			return err_set(e, EIO, "start: qemu exited with status %d: %s", WEXITSTATUS(st), tail);
+		return err_set(e, EIO, "start: qemu did not come up (%s): %s", qe->msg, tail);
 	}
 	log_info("%s: started qemu pid %d, QMP ready in %.1f ms", sb->name, (int)pid,
 		 (util_now_us() - t0) / 1000.0);
