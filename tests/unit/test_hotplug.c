@@ -291,6 +291,44 @@ static void test_cpus(void)
 	teardown();
 }
 
+static void test_memory(void)
+{
+	setup();
+	struct err *e = NULL;
+	sb->cfg.memory_slots = 2;
+	sb->cfg.maxmem_mib = 1024;
+	CU_ASSERT_EQUAL(vm_memory_set_target(sb, "512", &e), 0);
+	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq), "qmp_capabilities object-add device_add");
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "object-add", "\"size\":268435456"), 1);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"memdev\":\"mem-dimm0\""), 1);
+	CU_ASSERT_EQUAL(sb->ndimms, 1);
+	/* Past maxmem: ERANGE, nothing sent; not a block multiple: EINVAL. */
+	CU_ASSERT_EQUAL(vm_memory_set_target(sb, "2048", &e), -ERANGE);
+	err_free(&e);
+	CU_ASSERT_EQUAL(vm_memory_set_target(sb, "600", &e), -EINVAL);
+	err_free(&e);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "object-add", NULL), 1);
+	/* device_add refused: the backend object goes again. */
+	fail_cmd = "device_add";
+	CU_ASSERT_EQUAL(vm_memory_set_target(sb, "640", &e), -EIO);
+	err_free(&e);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "object-del", "mem-dimm1"), 1);
+	CU_ASSERT_EQUAL(sb->ndimms, 1);
+	fail_cmd = NULL;
+	/* The last slot, then none left: ENOSPC. */
+	CU_ASSERT_EQUAL(vm_memory_set_target(sb, "640", &e), 0);
+	CU_ASSERT_EQUAL(vm_memory_set_target(sb, "768", &e), -ENOSPC);
+	err_free(&e);
+	/* Shrink by whole DIMMs, newest first, each after DEVICE_DELETED. */
+	CU_ASSERT_EQUAL(vm_memory_set_target(sb, "300", &e), -EINVAL);
+	err_free(&e);
+	CU_ASSERT_EQUAL(vm_memory_set_target(sb, "256", &e), 0);
+	CU_ASSERT_EQUAL(sb->ndimms, 0);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_del", NULL), 2);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "object-del", NULL), 3);
+	teardown();
+}
+
 static void test_vfio(void)
 {
 	printf("\n  (no PCI passthrough device exists on this machine: the VFIO sequence is "
@@ -418,6 +456,7 @@ int main(void)
 		{ "block remove: no DEVICE_DELETED -> ETIMEDOUT, removing, retry", test_remove_timeout_then_retry },
 		{ "vCPUs: add in order, clamp, remove newest, timeouts, failures", test_cpus },
 		{ "garbage from QMP: connection dropped, sandbox marked, nothing lost", test_qmp_garbage },
+		{ "memory: object-add + pc-dimm; ERANGE, EINVAL, ENOSPC; rollback; shrink", test_memory },
 		{ "VFIO: device_add on a root port; refused -> slot free", test_vfio },
 		{ "vhost-user-blk: chardev-add + device_add; refused -> chardev-remove", test_vhost_user_blk },
 		{ "net with pass_fds: getfd per queue, netdev names them; rollback closefd", test_net_fds },
