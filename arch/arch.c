@@ -90,3 +90,9 @@ int arch_check_bridge_room(const struct arch_ops *a, const struct vm_config *cfg
 			       cfg->machine, room, (room - extra) * 8, extra);
 	return 0;
 }
+
+bool arch_machine_never(const char *machine)
+{
+	(void)machine;
+	return false;
+}

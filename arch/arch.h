@@ -113,6 +113,9 @@ extern const struct arch_ops arch_aarch64;
 extern const struct arch_ops arch_ppc64le;
 extern const struct arch_ops arch_s390x;
 
+/* A machine predicate that holds for no machine (no PCIe, no vIOMMU). */
+bool arch_machine_never(const char *machine);
+
 /* EINVAL unless the machine's root bus has PCI device numbers for the
  * root ports (packed eight to a number when needed) and bridges. */
 int arch_check_bridge_room(const struct arch_ops *a, const struct vm_config *cfg, struct err **e);

@@ -93,7 +93,6 @@ static const char *arm_max_vcpus_rule(const struct vm_config *cfg)
 
 static const char *arm_root_bus(const char *machine) { return "pcie.0"; }
 static int arm_root_last_addr(const char *machine) { return ARM_LAST_ADDR; }
-static bool arm_iommu_supported(const char *machine) { return false; }
 
 static int arm_validate(const struct vm_config *cfg, struct err **e)
 {
@@ -135,7 +134,7 @@ const struct arch_ops arch_aarch64 = {
 	.machine_options = arm_machine_options,
 	.nvdimm_option = "nvdimm=on",
 	.iommu_driver = NULL,
-	.iommu_supported = arm_iommu_supported,
+	.iommu_supported = arch_machine_never,
 	.rtc_driftfix = false,
 	.cpu_model = arm_cpu_model,
 	.max_vcpus_rule = arm_max_vcpus_rule,

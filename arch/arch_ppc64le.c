@@ -85,7 +85,6 @@ static const char *ppc_max_vcpus_rule(const struct vm_config *cfg)
 
 static const char *ppc_root_bus(const char *machine) { return "pci.0"; }
 static int ppc_root_last_addr(const char *machine) { return PPC_LAST_ADDR; }
-static bool ppc_no(const char *machine) { return false; }
 
 static int ppc_validate(const struct vm_config *cfg, struct err **e)
 {
@@ -136,13 +135,13 @@ const struct arch_ops arch_ppc64le = {
 	.validate = ppc_validate,
 	.root_bus = ppc_root_bus,
 	.root_last_addr = ppc_root_last_addr,
-	.machine_is_pcie = ppc_no,
+	.machine_is_pcie = arch_machine_never,
 	.virtio_suffix = "-pci",
 	.default_globals = NULL,
 	.machine_options = ppc_machine_options,
 	.nvdimm_option = NULL,
 	.iommu_driver = NULL,
-	.iommu_supported = ppc_no,
+	.iommu_supported = arch_machine_never,
 	.rtc_driftfix = false,
 	.cpu_model = ppc_cpu_model,
 	.max_vcpus_rule = ppc_max_vcpus_rule,

@@ -59,7 +59,6 @@ static const char *s390_max_vcpus_rule(const struct vm_config *cfg)
 
 static const char *s390_root_bus(const char *machine) { return "virtual-css"; }
 static int s390_root_last_addr(const char *machine) { return S390_CCW_SLOTS - 1; }
-static bool s390_no(const char *machine) { return false; }
 
 static int s390_validate(const struct vm_config *cfg, struct err **e)
 {
@@ -97,13 +96,13 @@ const struct arch_ops arch_s390x = {
 	.validate = s390_validate,
 	.root_bus = s390_root_bus,
 	.root_last_addr = s390_root_last_addr,
-	.machine_is_pcie = s390_no,
+	.machine_is_pcie = arch_machine_never,
 	.virtio_suffix = "-ccw",
 	.default_globals = NULL,
 	.machine_options = s390_machine_options,
 	.nvdimm_option = NULL,
 	.iommu_driver = NULL,
-	.iommu_supported = s390_no,
+	.iommu_supported = arch_machine_never,
 	.rtc_driftfix = false,
 	.cpu_model = s390_cpu_model,
 	.max_vcpus_rule = s390_max_vcpus_rule,

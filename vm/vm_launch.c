@@ -551,8 +551,6 @@ void vm_sandbox_exited(struct vm_sandbox *sb, int wstatus, bool have_status)
 	for (size_t i = 0; i < sb->ndevs; i++)
 		if (sb->devs[i]->state != VM_DEV_REMOVING)
 			sb->devs[i]->state = VM_DEV_CONFIGURED;
-	sb->state_gen++;
-	pthread_cond_broadcast(&sb->cond);
 	enum vm_state st = sb->state;
 	pthread_mutex_unlock(&sb->lock);
 
@@ -560,6 +558,7 @@ void vm_sandbox_exited(struct vm_sandbox *sb, int wstatus, bool have_status)
 		qmp_client_shutdown(qmp);
 		qmp_client_unref(qmp);
 	}
+	/* Both paths commit: waiters (stop, kill) wake from there. */
 	if (st == VM_CRASHED) {
 		cleanup_free char *tail = qemu_log_tail(sb);
 		vm_sandbox_set_error(sb, "%s; qemu output: %s", why, tail);
