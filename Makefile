@@ -1,5 +1,5 @@
 # sandboxfs — plain Makefile.  Sources are picked up by wildcard so that a
-# new module needs no edit here: lib/ fs/ vm/ arch/ qmp/ form the daemon,
+# new module needs no edit here: lib/ fs/ vm/*/ arch/ qmp/ form the daemon,
 # tests/unit/test_*.c are CUnit programs (one per module), each linked
 # against everything but fs/main.c.
 
@@ -15,7 +15,7 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lpthread
 SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer
 
 B        := build
-CORE_SRC := $(wildcard lib/*.c qmp/*.c arch/*.c vm/*.c) $(filter-out fs/main.c,$(wildcard fs/*.c))
+CORE_SRC := $(wildcard lib/*.c qmp/*.c arch/*.c vm/*/*.c) $(filter-out fs/main.c,$(wildcard fs/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_SUPPORT := $(wildcard tests/unit/support_*.c)
 UNITS    := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRC))
@@ -79,10 +79,9 @@ check: all guest $(UNITS) $(UNITS_SAN) fuzz-run
 # from the seed corpus in fuzz/corpus; a crash, sanitizer report or leak fails.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_SRC     := $(wildcard lib/*.c arch/*.c) vm/vm_config.c vm/vm_qopts.c vm/vm_device.c \
-                vm/vm_topology.c vm/vm_cmdline.c
+FUZZ_SRC     := $(wildcard lib/*.c arch/*.c vm/model/*.c) qmp/qmp_keyval.c vm/qemu/cmdline.c
 fuzz: $(B)/fuzz/fuzz_config
-$(B)/fuzz/fuzz_config: fuzz/fuzz_config.c $(FUZZ_SRC) $(wildcard lib/*.h arch/*.h vm/*.h)
+$(B)/fuzz/fuzz_config: fuzz/fuzz_config.c $(FUZZ_SRC) $(wildcard lib/*.h arch/*.h vm/*/*.h qmp/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=undefined -o $@ fuzz/fuzz_config.c $(FUZZ_SRC) \

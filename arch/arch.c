@@ -7,8 +7,6 @@
  * a compiler/target we do not know, uname(2) names it.
  */
 #include "arch/arch.h"
-#include "vm/vm_config.h"
-#include "vm/vm_topology.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -78,21 +76,14 @@ const char *arch_host(void)
 #endif
 }
 
-int arch_check_bridge_room(const struct arch_ops *a, const struct vm_config *cfg, struct err **e)
+bool arch_iommu_supported(const struct arch_ops *a, const char *machine)
 {
-	int room = a->root_last_addr(cfg->machine) - a->bridge_first_addr + 1;
-	int extra = cfg->pci_bridges + cfg->pcie_pci_bridges;
-	int want = vm_topology_root_port_slots(a, cfg->machine, cfg->root_ports, extra) + extra;
-	if (want > room)
-		return err_set(e, EINVAL,
-			       "root_ports: machine %s has %d PCI device numbers for root ports (8 per "
-			       "number) and bridges (1 each): at most %d root ports beside %d bridges",
-			       cfg->machine, room, (room - extra) * 8, extra);
-	return 0;
+	return a->iommu_driver && a->iommu_supported && a->iommu_supported(machine);
 }
 
-bool arch_machine_never(const char *machine)
+const char *arch_machine_options(const struct arch_ops *a, const char *machine,
+				 const char *accel)
 {
-	(void)machine;
-	return false;
+	const char *o = a->machine_options ? a->machine_options(machine, accel) : NULL;
+	return o ? o : "";
 }

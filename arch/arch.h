@@ -14,7 +14,20 @@
 
 #include "lib/err.h"
 
-struct vm_config;
+/*
+ * What the architecture rules judge about a VM: a narrow, data-only view of
+ * its config, filled by the config model.  arch/ is a leaf: it sees this
+ * struct and lib/, never the config model's functions.
+ */
+struct arch_vm {
+	const char *machine;         /* "q35" */
+	const char *accel;           /* "tcg,thread=multi" */
+	const char *machine_options; /* "gic-version=3,..." */
+	int threads;                 /* SMP threads per core */
+	int memory_mib, maxmem_mib, memory_slots;
+	int npflash;                 /* pflash images */
+	int root_ports, pci_bridges, pcie_pci_bridges;
+};
 
 struct arch_ops {
 	const char *name;            /* "x86_64" */
@@ -39,43 +52,42 @@ struct arch_ops {
 	int bridge_slots;            /* slots per bridge: 1 for a root port */
 	const char *blk_driver;      /* "virtio-blk-pci" */
 	/* Highest maxvcpus accepted for this config (accel-dependent). */
-	int (*max_vcpus)(const struct vm_config *cfg);
+	int (*max_vcpus)(const struct arch_vm *vm);
 	/* Arch-specific validation of a complete config; EINVAL + message. */
-	int (*validate)(const struct vm_config *cfg, struct err **e);
+	int (*validate)(const struct arch_vm *vm, struct err **e);
 
 	/* ---- the full config model (issue 3) ---- */
 	/* Root PCI bus of a machine ("pcie.0" on q35, "pci.0" on pc). */
 	const char *(*root_bus)(const char *machine);
 	/* Highest PCI device number bridges may take on the root bus. */
 	int (*root_last_addr)(const char *machine);
-	/* Whether a machine has PCIe root ports / can take pcie-pci-bridge. */
-	bool (*machine_is_pcie)(const char *machine);
 	/* Suffix of virtio transport drivers: "-pci" ("-ccw" on s390x). */
 	const char *virtio_suffix;
 	/* Default -global list (NULL-terminated). */
 	const char *const *default_globals;
 	/* Default machine options for a machine under an accelerator (the
-	 * config's "accel" value; "" none). */
+	 * config's "accel" value); NULL op: none. */
 	const char *(*machine_options)(const char *machine, const char *accel);
 	/* Machine option that enables NVDIMM ("nvdimm=on"), NULL: none. */
 	const char *nvdimm_option;
 	/* vIOMMU driver ("intel-iommu") and the machines that take it; NULL
 	 * driver: no vIOMMU on this arch. */
 	const char *iommu_driver;
-	bool (*iommu_supported)(const char *machine);
+	bool (*iommu_supported)(const char *machine); /* NULL: no machine */
 	/* Whether -rtc driftfix=slew is meaningful here. */
 	bool rtc_driftfix;
 
 	/* ---- four architectures (issue 4) ---- */
 	/* CPU model for a config when cpu_model is ""; NULL op: default_cpu. */
-	const char *(*cpu_model)(const struct vm_config *cfg);
+	const char *(*cpu_model)(const struct arch_vm *vm);
 	/* Why max_vcpus is what it is ("GICv2 supports at most 8 vCPUs");
 	 * NULL op or NULL result: no reason beyond the range. */
-	const char *(*max_vcpus_rule)(const struct vm_config *cfg);
+	const char *(*max_vcpus_rule)(const struct arch_vm *vm);
 	/* Hotplug bridges a config gets by default (the root_ports key). */
 	int default_bridges;
-	/* Default DEVICE_DELETED wait (ms): native PCIe hotplug (aarch64 virt)
-	 * has the guest wait 5 s after the attention button. */
+	/* Default DEVICE_DELETED wait (ms; 0: ARCH_REMOVE_TIMEOUT_MS): native
+	 * PCIe hotplug (aarch64 virt) has the guest wait 5 s after the
+	 * attention button. */
 	int remove_timeout_ms;
 	/* Devices sit on CCW subchannels (devno fe.0.xxxx), not on PCI: the
 	 * topology is one "ccw" set whose slots are device numbers. */
@@ -95,9 +107,22 @@ struct arch_ops {
 };
 
 /* Capability bits of arch_ops.caps. */
-#define ARCH_CAP_BLOCK_HOTPLUG 0x1u
 #define ARCH_CAP_MULTIQUEUE 0x2u
 #define ARCH_CAP_FS_SHARING 0x4u
+
+#define ARCH_REMOVE_TIMEOUT_MS 5000
+
+/* The initialisers every architecture shares (Kata's qemuArchBase): the
+ * kernel parameter lists, the guest's root devices, the capabilities.  An
+ * arch table starts with it and sets only what is its own. */
+#define ARCH_OPS_DEFAULTS                                              \
+	.kernel_params_debug = arch_kparams_debug,                     \
+	.kernel_params_nodebug = arch_kparams_nodebug,                 \
+	.kernel_params_systemd_debug = arch_kparams_systemd_debug,     \
+	.kernel_params_systemd_nodebug = arch_kparams_systemd_nodebug, \
+	.root_dev_blk = "/dev/vda1",                                   \
+	.root_dev_nvdimm = "/dev/pmem0p1",                             \
+	.caps = ARCH_CAP_MULTIQUEUE | ARCH_CAP_FS_SHARING
 
 /* Kata's architecture-independent kernel parameter lists (qemu_arch_base.go
  * kernelParamsDebug/NonDebug, kernelParamsSystemdDebug/NonDebug). */
@@ -113,12 +138,11 @@ extern const struct arch_ops arch_aarch64;
 extern const struct arch_ops arch_ppc64le;
 extern const struct arch_ops arch_s390x;
 
-/* A machine predicate that holds for no machine (no PCIe, no vIOMMU). */
-bool arch_machine_never(const char *machine);
-
-/* EINVAL unless the machine's root bus has PCI device numbers for the
- * root ports (packed eight to a number when needed) and bridges. */
-int arch_check_bridge_room(const struct arch_ops *a, const struct vm_config *cfg, struct err **e);
+/* Whether the machine takes the arch's vIOMMU (false without one). */
+bool arch_iommu_supported(const struct arch_ops *a, const char *machine);
+/* The arch's default machine options for a machine and accelerator. */
+const char *arch_machine_options(const struct arch_ops *a, const char *machine,
+				 const char *accel);
 
 /* Look an architecture up by name; NULL if unknown. */
 const struct arch_ops *arch_lookup(const char *name);

@@ -32,8 +32,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vm/vm_config.h"
-
 #define ARM_QEMU_BINARY "/usr/bin/qemu-system-aarch64"
 #define ARM_FIRST_ADDR 0x02
 #define ARM_LAST_ADDR 0x1f
@@ -59,15 +57,15 @@ static const char *arm_machine_options(const char *machine, const char *accel)
 	return arch_accel_is_tcg(accel) ? "usb=off,gic-version=3" : "usb=off,gic-version=host";
 }
 
-static const char *arm_cpu_model(const struct vm_config *cfg)
+static const char *arm_cpu_model(const struct arch_vm *vm)
 {
-	return arch_accel_is_tcg(cfg->accel) ? "max" : "host";
+	return arch_accel_is_tcg(vm->accel) ? "max" : "host";
 }
 
 /* The GIC version the machine options ask for (2, 3 or 4). */
-static int arm_gic_version(const struct vm_config *cfg)
+static int arm_gic_version(const struct arch_vm *vm)
 {
-	const char *o = cfg->machine_options;
+	const char *o = vm->machine_options;
 	for (const char *p = o; p && (p = strstr(p, "gic-version=")); p++) {
 		if (p != o && p[-1] != ',')
 			continue;
@@ -80,44 +78,38 @@ static int arm_gic_version(const struct vm_config *cfg)
 	return 3;
 }
 
-static int arm_max_vcpus(const struct vm_config *cfg)
+static int arm_max_vcpus(const struct arch_vm *vm)
 {
-	return arm_gic_version(cfg) == 2 ? ARM_GICV2_MAX_VCPUS : ARM_GICV3_MAX_VCPUS;
+	return arm_gic_version(vm) == 2 ? ARM_GICV2_MAX_VCPUS : ARM_GICV3_MAX_VCPUS;
 }
 
-static const char *arm_max_vcpus_rule(const struct vm_config *cfg)
+static const char *arm_max_vcpus_rule(const struct arch_vm *vm)
 {
-	return arm_gic_version(cfg) == 2 ? "GICv2 supports at most 8 vCPUs"
+	return arm_gic_version(vm) == 2 ? "GICv2 supports at most 8 vCPUs"
 					 : "GICv3/v4 supports at most 123 vCPUs";
 }
 
 static const char *arm_root_bus(const char *machine) { return "pcie.0"; }
 static int arm_root_last_addr(const char *machine) { return ARM_LAST_ADDR; }
 
-static int arm_validate(const struct vm_config *cfg, struct err **e)
+static int arm_validate(const struct arch_vm *vm, struct err **e)
 {
-	size_t npf = vm_config_strv_len(cfg->pflash);
+	int npf = vm->npflash;
 	if (npf == 1)
 		return err_set(e, EINVAL,
 			       "pflash: two pflash images needed for aarch64 (code and vars), got one");
 	if (npf > 2)
-		return err_set(e, EINVAL, "pflash: too many pflash images for aarch64 (%zu; exactly 2)",
+		return err_set(e, EINVAL, "pflash: too many pflash images for aarch64 (%d; exactly 2)",
 			       npf);
-	return arch_check_bridge_room(&arch_aarch64, cfg, e);
+	return 0;
 }
 
 const struct arch_ops arch_aarch64 = {
+	ARCH_OPS_DEFAULTS,
 	.name = "aarch64",
 	.default_machine = "virt",
 	.qemu_binary = arm_qemu_binary,
-	.default_cpu = NULL,
 	.kernel_params = arm_kernel_params,
-	.kernel_params_debug = arch_kparams_debug,
-	.kernel_params_nodebug = arch_kparams_nodebug,
-	.kernel_params_systemd_debug = arch_kparams_systemd_debug,
-	.kernel_params_systemd_nodebug = arch_kparams_systemd_nodebug,
-	.root_dev_blk = "/dev/vda1",
-	.root_dev_nvdimm = "/dev/pmem0p1",
 	.console_device = "ttyAMA0",
 	.bridge_driver = "pcie-root-port",
 	.bridge_bus = "pcie.0",
@@ -128,21 +120,12 @@ const struct arch_ops arch_aarch64 = {
 	.validate = arm_validate,
 	.root_bus = arm_root_bus,
 	.root_last_addr = arm_root_last_addr,
-	.machine_is_pcie = arm_is_virt,
 	.virtio_suffix = "-pci",
-	.default_globals = NULL,
 	.machine_options = arm_machine_options,
 	.nvdimm_option = "nvdimm=on",
-	.iommu_driver = NULL,
-	.iommu_supported = arch_machine_never,
-	.rtc_driftfix = false,
 	.cpu_model = arm_cpu_model,
 	.max_vcpus_rule = arm_max_vcpus_rule,
 	.default_bridges = 4,
 	.remove_timeout_ms = 15000,
-	.caps = ARCH_CAP_BLOCK_HOTPLUG | ARCH_CAP_MULTIQUEUE | ARCH_CAP_FS_SHARING,
 	.memory_hotplug = true,
-	.memory_align_mib = 0,
-	.ignore_shared = false,
-	.p9_multidevs = false,
 };

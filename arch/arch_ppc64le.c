@@ -31,8 +31,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vm/vm_config.h"
-
 #define PPC_QEMU_BINARY "/usr/bin/qemu-system-ppc64"
 #define PPC_FIRST_ADDR 0x02
 #define PPC_LAST_ADDR 0x1f
@@ -67,45 +65,45 @@ static const char *ppc_machine_options(const char *machine, const char *accel)
 		       : "usb=off";
 }
 
-static const char *ppc_cpu_model(const struct vm_config *cfg)
+static const char *ppc_cpu_model(const struct arch_vm *vm)
 {
-	return arch_accel_is_tcg(cfg->accel) ? NULL : "host";
+	return arch_accel_is_tcg(vm->accel) ? NULL : "host";
 }
 
-static int ppc_max_vcpus(const struct vm_config *cfg)
+static int ppc_max_vcpus(const struct arch_vm *vm)
 {
-	return arch_accel_is_tcg(cfg->accel) ? PPC_MAX_VCPUS_TCG : PPC_MAX_VCPUS_KVM;
+	return arch_accel_is_tcg(vm->accel) ? PPC_MAX_VCPUS_TCG : PPC_MAX_VCPUS_KVM;
 }
 
-static const char *ppc_max_vcpus_rule(const struct vm_config *cfg)
+static const char *ppc_max_vcpus_rule(const struct arch_vm *vm)
 {
-	return arch_accel_is_tcg(cfg->accel) ? "pseries under TCG takes at most 4096 vCPUs"
+	return arch_accel_is_tcg(vm->accel) ? "pseries under TCG takes at most 4096 vCPUs"
 					     : "Kata's ppc64le limit under KVM is 128 vCPUs";
 }
 
 static const char *ppc_root_bus(const char *machine) { return "pci.0"; }
 static int ppc_root_last_addr(const char *machine) { return PPC_LAST_ADDR; }
 
-static int ppc_validate(const struct vm_config *cfg, struct err **e)
+static int ppc_validate(const struct arch_vm *vm, struct err **e)
 {
-	if (arch_accel_is_tcg(cfg->accel) && cfg->threads > 1)
+	if (arch_accel_is_tcg(vm->accel) && vm->threads > 1)
 		return err_set(e, EINVAL,
 			       "threads: TCG cannot run more than 1 thread per core on pseries "
-			       "(threads is %d)", cfg->threads);
-	if (cfg->memory_mib % PPC_MEM_ALIGN_MIB)
+			       "(threads is %d)", vm->threads);
+	if (vm->memory_mib % PPC_MEM_ALIGN_MIB)
 		return err_set(e, EINVAL,
 			       "memory_mib: pseries memory must be a multiple of %d MiB (is %d)",
-			       PPC_MEM_ALIGN_MIB, cfg->memory_mib);
-	if (cfg->maxmem_mib % PPC_MEM_ALIGN_MIB)
+			       PPC_MEM_ALIGN_MIB, vm->memory_mib);
+	if (vm->maxmem_mib % PPC_MEM_ALIGN_MIB)
 		return err_set(e, EINVAL,
 			       "maxmem_mib: pseries memory must be a multiple of %d MiB (is %d)",
-			       PPC_MEM_ALIGN_MIB, cfg->maxmem_mib);
-	if (cfg->pflash[0])
+			       PPC_MEM_ALIGN_MIB, vm->maxmem_mib);
+	if (vm->npflash)
 		return err_set(e, EINVAL, "pflash: pseries has no pflash (SLOF is its firmware)");
-	if (cfg->pcie_pci_bridges > 0)
+	if (vm->pcie_pci_bridges > 0)
 		return err_set(e, EINVAL, "pcie_pci_bridges: machine pseries has no PCIe bus");
 	int room = PPC_LAST_ADDR - PPC_FIRST_ADDR + 1;
-	int want = cfg->root_ports + cfg->pci_bridges;
+	int want = vm->root_ports + vm->pci_bridges;
 	if (want > room)
 		return err_set(e, EINVAL,
 			       "root_ports: machine pseries has room for at most %d bridges "
@@ -114,18 +112,11 @@ static int ppc_validate(const struct vm_config *cfg, struct err **e)
 }
 
 const struct arch_ops arch_ppc64le = {
+	ARCH_OPS_DEFAULTS,
 	.name = "ppc64le",
 	.default_machine = "pseries",
 	.qemu_binary = ppc_qemu_binary,
-	.default_cpu = NULL,
 	.kernel_params = ppc_kernel_params,
-	.kernel_params_debug = arch_kparams_debug,
-	.kernel_params_nodebug = arch_kparams_nodebug,
-	.kernel_params_systemd_debug = arch_kparams_systemd_debug,
-	.kernel_params_systemd_nodebug = arch_kparams_systemd_nodebug,
-	.root_dev_blk = "/dev/vda1",
-	.root_dev_nvdimm = "/dev/pmem0p1",
-	.console_device = NULL,
 	.bridge_driver = "pci-bridge",
 	.bridge_bus = "pci.0",
 	.bridge_first_addr = PPC_FIRST_ADDR,
@@ -135,19 +126,11 @@ const struct arch_ops arch_ppc64le = {
 	.validate = ppc_validate,
 	.root_bus = ppc_root_bus,
 	.root_last_addr = ppc_root_last_addr,
-	.machine_is_pcie = arch_machine_never,
 	.virtio_suffix = "-pci",
-	.default_globals = NULL,
 	.machine_options = ppc_machine_options,
-	.nvdimm_option = NULL,
-	.iommu_driver = NULL,
-	.iommu_supported = arch_machine_never,
-	.rtc_driftfix = false,
 	.cpu_model = ppc_cpu_model,
 	.max_vcpus_rule = ppc_max_vcpus_rule,
 	.default_bridges = 4,
-	.remove_timeout_ms = 5000,
-	.caps = ARCH_CAP_BLOCK_HOTPLUG | ARCH_CAP_MULTIQUEUE | ARCH_CAP_FS_SHARING,
 	.memory_hotplug = true,
 	.memory_align_mib = PPC_MEM_ALIGN_MIB,
 	.ignore_shared = true,

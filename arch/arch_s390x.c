@@ -25,8 +25,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vm/vm_config.h"
-
 #define S390_QEMU_BINARY "/usr/bin/qemu-system-s390x"
 #define S390_MAX_VCPUS 248
 #define S390_CCW_SLOTS 256
@@ -43,16 +41,15 @@ static const char *s390_qemu_binary(const char *machine)
 
 static const char *const s390_kernel_params[] = { NULL };
 
-static const char *s390_machine_options(const char *machine, const char *accel) { return ""; }
 
-static const char *s390_cpu_model(const struct vm_config *cfg)
+static const char *s390_cpu_model(const struct arch_vm *vm)
 {
-	return arch_accel_is_tcg(cfg->accel) ? NULL : "host";
+	return arch_accel_is_tcg(vm->accel) ? NULL : "host";
 }
 
-static int s390_max_vcpus(const struct vm_config *cfg) { return S390_MAX_VCPUS; }
+static int s390_max_vcpus(const struct arch_vm *vm) { return S390_MAX_VCPUS; }
 
-static const char *s390_max_vcpus_rule(const struct vm_config *cfg)
+static const char *s390_max_vcpus_rule(const struct arch_vm *vm)
 {
 	return "s390-ccw-virtio takes at most 248 vCPUs";
 }
@@ -60,32 +57,26 @@ static const char *s390_max_vcpus_rule(const struct vm_config *cfg)
 static const char *s390_root_bus(const char *machine) { return "virtual-css"; }
 static int s390_root_last_addr(const char *machine) { return S390_CCW_SLOTS - 1; }
 
-static int s390_validate(const struct vm_config *cfg, struct err **e)
+static int s390_validate(const struct arch_vm *vm, struct err **e)
 {
-	if (cfg->root_ports || cfg->pci_bridges || cfg->pcie_pci_bridges)
+	if (vm->root_ports || vm->pci_bridges || vm->pcie_pci_bridges)
 		return err_set(e, EINVAL,
 			       "root_ports: s390x has no PCI bridges: devices sit on CCW subchannels "
 			       "(root_ports, pci_bridges and pcie_pci_bridges must be 0)");
-	if (cfg->memory_slots)
+	if (vm->memory_slots)
 		return err_set(e, EINVAL,
 			       "memory_slots: s390x has no memory hotplug (no pc-dimm): must be 0");
-	if (cfg->pflash[0])
+	if (vm->npflash)
 		return err_set(e, EINVAL, "pflash: s390-ccw-virtio has no pflash");
 	return 0;
 }
 
 const struct arch_ops arch_s390x = {
+	ARCH_OPS_DEFAULTS,
 	.name = "s390x",
 	.default_machine = "s390-ccw-virtio",
 	.qemu_binary = s390_qemu_binary,
-	.default_cpu = NULL,
 	.kernel_params = s390_kernel_params,
-	.kernel_params_debug = arch_kparams_debug,
-	.kernel_params_nodebug = arch_kparams_nodebug,
-	.kernel_params_systemd_debug = arch_kparams_systemd_debug,
-	.kernel_params_systemd_nodebug = arch_kparams_systemd_nodebug,
-	.root_dev_blk = "/dev/vda1",
-	.root_dev_nvdimm = "/dev/pmem0p1",
 	.console_device = "ttysclp0",
 	.bridge_driver = "ccw",
 	.bridge_bus = "virtual-css",
@@ -96,22 +87,10 @@ const struct arch_ops arch_s390x = {
 	.validate = s390_validate,
 	.root_bus = s390_root_bus,
 	.root_last_addr = s390_root_last_addr,
-	.machine_is_pcie = arch_machine_never,
 	.virtio_suffix = "-ccw",
-	.default_globals = NULL,
-	.machine_options = s390_machine_options,
-	.nvdimm_option = NULL,
-	.iommu_driver = NULL,
-	.iommu_supported = arch_machine_never,
-	.rtc_driftfix = false,
 	.cpu_model = s390_cpu_model,
 	.max_vcpus_rule = s390_max_vcpus_rule,
-	.default_bridges = 0,
-	.remove_timeout_ms = 5000,
 	.ccw = true,
-	.caps = ARCH_CAP_BLOCK_HOTPLUG | ARCH_CAP_MULTIQUEUE | ARCH_CAP_FS_SHARING,
-	.memory_hotplug = false,
-	.memory_align_mib = 0,
 	.ignore_shared = true,
 	.p9_multidevs = true,
 };

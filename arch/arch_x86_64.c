@@ -20,8 +20,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vm/vm_config.h"
-
 #define X86_QEMU_BINARY "/usr/bin/qemu-system-x86_64"
 #define X86_MAX_VCPUS_TCG 255
 #define X86_MAX_VCPUS_KVM 240
@@ -59,9 +57,9 @@ static const char *const x86_kernel_params[] = {
 
 static const char *const x86_globals[] = { "kvm-pit.lost_tick_policy=discard", NULL };
 
-static int x86_max_vcpus(const struct vm_config *cfg)
+static int x86_max_vcpus(const struct arch_vm *vm)
 {
-	if (cfg && arch_accel_is_tcg(cfg->accel))
+	if (vm && arch_accel_is_tcg(vm->accel))
 		return X86_MAX_VCPUS_TCG;
 	return X86_MAX_VCPUS_KVM;
 }
@@ -76,35 +74,24 @@ static int x86_root_last_addr(const char *machine)
 	return x86_is_q35(machine) ? X86_Q35_LAST_ADDR : X86_PC_LAST_ADDR;
 }
 
-static const char *x86_machine_options(const char *machine, const char *accel)
+static int x86_validate(const struct arch_vm *vm, struct err **e)
 {
-	return "";
-}
-
-static int x86_validate(const struct vm_config *cfg, struct err **e)
-{
-	bool q35 = x86_is_q35(cfg->machine);
-	if (!q35 && cfg->root_ports > 0)
+	bool q35 = x86_is_q35(vm->machine);
+	if (!q35 && vm->root_ports > 0)
 		return err_set(e, EINVAL, "root_ports: machine %s has no PCIe root ports",
-			       cfg->machine);
-	if (!q35 && cfg->pcie_pci_bridges > 0)
+			       vm->machine);
+	if (!q35 && vm->pcie_pci_bridges > 0)
 		return err_set(e, EINVAL, "pcie_pci_bridges: machine %s has no PCIe bus",
-			       cfg->machine);
-	return arch_check_bridge_room(&arch_x86_64, cfg, e);
+			       vm->machine);
+	return 0;
 }
 
 const struct arch_ops arch_x86_64 = {
+	ARCH_OPS_DEFAULTS,
 	.name = "x86_64",
 	.default_machine = "q35",
 	.qemu_binary = x86_qemu_binary,
-	.default_cpu = NULL,
 	.kernel_params = x86_kernel_params,
-	.kernel_params_debug = arch_kparams_debug,
-	.kernel_params_nodebug = arch_kparams_nodebug,
-	.kernel_params_systemd_debug = arch_kparams_systemd_debug,
-	.kernel_params_systemd_nodebug = arch_kparams_systemd_nodebug,
-	.root_dev_blk = "/dev/vda1",
-	.root_dev_nvdimm = "/dev/pmem0p1",
 	.console_device = "ttyS0",
 	.bridge_driver = "pcie-root-port",
 	.bridge_bus = "pcie.0",
@@ -115,17 +102,13 @@ const struct arch_ops arch_x86_64 = {
 	.validate = x86_validate,
 	.root_bus = x86_root_bus,
 	.root_last_addr = x86_root_last_addr,
-	.machine_is_pcie = x86_is_q35,
 	.virtio_suffix = "-pci",
 	.default_globals = x86_globals,
-	.machine_options = x86_machine_options,
 	.nvdimm_option = "nvdimm=on",
 	.iommu_driver = "intel-iommu",
 	.iommu_supported = x86_is_q35,
 	.rtc_driftfix = true,
 	.default_bridges = 4,
-	.remove_timeout_ms = 5000,
-	.caps = ARCH_CAP_BLOCK_HOTPLUG | ARCH_CAP_MULTIQUEUE | ARCH_CAP_FS_SHARING,
 	.memory_hotplug = true,
 	.ignore_shared = true,
 	.p9_multidevs = true,

@@ -20,15 +20,22 @@
 
 struct vm_sandbox;
 
-/* What a path resolved to: the sandbox (a reference) and a child name. */
+/* What a path resolved to: the sandbox (a reference), a child name, and
+ * the path below the sandbox ("cpus/target") that error messages start
+ * with. */
 struct fs_ctx {
 	struct vm_sandbox *sb;
 	char name[80]; /* device id or bridge id */
+	char rel[200]; /* the path below the sandbox's directory */
 };
 
 typedef int (*fs_show_fn)(struct fs_ctx *c, struct sbuf *out, struct err **e);
 /* `value` is the written bytes, NUL-terminated, one trailing newline removed. */
 typedef int (*fs_store_fn)(struct fs_ctx *c, const char *value, struct err **e);
+/* The same for a file of a sandbox directory served by the vm layer: the
+ * handler gets the sandbox itself. */
+typedef int (*fs_sb_show_fn)(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
+typedef int (*fs_sb_store_fn)(struct vm_sandbox *sb, const char *value, struct err **e);
 
 struct fs_dir;
 
@@ -45,7 +52,24 @@ struct fs_node {
 	fs_store_fn store;
 	const struct fs_dir *dir;
 	unsigned flags;
+	fs_sb_show_fn sb_show;   /* instead of show/store: vm's own handlers */
+	fs_sb_store_fn sb_store;
+	const char *help;        /* one line for the README of the mount */
 };
+
+/*
+ * sysfs-style attributes (as Linux's __ATTR_RO/__ATTR_RW): the file name
+ * and the vm handler prefix fix the handlers, PREFIX##_show and
+ * PREFIX##_store, e.g. FS_ATTR_RW(target, vm_cpus_target, "...") serves
+ * "target" with vm_cpus_target_show / vm_cpus_target_store.
+ */
+#define FS_ATTR_RO(fname, prefix, h) \
+	{ .name = #fname, .mode = FS_RO, .sb_show = prefix##_show, .help = (h) }
+#define FS_ATTR_RW(fname, prefix, h) \
+	{ .name = #fname, .mode = FS_RW, .sb_show = prefix##_show, .sb_store = prefix##_store, .help = (h) }
+#define FS_ATTR_WO(fname, prefix, h) \
+	{ .name = #fname, .mode = FS_WO, .sb_store = prefix##_store, .help = (h) }
+#define FS_SUBDIR(fname, d, h) { .name = #fname, .mode = FS_DIRMODE, .dir = &(d), .help = (h) }
 
 struct fs_dir {
 	const struct fs_node *nodes;
@@ -55,6 +79,18 @@ struct fs_dir {
 	int (*lookup)(struct fs_ctx *c, const char *name);
 	const struct fs_node *child;
 };
+
+/* Every path of the tree, from the tables: fn(path, node) for each, with
+ * dynamic children under the placeholders NAME (a sandbox) and ID (a
+ * device or bridge), directories with a trailing '/'.  Depth-first in
+ * table order. */
+void fs_tree_walk(void (*fn)(const char *path, const struct fs_node *n, void *opaque),
+		  void *opaque);
+/* The mount's README, generated from the tables. */
+void fs_readme(struct sbuf *out);
+/* Tell the vm layer the names the tables take (the root's files, the
+ * devices/ directory's files), so no sandbox or device can take them. */
+void fs_reserve_names(void);
 
 #define FS_DIR(tbl) .nodes = (tbl), .n = ARRAY_SIZE(tbl)
 #define FS_RO  (S_IFREG | 0444)
@@ -73,8 +109,6 @@ extern const struct fs_dir fs_bridges_dir;
  * (release with fs_ctx_release). -ENOENT otherwise. */
 int fs_resolve(const char *path, const struct fs_node **node, struct fs_ctx *ctx);
 void fs_ctx_release(struct fs_ctx *c);
-/* Path of a stream node's backing file (console log). */
-const char *fs_stream_path(struct fs_ctx *c);
 
 /* Daemon facts shown at the root. */
 struct fs_info {
@@ -89,8 +123,9 @@ void fs_set_info(const struct fs_info *info);
 
 struct fuse_operations;
 extern const struct fuse_operations fs_operations;
-/* The vm change hook: wakes poll()ers of the sandbox's files. */
-void fs_notify_change(struct vm_sandbox *sb);
+/* The fs's observer of sandbox changes: wakes poll()ers of its files. */
+enum vm_change;
+void fs_notify_change(struct vm_sandbox *sb, enum vm_change what);
 
 #define SANDBOXFS_VERSION "0.1.0"
 

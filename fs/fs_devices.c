@@ -8,24 +8,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vm/vm_sandbox.h"
-
-static int store_add(struct fs_ctx *c, const char *v, struct err **e)
-{
-	return vm_sandbox_device_add(c->sb, v, e);
-}
-
-static int store_remove(struct fs_ctx *c, const char *v, struct err **e)
-{
-	return vm_sandbox_device_remove(c->sb, v, e);
-}
+#include "vm/sandbox/devices.h"
+#include "vm/sandbox/sandbox.h"
 
 /* Run `fn` on the device named by the path, under the sandbox lock. */
 static int with_device(struct fs_ctx *c, struct sbuf *out,
 		       void (*fn)(struct vm_sandbox *, struct vm_device *, struct sbuf *), struct err **e)
 {
 	pthread_mutex_lock(&c->sb->lock);
-	struct vm_device *d = vm_sandbox_find_device(c->sb, c->name);
+	struct vm_device *d = vm_devices_find(c->sb, c->name);
 	if (d)
 		fn(c->sb, d, out);
 	pthread_mutex_unlock(&c->sb->lock);
@@ -65,21 +56,22 @@ static int show_addr(struct fs_ctx *c, struct sbuf *o, struct err **e) { return 
 static int show_dstate(struct fs_ctx *c, struct sbuf *o, struct err **e) { return with_device(c, o, dev_state, e); }
 
 static const struct fs_node device_nodes[] = {
-	{"spec", FS_RO, show_spec},
-	{"bus", FS_RO, show_bus},
-	{"addr", FS_RO, show_addr},
-	{"state", FS_RO, show_dstate},
+	{"spec", FS_RO, show_spec, .help = "the device as JSON, every default filled in"},
+	{"bus", FS_RO, show_bus, .help = "the bridge it sits on"},
+	{"addr", FS_RO, show_addr, .help = "its guest address (bridge/slot, or a CCW devno)"},
+	{"state", FS_RO, show_dstate, .help = "configured | attached | removing"},
 };
 
 static const struct fs_dir device_dir = {FS_DIR(device_nodes)};
-static const struct fs_node device_node = {"", FS_DIRMODE, .dir = &device_dir};
+static const struct fs_node device_node = {"", FS_DIRMODE, .dir = &device_dir,
+					    .help = "one device"};
 
-static void list_devices(struct fs_ctx *c, struct strv *out) { vm_sandbox_device_ids(c->sb, out); }
+static void list_devices(struct fs_ctx *c, struct strv *out) { vm_devices_ids(c->sb, out); }
 
 static int lookup_device(struct fs_ctx *c, const char *name)
 {
 	pthread_mutex_lock(&c->sb->lock);
-	bool found = vm_sandbox_find_device(c->sb, name) != NULL;
+	bool found = vm_devices_find(c->sb, name) != NULL;
 	pthread_mutex_unlock(&c->sb->lock);
 	if (!found)
 		return -ENOENT;
@@ -88,8 +80,9 @@ static int lookup_device(struct fs_ctx *c, const char *name)
 }
 
 static const struct fs_node devices_nodes[] = {
-	{"add", FS_WO, NULL, store_add},
-	{"remove", FS_WO, NULL, store_remove},
+	FS_ATTR_WO(add, vm_devices_add, "write one device as JSON, e.g. "
+		   "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/path/x.img\"}"),
+	FS_ATTR_WO(remove, vm_devices_remove, "write a device id"),
 };
 
 const struct fs_dir fs_devices_dir = {
@@ -130,7 +123,8 @@ static int lookup_bridge(struct fs_ctx *c, const char *name)
 	return 0;
 }
 
-static const struct fs_node bridge_node = {"", FS_RO, show_bridge};
+static const struct fs_node bridge_node = {"", FS_RO, show_bridge,
+					    .help = "a bridge: type, bus, chassis, addr, slots"};
 
 const struct fs_dir fs_bridges_dir = {
 	.list = list_bridges,

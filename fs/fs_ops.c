@@ -20,7 +20,8 @@
 #include <time.h>
 
 #include "lib/log.h"
-#include "vm/vm_sandbox.h"
+#include "vm/sandbox/registry.h"
+#include "vm/sandbox/sandbox.h"
 
 #define FS_WRITE_MAX (64 * 1024)
 #define FS_NOMINAL_SIZE 4096
@@ -70,7 +71,7 @@ static void pollers_drop(struct fs_handle *h)
 	pthread_mutex_unlock(&pollers_lock);
 }
 
-void fs_notify_change(struct vm_sandbox *sb)
+void fs_notify_change(struct vm_sandbox *sb, enum vm_change what)
 {
 	pthread_mutex_lock(&pollers_lock);
 	for (size_t i = 0; i < npollers;) {
@@ -87,23 +88,40 @@ void fs_notify_change(struct vm_sandbox *sb)
 	pthread_mutex_unlock(&pollers_lock);
 }
 
+static bool node_reads(const struct fs_node *n) { return n->show || n->sb_show; }
+static bool node_writes(const struct fs_node *n) { return n->store || n->sb_store; }
+
+static int node_show(const struct fs_node *n, struct fs_ctx *c, struct sbuf *out, struct err **e)
+{
+	return n->sb_show ? n->sb_show(c->sb, out, e) : n->show(c, out, e);
+}
+
+static int node_store(const struct fs_node *n, struct fs_ctx *c, const char *v, struct err **e)
+{
+	return n->sb_store ? n->sb_store(c->sb, v, e) : n->store(c, v, e);
+}
+
 /* Render the node's content into the handle's snapshot. */
 static int render(struct fs_handle *h)
 {
 	cleanup_err struct err *e = NULL;
 	sbuf_release(&h->data);
 	h->gen = handle_gen(h);
-	if (h->node->show(&h->ctx, &h->data, &e) < 0)
+	if (node_show(h->node, &h->ctx, &h->data, &e) < 0)
 		return fs_fail(&h->ctx, e);
 	return 0;
 }
 
 static time_t fs_mount_time;
 
-/* Turn an error into -errno, recording its message where the user looks. */
+/* Turn an error into -errno, recording its message, which starts with the
+ * file's path below the sandbox ("cpus/target: ..."), where the user
+ * looks: the sandbox's `error` and the log. */
 static int fs_fail(struct fs_ctx *c, struct err *e)
 {
-	if (c && c->sb)
+	if (c && c->sb && *c->rel)
+		vm_sandbox_set_error(c->sb, "%s: %s", c->rel, e->msg);
+	else if (c && c->sb)
 		vm_sandbox_set_error(c->sb, "%s", e->msg);
 	else
 		log_err("%s", e->msg);
@@ -140,7 +158,7 @@ static void fill_stat(const struct fs_node *n, struct fs_ctx *c, struct stat *st
 		st->st_size = FS_NOMINAL_SIZE;
 		if (n->flags & FS_STREAM) {
 			struct stat real;
-			st->st_size = stat(fs_stream_path(c), &real) == 0 ? real.st_size : 0;
+			st->st_size = stat(c->sb->console_log, &real) == 0 ? real.st_size : 0;
 			if (st->st_size)
 				st->st_mtim = real.st_mtim;
 		}
@@ -203,7 +221,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	bool rd = acc == O_RDONLY || acc == O_RDWR, wr = acc == O_WRONLY || acc == O_RDWR;
 	if (S_ISDIR(n->mode))
 		r = -EISDIR;
-	else if ((wr && !n->store) || (rd && !n->show && !(n->flags & (FS_STREAM | FS_EVENTS))))
+	else if ((wr && !node_writes(n)) || (rd && !node_reads(n) && !(n->flags & (FS_STREAM | FS_EVENTS))))
 		r = -EACCES;
 	if (r < 0) {
 		fs_ctx_release(&c);
@@ -214,7 +232,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	h->ctx = c;
 	h->stream_fd = -1;
 	if (rd && (n->flags & FS_STREAM)) {
-		h->stream_fd = open(fs_stream_path(&c), O_RDONLY | O_CLOEXEC);
+		h->stream_fd = open(c.sb->console_log, O_RDONLY | O_CLOEXEC);
 	} else if (rd && (n->flags & FS_EVENTS)) {
 		h->ev_seq = h->gen = handle_gen(h); /* a reader gets new events */
 	} else if (rd) {
@@ -294,7 +312,7 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
 	if (h->node->flags & FS_EVENTS)
 		return read_events(h, buf, size);
-	if (h->node->show && off == 0 && h->read_once) {
+	if (node_reads(h->node) && off == 0 && h->read_once) {
 		int r = render(h); /* sysfs: read from 0 again after poll() */
 		if (r < 0)
 			return r;
@@ -321,18 +339,17 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
 	cleanup_err struct err *e = NULL;
 	if (size > FS_WRITE_MAX) {
-		err_set(&e, EINVAL, "%s: write of %zu bytes is larger than %d", h->node->name, size,
-			FS_WRITE_MAX);
+		err_set(&e, EINVAL, "a write of %zu bytes is larger than %d", size, FS_WRITE_MAX);
 		return fs_fail(&h->ctx, e);
 	}
 	if (memchr(buf, '\0', size)) {
-		err_set(&e, EINVAL, "%s: a NUL byte in the written value", h->node->name);
+		err_set(&e, EINVAL, "a NUL byte in the written value");
 		return fs_fail(&h->ctx, e);
 	}
 	cleanup_free char *v = xstrndup(buf, size);
 	if (size && v[size - 1] == '\n')
 		v[size - 1] = '\0';
-	int r = h->node->store(&h->ctx, v, &e);
+	int r = node_store(h->node, &h->ctx, v, &e);
 	if (r < 0)
 		return fs_fail(&h->ctx, e);
 	return (int)size;
@@ -358,7 +375,7 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	int r = fs_resolve(path, &n, &c);
 	if (r < 0)
 		return r;
-	r = S_ISDIR(n->mode) ? -EISDIR : n->store ? 0 : -EACCES;
+	r = S_ISDIR(n->mode) ? -EISDIR : node_writes(n) ? 0 : -EACCES;
 	fs_ctx_release(&c);
 	return r;
 }
@@ -369,7 +386,9 @@ static int fs_mkdir(const char *path, mode_t mode)
 	if (path[0] != '/' || strchr(name, '/'))
 		return -EPERM; /* only sandboxes can be created, at the top */
 	cleanup_err struct err *e = NULL;
-	int r = vm_sandbox_create(name, &e);
+	int r = vm_registry_create(name, &e);
+	if (r < 0)
+		err_wrap(&e, "mkdir %s", name);
 	return r < 0 ? fs_fail(NULL, e) : 0;
 }
 
@@ -379,12 +398,12 @@ static int fs_rmdir(const char *path)
 	if (path[0] != '/' || strchr(name, '/'))
 		return -EPERM;
 	cleanup_err struct err *e = NULL;
-	cleanup_sandbox struct vm_sandbox *sb = vm_sandbox_get(name);
+	cleanup_sandbox struct vm_sandbox *sb = vm_registry_get(name);
 	if (!sb)
 		return -ENOENT;
-	int r = vm_sandbox_destroy(name, &e);
+	int r = vm_registry_destroy(name, &e);
 	if (r < 0) {
-		struct fs_ctx c = {.sb = sb};
+		struct fs_ctx c = {.sb = sb, .rel = "rmdir"};
 		return fs_fail(&c, e);
 	}
 	return 0;

@@ -1,81 +1,28 @@
 /*
  * fs_sandbox — the files of one sandbox directory: config, cmdline, ctl,
- * state, pid, error, console, and the cpus/ devices/ bridges/ subdirectories.
+ * state, pid, error, console, events, and the cpus/ memory/ devices/
+ * bridges/ subdirectories.
  */
 #include "fs/fs.h"
 
-#include <string.h>
-
-#include "vm/vm_sandbox.h"
-
-static int show_config(struct fs_ctx *c, struct sbuf *out, struct err **e)
-{
-	vm_sandbox_config_show(c->sb, out);
-	return 0;
-}
-
-static int store_config(struct fs_ctx *c, const char *v, struct err **e)
-{
-	return vm_sandbox_config_write(c->sb, v, e);
-}
-
-static int show_cmdline(struct fs_ctx *c, struct sbuf *out, struct err **e)
-{
-	return vm_sandbox_cmdline_show(c->sb, out, e);
-}
-
-static int show_ctl(struct fs_ctx *c, struct sbuf *out, struct err **e)
-{
-	vm_ctl_verbs(c->sb, out);
-	return 0;
-}
-
-static int store_ctl(struct fs_ctx *c, const char *v, struct err **e)
-{
-	return vm_ctl(c->sb, v, e);
-}
-
-static int show_state(struct fs_ctx *c, struct sbuf *out, struct err **e)
-{
-	pthread_mutex_lock(&c->sb->lock);
-	sbuf_printf(out, "%s\n", vm_state_name(c->sb->state));
-	pthread_mutex_unlock(&c->sb->lock);
-	return 0;
-}
-
-static int show_pid(struct fs_ctx *c, struct sbuf *out, struct err **e)
-{
-	pthread_mutex_lock(&c->sb->lock);
-	if (c->sb->pid > 0)
-		sbuf_printf(out, "%d\n", (int)c->sb->pid);
-	pthread_mutex_unlock(&c->sb->lock);
-	return 0;
-}
-
-static int show_error(struct fs_ctx *c, struct sbuf *out, struct err **e)
-{
-	pthread_mutex_lock(&c->sb->lock);
-	if (*c->sb->error)
-		sbuf_printf(out, "%s\n", c->sb->error);
-	pthread_mutex_unlock(&c->sb->lock);
-	return 0;
-}
-
-const char *fs_stream_path(struct fs_ctx *c) { return c->sb->console_log; }
+#include "vm/sandbox/ctl.h"
+#include "vm/sandbox/sandbox.h"
 
 static const struct fs_node sandbox_nodes[] = {
-	{"config", FS_RW, show_config, store_config},
-	{"cmdline", FS_RO, show_cmdline},
-	{"ctl", FS_RW, show_ctl, store_ctl},
-	{"state", FS_RO, show_state, .flags = FS_POLL_STATE},
-	{"pid", FS_RO, show_pid},
-	{"error", FS_RO, show_error},
-	{"console", FS_RO, .flags = FS_STREAM},
-	{"events", FS_RO, .flags = FS_EVENTS},
-	{"cpus", FS_DIRMODE, .dir = &fs_cpus_dir},
-	{"memory", FS_DIRMODE, .dir = &fs_memory_dir},
-	{"devices", FS_DIRMODE, .dir = &fs_devices_dir},
-	{"bridges", FS_DIRMODE, .dir = &fs_bridges_dir},
+	FS_ATTR_RW(config, vm_sandbox_config, "JSON config; a write merges keys (see `cat config`)"),
+	FS_ATTR_RO(cmdline, vm_sandbox_cmdline, "the QEMU argv the config builds, one per line"),
+	FS_ATTR_RW(ctl, vm_ctl, "write a verb (below); read: the verbs the state allows"),
+	{ "state", FS_RO, .sb_show = vm_sandbox_state_show, .flags = FS_POLL_STATE,
+	  .help = "the state (below); poll() wakes when it changes" },
+	FS_ATTR_RO(pid, vm_sandbox_pid, "QEMU's pid while it runs"),
+	FS_ATTR_RO(error, vm_sandbox_error, "the last failure message"),
+	{ "console", FS_RO, .flags = FS_STREAM, .help = "guest serial console (tail -f works)" },
+	{ "events", FS_RO, .flags = FS_EVENTS,
+	  .help = "QMP events and state changes, one JSON line each (blocks like tail -f)" },
+	FS_SUBDIR(cpus, fs_cpus_dir, "vCPUs"),
+	FS_SUBDIR(memory, fs_memory_dir, "memory"),
+	FS_SUBDIR(devices, fs_devices_dir, "devices"),
+	FS_SUBDIR(bridges, fs_bridges_dir, "hotplug bridges and their slots"),
 };
 
 const struct fs_dir fs_sandbox_dir = {FS_DIR(sandbox_nodes)};

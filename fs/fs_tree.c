@@ -1,43 +1,27 @@
 /*
- * fs_tree — path resolution over the directory tables, and the root
- * directory (README, version, one directory per sandbox).
+ * fs_tree — the root directory (README, version, one directory per
+ * sandbox), path resolution over the directory tables, and what is
+ * generated from the tables: the walk of every path, the README, the
+ * names reserved from the vm layer.
  */
 #include "fs/fs.h"
 
+#include <stdio.h>
 #include <string.h>
 
-#include "vm/vm_sandbox.h"
+#include "vm/sandbox/ctl.h"
+#include "vm/sandbox/devices.h"
+#include "vm/sandbox/registry.h"
+#include "vm/sandbox/sandbox.h"
 
 static struct fs_info info;
 
 void fs_set_info(const struct fs_info *i) { info = *i; }
 const struct fs_info *fs_get_info(void) { return &info; }
 
-static const char readme[] =
-	"sandboxfs — every directory is a QEMU sandbox.\n"
-	"\n"
-	"  mkdir NAME                  create a sandbox (state: created)\n"
-	"  rmdir NAME                  remove it (EBUSY while running or paused)\n"
-	"  NAME/config                 JSON config; a write merges keys (see `cat config`)\n"
-	"  NAME/cmdline                the QEMU argv the config builds, one per line\n"
-	"  NAME/ctl                    write: start | stop | kill | pause | resume\n"
-	"  NAME/state                  created | running | paused | stopped | crashed\n"
-	"  NAME/pid  NAME/error        QEMU pid; last failure message\n"
-	"  NAME/console                guest serial console (tail -f works)\n"
-	"  NAME/cpus/target            wanted vCPUs (hotplug while running)\n"
-	"  NAME/cpus/online|max|hotplugged\n"
-	"  NAME/devices/add            write one device as JSON, e.g.\n"
-	"      {\"type\":\"block\",\"id\":\"d1\",\"file\":\"/path/x.img\",\"format\":\"raw\"}\n"
-	"  NAME/devices/remove         write a device id\n"
-	"  NAME/devices/ID/            spec, bus, addr, state\n"
-	"  NAME/bridges/ID             PCIe root port: type, bus, chassis, addr, slots\n"
-	"\n"
-	"A write is one command; its errno is the verdict and `error` says why.\n"
-	"See sandboxfs(1) and docs/abi.md.\n";
-
 static int show_readme(struct fs_ctx *c, struct sbuf *out, struct err **e)
 {
-	sbuf_add(out, readme);
+	fs_readme(out);
 	return 0;
 }
 
@@ -48,19 +32,20 @@ static int show_version(struct fs_ctx *c, struct sbuf *out, struct err **e)
 	return 0;
 }
 
-static void list_sandboxes(struct fs_ctx *c, struct strv *out) { vm_sandbox_names(out); }
+static void list_sandboxes(struct fs_ctx *c, struct strv *out) { vm_registry_names(out); }
 
 static int lookup_sandbox(struct fs_ctx *c, const char *name)
 {
-	c->sb = vm_sandbox_get(name);
+	c->sb = vm_registry_get(name);
 	return c->sb ? 0 : -ENOENT;
 }
 
-static const struct fs_node sandbox_node = {"", FS_DIRMODE, .dir = &fs_sandbox_dir};
+static const struct fs_node sandbox_node = {"", FS_DIRMODE, .dir = &fs_sandbox_dir,
+					     .help = "a sandbox: mkdir creates it, rmdir removes it"};
 
 static const struct fs_node root_nodes[] = {
-	{"README", FS_RO, show_readme},
-	{"version", FS_RO, show_version},
+	{"README", FS_RO, show_readme, .help = "this text"},
+	{"version", FS_RO, show_version, .help = "sandboxfs and QEMU versions"},
 };
 
 static const struct fs_dir root_dir = {
@@ -84,11 +69,14 @@ int fs_resolve(const char *path, const struct fs_node **nodep, struct fs_ctx *ct
 	memset(ctx, 0, sizeof(*ctx));
 	const struct fs_node *node = &fs_root;
 	const char *p = path;
+	int depth = 0;
 	while (*p) {
 		while (*p == '/')
 			p++;
 		if (!*p)
 			break;
+		if (depth++ == 1) /* below the sandbox: the path messages start with */
+			snprintf(ctx->rel, sizeof(ctx->rel), "%s", p);
 		const char *end = strchrnul(p, '/');
 		size_t len = (size_t)(end - p);
 		if (!node->dir || len >= sizeof(ctx->name))
@@ -115,4 +103,86 @@ int fs_resolve(const char *path, const struct fs_node **nodep, struct fs_ctx *ct
 enoent:
 	fs_ctx_release(ctx);
 	return -ENOENT;
+}
+
+/* ---- generated from the tables ---- */
+
+struct walk {
+	void (*fn)(const char *path, const struct fs_node *n, void *opaque);
+	void *opaque;
+};
+
+static void walk_dir(const struct walk *w, const struct fs_dir *d, const char *prefix, int depth);
+
+static void walk_node(const struct walk *w, const struct fs_node *n, const char *prefix,
+		      const char *name, int depth)
+{
+	bool dir = S_ISDIR(n->mode);
+	cleanup_free char *path = xasprintf("%s%s%s", prefix, name, dir ? "/" : "");
+	w->fn(path, n, w->opaque);
+	if (dir && n->dir && depth < 16)
+		walk_dir(w, n->dir, path, depth + 1);
+}
+
+static void walk_dir(const struct walk *w, const struct fs_dir *d, const char *prefix, int depth)
+{
+	for (size_t i = 0; i < d->n; i++)
+		walk_node(w, &d->nodes[i], prefix, d->nodes[i].name, depth);
+	if (d->child)
+		walk_node(w, d->child, prefix, depth == 0 ? "NAME" : "ID", depth);
+}
+
+void fs_tree_walk(void (*fn)(const char *path, const struct fs_node *n, void *opaque),
+		  void *opaque)
+{
+	struct walk w = {fn, opaque};
+	walk_dir(&w, &root_dir, "", 0);
+}
+
+static void readme_line(const char *path, const struct fs_node *n, void *opaque)
+{
+	struct sbuf *out = opaque;
+	size_t col = strlen(path) + 2;
+	sbuf_printf(out, "  %s%*s %s\n", path, col < 30 ? (int)(30 - col) : 0, "",
+		    n->help ? n->help : "");
+}
+
+void fs_readme(struct sbuf *out)
+{
+	sbuf_add(out, "sandboxfs — every directory is a QEMU sandbox.\n\n"
+		      "  mkdir NAME                   create a sandbox (state: created)\n"
+		      "  rmdir NAME                   remove it (EBUSY while running or paused)\n");
+	fs_tree_walk(readme_line, out);
+	sbuf_add(out, "\nctl verbs, and the states each applies in:\n");
+	cleanup_sbuf struct sbuf verbs = {0};
+	vm_ctl_describe(&verbs);
+	for (char *line = verbs.s, *nl; line && *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		sbuf_printf(out, "  %.*s\n", (int)(nl - line), line);
+	}
+	sbuf_add(out, "\nstates:");
+	for (int st = 0; st < VM_STATE_COUNT; st++)
+		sbuf_printf(out, " %s", vm_state_name((enum vm_state)st));
+	sbuf_add(out, "\n\nA write is one command; its errno is the verdict and `error` says why.\n"
+		      "See sandboxfs(1) and docs/abi.md.\n");
+}
+
+/* The names of a table's own nodes, NULL-terminated, made once. */
+static const char *const *table_names(const struct fs_dir *d)
+{
+	const char **v = xcalloc(d->n + 1, sizeof(*v));
+	for (size_t i = 0; i < d->n; i++)
+		v[i] = d->nodes[i].name;
+	return v;
+}
+
+void fs_reserve_names(void)
+{
+	static const char *const *root_names, *const *device_names;
+	if (!root_names) {
+		root_names = table_names(&root_dir);
+		device_names = table_names(&fs_devices_dir);
+	}
+	vm_registry_reserve(root_names);
+	vm_devices_reserve(device_names);
 }

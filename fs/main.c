@@ -18,8 +18,9 @@
 #include "arch/arch.h"
 #include "fs/fs.h"
 #include "lib/log.h"
-#include "vm/vm_config.h"
-#include "vm/vm_sandbox.h"
+#include "vm/model/config.h"
+#include "vm/sandbox/daemon.h"
+#include "vm/sandbox/sandbox.h"
 
 extern char **environ;
 
@@ -152,12 +153,12 @@ static void *main_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	void *r = fs_operations.init(conn, cfg);
 	cleanup_err struct err *e = NULL;
-	if (vm_monitor_start(&e) < 0) {
+	fs_reserve_names();
+	vm_sandbox_observe(fs_notify_change);
+	if (vm_daemon_start(&e) < 0) {
 		log_err("%s", e->msg);
 		exit(1);
 	}
-	vm_set_change_hook(fs_notify_change);
-	vm_persist_load_all();
 	log_info("mounted");
 	return r;
 }
@@ -241,7 +242,7 @@ int main(int argc, char **argv)
 	main_ops = fs_operations;
 	main_ops.init = main_init;
 	r = fuse_main(args.argc, args.argv, &main_ops, NULL);
-	vm_shutdown();
+	vm_daemon_shutdown();
 	log_info("unmounted");
 	fuse_opt_free_args(&args);
 	free(o.state_dir);

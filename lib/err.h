@@ -10,6 +10,8 @@
 #ifndef SANDBOXFS_ERR_H
 #define SANDBOXFS_ERR_H
 
+#include <errno.h>
+
 struct err {
 	int code;  /* errno value, > 0 */
 	char *msg; /* heap-owned, never NULL once set */
@@ -26,6 +28,9 @@ int err_wrap(struct err **e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void err_free(struct err **e);
 static inline int err_code(const struct err *e) { return e ? e->code : 0; }
+/* -code of the error a callee stored through `e` (-EIO when it stored
+ * none, or when `e` itself is NULL): `return err_ret(e);` after a failure. */
+static inline int err_ret(struct err **e) { return e && *e ? -(*e)->code : -EIO; }
 
 #define cleanup_err __attribute__((cleanup(err_free)))
 

@@ -20,9 +20,11 @@
 #include "lib/err.h"
 #include "lib/util.h"
 #include "qmp/qmp_client.h"
-#include "vm/vm_cmdline.h"
-#include "vm/vm_device.h"
-#include "vm/vm_topology.h"
+#include "vm/qemu/cmdline.h"
+#include "vm/qemu/fds.h"
+#include "vm/model/device.h"
+#include "vm/model/parts.h"
+#include "vm/model/topology.h"
 
 int sqemu_listen(const char *path)
 {

@@ -32,10 +32,12 @@
 #include "qmp/qmp_client.h"
 #include "tests/unit/support_cunit.h"
 #include "tests/unit/support_qemu.h"
-#include "vm/vm_cmdline.h"
-#include "vm/vm_config.h"
-#include "vm/vm_device.h"
-#include "vm/vm_topology.h"
+#include "vm/qemu/cmdline.h"
+#include "vm/qemu/fds.h"
+#include "vm/model/config.h"
+#include "vm/model/device.h"
+#include "vm/model/parts.h"
+#include "vm/model/topology.h"
 
 #define QEMU "/usr/bin/qemu-system-x86_64"
 #define TMO 10000
@@ -80,7 +82,7 @@ static void test_accept(void)
 		"\"memory_slots\":1,\"maxmem_mib\":512,\"mem_prealloc\":true,\"vcpus\":2,"
 		"\"maxvcpus\":4,\"cores\":2,\"name\":\"accept,1\"}", false, &e), 0);
 	struct vm_topology t;
-	vm_topology_init_config(&t, &cfg);
+	vm_config_topology(&cfg, &t);
 
 	char *specs[16] = {0};
 	size_t n = 0;
@@ -123,7 +125,7 @@ static void test_accept(void)
 
 	int fds[32];
 	CU_ASSERT_FATAL(plan.n < ARRAY_SIZE(fds));
-	r = vm_cmdline_open_fds(&plan, fds, &e);
+	r = vm_fds_open(&plan, fds, &e);
 	if (r < 0)
 		fprintf(stderr, "\n  open fds: %s\n", e->msg);
 	CU_ASSERT_EQUAL_FATAL(r, 0);
@@ -133,7 +135,7 @@ static void test_accept(void)
 	cleanup_free char *qlog = xasprintf("%s/qemu.log", dir);
 	pid_t pid = sqemu_spawn(argv.v, hl, qlog, &plan, fds);
 	CU_ASSERT_FATAL(pid >= 0);
-	vm_cmdline_close_fds(&plan, fds);
+	vm_fds_close(&plan, fds);
 
 	struct qmp_client *c = NULL;
 	r = sqemu_connect(qsock, TMO, NULL, qlog, &argv, &c);

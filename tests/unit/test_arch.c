@@ -16,10 +16,12 @@
 #include "lib/err.h"
 #include "lib/util.h"
 #include "tests/unit/support_cunit.h"
-#include "vm/vm_cmdline.h"
-#include "vm/vm_config.h"
-#include "vm/vm_device.h"
-#include "vm/vm_topology.h"
+#include "vm/qemu/cmdline.h"
+#include "vm/qemu/fds.h"
+#include "vm/model/config.h"
+#include "vm/model/device.h"
+#include "vm/model/parts.h"
+#include "vm/model/topology.h"
 
 #define KERNEL "/opt/sandboxfs/guest/vmlinuz"
 #define INITRD "/opt/sandboxfs/guest/initramfs.cpio.gz"
@@ -224,7 +226,7 @@ static int sb_init(struct sandbox *s, const char *json, char *msg, size_t len)
 	int r = vm_config_merge(&s->cfg, json, false, &e);
 	if (r < 0 && msg)
 		snprintf(msg, len, "%s", e->msg);
-	vm_topology_init_config(&s->topo, &s->cfg);
+	vm_config_topology(&s->cfg, &s->topo);
 	return r;
 }
 
@@ -489,7 +491,7 @@ static void test_ops(void)
 		CU_ASSERT_STRING_EQUAL(a->qemu_binary(m[i].machine), m[i].qemu);
 		CU_ASSERT_PTR_NULL(a->qemu_binary(m[i].bad_machine));
 		CU_ASSERT_PTR_NULL(a->qemu_binary(NULL));
-		unsigned all = ARCH_CAP_BLOCK_HOTPLUG | ARCH_CAP_MULTIQUEUE | ARCH_CAP_FS_SHARING;
+		unsigned all = ARCH_CAP_MULTIQUEUE | ARCH_CAP_FS_SHARING;
 		CU_ASSERT_EQUAL(a->caps & all, all);
 	}
 	CU_ASSERT_PTR_NULL(arch_lookup("ppc64"));
@@ -525,7 +527,7 @@ static void test_ops(void)
 	CU_ASSERT_STRING_EQUAL(arm->machine_options("virt", "kvm"), "usb=off,gic-version=host");
 	CU_ASSERT_STRING_EQUAL(arm->machine_options("virt", "tcg,thread=multi"), "usb=off,gic-version=3");
 	CU_ASSERT_STRING_EQUAL(ppc->machine_options("pseries", "kvm"), "usb=off");
-	struct vm_config cfg = { .accel = "kvm", .machine_options = "usb=off,gic-version=host" };
+	struct arch_vm cfg = { .accel = "kvm", .machine_options = "usb=off,gic-version=host" };
 	CU_ASSERT_STRING_EQUAL(arm->cpu_model(&cfg), "host");
 	CU_ASSERT_EQUAL(arm->max_vcpus(&cfg), 123);
 	CU_ASSERT_EQUAL(ppc->max_vcpus(&cfg), 128);

@@ -30,10 +30,12 @@
 #include "qmp/qmp_client.h"
 #include "tests/unit/support_cunit.h"
 #include "tests/unit/support_qemu.h"
-#include "vm/vm_cmdline.h"
-#include "vm/vm_config.h"
-#include "vm/vm_device.h"
-#include "vm/vm_topology.h"
+#include "vm/qemu/cmdline.h"
+#include "vm/qemu/fds.h"
+#include "vm/model/config.h"
+#include "vm/model/device.h"
+#include "vm/model/parts.h"
+#include "vm/model/topology.h"
 
 #define TMO 20000
 
@@ -110,7 +112,7 @@ static void run_arch(const char *arch)
 	vm_config_init(&cfg);
 	cleanup_err struct err *e = NULL;
 	const struct arch_ops *a = arch_lookup(arch);
-	bool pcie = a->machine_is_pcie(a->default_machine);
+	bool pcie = !strcmp(a->bridge_driver, "pcie-root-port");
 	cleanup_free char *cj = xasprintf("{\"arch\":\"%s\",\"accel\":\"tcg,thread=multi\",\"vcpus\":2,"
 					  "\"maxvcpus\":2%s}", arch, pcie ? ",\"root_ports\":9" : "");
 	int r = vm_config_merge(&cfg, cj, false, &e);
@@ -118,7 +120,7 @@ static void run_arch(const char *arch)
 		fprintf(stderr, "\n  %s config: %s\n", arch, e->msg);
 	CU_ASSERT_EQUAL_FATAL(r, 0);
 	struct vm_topology t;
-	vm_topology_init_config(&t, &cfg);
+	vm_config_topology(&cfg, &t);
 
 	char *specs[12] = {0};
 	size_t n = 0;

@@ -21,10 +21,12 @@
 #include "lib/util.h"
 #include "tests/unit/support_cunit.h"
 #include "tests/unit/support_qemu.h"
-#include "vm/vm_cmdline.h"
-#include "vm/vm_config.h"
-#include "vm/vm_device.h"
-#include "vm/vm_topology.h"
+#include "vm/qemu/cmdline.h"
+#include "vm/qemu/fds.h"
+#include "vm/model/config.h"
+#include "vm/model/device.h"
+#include "vm/model/parts.h"
+#include "vm/model/topology.h"
 
 #define KERNEL "/opt/sandboxfs/guest/vmlinuz"
 #define INITRD "/opt/sandboxfs/guest/initramfs.cpio.gz"
@@ -133,7 +135,7 @@ static void fixture_init_config(struct fixture *f, const char *extra_json)
 {
 	fixture_init(f, extra_json);
 	vm_topology_release(&f->topo);
-	vm_topology_init_config(&f->topo, &f->cfg);
+	vm_config_topology(&f->cfg, &f->topo);
 }
 
 /* Parse a device and place it in the first free slot. */
@@ -273,16 +275,16 @@ static void test_kernel_params(void)
 {
 	struct fixture f;
 	fixture_init(&f, NULL);
-	cleanup_free char *p0 = vm_cmdline_kernel_params(&f.cfg);
+	cleanup_free char *p0 = vm_cmdline_kernel_params(&f.cfg, NULL, 0);
 	CU_ASSERT_STRING_EQUAL(p0, "console=ttyS0 " ARCH_PARAMS " quiet");
 	cleanup_err struct err *e = NULL;
 	CU_ASSERT_EQUAL(vm_config_merge(&f.cfg, "{\"debug\":true}", false, &e), 0);
-	cleanup_free char *p1 = vm_cmdline_kernel_params(&f.cfg);
+	cleanup_free char *p1 = vm_cmdline_kernel_params(&f.cfg, NULL, 0);
 	CU_ASSERT_STRING_EQUAL(p1, "console=ttyS0 " ARCH_PARAMS " debug ignore_loglevel");
 	/* user params last, so they win (e.g. a second console=, panic=) */
 	CU_ASSERT_EQUAL(vm_config_merge(&f.cfg, "{\"debug\":false,\"kernel_params\":\"panic=0 console=hvc0\"}",
 					false, &e), 0);
-	cleanup_free char *p2 = vm_cmdline_kernel_params(&f.cfg);
+	cleanup_free char *p2 = vm_cmdline_kernel_params(&f.cfg, NULL, 0);
 	CU_ASSERT_STRING_EQUAL(p2, "console=ttyS0 " ARCH_PARAMS " quiet panic=0 console=hvc0");
 	fixture_release(&f);
 }
@@ -663,7 +665,7 @@ static void test_knob_variants(void)
 	int opened[5] = { -1, -1, -1, -1, -1 };
 	struct vm_fdplan bad = {0};
 	vm_fdplan_add(&bad, VM_FD_PATH, "/nonexistent/dev", false);
-	CU_ASSERT_EQUAL(vm_cmdline_open_fds(&bad, opened, &e), -ENOENT);
+	CU_ASSERT_EQUAL(vm_fds_open(&bad, opened, &e), -ENOENT);
 	CU_ASSERT_PTR_NOT_NULL(e && strstr(e->msg, "open /nonexistent/dev"));
 	vm_fdplan_release(&bad);
 	vm_fdplan_release(&fds);

@@ -11,7 +11,7 @@
 #include "lib/err.h"
 #include "lib/util.h"
 #include "tests/unit/support_cunit.h"
-#include "vm/vm_config.h"
+#include "vm/model/config.h"
 
 #define KERNEL "/opt/sandboxfs/guest/vmlinuz"
 #define INITRD "/opt/sandboxfs/guest/initramfs.cpio.gz"
@@ -208,15 +208,15 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
 	/* not an object */
-	{ "not json", EINVAL, "config: not a JSON object" },
-	{ "", EINVAL, "config: not a JSON object" },
-	{ "{", EINVAL, "config: not a JSON object" },
-	{ "[1,2]", EINVAL, "config: not a JSON object" },
-	{ "\"vcpus\"", EINVAL, "config: not a JSON object" },
-	{ "42", EINVAL, "config: not a JSON object" },
-	{ "null", EINVAL, "config: not a JSON object" },
-	{ "{\"vcpus\":2} x", EINVAL, "config: not a JSON object" },
-	{ "{\"vcpus\":2}{}", EINVAL, "config: not a JSON object" },
+	{ "not json", EINVAL, "not a JSON object" },
+	{ "", EINVAL, "not a JSON object" },
+	{ "{", EINVAL, "not a JSON object" },
+	{ "[1,2]", EINVAL, "not a JSON object" },
+	{ "\"vcpus\"", EINVAL, "not a JSON object" },
+	{ "42", EINVAL, "not a JSON object" },
+	{ "null", EINVAL, "not a JSON object" },
+	{ "{\"vcpus\":2} x", EINVAL, "not a JSON object" },
+	{ "{\"vcpus\":2}{}", EINVAL, "not a JSON object" },
 	/* unknown keys, also after a valid one (nothing is half-applied) */
 	{ "{\"bogus\":1}", EINVAL, "unknown key: bogus" },
 	{ "{\"vcpus\":2,\"VCPUS\":2}", EINVAL, "unknown key: VCPUS" },
@@ -384,7 +384,7 @@ static void test_from_json(void)
 		{ "{\"extra\":1}", "unknown key: extra" },
 		{ "{\"vcpus\":\"1\"}", "vcpus: expected integer" },
 		{ "{\"kernel\":\"rel\"}", "kernel: must be an absolute path" },
-		{ "[]", "config: not a JSON object" },
+		{ "[]", "not a JSON object" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		cleanup_json struct json_object *o = json_tokener_parse(bad[i].json);
@@ -436,10 +436,10 @@ static void test_arch(void)
 	CU_ASSERT_PTR_NULL(a->qemu_binary("q35 "));
 	struct vm_config cfg;
 	vm_config_init(&cfg);
-	CU_ASSERT_EQUAL(a->max_vcpus(&cfg), 255);
-	free(cfg.accel);
-	cfg.accel = xstrdup("kvm");
-	CU_ASSERT_EQUAL(a->max_vcpus(&cfg), 240);
+	struct arch_vm v = vm_config_arch_vm(&cfg);
+	CU_ASSERT_EQUAL(a->max_vcpus(&v), 255);
+	v.accel = "kvm";
+	CU_ASSERT_EQUAL(a->max_vcpus(&v), 240);
 	vm_config_release(&cfg);
 }
 

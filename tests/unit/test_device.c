@@ -14,8 +14,9 @@
 #include "lib/err.h"
 #include "lib/util.h"
 #include "tests/unit/support_cunit.h"
-#include "vm/vm_device.h"
-#include "vm/vm_qopts.h"
+#include "vm/model/device.h"
+#include "vm/model/parts.h"
+#include "qmp/qmp_keyval.h"
 
 /* The block keys added with the full device model, at their defaults. */
 #define BLOCK_TAIL "\"interface\":\"virtio-blk\",\"iothread\":\"\",\"scsi_id\":0,\"lun\":0"
@@ -113,10 +114,10 @@ static void assert_parse_einval(const char *json, const char *msg, bool check_co
 static void test_invalid(void)
 {
 	static const struct { const char *json, *msg; } cases[] = {
-		{ "", "device: not a JSON object" },
-		{ "[]", "device: not a JSON object" },
-		{ "\"block\"", "device: not a JSON object" },
-		{ "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/f\"} x", "device: not a JSON object" },
+		{ "", "not a JSON object" },
+		{ "[]", "not a JSON object" },
+		{ "\"block\"", "not a JSON object" },
+		{ "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/f\"} x", "not a JSON object" },
 		{ "{}", "type: required" },
 		{ "{\"id\":\"d1\",\"file\":\"/f\"}", "type: required" },
 		{ "{\"type\":\"nosuch\",\"id\":\"d1\",\"file\":\"/f\"}", "type: unsupported device type nosuch" },
@@ -154,6 +155,24 @@ static void test_invalid(void)
 	CU_ASSERT_PTR_NULL(d);
 }
 
+/* The blockdev part (main_fn false) or the main function of a device
+ * placed on bus/addr, from its parts; NULL when it has none. */
+static struct json_object *dev_part(const struct vm_device *d, const char *bus, int addr,
+				    bool main_fn)
+{
+	struct vm_dev_env env = { .arch = &arch_x86_64, .bus = bus, .addr = addr };
+	struct vm_dev_parts p = { .main = -1 };
+	cleanup_err struct err *e = NULL;
+	if (vm_device_parts(d, &env, &p, &e) < 0)
+		return NULL;
+	struct json_object *o = NULL;
+	for (size_t i = 0; i < p.n && !o; i++)
+		if (main_fn ? (int)i == p.main : p.v[i].kind == VM_PART_BLOCKDEV)
+			o = json_object_get(p.v[i].args);
+	vm_dev_parts_release(&p);
+	return o;
+}
+
 static void test_backend_frontend(void)
 {
 	struct vm_device *d = NULL;
@@ -161,36 +180,36 @@ static void test_backend_frontend(void)
 	CU_ASSERT_EQUAL_FATAL(vm_device_parse("{\"type\":\"block\",\"id\":\"d1\","
 					      "\"file\":\"/tmp/a,b.img\"}", &d, &e), 0);
 
-	cleanup_json struct json_object *back = vm_device_backend(d);
+	cleanup_json struct json_object *back = dev_part(d, NULL, 0, false);
 	cleanup_free char *bs = plain(back);
 	CU_ASSERT_STRING_EQUAL(bs, "{\"driver\":\"raw\",\"node-name\":\"drive-d1\",\"read-only\":false,"
 				   "\"file\":{\"driver\":\"file\",\"filename\":\"/tmp/a,b.img\","
 				   "\"read-only\":false}}");
-	cleanup_free char *bq = vm_qopts_from_json(back, NULL);
+	cleanup_free char *bq = qmp_keyval_from_json(back, NULL);
 	CU_ASSERT_STRING_EQUAL(bq, "driver=raw,node-name=drive-d1,read-only=off,file.driver=file,"
 				   "file.filename=/tmp/a,,b.img,file.read-only=off");
 
-	cleanup_json struct json_object *front = vm_device_frontend(d, &arch_x86_64, "rp1", 0);
+	cleanup_json struct json_object *front = dev_part(d, "rp1", 0, true);
 	cleanup_free char *fs = plain(front);
 	CU_ASSERT_STRING_EQUAL(fs, "{\"driver\":\"virtio-blk-pci\",\"id\":\"d1\",\"drive\":\"drive-d1\","
 				   "\"bus\":\"rp1\",\"addr\":\"0x0\"}");
-	cleanup_free char *fq = vm_qopts_from_json(front, "driver");
+	cleanup_free char *fq = qmp_keyval_from_json(front, "driver");
 	CU_ASSERT_STRING_EQUAL(fq, "virtio-blk-pci,id=d1,drive=drive-d1,bus=rp1,addr=0x0");
 
-	cleanup_json struct json_object *front2 = vm_device_frontend(d, &arch_x86_64, "pci.1", 26);
+	cleanup_json struct json_object *front2 = dev_part(d, "pci.1", 26, true);
 	cleanup_free char *fs2 = plain(front2);
 	CU_ASSERT_STRING_EQUAL(fs2, "{\"driver\":\"virtio-blk-pci\",\"id\":\"d1\",\"drive\":\"drive-d1\","
 				    "\"bus\":\"pci.1\",\"addr\":\"0x1a\"}");
 
 	/* unplaced: no bus, no addr */
-	cleanup_json struct json_object *front3 = vm_device_frontend(d, &arch_x86_64, NULL, 3);
+	cleanup_json struct json_object *front3 = dev_part(d, NULL, 3, true);
 	cleanup_free char *fs3 = plain(front3);
 	CU_ASSERT_STRING_EQUAL(fs3, "{\"driver\":\"virtio-blk-pci\",\"id\":\"d1\",\"drive\":\"drive-d1\"}");
 	vm_device_free(d);
 
 	CU_ASSERT_EQUAL_FATAL(vm_device_parse("{\"type\":\"block\",\"id\":\"ro\",\"file\":\"/x.qcow2\","
 					      "\"format\":\"qcow2\",\"readonly\":true}", &d, &e), 0);
-	cleanup_json struct json_object *back2 = vm_device_backend(d);
+	cleanup_json struct json_object *back2 = dev_part(d, NULL, 0, false);
 	cleanup_free char *bs2 = plain(back2);
 	CU_ASSERT_STRING_EQUAL(bs2, "{\"driver\":\"qcow2\",\"node-name\":\"drive-ro\",\"read-only\":true,"
 				    "\"file\":{\"driver\":\"file\",\"filename\":\"/x.qcow2\","
@@ -471,10 +490,10 @@ static void test_hotplug_view(void)
 	cleanup_err struct err *e = NULL;
 	CU_ASSERT_EQUAL_FATAL(vm_device_parse("{\"type\":\"rng\",\"id\":\"r\"}", &d, &e), 0);
 	CU_ASSERT_TRUE(vm_device_hotpluggable(d));
-	CU_ASSERT_PTR_NULL(vm_device_backend(d));
+	CU_ASSERT_PTR_NULL(dev_part(d, NULL, 0, false));
 	CU_ASSERT_PTR_NULL(d->format);
 	CU_ASSERT_STRING_EQUAL(d->file, "/dev/urandom");
-	cleanup_json struct json_object *f = vm_device_frontend(d, &arch_x86_64, "rp0", 0);
+	cleanup_json struct json_object *f = dev_part(d, "rp0", 0, true);
 	cleanup_free char *fs = plain(f);
 	CU_ASSERT_STRING_EQUAL(fs, "{\"driver\":\"virtio-rng-pci\",\"id\":\"r\",\"rng\":\"rng-r\","
 				   "\"bus\":\"rp0\",\"addr\":\"0x0\"}");
@@ -482,7 +501,7 @@ static void test_hotplug_view(void)
 	CU_ASSERT_EQUAL_FATAL(vm_device_parse("{\"type\":\"block\",\"id\":\"s\",\"file\":\"/f\","
 					      "\"interface\":\"scsi\"}", &d, &e), 0);
 	CU_ASSERT_TRUE(vm_device_hotpluggable(d));
-	cleanup_json struct json_object *sb = vm_device_backend(d);
+	cleanup_json struct json_object *sb = dev_part(d, NULL, 0, false);
 	CU_ASSERT_PTR_NOT_NULL(sb && strstr(json_object_to_json_string(sb), "drive-s"));
 	vm_device_free(d);
 	CU_ASSERT_EQUAL_FATAL(vm_device_parse("{\"type\":\"iommu\",\"id\":\"i\"}", &d, &e), 0);

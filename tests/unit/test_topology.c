@@ -11,8 +11,8 @@
 #include "lib/err.h"
 #include "lib/util.h"
 #include "tests/unit/support_cunit.h"
-#include "vm/vm_config.h"
-#include "vm/vm_topology.h"
+#include "vm/model/config.h"
+#include "vm/model/topology.h"
 
 static void test_layout(void)
 {
@@ -193,7 +193,7 @@ static void test_multifunction(void)
 	struct err *e = NULL;
 	CU_ASSERT_EQUAL_FATAL(vm_config_merge(&cfg, "{\"root_ports\":40,\"pci_bridges\":1}", false, &e), 0);
 	struct vm_topology t;
-	vm_topology_init_config(&t, &cfg);
+	vm_config_topology(&cfg, &t);
 	CU_ASSERT_EQUAL_FATAL(t.n, 41);
 	CU_ASSERT_EQUAL(t.bridges[0].addr, 2);
 	CU_ASSERT_EQUAL(t.bridges[0].func, 0);

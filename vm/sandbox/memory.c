@@ -1,7 +1,7 @@
 /*
- * vm_memory — memory size and hotplug.
+ * vm_memory — memory size and hotplug; see memory.h.
  *
- * memory/target is the total in MiB.  While running, growing it adds one
+ * The target is the total in MiB.  While running, growing it adds one
  * pc-dimm backed by a memory-backend-ram object (object-add, device_add; a
  * failed device_add deletes the object again); shrinking removes the most
  * recently added DIMMs, each after DEVICE_DELETED, and only by whole DIMMs.
@@ -12,7 +12,7 @@
  * memory hotplug (s390x) refuse with EOPNOTSUPP.  While not running, target
  * sets the boot memory.
  */
-#include "vm/vm_sandbox.h"
+#include "vm/sandbox/memory.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -21,6 +21,7 @@
 #include "arch/arch.h"
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
+#include "vm/sandbox/sandbox.h"
 
 #define VM_MEMORY_BLOCK_MIB 128 /* Linux's memory block size on x86_64 and arm64 */
 
@@ -61,19 +62,19 @@ static int dimm_add(struct vm_sandbox *sb, struct qmp_client *qmp, int size_mib,
 	json_object_object_add(obj, "id", json_object_new_string(mem));
 	json_object_object_add(obj, "size", json_object_new_int64((int64_t)size_mib << 20));
 	if (qmp_execute(qmp, "object-add", obj, tmo, NULL, e) < 0)
-		return err_wrap(e, "memory/target: object-add %s", mem);
+		return err_wrap(e, "object-add %s", mem);
 	struct json_object *dev = json_object_new_object();
 	json_object_object_add(dev, "driver", json_object_new_string("pc-dimm"));
 	json_object_object_add(dev, "id", json_object_new_string(d.id));
 	json_object_object_add(dev, "memdev", json_object_new_string(mem));
 	if (qmp_execute(qmp, "device_add", dev, tmo, NULL, e) < 0) {
-		err_wrap(e, "memory/target: device_add %s", d.id);
+		err_wrap(e, "device_add %s", d.id);
 		struct json_object *del = json_object_new_object();
 		json_object_object_add(del, "id", json_object_new_string(mem));
 		cleanup_err struct err *de = NULL;
 		if (qmp_execute(qmp, "object-del", del, tmo, NULL, &de) < 0)
 			log_err("%s: rollback object-del %s: %s", sb->name, mem, de->msg);
-		return -err_code(*e);
+		return err_ret(e);
 	}
 	pthread_mutex_lock(&sb->lock);
 	sb->dimms = xrealloc(sb->dimms, (sb->ndimms + 1) * sizeof(*sb->dimms));
@@ -96,10 +97,10 @@ static int dimm_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct err
 	json_object_object_add(args, "id", json_object_new_string(d.id));
 	cleanup_err struct err *de = NULL;
 	if (qmp_execute(qmp, "device_del", args, tmo, NULL, &de) < 0 && !d.removing)
-		return err_set(e, de->code, "memory/target: device_del %s: %s", d.id, de->msg);
+		return err_set(e, de->code, "device_del %s: %s", d.id, de->msg);
 	if (!(de && de->code == ENODEV) &&
 	    qmp_wait_event(qmp, "DEVICE_DELETED", "device", d.id, wait_ms, NULL, e) < 0)
-		return err_wrap(e, "memory/target: the guest did not release %s (it could not "
+		return err_wrap(e, "the guest did not release %s (it could not "
 				   "offline that memory); write again to retry", d.id);
 	char mem[40];
 	snprintf(mem, sizeof(mem), "mem-%s", d.id);
@@ -116,39 +117,37 @@ static int dimm_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct err
 	return 0;
 }
 
-static int set_target_locked(struct vm_sandbox *sb, long long want, struct err **e)
+/* Under op_lock, while running: hot-add or hot-remove DIMMs to reach want. */
+static int set_target_live(struct vm_sandbox *sb, long long want, struct err **e)
 {
 	pthread_mutex_lock(&sb->lock);
-	bool live = vm_state_is_live(sb->state);
 	const struct arch_ops *a = vm_config_arch(&sb->cfg);
 	int align = a && a->memory_align_mib > VM_MEMORY_BLOCK_MIB ? a->memory_align_mib : VM_MEMORY_BLOCK_MIB;
 	bool can = a && a->memory_hotplug;
 	int boot = sb->cfg.memory_mib, maxmem = sb->cfg.maxmem_mib, slots = sb->cfg.memory_slots;
-	int current = boot + (live ? hot_mib(sb) : 0);
+	int current = boot + hot_mib(sb);
 	int used = (int)sb->ndimms;
 	pthread_mutex_unlock(&sb->lock);
 
-	if (!live)
-		return 1; /* the boot size: a config write, done by the caller */
 	if (want == current)
 		return 0;
 	if (want < boot)
-		return err_set(e, ERANGE, "memory/target: %lld MiB is below the boot memory %d MiB", want, boot);
+		return err_set(e, ERANGE, "%lld MiB is below the boot memory %d MiB", want, boot);
 	if (!can)
-		return err_set(e, EOPNOTSUPP, "memory/target: the %s architecture has no memory hotplug",
+		return err_set(e, EOPNOTSUPP, "the %s architecture has no memory hotplug",
 			       a ? a->name : "?");
 	if (want > current) {
 		if (want > maxmem)
-			return err_set(e, ERANGE, "memory/target: %lld MiB exceeds maxmem_mib %d", want, maxmem);
+			return err_set(e, ERANGE, "%lld MiB exceeds maxmem_mib %d", want, maxmem);
 		long long add = want - current;
 		if (add % align)
-			return err_set(e, EINVAL, "memory/target: memory is added in multiples of %d MiB "
+			return err_set(e, EINVAL, "memory is added in multiples of %d MiB "
 				       "(the guest's memory block size); %lld MiB is not", align, add);
 		if (used >= slots)
-			return err_set(e, ENOSPC, "memory/target: no free memory slot (%d of memory_slots %d in use)",
+			return err_set(e, ENOSPC, "no free memory slot (%d of memory_slots %d in use)",
 				       used, slots);
 		cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
-		return qmp ? dimm_add(sb, qmp, (int)add, e) : -err_code(*e);
+		return qmp ? dimm_add(sb, qmp, (int)add, e) : err_ret(e);
 	}
 	/* Shrink by whole DIMMs, newest first. */
 	pthread_mutex_lock(&sb->lock);
@@ -158,56 +157,72 @@ static int set_target_locked(struct vm_sandbox *sb, long long want, struct err *
 		left -= sb->dimms[--k].size_mib, drop++;
 	pthread_mutex_unlock(&sb->lock);
 	if (left != want)
-		return err_set(e, EINVAL, "memory/target: memory is removed by whole DIMMs; %lld MiB is not "
-			       "reachable (see memory/hotplugged)", want);
+		return err_set(e, EINVAL, "memory is removed by whole DIMMs; %lld MiB is not "
+			       "reachable by removing whole DIMMs", want);
 	cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
 	if (!qmp)
-		return -err_code(*e);
+		return err_ret(e);
 	for (int i = 0; i < drop; i++)
 		if (dimm_remove(sb, qmp, e) < 0)
-			return -err_code(*e);
+			return err_ret(e);
 	return 0;
 }
 
-int vm_memory_set_target(struct vm_sandbox *sb, const char *value, struct err **e)
+int vm_memory_target_store(struct vm_sandbox *sb, const char *value, struct err **e)
 {
 	long long want;
 	int r = util_parse_int(value, 0, 1LL << 30, &want);
 	if (r == -EINVAL)
-		return err_set(e, EINVAL, "memory/target: not a number of MiB: '%.32s'", value);
+		return err_set(e, EINVAL, "not a number of MiB: '%.32s'", value);
 	if (r < 0)
-		return err_set(e, ERANGE, "memory/target: out of range");
+		return err_set(e, ERANGE, "out of range");
 	pthread_mutex_lock(&sb->op_lock);
-	r = set_target_locked(sb, want, e);
+	pthread_mutex_lock(&sb->lock);
+	bool live = vm_state_is_live(sb->state);
+	pthread_mutex_unlock(&sb->lock);
+	if (live)
+		r = set_target_live(sb, want, e);
 	pthread_mutex_unlock(&sb->op_lock);
-	if (r == 1) {
+	if (!live) {
 		/* Not running: the boot size, validated like a config write. */
 		cleanup_free char *json = xasprintf("{\"memory_mib\": %lld}", want);
-		r = vm_sandbox_config_write(sb, json, e);
+		r = vm_sandbox_config_store(sb, json, e);
 	}
 	return r;
 }
 
-void vm_memory_show_target(struct vm_sandbox *sb, struct sbuf *out)
+int vm_memory_target_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
 {
 	pthread_mutex_lock(&sb->lock);
 	int n = sb->cfg.memory_mib + (vm_state_is_live(sb->state) ? hot_mib(sb) : 0);
 	pthread_mutex_unlock(&sb->lock);
 	sbuf_printf(out, "%d\n", n);
+	return 0;
 }
 
-void vm_memory_show_hotplugged(struct vm_sandbox *sb, struct sbuf *out)
+int vm_memory_hotplugged_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
 {
 	pthread_mutex_lock(&sb->lock);
 	for (size_t i = 0; i < sb->ndimms; i++)
 		sbuf_printf(out, "%s %d%s\n", sb->dimms[i].id, sb->dimms[i].size_mib,
 			    sb->dimms[i].removing ? " removing" : "");
 	pthread_mutex_unlock(&sb->lock);
+	return 0;
 }
 
-void vm_memory_show_slots(struct vm_sandbox *sb, struct sbuf *out)
+int vm_memory_slots_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
 {
 	pthread_mutex_lock(&sb->lock);
 	sbuf_printf(out, "%zu %d\n", sb->ndimms, sb->cfg.memory_slots);
 	pthread_mutex_unlock(&sb->lock);
+	return 0;
+}
+
+int vm_memory_max_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
+{
+	pthread_mutex_lock(&sb->lock);
+	int max = sb->cfg.maxmem_mib ? sb->cfg.maxmem_mib : sb->cfg.memory_mib;
+	pthread_mutex_unlock(&sb->lock);
+	sbuf_printf(out, "%d\n", max);
+	return 0;
 }

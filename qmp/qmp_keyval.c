@@ -1,5 +1,5 @@
 /*
- * vm_qopts — QEMU option strings, built safely; see vm_qopts.h.
+ * qmp_keyval — QEMU option strings, built safely; see qmp_keyval.h.
  *
  * Grammar produced (QEMU keyval, util/keyval.c):
  *   opts   := [implied-value ","] pair ("," pair)*
@@ -10,14 +10,14 @@
  * decimal, object → its members under "key.", array → "key.0", "key.1"...
  * null members are left out.
  */
-#include "vm/vm_qopts.h"
+#include "qmp/qmp_keyval.h"
 
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
-void vm_qopts_escape(struct sbuf *b, const char *s)
+void qmp_keyval_escape(struct sbuf *b, const char *s)
 {
 	const char *p = s;
 	for (;;) {
@@ -32,52 +32,52 @@ void vm_qopts_escape(struct sbuf *b, const char *s)
 	}
 }
 
-void vm_qopts_add(struct sbuf *b, const char *key, const char *value)
+void qmp_keyval_add(struct sbuf *b, const char *key, const char *value)
 {
 	if (b->len)
 		sbuf_addc(b, ',');
 	sbuf_add(b, key);
 	sbuf_addc(b, '=');
-	vm_qopts_escape(b, value);
+	qmp_keyval_escape(b, value);
 }
 
-void vm_qopts_addf(struct sbuf *b, const char *key, const char *fmt, ...)
+void qmp_keyval_addf(struct sbuf *b, const char *key, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	cleanup_free char *v = xvasprintf(fmt, ap);
 	va_end(ap);
-	vm_qopts_add(b, key, v);
+	qmp_keyval_add(b, key, v);
 }
 
-static bool qopts_is_alpha(char c)
+static bool keyval_is_alpha(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static bool qopts_is_id_char(char c)
+static bool keyval_is_id_char(char c)
 {
-	return qopts_is_alpha(c) || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+	return keyval_is_alpha(c) || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
 }
 
-int vm_qopts_check_id(const char *what, const char *id, size_t max, struct err **e)
+int qmp_keyval_check_id(const char *what, const char *id, size_t max, struct err **e)
 {
 	if (!id || !*id)
 		return err_set(e, EINVAL, "%s: must not be empty", what);
 	size_t n = strlen(id);
 	if (n > max)
 		return err_set(e, EINVAL, "%s: too long (%zu characters, at most %zu)", what, n, max);
-	if (!qopts_is_alpha(id[0]))
+	if (!keyval_is_alpha(id[0]))
 		return err_set(e, EINVAL, "%s: must start with a letter", what);
 	for (size_t i = 1; i < n; i++)
-		if (!qopts_is_id_char(id[i]))
+		if (!keyval_is_id_char(id[i]))
 			return err_set(e, EINVAL,
 				       "%s: invalid character at position %zu (allowed: letters, digits, '-', '.', '_')",
 				       what, i);
 	return 0;
 }
 
-int vm_qopts_check_value(const char *what, const char *value, struct err **e)
+int qmp_keyval_check_value(const char *what, const char *value, struct err **e)
 {
 	if (!value)
 		return err_set(e, EINVAL, "%s: missing value", what);
@@ -88,23 +88,23 @@ int vm_qopts_check_value(const char *what, const char *value, struct err **e)
 	return 0;
 }
 
-static bool qopts_key_wellformed(const char *k)
+static bool keyval_key_wellformed(const char *k)
 {
 	if (!*k)
 		return false;
 	for (; *k; k++)
-		if (!qopts_is_id_char(*k))
+		if (!keyval_is_id_char(*k))
 			return false;
 	return true;
 }
 
 /* Append one scalar value (no key) in keyval form; containers and null
- * render to nothing here (qopts_add_member flattens containers). */
-static void qopts_add_value(struct sbuf *b, struct json_object *v)
+ * render to nothing here (keyval_add_member flattens containers). */
+static void keyval_add_value(struct sbuf *b, struct json_object *v)
 {
 	switch (json_object_get_type(v)) {
 	case json_type_string:
-		vm_qopts_escape(b, json_object_get_string(v));
+		qmp_keyval_escape(b, json_object_get_string(v));
 		break;
 	case json_type_boolean:
 		sbuf_add(b, json_object_get_boolean(v) ? "on" : "off");
@@ -121,10 +121,10 @@ static void qopts_add_value(struct sbuf *b, struct json_object *v)
 }
 
 /* `started` says whether anything (even an empty implied value) is out. */
-static void qopts_add_member(struct sbuf *b, bool *started, const char *prefix,
+static void keyval_add_member(struct sbuf *b, bool *started, const char *prefix,
 			     const char *key, struct json_object *v)
 {
-	if (!qopts_key_wellformed(key))
+	if (!keyval_key_wellformed(key))
 		return; /* internal objects never carry such keys */
 	cleanup_free char *full = prefix ? xasprintf("%s.%s", prefix, key) : xstrdup(key);
 	enum json_type t = json_object_get_type(v);
@@ -132,7 +132,7 @@ static void qopts_add_member(struct sbuf *b, bool *started, const char *prefix,
 		return;
 	if (t == json_type_object) {
 		json_object_object_foreach(v, k, sub)
-			qopts_add_member(b, started, full, k, sub);
+			keyval_add_member(b, started, full, k, sub);
 		return;
 	}
 	if (t == json_type_array) {
@@ -140,7 +140,7 @@ static void qopts_add_member(struct sbuf *b, bool *started, const char *prefix,
 		for (size_t i = 0; i < n; i++) {
 			char idx[32];
 			snprintf(idx, sizeof(idx), "%zu", i);
-			qopts_add_member(b, started, full, idx,
+			keyval_add_member(b, started, full, idx,
 					 json_object_array_get_idx(v, i));
 		}
 		return;
@@ -150,22 +150,22 @@ static void qopts_add_member(struct sbuf *b, bool *started, const char *prefix,
 	*started = true;
 	sbuf_add(b, full);
 	sbuf_addc(b, '=');
-	qopts_add_value(b, v);
+	keyval_add_value(b, v);
 }
 
-char *vm_qopts_from_json(struct json_object *o, const char *implied)
+char *qmp_keyval_from_json(struct json_object *o, const char *implied)
 {
 	cleanup_sbuf struct sbuf b = {0};
 	struct json_object *iv = NULL;
 	bool started = false;
 	if (implied && json_object_object_get_ex(o, implied, &iv) && iv) {
-		qopts_add_value(&b, iv);
+		keyval_add_value(&b, iv);
 		started = true;
 	}
 	json_object_object_foreach(o, k, v) {
 		if (iv && strcmp(k, implied) == 0)
 			continue;
-		qopts_add_member(&b, &started, NULL, k, v);
+		keyval_add_member(&b, &started, NULL, k, v);
 	}
 	return sbuf_steal(&b);
 }

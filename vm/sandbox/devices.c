@@ -1,5 +1,5 @@
 /*
- * vm_hotplug — devices/add and devices/remove.
+ * vm_devices — adding and removing a sandbox's devices; see devices.h.
  *
  * Not running: the device is recorded with a slot and goes on the boot
  * command line.  Running: the careful QMP sequence — blockdev-add, then
@@ -10,19 +10,24 @@
  * not answer in time leaves the device `removing` with its slot reserved,
  * and a later remove retries.
  */
-#include "vm/vm_sandbox.h"
+#include "vm/sandbox/devices.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/arch.h"
-#include "vm/vm_cmdline.h"
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
+#include "vm/model/parts.h"
+#include "vm/qemu/fds.h"
+#include "vm/sandbox/sandbox.h"
 
-struct vm_device *vm_sandbox_find_device(struct vm_sandbox *sb, const char *id)
+static const char *const *reserved_ids;
+
+void vm_devices_reserve(const char *const *ids) { reserved_ids = ids; }
+
+struct vm_device *vm_devices_find(struct vm_sandbox *sb, const char *id)
 {
 	for (size_t i = 0; i < sb->ndevs; i++)
 		if (!strcmp(sb->devs[i]->id, id))
@@ -30,7 +35,7 @@ struct vm_device *vm_sandbox_find_device(struct vm_sandbox *sb, const char *id)
 	return NULL;
 }
 
-void vm_sandbox_device_ids(struct vm_sandbox *sb, struct strv *out)
+void vm_devices_ids(struct vm_sandbox *sb, struct strv *out)
 {
 	pthread_mutex_lock(&sb->lock);
 	for (size_t i = 0; i < sb->ndevs; i++)
@@ -41,9 +46,10 @@ void vm_sandbox_device_ids(struct vm_sandbox *sb, struct strv *out)
 /* Ids share one namespace with bridges and hot-added vCPUs in QEMU. */
 static int check_id_free(struct vm_sandbox *sb, const char *id, struct err **e)
 {
-	if (!strcmp(id, "add") || !strcmp(id, "remove"))
-		return err_set(e, EINVAL, "id: '%s' is a reserved name", id);
-	if (vm_sandbox_find_device(sb, id))
+	for (size_t i = 0; reserved_ids && reserved_ids[i]; i++)
+		if (!strcmp(id, reserved_ids[i]))
+			return err_set(e, EINVAL, "id: '%s' is a reserved name", id);
+	if (vm_devices_find(sb, id))
 		return err_set(e, EEXIST, "id: a device named '%s' already exists", id);
 	if (vm_topology_find(&sb->topo, id) >= 0)
 		return err_set(e, EEXIST, "id: '%s' is the id of a bridge", id);
@@ -82,84 +88,6 @@ static int device_parts(struct vm_sandbox *sb, const struct vm_device *d, const 
 	return r;
 }
 
-/* Keys whose value names descriptors by number ("4" or "4:5"). */
-static bool is_fd_key(const char *k)
-{
-	return !strcmp(k, "fd") || !strcmp(k, "fds") || !strcmp(k, "vhostfd") || !strcmp(k, "vhostfds");
-}
-
-/*
- * At exec the argv names inherited descriptors by number; a running QEMU
- * gets them over QMP instead: each is opened here, sent with `getfd` (SCM_RIGHTS)
- * under the name "fd-<id>-<k>", and every fd/fds/vhostfd/vhostfds value in
- * the commands is rewritten from numbers to those names.  *passed counts the
- * names QEMU holds (closefd'd on rollback).
- */
-static int pass_fds(struct vm_sandbox *sb, struct qmp_client *qmp, const struct vm_device *d,
-		    const struct vm_fdplan *plan, struct json_object *cmds, size_t *passed,
-		    struct err **e)
-{
-	int tmo = vm_get_settings()->qmp_timeout_ms;
-	*passed = 0;
-	if (!plan->n)
-		return 0;
-	int *fds = xcalloc(plan->n, sizeof(int));
-	int r = vm_cmdline_open_fds(plan, fds, e);
-	if (r < 0) {
-		free(fds);
-		return err_wrap(e, "devices/add %s", d->id);
-	}
-	for (size_t i = 0; i < plan->n && r == 0; i++) {
-		char name[64];
-		snprintf(name, sizeof(name), "fd-%s-%zu", d->id, i);
-		struct json_object *a = json_object_new_object();
-		json_object_object_add(a, "fdname", json_object_new_string(name));
-		r = qmp_execute_fd(qmp, "getfd", a, fds[i], tmo, NULL, e);
-		if (r == 0)
-			(*passed)++;
-		else
-			err_wrap(e, "devices/add %s: getfd", d->id);
-	}
-	vm_cmdline_close_fds(plan, fds); /* QEMU holds its own copies now */
-	free(fds);
-	if (r < 0)
-		return r;
-	for (size_t c = 0; c < json_object_array_length(cmds); c++) {
-		struct json_object *args;
-		if (!json_object_object_get_ex(json_object_array_get_idx(cmds, c), "arguments", &args))
-			continue;
-		json_object_object_foreach(args, key, val) {
-			if (!is_fd_key(key) || !json_object_is_type(val, json_type_string))
-				continue;
-			struct sbuf out = {0};
-			cleanup_free char *copy = xstrdup(json_object_get_string(val));
-			char *save = NULL;
-			for (char *tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save)) {
-				int num = atoi(tok);
-				for (size_t i = 0; i < plan->n; i++)
-					if (plan->v[i].num == num)
-						sbuf_printf(&out, "%sfd-%s-%zu", out.len ? ":" : "", d->id, i);
-			}
-			json_object_object_add(args, key, json_object_new_string(out.s ? out.s : ""));
-			sbuf_release(&out);
-		}
-	}
-	log_debug("%s: passed %zu descriptors for %s", sb->name, *passed, d->id);
-	return 0;
-}
-
-static void close_passed(struct qmp_client *qmp, const struct vm_device *d, size_t passed)
-{
-	for (size_t i = 0; i < passed; i++) {
-		char name[64];
-		snprintf(name, sizeof(name), "fd-%s-%zu", d->id, i);
-		struct json_object *a = json_object_new_object();
-		json_object_object_add(a, "fdname", json_object_new_string(name));
-		cleanup_err struct err *e = NULL;
-		qmp_execute(qmp, "closefd", a, vm_get_settings()->qmp_timeout_ms, NULL, &e);
-	}
-}
-
 /* VFIO devices take longer to realize (DMA mapping of guest memory). */
 static int add_timeout(const struct vm_device *d)
 {
@@ -174,28 +102,21 @@ static const char *arg_str(struct json_object *args, const char *key)
 		       ? json_object_get_string(v) : NULL;
 }
 
-/* Undo one executed QMP add (best effort, logged), for rollback/removal. */
+/* Undo one executed QMP add (best effort, logged), for rollback/removal;
+ * a device_del waits (wait_ms) for its DEVICE_DELETED. */
 static void undo_part(struct vm_sandbox *sb, struct qmp_client *qmp, const char *cmd,
 		      struct json_object *args, int wait_ms)
 {
 	int tmo = vm_get_settings()->qmp_timeout_ms;
-	const char *del = NULL, *key = "id", *name = arg_str(args, "id");
-	if (!strcmp(cmd, "blockdev-add"))
-		del = "blockdev-del", key = "node-name", name = arg_str(args, "node-name");
-	else if (!strcmp(cmd, "netdev_add"))
-		del = "netdev_del";
-	else if (!strcmp(cmd, "object-add"))
-		del = "object-del";
-	else if (!strcmp(cmd, "chardev-add"))
-		del = "chardev-remove";
-	else if (!strcmp(cmd, "device_add"))
-		del = "device_del";
-	if (!del || !name)
+	cleanup_json struct json_object *undo = vm_dev_parts_undo(cmd, args);
+	if (!undo)
 		return;
-	struct json_object *a = json_object_new_object();
-	json_object_object_add(a, key, json_object_new_string(name));
+	const char *del = arg_str(undo, "execute");
+	struct json_object *a;
+	json_object_object_get_ex(undo, "arguments", &a);
+	const char *name = arg_str(a, !strcmp(del, "blockdev-del") ? "node-name" : "id");
 	cleanup_err struct err *e = NULL;
-	if (qmp_execute(qmp, del, a, tmo, NULL, &e) < 0) {
+	if (qmp_execute(qmp, del, json_object_get(a), tmo, NULL, &e) < 0) {
 		log_err("%s: %s %s: %s", sb->name, del, name, e->msg);
 		return;
 	}
@@ -204,15 +125,29 @@ static void undo_part(struct vm_sandbox *sb, struct qmp_client *qmp, const char 
 		log_err("%s: %s %s: %s", sb->name, del, name, e->msg);
 }
 
+/* Undo the first `done` commands of `cmds`, newest first. */
+static void undo_done(struct vm_sandbox *sb, struct qmp_client *qmp, struct json_object *cmds,
+		      size_t done)
+{
+	pthread_mutex_lock(&sb->lock);
+	int wait_ms = sb->cfg.remove_timeout_ms;
+	pthread_mutex_unlock(&sb->lock);
+	while (done-- > 0) {
+		struct json_object *c = json_object_array_get_idx(cmds, done), *args;
+		json_object_object_get_ex(c, "arguments", &args);
+		undo_part(sb, qmp, arg_str(c, "execute"), args, wait_ms);
+	}
+}
+
 /*
  * Execute the parts' QMP commands in order; if one fails, undo the ones
- * already done in reverse, so no node, netdev, object or slot is left
+ * already done in reverse, so no node, netdev, object, fd or slot is left
  * half-added.
  */
 static int hot_add(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_device *d,
 		   const char *bus, int addr, struct err **e)
 {
-	int tmo = add_timeout(d);
+	int tmo = add_timeout(d), qtmo = vm_get_settings()->qmp_timeout_ms;
 	struct vm_dev_parts parts = {.main = -1};
 	struct vm_fdplan plan = {0};
 	int r = device_parts(sb, d, bus, addr, &parts, &plan, e);
@@ -222,12 +157,12 @@ static int hot_add(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_devi
 	vm_dev_parts_release(&parts);
 	size_t passed = 0;
 	if (r == 0)
-		r = pass_fds(sb, qmp, d, &plan, cmds, &passed, e);
+		r = vm_fds_pass_qmp(qmp, d->id, &plan, cmds, &passed, qtmo, e);
 	vm_fdplan_release(&plan);
 	if (r < 0) {
 		if (qmp_client_alive(qmp))
-			close_passed(qmp, d, passed);
-		return err_wrap(e, "devices/add");
+			vm_fds_close_qmp(qmp, d->id, passed, qtmo);
+		return err_wrap(e, "%s", d->id);
 	}
 	size_t n = json_object_array_length(cmds), done = 0;
 	for (; done < n; done++) {
@@ -236,41 +171,23 @@ static int hot_add(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_devi
 		json_object_object_get_ex(c, "arguments", &args);
 		r = qmp_execute(qmp, cmd, json_object_get(args), tmo, NULL, e);
 		if (r < 0) {
-			err_wrap(e, "devices/add %s: %s", d->id, cmd);
+			err_wrap(e, "%s: %s", d->id, cmd);
 			break;
 		}
 	}
 	if (r < 0 && qmp_client_alive(qmp)) {
-		pthread_mutex_lock(&sb->lock);
-		int wait_ms = sb->cfg.remove_timeout_ms;
-		pthread_mutex_unlock(&sb->lock);
-		while (done-- > 0) {
-			struct json_object *c = json_object_array_get_idx(cmds, done), *args;
-			json_object_object_get_ex(c, "arguments", &args);
-			undo_part(sb, qmp, arg_str(c, "execute"), args, wait_ms);
-		}
+		undo_done(sb, qmp, cmds, done);
 		/* Names not consumed by a netdev are still QEMU's to close. */
-		close_passed(qmp, d, passed);
+		vm_fds_close_qmp(qmp, d->id, passed, qtmo);
 	}
 	return r;
 }
 
-int vm_sandbox_device_add(struct vm_sandbox *sb, const char *json, struct err **e)
+/* Under op_lock and sb->lock: the device may join this sandbox now; its
+ * slot is taken. */
+static int admit(struct vm_sandbox *sb, struct vm_device *d, bool live, struct err **e)
 {
-	struct vm_device *d = NULL;
-	int r = vm_device_parse(json, &d, e);
-	if (r < 0)
-		return err_wrap(e, "devices/add");
-	if (d->file && access(d->file, R_OK) < 0) {
-		r = err_sys(e, errno, "devices/add: file %s", d->file);
-		vm_device_free(d);
-		return r;
-	}
-
-	pthread_mutex_lock(&sb->op_lock);
-	pthread_mutex_lock(&sb->lock);
-	bool live = vm_state_is_live(sb->state);
-	r = vm_device_check_config(d, &sb->cfg, e);
+	int r = vm_device_check_config(d, &sb->cfg, e);
 	if (r == 0 && live && !vm_device_hotpluggable(d))
 		r = err_set(e, EOPNOTSUPP, "a %s device can only be added while the sandbox is not "
 			    "running (cold plug)", d->type);
@@ -278,11 +195,47 @@ int vm_sandbox_device_add(struct vm_sandbox *sb, const char *json, struct err **
 		r = check_id_free(sb, d->id, e);
 	if (r == 0 && vm_device_is_pci(d))
 		r = vm_topology_alloc(&sb->topo, d->id, &d->bridge, &d->slot, e);
+	return r;
+}
+
+/* Under op_lock: the QMP side of an add (the device is listed already). */
+static int add_live(struct vm_sandbox *sb, struct vm_device *d, const char *bus, int addr,
+		    struct err **e)
+{
+	cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
+	int r = qmp ? hot_add(sb, qmp, d, bus, addr, e) : err_ret(e);
+	if (r < 0) {
+		pthread_mutex_lock(&sb->lock);
+		vm_topology_free(&sb->topo, d->bridge, d->slot);
+		remove_from_list(sb, d);
+		pthread_mutex_unlock(&sb->lock);
+		vm_device_free(d);
+	} else {
+		log_info("%s: hot-added %s on %s", sb->name, d->id, bus);
+	}
+	return r;
+}
+
+int vm_devices_add_store(struct vm_sandbox *sb, const char *json, struct err **e)
+{
+	struct vm_device *d = NULL;
+	int r = vm_device_parse(json, &d, e);
+	if (r < 0)
+		return r;
+	if (d->file && access(d->file, R_OK) < 0) {
+		r = err_sys(e, errno, "file %s", d->file);
+		vm_device_free(d);
+		return r;
+	}
+	pthread_mutex_lock(&sb->op_lock);
+	pthread_mutex_lock(&sb->lock);
+	bool live = vm_state_is_live(sb->state);
+	r = admit(sb, d, live, e);
 	if (r < 0) {
 		pthread_mutex_unlock(&sb->lock);
 		pthread_mutex_unlock(&sb->op_lock);
 		vm_device_free(d);
-		return err_wrap(e, "devices/add");
+		return r;
 	}
 	char bus[sizeof(sb->topo.bridges[0].id)] = "";
 	int addr = 0;
@@ -295,23 +248,35 @@ int vm_sandbox_device_add(struct vm_sandbox *sb, const char *json, struct err **
 	sb->devs = xrealloc(sb->devs, (sb->ndevs + 1) * sizeof(*sb->devs));
 	sb->devs[sb->ndevs++] = d;
 	pthread_mutex_unlock(&sb->lock);
-
-	if (live) {
-		cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
-		r = qmp ? hot_add(sb, qmp, d, bus, addr, e) : -err_code(*e);
-		if (r < 0) {
-			pthread_mutex_lock(&sb->lock);
-			vm_topology_free(&sb->topo, d->bridge, d->slot);
-			remove_from_list(sb, d);
-			pthread_mutex_unlock(&sb->lock);
-			vm_device_free(d);
-		} else {
-			log_info("%s: hot-added %s on %s", sb->name, d->id, bus);
-		}
-	}
+	if (live)
+		r = add_live(sb, d, bus, addr, e);
 	vm_sandbox_commit(sb);
 	pthread_mutex_unlock(&sb->op_lock);
 	return r;
+}
+
+/* The QEMU id of the device's main (placed) function, from its parts. */
+static int main_function(struct vm_sandbox *sb, const struct vm_device *d, char *buf, size_t len,
+			 struct json_object **cmdsp, struct err **e)
+{
+	struct vm_dev_parts parts = {.main = -1};
+	struct vm_fdplan plan = {0};
+	int r = device_parts(sb, d, NULL, 0, &parts, &plan, e);
+	if (r == 0)
+		r = vm_dev_parts_qmp(&parts, cmdsp, e);
+	int main_part = parts.main;
+	vm_dev_parts_release(&parts);
+	vm_fdplan_release(&plan);
+	if (r < 0)
+		return r;
+	struct json_object *mc = json_object_array_get_idx(*cmdsp, (size_t)(main_part >= 0 ? main_part : 0));
+	struct json_object *margs;
+	json_object_object_get_ex(mc, "arguments", &margs);
+	const char *main_id = arg_str(margs, "id");
+	if (!main_id)
+		return err_set(e, EINVAL, "%s: no device function to unplug", d->id);
+	snprintf(buf, len, "%s", main_id);
+	return 0;
 }
 
 /*
@@ -322,35 +287,20 @@ int vm_sandbox_device_add(struct vm_sandbox *sb, const char *json, struct err **
 static int hot_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_device *d,
 		      int wait_ms, struct err **e)
 {
-	int tmo = vm_get_settings()->qmp_timeout_ms;
 	/* QEMU may exit while we wait; never touch d after that. */
-	char id[VM_DEVICE_ID_MAX + 1];
+	char id[VM_DEVICE_ID_MAX + 1], main_id[64];
 	snprintf(id, sizeof(id), "%s", d->id);
 	bool retry = d->state == VM_DEV_REMOVING;
-	struct vm_dev_parts parts = {.main = -1};
-	struct vm_fdplan plan = {0};
 	cleanup_json struct json_object *cmds = NULL;
-	int r = device_parts(sb, d, NULL, 0, &parts, &plan, e);
-	if (r == 0)
-		r = vm_dev_parts_qmp(&parts, &cmds, e);
-	int main_part = parts.main;
-	vm_dev_parts_release(&parts);
-	vm_fdplan_release(&plan);
+	int r = main_function(sb, d, main_id, sizeof(main_id), &cmds, e);
 	if (r < 0)
-		return err_wrap(e, "devices/remove");
-	struct json_object *mc = json_object_array_get_idx(cmds, (size_t)(main_part >= 0 ? main_part : 0));
-	struct json_object *margs;
-	json_object_object_get_ex(mc, "arguments", &margs);
-	const char *main_id = arg_str(margs, "id");
-	if (!main_id)
-		return err_set(e, EINVAL, "devices/remove %s: no device function to unplug", id);
-
+		return r;
 	struct json_object *args = json_object_new_object();
 	json_object_object_add(args, "id", json_object_new_string(main_id));
 	cleanup_err struct err *de = NULL;
-	r = qmp_execute(qmp, "device_del", args, tmo, NULL, &de);
+	r = qmp_execute(qmp, "device_del", args, vm_get_settings()->qmp_timeout_ms, NULL, &de);
 	if (r < 0 && !retry)
-		return err_set(e, de->code, "devices/remove %s: device_del: %s", id, de->msg);
+		return err_set(e, de->code, "%s: device_del: %s", id, de->msg);
 	/* On a retry, QEMU no longer knowing the device means it is gone. */
 	if (!(r < 0 && de->code == ENODEV)) {
 		pthread_mutex_lock(&sb->lock);
@@ -359,7 +309,7 @@ static int hot_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_d
 		vm_sandbox_commit(sb);
 		r = qmp_wait_event(qmp, "DEVICE_DELETED", "device", main_id, wait_ms, NULL, e);
 		if (r < 0)
-			return err_wrap(e, "devices/remove %s: the guest did not release the device "
+			return err_wrap(e, "%s: the guest did not release the device "
 					   "(it stays 'removing'; write remove again to retry)", id);
 	}
 	size_t n = json_object_array_length(cmds);
@@ -377,18 +327,18 @@ static int hot_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_d
 static int device_remove_locked(struct vm_sandbox *sb, const char *id, struct err **e)
 {
 	pthread_mutex_lock(&sb->lock);
-	struct vm_device *d = vm_sandbox_find_device(sb, id);
+	struct vm_device *d = vm_devices_find(sb, id);
 	bool live = vm_state_is_live(sb->state);
 	int wait_ms = sb->cfg.remove_timeout_ms;
 	pthread_mutex_unlock(&sb->lock);
 	if (!d)
-		return err_set(e, ENODEV, "devices/remove: no device '%.64s'", id);
+		return err_set(e, ENODEV, "no device '%.64s'", id);
 	if (live && !vm_device_hotpluggable(d))
-		return err_set(e, EOPNOTSUPP, "devices/remove: %s is a %s device, which can only be "
+		return err_set(e, EOPNOTSUPP, "%s is a %s device, which can only be "
 			       "removed while the sandbox is not running", id, d->type);
 	if (live) {
 		cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
-		int r = qmp ? hot_remove(sb, qmp, d, wait_ms, e) : -err_code(*e);
+		int r = qmp ? hot_remove(sb, qmp, d, wait_ms, e) : err_ret(e);
 		if (r < 0)
 			return r;
 	}
@@ -402,7 +352,7 @@ static int device_remove_locked(struct vm_sandbox *sb, const char *id, struct er
 	return 0;
 }
 
-int vm_sandbox_device_remove(struct vm_sandbox *sb, const char *id, struct err **e)
+int vm_devices_remove_store(struct vm_sandbox *sb, const char *id, struct err **e)
 {
 	pthread_mutex_lock(&sb->op_lock);
 	int r = device_remove_locked(sb, id, e);

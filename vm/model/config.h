@@ -92,8 +92,10 @@ struct json_object *vm_config_to_json(const struct vm_config *cfg);
  * released and replaced, on failure it is untouched. */
 int vm_config_from_json(struct vm_config *cfg, struct json_object *o, struct err **e);
 
-/* Added by the config module: */
 struct arch_ops;
+struct arch_vm;
+struct vm_topology;
+struct vm_topology_want;
 /* The config's architecture ops; NULL only for a config that did not
  * validate (unknown arch). */
 const struct arch_ops *vm_config_arch(const struct vm_config *cfg);
@@ -103,11 +105,16 @@ const char *vm_config_qemu_binary(const struct vm_config *cfg);
 /* Effective CPU model: cfg->cpu_model, or the arch default; "" = QEMU's. */
 const char *vm_config_cpu_model(const struct vm_config *cfg);
 /* Strictly parse `text` as one JSON object (trailing whitespace allowed,
- * anything else after it is an error).  EINVAL "<what>: not a JSON
- * object..." otherwise.  *out gets a new reference.  Shared with
+ * anything else after it is an error).  EINVAL "not a JSON object (...)"
+ * otherwise.  *out gets a new reference.  Shared with
  * vm_device_parse. */
-int vm_config_parse_object(const char *what, const char *text, struct json_object **out,
-			   struct err **e);
+int vm_config_parse_object(const char *text, struct json_object **out, struct err **e);
+
+/* The narrow views the architecture rules and the topology take. */
+struct arch_vm vm_config_arch_vm(const struct vm_config *cfg);
+struct vm_topology_want vm_config_topology_want(const struct vm_config *cfg);
+/* The whole topology the config asks for (bridges, empty slots). */
+void vm_config_topology(const struct vm_config *cfg, struct vm_topology *t);
 
 /* Effective SMP sockets (sockets, or maxvcpus / (cores * threads)). */
 int vm_config_sockets(const struct vm_config *cfg);

@@ -11,7 +11,7 @@
  * that is still the same process is re-adopted, one that is gone shows
  * `crashed`.
  */
-#include "vm/vm_sandbox.h"
+#include "vm/sandbox/persist.h"
 
 #include <dirent.h>
 #include <json-c/json.h>
@@ -19,6 +19,9 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "vm/sandbox/adopt.h"
+#include "vm/sandbox/registry.h"
+#include "vm/sandbox/sandbox.h"
 
 #define PERSIST_FILE "sandbox.json"
 #define PERSIST_VERSION 1
@@ -50,19 +53,6 @@ static struct json_object *persist_to_json(struct vm_sandbox *sb)
 		json_object_array_add(devs, jd);
 	}
 	json_object_object_add(o, "devices", devs);
-	/* Derived from the devices, written for people and tools reading it. */
-	struct json_object *bridges = json_object_new_array();
-	for (int i = 0; i < sb->topo.n; i++) {
-		const struct vm_bridge *b = &sb->topo.bridges[i];
-		struct json_object *jb = json_object_new_object();
-		json_object_object_add(jb, "id", jstr(b->id));
-		struct json_object *slots = json_object_new_array();
-		for (int k = 0; k < b->nslots; k++)
-			json_object_array_add(slots, b->slots[k] ? jstr(b->slots[k]) : NULL);
-		json_object_object_add(jb, "slots", slots);
-		json_object_array_add(bridges, jb);
-	}
-	json_object_object_add(o, "bridges", bridges);
 	struct json_object *cpus = json_object_new_array();
 	for (size_t i = 0; i < sb->nhot_cpus; i++) {
 		const struct vm_cpu *c = &sb->hot_cpus[i];
@@ -87,7 +77,7 @@ static struct json_object *persist_to_json(struct vm_sandbox *sb)
 	return o;
 }
 
-int vm_persist_save(struct vm_sandbox *sb, struct err **e)
+static int persist_save(struct vm_sandbox *sb, struct err **e)
 {
 	pthread_mutex_lock(&sb->persist_lock);
 	pthread_mutex_lock(&sb->lock);
@@ -130,16 +120,6 @@ static int jget_int(struct json_object *o, const char *k, int64_t *out)
 		return -1;
 	*out = json_object_get_int64(v);
 	return 0;
-}
-
-static int parse_state(const char *s, enum vm_state *out)
-{
-	for (enum vm_state st = VM_CREATED; st <= VM_CRASHED; st++)
-		if (s && !strcmp(s, vm_state_name(st))) {
-			*out = st;
-			return 0;
-		}
-	return -1;
 }
 
 static int load_devices(struct vm_sandbox *sb, struct json_object *arr, struct err **e)
@@ -219,14 +199,14 @@ static int load_one(const char *name, const char *path, struct err **e)
 		return err_set(e, EINVAL, "%s: not a JSON object", path);
 	if (!json_object_object_get_ex(o, "config", &cfg))
 		return err_set(e, EINVAL, "%s: no config", path);
-	if (vm_sandbox_check_name(name, e) < 0)
+	if (vm_registry_check_name(name, e) < 0)
 		return err_wrap(e, "%s", path);
 
 	struct vm_sandbox *sb = vm_sandbox_alloc(name);
 	int r = vm_config_from_json(&sb->cfg, cfg, e);
 	if (r == 0) {
 		vm_topology_release(&sb->topo);
-		vm_topology_init_config(&sb->topo, &sb->cfg);
+		vm_config_topology(&sb->cfg, &sb->topo);
 		r = load_devices(sb, json_object_object_get_ex(o, "devices", &v) ? v : NULL, e);
 	}
 	if (r < 0) {
@@ -237,8 +217,8 @@ static int load_one(const char *name, const char *path, struct err **e)
 	load_dimms(sb, json_object_object_get_ex(o, "dimms", &v) ? v : NULL);
 	free(sb->error);
 	sb->error = xstrdup(jget_str(o, "error") ? jget_str(o, "error") : "");
-	enum vm_state st = VM_CREATED;
-	parse_state(jget_str(o, "state"), &st);
+	int parsed = vm_state_parse(jget_str(o, "state"));
+	enum vm_state st = parsed >= 0 ? (enum vm_state)parsed : VM_CREATED;
 	sb->state = st;
 	int64_t pid = 0, start = 0;
 	jget_int(o, "pid", &pid);
@@ -252,7 +232,7 @@ static int load_one(const char *name, const char *path, struct err **e)
 	if (vm_state_is_live(st)) {
 		sb->pid = (pid_t)pid;
 		sb->start_time = (unsigned long long)start;
-		r = vm_adopt(sb, st, e);
+		r = vm_adopt_qemu(sb, st, e);
 		if (r < 0) {
 			/* Gone (or not ours any more) while no daemon watched it. */
 			sb->pid = 0;
@@ -266,7 +246,7 @@ static int load_one(const char *name, const char *path, struct err **e)
 			err_free(e);
 		}
 	}
-	if (vm_sandbox_register(sb, e) < 0) {
+	if (vm_registry_add(sb, e) < 0) {
 		vm_sandbox_put(sb);
 		return err_wrap(e, "%s", path);
 	}
@@ -275,7 +255,15 @@ static int load_one(const char *name, const char *path, struct err **e)
 	return 0;
 }
 
-void vm_persist_load_all(void)
+static void persist_observer(struct vm_sandbox *sb, enum vm_change what)
+{
+	cleanup_err struct err *e = NULL;
+	if (what == VM_CHANGE_STATE && persist_save(sb, &e) < 0)
+		log_err("%s: cannot save state: %s", sb->name, e->msg);
+}
+
+/* Load every sandbox found in the state dir; re-adopt live QEMUs. */
+static void persist_load_all(void)
 {
 	const char *dir = vm_get_settings()->state_dir;
 	DIR *d = opendir(dir);
@@ -293,4 +281,10 @@ void vm_persist_load_all(void)
 			log_err("cannot restore sandbox %s: %s", de->d_name, e->msg);
 	}
 	closedir(d);
+}
+
+void vm_persist_start(void)
+{
+	vm_sandbox_observe(persist_observer);
+	persist_load_all();
 }

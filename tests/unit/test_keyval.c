@@ -1,6 +1,6 @@
 /*
- * test_qopts — QEMU keyval building: comma escaping, id validation, value
- * validation and JSON flattening (vm_qopts).
+ * test_keyval — QEMU keyval building: comma escaping, id validation, value
+ * validation and JSON flattening (qmp_keyval).
  */
 #include <CUnit/CUnit.h>
 #include <json-c/json.h>
@@ -9,12 +9,12 @@
 #include "lib/err.h"
 #include "lib/util.h"
 #include "tests/unit/support_cunit.h"
-#include "vm/vm_qopts.h"
+#include "qmp/qmp_keyval.h"
 
 static char *esc(const char *s)
 {
 	struct sbuf b = {0};
-	vm_qopts_escape(&b, s);
+	qmp_keyval_escape(&b, s);
 	return sbuf_steal(&b);
 }
 
@@ -39,13 +39,13 @@ static void test_escape(void)
 static void test_add(void)
 {
 	cleanup_sbuf struct sbuf b = {0};
-	vm_qopts_add(&b, "file", "/a,b");
+	qmp_keyval_add(&b, "file", "/a,b");
 	CU_ASSERT_STRING_EQUAL(b.s, "file=/a,,b");
-	vm_qopts_add(&b, "id", "d1");
+	qmp_keyval_add(&b, "id", "d1");
 	CU_ASSERT_STRING_EQUAL(b.s, "file=/a,,b,id=d1");
-	vm_qopts_addf(&b, "addr", "0x%x", 26);
+	qmp_keyval_addf(&b, "addr", "0x%x", 26);
 	CU_ASSERT_STRING_EQUAL(b.s, "file=/a,,b,id=d1,addr=0x1a");
-	vm_qopts_addf(&b, "x", "%s", ",");
+	qmp_keyval_addf(&b, "x", "%s", ",");
 	CU_ASSERT_STRING_EQUAL(b.s, "file=/a,,b,id=d1,addr=0x1a,x=,,");
 }
 
@@ -72,7 +72,7 @@ static void test_check_id(void)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		cleanup_err struct err *e = NULL;
-		int r = vm_qopts_check_id("id", cases[i].id, 25, &e);
+		int r = qmp_keyval_check_id("id", cases[i].id, 25, &e);
 		if (cases[i].ok) {
 			CU_ASSERT_EQUAL(r, 0);
 			CU_ASSERT_PTR_NULL(e);
@@ -84,7 +84,7 @@ static void test_check_id(void)
 		}
 	}
 	cleanup_err struct err *e = NULL;
-	CU_ASSERT_EQUAL(vm_qopts_check_id("node", "abc", 2, &e), -EINVAL);
+	CU_ASSERT_EQUAL(qmp_keyval_check_id("node", "abc", 2, &e), -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
 	CU_ASSERT_PTR_NOT_NULL(strstr(e->msg, "node: too long"));
 }
@@ -92,13 +92,13 @@ static void test_check_id(void)
 static void test_check_value(void)
 {
 	cleanup_err struct err *e = NULL;
-	CU_ASSERT_EQUAL(vm_qopts_check_value("file", "/a,b c=d", &e), 0);
-	CU_ASSERT_EQUAL(vm_qopts_check_value("file", "", &e), 0);
+	CU_ASSERT_EQUAL(qmp_keyval_check_value("file", "/a,b c=d", &e), 0);
+	CU_ASSERT_EQUAL(qmp_keyval_check_value("file", "", &e), 0);
 	CU_ASSERT_PTR_NULL(e);
 	const char *bad[] = { "a\nb", "a\rb", "\t", "x\x1b[0m", "del\x7f" };
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		err_free(&e);
-		CU_ASSERT_EQUAL(vm_qopts_check_value("file", bad[i], &e), -EINVAL);
+		CU_ASSERT_EQUAL(qmp_keyval_check_value("file", bad[i], &e), -EINVAL);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
 		CU_ASSERT_PTR_NOT_NULL(strstr(e->msg, "file: "));
 	}
@@ -108,7 +108,7 @@ static char *render(const char *json, const char *implied)
 {
 	cleanup_json struct json_object *o = json_tokener_parse(json);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
-	return vm_qopts_from_json(o, implied);
+	return qmp_keyval_from_json(o, implied);
 }
 
 static void test_from_json(void)
@@ -153,5 +153,5 @@ int main(void)
 		{ "check_value", test_check_value },
 		{ "from_json", test_from_json },
 	};
-	return unit_main("vm_qopts", tests, ARRAY_SIZE(tests));
+	return unit_main("qmp_keyval", tests, ARRAY_SIZE(tests));
 }

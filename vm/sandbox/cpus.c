@@ -1,14 +1,14 @@
 /*
- * vm_cpus — vCPU count and hotplug.
+ * vm_cpus — vCPU count and hotplug; see cpus.h.
  *
- * cpus/target while running: adding asks QEMU for the free hotpluggable
+ * The target while running: adding asks QEMU for the free hotpluggable
  * slots (query-hotpluggable-cpus, entries without a qom-path) and
  * device_adds one vCPU per slot, in order; removing unplugs the most
  * recently added vCPUs first and waits for DEVICE_DELETED.  A target above
  * maxcpus is clamped with a note in `error` (Kata's behaviour); one below the
  * boot count is ERANGE.  While not running, target sets the boot count.
  */
-#include "vm/vm_sandbox.h"
+#include "vm/sandbox/cpus.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -16,6 +16,7 @@
 
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
+#include "vm/sandbox/sandbox.h"
 
 static int json_int_member(struct json_object *o, const char *k, int *out)
 {
@@ -32,9 +33,9 @@ static int cpus_add(struct vm_sandbox *sb, struct qmp_client *qmp, int count, st
 	cleanup_json struct json_object *slots = NULL;
 	int r = qmp_execute(qmp, "query-hotpluggable-cpus", NULL, tmo, &slots, e);
 	if (r < 0)
-		return err_wrap(e, "cpus/target: query-hotpluggable-cpus");
+		return err_wrap(e, "query-hotpluggable-cpus");
 	if (!json_object_is_type(slots, json_type_array))
-		return err_set(e, EIO, "cpus/target: query-hotpluggable-cpus returned no list");
+		return err_set(e, EIO, "query-hotpluggable-cpus returned no list");
 	/* QEMU lists slots highest first; plug in ascending order. */
 	size_t n = json_object_array_length(slots);
 	for (size_t k = n; k-- > 0 && count > 0;) {
@@ -59,7 +60,7 @@ static int cpus_add(struct vm_sandbox *sb, struct qmp_client *qmp, int count, st
 			json_object_object_add(args, key, json_object_get(val));
 		r = qmp_execute(qmp, "device_add", args, tmo, NULL, e);
 		if (r < 0)
-			return err_wrap(e, "cpus/target: device_add %s", cpu.id);
+			return err_wrap(e, "device_add %s", cpu.id);
 		pthread_mutex_lock(&sb->lock);
 		sb->hot_cpus = xrealloc(sb->hot_cpus, (sb->nhot_cpus + 1) * sizeof(*sb->hot_cpus));
 		sb->hot_cpus[sb->nhot_cpus++] = cpu;
@@ -69,7 +70,7 @@ static int cpus_add(struct vm_sandbox *sb, struct qmp_client *qmp, int count, st
 		count--;
 	}
 	if (count > 0)
-		return err_set(e, ENOSPC, "cpus/target: no free vCPU slot left");
+		return err_set(e, ENOSPC, "no free vCPU slot left");
 	return 0;
 }
 
@@ -102,7 +103,7 @@ static int cpus_remove(struct vm_sandbox *sb, struct qmp_client *qmp, int count,
 		pthread_mutex_lock(&sb->lock);
 		if (!sb->nhot_cpus) {
 			pthread_mutex_unlock(&sb->lock);
-			return err_set(e, ERANGE, "cpus/target: no hot-added vCPU left to remove");
+			return err_set(e, ERANGE, "no hot-added vCPU left to remove");
 		}
 		struct vm_cpu cpu = sb->hot_cpus[sb->nhot_cpus - 1];
 		int tmo = sb->cfg.remove_timeout_ms;
@@ -113,10 +114,10 @@ static int cpus_remove(struct vm_sandbox *sb, struct qmp_client *qmp, int count,
 		cleanup_err struct err *de = NULL;
 		if (qmp_execute(qmp, "device_del", args, set->qmp_timeout_ms, NULL, &de) < 0 &&
 		    de->code != EIO) /* EIO: an unplug already in flight; wait for it */
-			return err_set(e, de->code, "cpus/target: device_del %s: %s", cpu.id, de->msg);
+			return err_set(e, de->code, "device_del %s: %s", cpu.id, de->msg);
 		int r = qmp_wait_event_match(qmp, "DEVICE_DELETED", cpu_deleted, cpu.id, tmo, NULL, e);
 		if (r < 0)
-			return err_wrap(e, "cpus/target: waiting for the guest to release %s", cpu.id);
+			return err_wrap(e, "waiting for the guest to release %s", cpu.id);
 		pthread_mutex_lock(&sb->lock);
 		sb->nhot_cpus--;
 		pthread_mutex_unlock(&sb->lock);
@@ -126,14 +127,14 @@ static int cpus_remove(struct vm_sandbox *sb, struct qmp_client *qmp, int count,
 	return 0;
 }
 
-int vm_cpus_set_target(struct vm_sandbox *sb, const char *value, struct err **e)
+int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, struct err **e)
 {
 	long long want;
 	int r = util_parse_int(value, 0, 1 << 20, &want);
 	if (r == -EINVAL)
-		return err_set(e, EINVAL, "cpus/target: not a number: '%.32s'", value);
+		return err_set(e, EINVAL, "not a number: '%.32s'", value);
 	if (r < 0 || want < 1)
-		return err_set(e, ERANGE, "cpus/target: must be at least 1");
+		return err_set(e, ERANGE, "must be at least 1");
 
 	pthread_mutex_lock(&sb->op_lock);
 	pthread_mutex_lock(&sb->lock);
@@ -143,7 +144,7 @@ int vm_cpus_set_target(struct vm_sandbox *sb, const char *value, struct err **e)
 	int current = boot + (int)sb->nhot_cpus;
 	if (want > max) {
 		free(sb->error);
-		sb->error = xasprintf("cpus/target: %lld exceeds maxcpus %d; clamped to %d", want, max, max);
+		sb->error = xasprintf("%lld exceeds maxcpus %d; clamped to %d", want, max, max);
 		log_warn("%s: %s", sb->name, sb->error);
 		want = max;
 	}
@@ -157,13 +158,13 @@ int vm_cpus_set_target(struct vm_sandbox *sb, const char *value, struct err **e)
 	}
 
 	if (want < boot) {
-		r = err_set(e, ERANGE, "cpus/target: %lld is below the boot vCPU count %d", want, boot);
+		r = err_set(e, ERANGE, "%lld is below the boot vCPU count %d", want, boot);
 	} else if (want == current) {
 		r = 0;
 	} else {
 		cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
 		if (!qmp)
-			r = -err_code(*e);
+			r = err_ret(e);
 		else if (want > current)
 			r = cpus_add(sb, qmp, (int)want - current, e);
 		else
@@ -173,15 +174,16 @@ int vm_cpus_set_target(struct vm_sandbox *sb, const char *value, struct err **e)
 	return r;
 }
 
-void vm_cpus_show_target(struct vm_sandbox *sb, struct sbuf *out)
+int vm_cpus_target_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
 {
 	pthread_mutex_lock(&sb->lock);
 	int n = sb->cfg.vcpus + (vm_state_is_live(sb->state) ? (int)sb->nhot_cpus : 0);
 	pthread_mutex_unlock(&sb->lock);
 	sbuf_printf(out, "%d\n", n);
+	return 0;
 }
 
-int vm_cpus_show_online(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
+int vm_cpus_online_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
 {
 	pthread_mutex_lock(&sb->lock);
 	bool live = vm_state_is_live(sb->state);
@@ -192,22 +194,30 @@ int vm_cpus_show_online(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
 	}
 	cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
 	if (!qmp)
-		return -err_code(*e);
+		return err_ret(e);
 	cleanup_json struct json_object *cpus = NULL;
 	int r = qmp_execute(qmp, "query-cpus-fast", NULL, vm_get_settings()->qmp_timeout_ms, &cpus, e);
 	if (r < 0)
-		return err_wrap(e, "cpus/online: query-cpus-fast");
+		return err_wrap(e, "query-cpus-fast");
 	sbuf_printf(out, "%zu\n", json_object_is_type(cpus, json_type_array) ?
 					json_object_array_length(cpus) : (size_t)0);
 	return 0;
 }
 
-void vm_cpus_show_hotplugged(struct vm_sandbox *sb, struct sbuf *out)
+int vm_cpus_max_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
+{
+	pthread_mutex_lock(&sb->lock);
+	sbuf_printf(out, "%d\n", sb->cfg.maxvcpus);
+	pthread_mutex_unlock(&sb->lock);
+	return 0;
+}
+
+int vm_cpus_hotplugged_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
 {
 	pthread_mutex_lock(&sb->lock);
 	for (size_t i = 0; i < sb->nhot_cpus; i++) {
 		const struct vm_cpu *c = &sb->hot_cpus[i];
 		sbuf_printf(out, "%s %d %d %d\n", c->id, c->socket, c->core, c->thread);
 	}
-	pthread_mutex_unlock(&sb->lock);
+	pthread_mutex_unlock(&sb->lock);	return 0;
 }

@@ -3,11 +3,12 @@
  *
  * One thread waits on an epoll set of pidfds (one per running sandbox), so
  * a QEMU killed or crashing is seen at once, not on the next poll tick.  It
- * reaps our own children and hands the status to vm_sandbox_exited().
+ * reaps our own children and hands the status to the exit callback given
+ * at start (the lifecycle's), never calling up by name.
  * Where pidfd_open is unavailable (old kernels, valgrind), the watched
  * process is checked every 250 ms instead.
  */
-#include "vm/vm_sandbox.h"
+#include "vm/sandbox/monitor.h"
 
 #include <string.h>
 #include <sys/epoll.h>
@@ -15,10 +16,13 @@
 #include <sys/wait.h>
 
 #include "lib/log.h"
+#include "vm/qemu/process.h"
+#include "vm/sandbox/sandbox.h"
 
 static int mon_epfd = -1;
 static int mon_wakefd = -1;
 static pthread_t mon_thread;
+static vm_monitor_exit_fn mon_exited;
 static bool mon_running;
 static bool mon_stopping;
 /* Sandboxes registered (each holds a reference), to release at stop. */
@@ -51,7 +55,7 @@ static bool gone_without_pidfd(struct vm_sandbox *sb, int *status, bool *have)
 		*have = waitpid(pid, status, WNOHANG) == pid;
 		return *have;
 	}
-	return vm_proc_start_time(pid) != start;
+	return vm_process_start_time(pid) != start;
 }
 
 static void check_unwatched(void)
@@ -69,7 +73,7 @@ static void check_unwatched(void)
 		bool have = false;
 		if (gone_without_pidfd(list[i], &status, &have)) {
 			watched_remove(list[i]);
-			vm_sandbox_exited(list[i], status, have);
+			mon_exited(list[i], status, have);
 			vm_sandbox_put(list[i]); /* the watch's reference */
 		}
 		vm_sandbox_put(list[i]);
@@ -125,14 +129,15 @@ static void *monitor_main(void *arg)
 			if (child && pid > 0)
 				have = waitpid(pid, &status, 0) == pid;
 			watched_remove(sb);
-			vm_sandbox_exited(sb, status, have);
+			mon_exited(sb, status, have);
 			vm_sandbox_put(sb);
 		}
 	}
 }
 
-int vm_monitor_start(struct err **e)
+int vm_monitor_start(vm_monitor_exit_fn exited, struct err **e)
 {
+	mon_exited = exited;
 	mon_epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (mon_epfd < 0)
 		return err_sys(e, errno, "epoll_create1");

@@ -3,7 +3,7 @@
  *
  * One model, two outputs: a parsed device expands into "parts" — the JSON
  * objects that QMP object-add / chardev-add / netdev_add / blockdev-add /
- * device_add take — and the same parts render through vm_qopts into the
+ * device_add take — and the same parts render through qmp_keyval into the
  * -object / -chardev / -netdev / -fsdev / -blockdev / -device arguments of
  * the boot command line.  The spec grammar, per "type", is written at the
  * top of vm_device.c.
@@ -24,9 +24,9 @@
 #include "lib/err.h"
 
 struct json_object;
-struct arch_ops;
 struct vm_config;
-struct strv;
+struct vm_dev_env;
+struct vm_dev_parts;
 
 #define VM_DEVICE_ID_MAX 25
 
@@ -75,13 +75,6 @@ const char *vm_device_state_name(enum vm_device_state s);
 /* Backend node name ("drive-<id>") into buf; returns buf. */
 const char *vm_device_node_name(const struct vm_device *d, char *buf, size_t len);
 
-/* blockdev-add arguments (new reference), NULL if the type has no block
- * backend that the hot-add path handles (anything but a virtio-blk block). */
-struct json_object *vm_device_backend(const struct vm_device *d);
-/* device_add arguments of the device's main function, placed on bus `bus`
- * at PCI `addr` (NULL bus: unplaced). */
-struct json_object *vm_device_frontend(const struct vm_device *d, const struct arch_ops *a,
-				       const char *bus, int addr);
 /* Whether the device can be added and removed while running: every part
  * has a QMP form (descriptors go with getfd).  False for a root image, the
  * vIOMMU and 9p (-fsdev). */
@@ -96,70 +89,9 @@ bool vm_device_bool(const struct vm_device *d, const char *key);
 int vm_device_check_config(const struct vm_device *d, const struct vm_config *cfg,
 			   struct err **e);
 
-/* ---- file descriptors passed by inheritance ---- */
-
-#define VM_FD_FIRST 4 /* after stdio and the QMP socket (VM_QMP_FD 3) */
-
-enum vm_fd_source {
-	VM_FD_PATH,    /* open(name, O_RDWR) */
-	VM_FD_TUN,     /* /dev/net/tun + TUNSETIFF name (IFF_TAP|IFF_NO_PI[|IFF_MULTI_QUEUE]) */
-	VM_FD_MACVTAP, /* /dev/tap<ifindex of name> */
-};
-
-struct vm_fd {
-	int num;       /* the descriptor number QEMU sees */
-	enum vm_fd_source src;
-	char *name;    /* path or interface name */
-	bool multi_queue;
-};
-
-struct vm_fdplan {
-	struct vm_fd *v;
-	size_t n;
-};
-/* Take the next descriptor number; returns it. */
-int vm_fdplan_add(struct vm_fdplan *p, enum vm_fd_source src, const char *name, bool mq);
-void vm_fdplan_release(struct vm_fdplan *p);
-
-/* ---- parts: one model, two outputs ---- */
-
-enum vm_part_kind {
-	VM_PART_OBJECT,   /* -object QOM,...   / object-add   (implied "qom-type") */
-	VM_PART_CHARDEV,  /* -chardev BACKEND,...  / chardev-add (nested form) */
-	VM_PART_NETDEV,   /* -netdev TYPE,...  / netdev_add   (implied "type") */
-	VM_PART_FSDEV,    /* -fsdev DRIVER,... / (no QMP command) */
-	VM_PART_BLOCKDEV, /* -blockdev ...     / blockdev-add */
-	VM_PART_DEVICE,   /* -device DRIVER,...   / device_add (implied "driver") */
-};
-
-struct vm_dev_part {
-	enum vm_part_kind kind;
-	struct json_object *args;
-};
-
-struct vm_dev_parts {
-	struct vm_dev_part *v;
-	size_t n;
-	int main; /* index of the device's main (placed) function */
-};
-
-struct vm_dev_env {
-	const struct arch_ops *arch;
-	const char *bus;         /* parent bus of the PCI function; NULL: none */
-	int addr;                /* its PCI device number on bus */
-	bool disable_modern;     /* Kata nestedRun */
-	const char *console_log; /* default file of a console */
-	struct vm_fdplan *fds;   /* descriptor numbers come from here */
-};
-
+/* Expand the device into its parts for the environment `env` (its bus
+ * slot, the arch); descriptors it needs are numbered into env->fds. */
 int vm_device_parts(const struct vm_device *d, const struct vm_dev_env *env,
 		    struct vm_dev_parts *out, struct err **e);
-void vm_dev_parts_release(struct vm_dev_parts *p);
-/* Append the command-line options ("-device", "virtio-...,...", ...). */
-void vm_dev_parts_argv(const struct vm_dev_parts *p, struct strv *argv);
-/* The QMP commands that add the same parts, in order: a JSON array of
- * {"execute":CMD, "arguments":ARGS}.  EOPNOTSUPP for a part QMP cannot add
- * (-fsdev). */
-int vm_dev_parts_qmp(const struct vm_dev_parts *p, struct json_object **out, struct err **e);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * vm_cmdline — builds the exact QEMU argv for a sandbox; see vm_cmdline.h.
+ * vm_cmdline — builds the exact QEMU argv for a sandbox; see cmdline.h.
  *
  * The argv, in order (brackets: only when set):
  *   QEMU                      effective binary (vm_config_qemu_binary)
@@ -47,21 +47,18 @@
  * maxmem_mib >= memory_mib + its size; iothreads exist; the vIOMMU machine;
  * every QEMU id (qdev, chardev, netdev, object, node-name, fsdev) unique.
  */
-#include "vm/vm_cmdline.h"
+#include "vm/qemu/cmdline.h"
 
-#include <fcntl.h>
 #include <json-c/json.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "arch/arch.h"
-#include "vm/vm_config.h"
-#include "vm/vm_device.h"
-#include "vm/vm_qopts.h"
-#include "vm/vm_topology.h"
+#include "vm/model/config.h"
+#include "vm/model/device.h"
+#include "vm/model/parts.h"
+#include "qmp/qmp_keyval.h"
+#include "vm/model/topology.h"
 
 #define MIB (1024LL * 1024LL)
 
@@ -82,8 +79,8 @@ static const struct vm_device *cmdline_image(struct vm_device *const *devs, size
 	return NULL;
 }
 
-char *vm_cmdline_kernel_params_devs(const struct vm_config *cfg, struct vm_device *const *devs,
-				    size_t ndevs)
+char *vm_cmdline_kernel_params(const struct vm_config *cfg, struct vm_device *const *devs,
+			       size_t ndevs)
 {
 	struct sbuf b = {0};
 	const struct arch_ops *a = vm_config_arch(cfg);
@@ -110,11 +107,6 @@ char *vm_cmdline_kernel_params_devs(const struct vm_config *cfg, struct vm_devic
 		sbuf_add(&b, cfg->kernel_params);
 	}
 	return sbuf_steal(&b);
-}
-
-char *vm_cmdline_kernel_params(const struct vm_config *cfg)
-{
-	return vm_cmdline_kernel_params_devs(cfg, NULL, 0);
 }
 
 /* ---- unique ids ---- */
@@ -198,7 +190,7 @@ static void add_machine(struct strv *v, const struct vm_config *cfg, const struc
 			bool nvdimm)
 {
 	struct sbuf o = {0};
-	vm_qopts_escape(&o, cfg->machine);
+	qmp_keyval_escape(&o, cfg->machine);
 	if (*cfg->machine_options)
 		sbuf_printf(&o, ",%s", cfg->machine_options);
 	if (*cfg->machine_accelerators)
@@ -272,10 +264,149 @@ static void add_knobs(struct strv *v, const struct vm_config *cfg)
 	}
 	for (size_t i = 0; cfg->pflash[i]; i++) {
 		sbuf_printf(&o, "if=pflash,format=raw,unit=%zu", i);
-		vm_qopts_add(&o, "file", cfg->pflash[i]);
+		qmp_keyval_add(&o, "file", cfg->pflash[i]);
 		strv_add(v, "-drive");
 		strv_add_take(v, sbuf_steal(&o));
 	}
+}
+
+/* Every device's parts, checked together: one root image, unique QEMU ids
+ * (beside the daemon's own and the bridges), the nvdimm image's memory. */
+struct cmdline_devs {
+	struct vm_dev_parts *parts; /* one per device */
+	size_t n;
+	struct vm_fdplan fds;
+	long long nvdimm_size;
+};
+
+static void cmdline_devs_release(struct cmdline_devs *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		vm_dev_parts_release(&d->parts[i]);
+	free(d->parts);
+	vm_fdplan_release(&d->fds);
+}
+
+static void cmdline_own_ids(struct idset *ids, const struct vm_config *cfg,
+			    const struct vm_topology *t)
+{
+	static const char *const own_ids[][2] = {
+		{ "chardev", "qmp" }, { "chardev", "console" }, { "object", "dimm1" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(own_ids); i++)
+		idset_add(ids, own_ids[i][0], own_ids[i][1], "-", NULL);
+	for (int i = 0; i < cfg->iothreads; i++) {
+		cleanup_free char *io = xasprintf("iothread%d", i);
+		idset_add(ids, "object", io, "-", NULL);
+	}
+	for (int i = 0; i < t->n; i++)
+		idset_add(ids, "device", t->bridges[i].id, "-", NULL);
+}
+
+static int cmdline_expand(const struct vm_config *cfg, const struct vm_topology *t,
+			  struct vm_device *const *devs, size_t ndevs,
+			  const struct vm_cmdline_ctx *ctx, struct cmdline_devs *out, struct err **e)
+{
+	struct idset ids = {0};
+	const struct vm_device *image = NULL;
+	int r = 0;
+	out->parts = xcalloc(ndevs + 1, sizeof(*out->parts));
+	out->n = ndevs;
+	cmdline_own_ids(&ids, cfg, t);
+	for (size_t i = 0; i < ndevs && r == 0; i++) {
+		const struct vm_device *d = devs[i];
+		if (d->kind == VM_DEVK_IMAGE && image) {
+			r = err_set(e, EINVAL, "device %s: type: only one root image (%s is one already)",
+				    d->id, image->id);
+			break;
+		}
+		if (d->kind == VM_DEVK_IMAGE)
+			image = d;
+		r = cmdline_device_parts(cfg, t, d, ctx, &out->fds, &out->parts[i], e);
+		if (r == 0)
+			r = idset_parts(&ids, &out->parts[i], d->id, e);
+		if (r == 0 && d->kind == VM_DEVK_IMAGE)
+			out->nvdimm_size = cmdline_nvdimm_size(&out->parts[i]);
+	}
+	strv_release(&ids.v);
+	if (r == 0 && out->nvdimm_size) {
+		long long need = (long long)cfg->memory_mib * MIB + out->nvdimm_size;
+		if (cfg->memory_slots < 1 || (long long)cfg->maxmem_mib * MIB < need)
+			r = err_set(e, EINVAL,
+				    "maxmem_mib: the nvdimm image %s (%lld bytes) needs memory_slots >= 1 "
+				    "and maxmem_mib >= %lld (memory_mib + the image, rounded up)",
+				    image->id, out->nvdimm_size, (need + MIB - 1) / MIB);
+	}
+	return r;
+}
+
+/* QEMU, -name, -uuid, -machine, -accel, -cpu, -smp. */
+static void add_head(struct strv *v, const struct vm_config *cfg, const struct vm_cmdline_ctx *ctx,
+		     bool nvdimm)
+{
+	struct sbuf o = {0};
+	strv_add(v, vm_config_qemu_binary(cfg));
+	strv_add(v, "-name");
+	qmp_keyval_add(&o, "guest", *cfg->name ? cfg->name : ctx->name);
+	strv_add_take(v, sbuf_steal(&o));
+	strv_add(v, "-uuid");
+	strv_add(v, cfg->uuid);
+	add_machine(v, cfg, vm_config_arch(cfg), nvdimm);
+	strv_add(v, "-accel");
+	strv_add(v, cfg->accel);
+	const char *cpu = vm_config_cpu_model(cfg);
+	if (*cpu) {
+		strv_add(v, "-cpu");
+		strv_add(v, cpu);
+	}
+	strv_add(v, "-smp");
+	strv_addf(v, "%d,sockets=%d,cores=%d,threads=%d,maxcpus=%d", cfg->vcpus,
+		  vm_config_sockets(cfg), cfg->cores, cfg->threads, cfg->maxvcpus);
+}
+
+/* The QMP monitor on the inherited socket, the serial console's log, and
+ * the guest kernel. */
+static void add_monitor_boot(struct strv *v, const struct vm_config *cfg,
+			     const struct vm_cmdline_ctx *ctx, struct vm_device *const *devs,
+			     size_t ndevs)
+{
+	struct sbuf o = {0};
+	strv_add(v, "-chardev");
+	strv_addf(v, "socket,id=qmp,fd=%d,server=on,wait=off", VM_QMP_FD);
+	strv_add(v, "-mon");
+	strv_add(v, "chardev=qmp,mode=control");
+	strv_add(v, "-chardev");
+	sbuf_add(&o, "file,id=console");
+	qmp_keyval_add(&o, "path", ctx->console_log);
+	qmp_keyval_add(&o, "append", "on");
+	strv_add_take(v, sbuf_steal(&o));
+	strv_add(v, "-serial");
+	strv_add(v, "chardev:console");
+	strv_add(v, "-kernel");
+	strv_add(v, cfg->kernel);
+	if (*cfg->initrd) {
+		strv_add(v, "-initrd");
+		strv_add(v, cfg->initrd);
+	}
+	strv_add(v, "-append");
+	strv_add_take(v, vm_cmdline_kernel_params(cfg, devs, ndevs));
+}
+
+/* iothreads, the vIOMMU (before every PCI device), bridges, devices. */
+static void add_devices(struct strv *v, const struct vm_config *cfg, const struct vm_topology *t,
+			struct vm_device *const *devs, const struct cmdline_devs *dp)
+{
+	for (int i = 0; i < cfg->iothreads; i++) {
+		strv_add(v, "-object");
+		strv_addf(v, "iothread,id=iothread%d", i);
+	}
+	for (size_t i = 0; i < dp->n; i++)
+		if (devs[i]->kind == VM_DEVK_IOMMU)
+			vm_dev_parts_argv(&dp->parts[i], v);
+	vm_topology_argv(t, v);
+	for (size_t i = 0; i < dp->n; i++)
+		if (devs[i]->kind != VM_DEVK_IOMMU)
+			vm_dev_parts_argv(&dp->parts[i], v);
 }
 
 int vm_cmdline_build(const struct vm_config *cfg, const struct vm_topology *t,
@@ -287,195 +418,29 @@ int vm_cmdline_build(const struct vm_config *cfg, const struct vm_topology *t,
 		return err_wrap(e, "config");
 	if (!ctx || !ctx->name || !ctx->console_log)
 		return err_set(e, EINVAL, "cmdline: name and console log are required");
-	if ((r = vm_qopts_check_value("name", ctx->name, e)) < 0 ||
-	    (r = vm_qopts_check_value("console log", ctx->console_log, e)) < 0)
+	if ((r = qmp_keyval_check_value("name", ctx->name, e)) < 0 ||
+	    (r = qmp_keyval_check_value("console log", ctx->console_log, e)) < 0)
 		return r;
-	const struct arch_ops *a = vm_config_arch(cfg);
-
 	/* Every device's parts first: they decide machine options and memory. */
-	cleanup_strv struct strv v = {0};
-	struct vm_fdplan fds = {0};
-	struct vm_dev_parts *parts = xcalloc(ndevs + 1, sizeof(*parts));
-	struct idset ids = {0};
-	const struct vm_device *image = NULL;
-	long long nvdimm_size = 0;
-	static const char *const own_ids[][2] = {
-		{ "chardev", "qmp" }, { "chardev", "console" }, { "object", "dimm1" },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(own_ids); i++)
-		idset_add(&ids, own_ids[i][0], own_ids[i][1], "-", NULL);
-	for (int i = 0; i < cfg->iothreads; i++) {
-		cleanup_free char *io = xasprintf("iothread%d", i);
-		idset_add(&ids, "object", io, "-", NULL);
-	}
-	for (int i = 0; i < t->n; i++)
-		idset_add(&ids, "device", t->bridges[i].id, "-", NULL);
-	for (size_t i = 0; i < ndevs && r == 0; i++) {
-		const struct vm_device *d = devs[i];
-		if (d->kind == VM_DEVK_IMAGE) {
-			if (image) {
-				r = err_set(e, EINVAL,
-					    "device %s: type: only one root image (%s is one already)",
-					    d->id, image->id);
-				break;
-			}
-			image = d;
+	struct cmdline_devs dp = {0};
+	r = cmdline_expand(cfg, t, devs, ndevs, ctx, &dp, e);
+	if (r == 0) {
+		cleanup_strv struct strv v = {0};
+		add_head(&v, cfg, ctx, dp.nvdimm_size > 0);
+		add_memory(&v, cfg);
+		add_knobs(&v, cfg);
+		add_monitor_boot(&v, cfg, ctx, devs, ndevs);
+		add_devices(&v, cfg, t, devs, &dp);
+		/* Only a complete argv reaches the caller's vector (appended). */
+		for (size_t i = 0; i < v.n; i++)
+			strv_add_take(argv, move_ptr(v.v[i]));
+		v.n = 0;
+		if (ctx->fds) {
+			vm_fdplan_release(ctx->fds);
+			*ctx->fds = dp.fds;
+			dp.fds = (struct vm_fdplan){0};
 		}
-		r = cmdline_device_parts(cfg, t, d, ctx, &fds, &parts[i], e);
-		if (r == 0)
-			r = idset_parts(&ids, &parts[i], d->id, e);
-		if (r == 0 && d->kind == VM_DEVK_IMAGE)
-			nvdimm_size = cmdline_nvdimm_size(&parts[i]);
 	}
-	if (r == 0 && nvdimm_size) {
-		long long need = (long long)cfg->memory_mib * MIB + nvdimm_size;
-		if (cfg->memory_slots < 1 || (long long)cfg->maxmem_mib * MIB < need)
-			r = err_set(e, EINVAL,
-				    "maxmem_mib: the nvdimm image %s (%lld bytes) needs memory_slots >= 1 "
-				    "and maxmem_mib >= %lld (memory_mib + the image, rounded up)",
-				    image->id, nvdimm_size, (need + MIB - 1) / MIB);
-	}
-	if (r < 0)
-		goto out;
-
-	strv_add(&v, vm_config_qemu_binary(cfg));
-	struct sbuf o = {0};
-	strv_add(&v, "-name");
-	vm_qopts_add(&o, "guest", *cfg->name ? cfg->name : ctx->name);
-	strv_add_take(&v, sbuf_steal(&o));
-	strv_add(&v, "-uuid");
-	strv_add(&v, cfg->uuid);
-	add_machine(&v, cfg, a, nvdimm_size > 0);
-	strv_add(&v, "-accel");
-	strv_add(&v, cfg->accel);
-	const char *cpu = vm_config_cpu_model(cfg);
-	if (*cpu) {
-		strv_add(&v, "-cpu");
-		strv_add(&v, cpu);
-	}
-	strv_add(&v, "-smp");
-	strv_addf(&v, "%d,sockets=%d,cores=%d,threads=%d,maxcpus=%d", cfg->vcpus,
-		  vm_config_sockets(cfg), cfg->cores, cfg->threads, cfg->maxvcpus);
-	add_memory(&v, cfg);
-	add_knobs(&v, cfg);
-
-	strv_add(&v, "-chardev");
-	strv_addf(&v, "socket,id=qmp,fd=%d,server=on,wait=off", VM_QMP_FD);
-	strv_add(&v, "-mon");
-	strv_add(&v, "chardev=qmp,mode=control");
-	strv_add(&v, "-chardev");
-	sbuf_add(&o, "file,id=console");
-	vm_qopts_add(&o, "path", ctx->console_log);
-	vm_qopts_add(&o, "append", "on");
-	strv_add_take(&v, sbuf_steal(&o));
-	strv_add(&v, "-serial");
-	strv_add(&v, "chardev:console");
-
-	strv_add(&v, "-kernel");
-	strv_add(&v, cfg->kernel);
-	if (*cfg->initrd) {
-		strv_add(&v, "-initrd");
-		strv_add(&v, cfg->initrd);
-	}
-	strv_add(&v, "-append");
-	strv_add_take(&v, vm_cmdline_kernel_params_devs(cfg, devs, ndevs));
-
-	for (int i = 0; i < cfg->iothreads; i++) {
-		strv_add(&v, "-object");
-		strv_addf(&v, "iothread,id=iothread%d", i);
-	}
-	for (size_t i = 0; i < ndevs; i++) /* a vIOMMU precedes every PCI device */
-		if (devs[i]->kind == VM_DEVK_IOMMU)
-			vm_dev_parts_argv(&parts[i], &v);
-	vm_topology_argv(t, &v);
-	for (size_t i = 0; i < ndevs; i++)
-		if (devs[i]->kind != VM_DEVK_IOMMU)
-			vm_dev_parts_argv(&parts[i], &v);
-
-	/* Only a complete argv reaches the caller's vector (appended). */
-	for (size_t i = 0; i < v.n; i++)
-		strv_add_take(argv, move_ptr(v.v[i]));
-	v.n = 0;
-	if (ctx->fds) {
-		vm_fdplan_release(ctx->fds);
-		*ctx->fds = fds;
-		fds = (struct vm_fdplan){0};
-	}
-out:
-	for (size_t i = 0; i < ndevs; i++)
-		vm_dev_parts_release(&parts[i]);
-	free(parts);
-	strv_release(&ids.v);
-	vm_fdplan_release(&fds);
+	cmdline_devs_release(&dp);
 	return r;
-}
-
-/* ---- descriptors ---- */
-
-static int cmdline_open_one(const struct vm_fd *f, struct err **e)
-{
-	int fd = -1;
-	switch (f->src) {
-	case VM_FD_PATH:
-		fd = open(f->name, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			return err_sys(e, errno, "open %s", f->name);
-		break;
-	case VM_FD_TUN: {
-		fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			return err_sys(e, errno, "open /dev/net/tun");
-		struct ifreq ifr = {0};
-		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR |
-				(f->multi_queue ? IFF_MULTI_QUEUE : 0);
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", f->name);
-		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-			int err = errno;
-			close(fd);
-			return err_sys(e, err, "tap %s: TUNSETIFF", f->name);
-		}
-		break;
-	}
-	case VM_FD_MACVTAP: {
-		char p[128];
-		snprintf(p, sizeof(p), "/sys/class/net/%s/ifindex", f->name);
-		cleanup_free char *idx = util_read_file(p, NULL);
-		if (!idx)
-			return err_sys(e, errno, "macvtap %s: %s", f->name, p);
-		snprintf(p, sizeof(p), "/dev/tap%d", atoi(idx));
-		fd = open(p, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			return err_sys(e, errno, "macvtap %s: open %s", f->name, p);
-		break;
-	}
-	}
-	int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-	int err = errno;
-	close(fd);
-	if (high < 0)
-		return err_sys(e, err, "fcntl F_DUPFD");
-	return high;
-}
-
-int vm_cmdline_open_fds(const struct vm_fdplan *plan, int *out, struct err **e)
-{
-	for (size_t i = 0; i < plan->n; i++) {
-		int fd = cmdline_open_one(&plan->v[i], e);
-		if (fd < 0) {
-			for (size_t j = 0; j < i; j++)
-				close(out[j]);
-			return fd;
-		}
-		out[i] = fd;
-	}
-	return 0;
-}
-
-void vm_cmdline_close_fds(const struct vm_fdplan *plan, int *fds)
-{
-	for (size_t i = 0; i < plan->n; i++)
-		if (fds[i] >= 0) {
-			close(fds[i]);
-			fds[i] = -1;
-		}
 }

@@ -20,14 +20,13 @@
  *
  * Not thread-safe: the owning sandbox serialises access.
  */
-#include "vm/vm_topology.h"
+#include "vm/model/topology.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "arch/arch.h"
-#include "vm/vm_config.h"
-#include "vm/vm_qopts.h"
+#include "qmp/qmp_keyval.h"
 
 #define TOPO_BRIDGE_SLOTS 31 /* pci-bridge / pcie-pci-bridge: devices 1..31 */
 #define TOPO_FUNCS 8         /* functions of one PCI device */
@@ -87,14 +86,30 @@ int vm_topology_root_port_slots(const struct arch_ops *a, const char *machine, i
 	return (root_ports + TOPO_FUNCS - 1) / TOPO_FUNCS;
 }
 
-void vm_topology_init_config(struct vm_topology *t, const struct vm_config *cfg)
+int vm_topology_check_room(const struct arch_ops *a, const struct vm_topology_want *w,
+			   struct err **e)
 {
-	const struct arch_ops *a = vm_config_arch(cfg);
-	vm_topology_init(t, a, cfg->root_ports);
-	int extra = cfg->pci_bridges + cfg->pcie_pci_bridges;
+	if (a->ccw || !a->root_last_addr)
+		return 0; /* no PCI bus: the arch's own rules decide */
+	int room = a->root_last_addr(w->machine) - a->bridge_first_addr + 1;
+	int extra = w->pci_bridges + w->pcie_pci_bridges;
+	int want = vm_topology_root_port_slots(a, w->machine, w->root_ports, extra) + extra;
+	if (want > room)
+		return err_set(e, EINVAL,
+			       "root_ports: machine %s has %d PCI device numbers for root ports (8 per "
+			       "number) and bridges (1 each): at most %d root ports beside %d bridges",
+			       w->machine, room, (room - extra) * 8, extra);
+	return 0;
+}
+
+void vm_topology_init_want(struct vm_topology *t, const struct arch_ops *a,
+			   const struct vm_topology_want *w)
+{
+	vm_topology_init(t, a, w->root_ports);
+	int extra = w->pci_bridges + w->pcie_pci_bridges;
 	if (a->ccw)
 		return;
-	int slots = vm_topology_root_port_slots(a, cfg->machine, t->n, extra);
+	int slots = vm_topology_root_port_slots(a, w->machine, t->n, extra);
 	if (slots < t->n) {
 		/* Pack: port i is function i % 8 of device first + i / 8. */
 		for (int i = 0; i < t->n; i++) {
@@ -109,24 +124,24 @@ void vm_topology_init_config(struct vm_topology *t, const struct vm_config *cfg)
 	/* pci-bridges continue the arch's own numbering when its hotplug
 	 * bridges are pci-bridges already (pseries). */
 	int pb_base = !strcmp(a->bridge_driver, "pci-bridge") ? t->n : 0;
-	const char *bus = a->root_bus ? a->root_bus(cfg->machine) : a->bridge_bus;
+	const char *bus = a->root_bus ? a->root_bus(w->machine) : a->bridge_bus;
 	t->bridges = xrealloc(t->bridges, (size_t)(t->n + extra) * sizeof(*t->bridges));
 	for (int j = 0; j < extra; j++) {
 		int i = t->n + j;
-		bool pb = j < cfg->pci_bridges;
+		bool pb = j < w->pci_bridges;
 		struct vm_bridge *b = &t->bridges[i];
 		memset(b, 0, sizeof(*b));
 		if (pb)
 			snprintf(b->id, sizeof(b->id), "pb%d", pb_base + j);
 		else
-			snprintf(b->id, sizeof(b->id), "ppb%d", j - cfg->pci_bridges);
+			snprintf(b->id, sizeof(b->id), "ppb%d", j - w->pci_bridges);
 		b->driver = pb ? "pci-bridge" : "pcie-pci-bridge";
 		b->bus = bus;
 		b->chassis = i + 1;
 		b->addr = a->bridge_first_addr + slots + j;
 		b->nslots = TOPO_BRIDGE_SLOTS;
 		b->slot_base = 1;
-		b->shpc = cfg->bridge_shpc;
+		b->shpc = w->shpc;
 		b->slots = xcalloc((size_t)b->nslots, sizeof(*b->slots));
 	}
 	t->n += extra;
@@ -254,21 +269,21 @@ void vm_topology_argv(const struct vm_topology *t, struct strv *argv)
 		if (b->ccw)
 			continue; /* the channel subsystem exists with the machine */
 		struct sbuf o = {0};
-		vm_qopts_escape(&o, b->driver); /* the implied "driver" */
-		vm_qopts_add(&o, "id", b->id);
-		vm_qopts_add(&o, "bus", b->bus);
+		qmp_keyval_escape(&o, b->driver); /* the implied "driver" */
+		qmp_keyval_add(&o, "id", b->id);
+		qmp_keyval_add(&o, "bus", b->bus);
 		if (!strcmp(b->driver, "pci-bridge")) {
-			vm_qopts_addf(&o, "chassis_nr", "%d", b->chassis);
-			vm_qopts_add(&o, "shpc", b->shpc ? "on" : "off");
+			qmp_keyval_addf(&o, "chassis_nr", "%d", b->chassis);
+			qmp_keyval_add(&o, "shpc", b->shpc ? "on" : "off");
 		} else if (strcmp(b->driver, "pcie-pci-bridge") != 0) {
-			vm_qopts_addf(&o, "chassis", "%d", b->chassis);
+			qmp_keyval_addf(&o, "chassis", "%d", b->chassis);
 		}
 		if (b->func || b->multifunction)
-			vm_qopts_addf(&o, "addr", "0x%x.%x", (unsigned)b->addr, (unsigned)b->func);
+			qmp_keyval_addf(&o, "addr", "0x%x.%x", (unsigned)b->addr, (unsigned)b->func);
 		else
-			vm_qopts_addf(&o, "addr", "0x%x", (unsigned)b->addr);
+			qmp_keyval_addf(&o, "addr", "0x%x", (unsigned)b->addr);
 		if (b->multifunction)
-			vm_qopts_add(&o, "multifunction", "on");
+			qmp_keyval_add(&o, "multifunction", "on");
 		strv_add(argv, "-device");
 		strv_add_take(argv, sbuf_steal(&o));
 	}

@@ -60,16 +60,29 @@ struct vm_topology {
 	int n;
 };
 
+/* The bridges a config asks for (vm_config_topology_want fills it). */
+struct vm_topology_want {
+	const char *machine;
+	int root_ports;       /* the arch's hotplug bridges */
+	int pci_bridges;      /* pci-bridge after them */
+	int pcie_pci_bridges; /* pcie-pci-bridge after those */
+	bool shpc;            /* shpc= of the pci-bridges */
+};
+
+/* `count` of the arch's hotplug bridges only (the CCW set on s390x). */
 void vm_topology_init(struct vm_topology *t, const struct arch_ops *a, int count);
-/* The whole topology a config asks for: root_ports root ports on the
- * machine's root bus, then pci_bridges pci-bridges, then pcie_pci_bridges
- * pcie-pci-bridges.  (vm_topology_init: root ports only.) */
-struct vm_config;
+/* The whole topology: root_ports root ports on the machine's root bus,
+ * then pci_bridges pci-bridges, then pcie_pci_bridges pcie-pci-bridges. */
+void vm_topology_init_want(struct vm_topology *t, const struct arch_ops *a,
+			   const struct vm_topology_want *w);
 /* PCI device numbers the root ports take: one each while they fit beside
  * `extra` other bridges, else packed eight functions to a device. */
 int vm_topology_root_port_slots(const struct arch_ops *a, const char *machine, int root_ports,
 				int extra);
-void vm_topology_init_config(struct vm_topology *t, const struct vm_config *cfg);
+/* EINVAL unless the machine's root bus has PCI device numbers for the
+ * root ports (packed eight to a number when needed) and the bridges. */
+int vm_topology_check_room(const struct arch_ops *a, const struct vm_topology_want *w,
+			   struct err **e);
 /* PCI device number of a slot on its bridge's bus (-1: no such slot); on
  * the CCW set the device number (the 4 hex digits of fe.0.xxxx). */
 int vm_topology_slot_addr(const struct vm_topology *t, int bridge, int slot);

@@ -1,0 +1,45 @@
+/*
+ * vm_cmdline — builds the exact QEMU argv for a sandbox (how a QEMU is
+ * made: with vm/qemu/fds, the descriptors, and vm/qemu/process, the exec).
+ *
+ * The argv is a vector, never a shell string; every value goes through
+ * qmp_keyval escaping.  The QMP socket is a listening socket the daemon binds
+ * and hands to QEMU as file descriptor VM_QMP_FD, so `start` can connect
+ * at once, without polling for a path to appear.
+ */
+#ifndef SANDBOXFS_VM_CMDLINE_H
+#define SANDBOXFS_VM_CMDLINE_H
+
+#include <stddef.h>
+
+#include "lib/err.h"
+#include "lib/util.h"
+
+struct vm_config;
+struct vm_topology;
+struct vm_device;
+
+#define VM_QMP_FD 3
+
+struct vm_fdplan;
+
+struct vm_cmdline_ctx {
+	const char *name;        /* sandbox name (for -name) */
+	const char *console_log; /* serial console log file */
+	/* Optional out: the descriptors the argv references by number (govmm
+	 * appendFDs).  The launcher opens them (vm_fds_open) and places
+	 * fds[i] at plan->v[i].num in the child. */
+	struct vm_fdplan *fds;
+};
+
+int vm_cmdline_build(const struct vm_config *cfg, const struct vm_topology *t,
+		     struct vm_device *const *devs, size_t ndevs,
+		     const struct vm_cmdline_ctx *ctx, struct strv *argv, struct err **e);
+/* The composed kernel command line: "console=" arch console, arch
+ * defaults, debug|nodebug; when a root image is among the devices, the
+ * systemd list (debug|nodebug) and the root= params (virtio-blk or nvdimm,
+ * with or without DAX); the user's kernel_params last so they win. */
+char *vm_cmdline_kernel_params(const struct vm_config *cfg, struct vm_device *const *devs,
+			       size_t ndevs);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * vm_process — the QEMU process: socket, fork/exec, /proc identity; see
+ * process.h.
+ *
+ * The daemon binds the QMP socket itself and QEMU inherits the listening
+ * descriptor, so the socket exists before QEMU does: the daemon connects at
+ * once, and if QEMU dies first the listening socket goes with it and the
+ * connect or greeting fails immediately.  QEMU runs in its own session
+ * (setsid) with stdout and stderr in its log; nothing goes through a shell.
+ */
+#include "vm/qemu/process.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lib/util.h"
+#include "vm/qemu/fds.h"
+
+/* Move fd above the range the child rearranges, keeping CLOEXEC. */
+static int process_fd_high(int fd)
+{
+	if (fd < 0)
+		return fd;
+	int h = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+	int err = errno;
+	close(fd);
+	errno = err;
+	return h;
+}
+
+int vm_process_listen(const char *path, struct err **e)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return err_set(e, ENAMETOOLONG, "QMP socket path too long: %s", path);
+	strcpy(sun.sun_path, path);
+	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_sys(e, errno, "socket");
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		return err_sys(e, errno, "bind %s", path);
+	if (listen(fd, 4) < 0)
+		return err_sys(e, errno, "listen %s", path);
+	int high = process_fd_high(move_fd(fd));
+	if (high < 0)
+		return err_sys(e, errno, "fcntl F_DUPFD");
+	return high;
+}
+
+int vm_process_spawn(const struct vm_process_spawn *s, pid_t *pidp, struct err **e)
+{
+	cleanup_close int log_fd = process_fd_high(
+		open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+	if (log_fd < 0)
+		return err_sys(e, errno, "open %s", s->log_path);
+	cleanup_close int null_fd = process_fd_high(open("/dev/null", O_RDONLY | O_CLOEXEC));
+	if (null_fd < 0)
+		return err_sys(e, errno, "open /dev/null");
+
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Child: async-signal-safe calls only. */
+		struct sigaction dfl = {.sa_handler = SIG_DFL};
+		for (int sig = 1; sig < NSIG; sig++)
+			sigaction(sig, &dfl, NULL);
+		setsid();
+		vm_fds_child_place(null_fd, log_fd, s->listen_fd, s->plan, s->fds);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(s->argv[0], s->argv);
+		static const char m[] = "sandboxfs: cannot execute the QEMU binary\n";
+		if (write(2, m, sizeof(m) - 1) < 0) {
+		}
+		_exit(127);
+	}
+	int fork_errno = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0)
+		return err_sys(e, fork_errno, "fork");
+	*pidp = pid;
+	return 0;
+}
+
+unsigned long long vm_process_start_time(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	cleanup_free char *stat = util_read_file(path, NULL);
+	const char *p = stat ? strrchr(stat, ')') : NULL;
+	if (!p)
+		return 0;
+	/* Fields after the command: state is field 3, starttime field 22. */
+	unsigned long long v = 0;
+	int field = 2;
+	for (p++; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	if (field == 22)
+		v = strtoull(p, NULL, 10);
+	return v;
+}
+
+bool vm_process_has_uuid(pid_t pid, const char *uuid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	size_t len = 0;
+	cleanup_free char *cmd = util_read_file(path, &len);
+	if (!cmd)
+		return false;
+	for (size_t i = 0; i < len; i += strlen(cmd + i) + 1)
+		if (!strcmp(cmd + i, "-uuid") && i + 6 < len && !strcmp(cmd + i + 6, uuid))
+			return true;
+	return false;
+}
+
+int vm_process_pidfd(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int vm_process_pidfd_kill(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+char *vm_process_log_tail(const char *path)
+{
+	size_t len = 0;
+	cleanup_free char *log = util_read_file(path, &len);
+	if (!log || !len)
+		return xstrdup("(no output)");
+	while (len && (log[len - 1] == '\n' || log[len - 1] == ' '))
+		log[--len] = '\0';
+	const char *p = len > 2000 ? log + len - 2000 : log;
+	return xstrdup(p);
+}

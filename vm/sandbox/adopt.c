@@ -1,0 +1,62 @@
+/*
+ * vm_adopt — re-attach to a QEMU an earlier daemon left running; see
+ * adopt.h.  An adopted QEMU is not the daemon's child, so its exit status
+ * is unknown, and any exit not asked for counts as a crash.
+ */
+#include "vm/sandbox/adopt.h"
+
+#include <json-c/json.h>
+#include <signal.h>
+
+#include "lib/log.h"
+#include "qmp/qmp_client.h"
+#include "vm/qemu/process.h"
+#include "vm/sandbox/lifecycle.h"
+#include "vm/sandbox/monitor.h"
+
+int vm_adopt_qemu(struct vm_sandbox *sb, enum vm_state was, struct err **e)
+{
+	pid_t pid = sb->pid;
+	if (pid <= 0)
+		return err_set(e, ESRCH, "no pid recorded");
+	unsigned long long st = vm_process_start_time(pid);
+	if (!st)
+		return err_set(e, ESRCH, "the process is gone");
+	if (st != sb->start_time || !vm_process_has_uuid(pid, sb->cfg.uuid))
+		return err_set(e, ESRCH, "pid %d is now another process", (int)pid);
+	int pidfd = vm_process_pidfd(pid);
+	if (pidfd < 0)
+		return err_sys(e, errno, "pidfd_open %d", (int)pid);
+	struct qmp_callbacks cb;
+	vm_lifecycle_qmp_callbacks(sb, &cb);
+	struct qmp_client *qmp = NULL;
+	cleanup_json struct json_object *status = NULL;
+	int r = qmp_client_connect(sb->qmp_path, &cb, vm_get_settings()->qmp_timeout_ms, &qmp, e);
+	if (r == 0)
+		r = qmp_execute(qmp, "query-status", NULL, vm_get_settings()->qmp_timeout_ms, &status, e);
+	if (r < 0) {
+		/* Ours, alive, but unmanageable: do not leave it behind. */
+		vm_process_pidfd_kill(pidfd, SIGKILL);
+		close(pidfd);
+		if (qmp)
+			qmp_client_unref(qmp);
+		return err_wrap(e, "qemu pid %d does not answer on QMP (killed)", (int)pid);
+	}
+	struct json_object *running;
+	bool is_running = json_object_object_get_ex(status, "running", &running) &&
+			  json_object_get_boolean(running);
+	pthread_mutex_lock(&sb->lock);
+	sb->pidfd = pidfd;
+	sb->child = false;
+	sb->qmp = qmp;
+	sb->state = is_running ? VM_RUNNING : VM_PAUSED;
+	pthread_mutex_unlock(&sb->lock);
+	if (sb->state != was)
+		log_warn("%s: was %s, QEMU says %s", sb->name, vm_state_name(was), vm_state_name(sb->state));
+	cleanup_err struct err *we = NULL;
+	if (vm_monitor_watch(sb, &we) < 0)
+		log_err("%s: cannot watch qemu: %s", sb->name, we->msg);
+	log_info("%s: re-adopted qemu pid %d", sb->name, (int)pid);
+	return 0;
+}
+

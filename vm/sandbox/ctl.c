@@ -1,0 +1,151 @@
+/*
+ * vm_ctl — the ctl verb table and its dispatcher; see ctl.h.
+ *
+ * Grammar of a ctl write (one write, one command; a trailing newline is
+ * dropped by the fs):
+ *
+ *   command := VERB [ " " ARG ]
+ *   VERB    := a name of the table below
+ *   ARG     := what the verb's grammar takes (none of today's verbs take one)
+ *
+ * The dispatcher takes op_lock, checks the verb's states under the
+ * sandbox's lock, then runs the verb with op_lock still held, so no other
+ * operation can change the state in between (the QEMU exit monitor can: a
+ * verb copes with QEMU having gone meanwhile).
+ */
+#include "vm/sandbox/ctl.h"
+
+#include <string.h>
+
+#include "vm/sandbox/lifecycle.h"
+#include "vm/sandbox/sandbox.h"
+
+enum ctl_arg {
+	CTL_ARG_NONE, /* the verb alone */
+};
+
+struct ctl_verb {
+	const char *name;
+	enum ctl_arg arg;
+	unsigned states; /* VM_STATE_BIT of each state the verb applies in */
+	/* Runs under op_lock, the state checked; `arg` is NULL for CTL_ARG_NONE. */
+	int (*fn)(struct vm_sandbox *sb, const char *arg, struct err **e);
+};
+
+#define CTL_LIFECYCLE(verb)                                                              \
+	static int ctl_##verb(struct vm_sandbox *sb, const char *arg, struct err **e) \
+	{                                                                                \
+		return vm_lifecycle_##verb##_locked(sb, e);                              \
+	}
+CTL_LIFECYCLE(start)
+CTL_LIFECYCLE(stop)
+CTL_LIFECYCLE(kill)
+CTL_LIFECYCLE(pause)
+CTL_LIFECYCLE(resume)
+
+#define LIVE (VM_STATE_BIT(VM_RUNNING) | VM_STATE_BIT(VM_PAUSED))
+#define DOWN (VM_STATE_BIT(VM_CREATED) | VM_STATE_BIT(VM_STOPPED) | VM_STATE_BIT(VM_CRASHED))
+
+static const struct ctl_verb ctl_verbs[] = {
+	{ "start", CTL_ARG_NONE, DOWN, ctl_start },
+	{ "stop", CTL_ARG_NONE, LIVE, ctl_stop },
+	{ "kill", CTL_ARG_NONE, LIVE, ctl_kill },
+	{ "pause", CTL_ARG_NONE, VM_STATE_BIT(VM_RUNNING), ctl_pause },
+	{ "resume", CTL_ARG_NONE, VM_STATE_BIT(VM_PAUSED), ctl_resume },
+};
+
+static void ctl_list_verbs(struct sbuf *b)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ctl_verbs); i++)
+		sbuf_printf(b, "%s%s", i == 0 ? "" : i + 1 == ARRAY_SIZE(ctl_verbs) ? " or " : ", ",
+			    ctl_verbs[i].name);
+}
+
+static void ctl_list_states(struct sbuf *b, unsigned states)
+{
+	const char *sep = "";
+	for (int s = 0; s < VM_STATE_COUNT; s++)
+		if (states & VM_STATE_BIT(s)) {
+			sbuf_printf(b, "%s%s", sep, vm_state_name((enum vm_state)s));
+			sep = " ";
+		}
+}
+
+static const struct ctl_verb *ctl_find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ctl_verbs); i++)
+		if (strlen(ctl_verbs[i].name) == len && !strncmp(ctl_verbs[i].name, name, len))
+			return &ctl_verbs[i];
+	return NULL;
+}
+
+/* The verb and its argument, checked against the verb's grammar. */
+static int ctl_parse(const char *cmd, const struct ctl_verb **vp, const char **argp, struct err **e)
+{
+	size_t len = strcspn(cmd, " ");
+	const struct ctl_verb *v = ctl_find(cmd, len);
+	if (!v) {
+		cleanup_sbuf struct sbuf b = {0};
+		ctl_list_verbs(&b);
+		return err_set(e, EINVAL, "unknown verb '%.32s' (expected %s)", cmd, b.s);
+	}
+	const char *arg = cmd[len] ? cmd + len + 1 : NULL;
+	if (v->arg == CTL_ARG_NONE && arg)
+		return err_set(e, EINVAL, "%s takes no argument (got '%.64s')", v->name, arg);
+	*vp = v;
+	*argp = arg;
+	return 0;
+}
+
+int vm_ctl_store(struct vm_sandbox *sb, const char *cmd, struct err **e)
+{
+	const struct ctl_verb *v = NULL;
+	const char *arg = NULL;
+	int r = ctl_parse(cmd, &v, &arg, e);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&sb->op_lock);
+	pthread_mutex_lock(&sb->lock);
+	enum vm_state st = sb->state;
+	bool removed = sb->removed;
+	pthread_mutex_unlock(&sb->lock);
+	if (removed) {
+		r = err_set(e, ENOENT, "sandbox %s was removed", sb->name);
+	} else if (!(v->states & VM_STATE_BIT(st))) {
+		cleanup_sbuf struct sbuf b = {0};
+		ctl_list_states(&b, v->states);
+		r = err_set(e, EBUSY, "%s: sandbox %s is %s (%s applies when: %s)", v->name, sb->name,
+			    vm_state_name(st), v->name, b.s);
+	} else {
+		r = v->fn(sb, arg, e);
+		if (r < 0)
+			err_wrap(e, "%s", v->name);
+	}
+	pthread_mutex_unlock(&sb->op_lock);
+	return r;
+}
+
+int vm_ctl_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
+{
+	pthread_mutex_lock(&sb->lock);
+	enum vm_state st = sb->state;
+	pthread_mutex_unlock(&sb->lock);
+	const char *sep = "";
+	for (size_t i = 0; i < ARRAY_SIZE(ctl_verbs); i++) {
+		if (!(ctl_verbs[i].states & VM_STATE_BIT(st)))
+			continue;
+		sbuf_printf(out, "%s%s", sep, ctl_verbs[i].name);
+		sep = " ";
+	}
+	sbuf_addc(out, '\n');
+	return 0;
+}
+
+void vm_ctl_describe(struct sbuf *out)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ctl_verbs); i++) {
+		sbuf_printf(out, "%s: ", ctl_verbs[i].name);
+		ctl_list_states(out, ctl_verbs[i].states);
+		sbuf_addc(out, '\n');
+	}
+}

@@ -1,0 +1,354 @@
+/*
+ * vm_lifecycle — start, stop, kill, pause, resume; QMP events and QEMU's
+ * exit turned into state; see lifecycle.h.
+ *
+ * start binds the QMP listening socket and hands it to QEMU (vm/qemu/
+ * process), then connects at once: the connection waits in the backlog
+ * until QEMU accepts, and a QEMU that dies first takes the socket with it,
+ * so the connect or greeting fails at once with QEMU's own words quoted.
+ * `start` returns only once QMP is negotiated.
+ */
+#include "vm/sandbox/lifecycle.h"
+
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "lib/log.h"
+#include "qmp/qmp_client.h"
+#include "vm/model/parts.h"
+#include "vm/qemu/cmdline.h"
+#include "vm/qemu/fds.h"
+#include "vm/qemu/process.h"
+#include "vm/sandbox/monitor.h"
+#include "vm/sandbox/sandbox.h"
+
+#define STOP_GRACE_MS 5000
+#define KILL_WAIT_MS 5000
+
+static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
+{
+	struct vm_sandbox *sb = opaque;
+	char *line = xstrdup(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
+	pthread_mutex_lock(&sb->lock);
+	vm_sandbox_events_push_locked(sb, line);
+	if (!strcmp(name, "STOP") && sb->state == VM_RUNNING)
+		sb->state = VM_PAUSED;
+	else if (!strcmp(name, "RESUME") && sb->state == VM_PAUSED)
+		sb->state = VM_RUNNING;
+	else if (!strcmp(name, "SHUTDOWN")) {
+		struct json_object *data, *guest;
+		if (json_object_object_get_ex(ev, "data", &data) &&
+		    json_object_object_get_ex(data, "guest", &guest) && json_object_get_boolean(guest))
+			sb->guest_shutdown = true;
+	}
+	pthread_mutex_unlock(&sb->lock);
+	/* A state change persists (vm_sandbox_notify sees it); other events
+	 * only wake events readers and pollers. */
+	vm_sandbox_notify(sb);
+}
+
+/* QMP lost while QEMU lives on (garbage, oversize line, QEMU closing it):
+ * say so in `error`; control writes fail until the sandbox is stopped (stop
+ * falls back to SIGKILL).  QEMU exiting is the monitor's business, and the
+ * daemon exiting is no fault. */
+static void on_qmp_closed(void *opaque, const char *why)
+{
+	struct vm_sandbox *sb = opaque;
+	log_debug("%s: QMP connection closed: %s", sb->name, why);
+	if (vm_exiting())
+		return;
+	pthread_mutex_lock(&sb->lock);
+	bool fault = vm_state_is_live(sb->state) && !sb->expect_exit && sb->pid > 0 &&
+		     vm_process_start_time(sb->pid) == sb->start_time;
+	pthread_mutex_unlock(&sb->lock);
+	if (fault)
+		vm_sandbox_set_error(sb, "QMP connection to qemu pid %d lost (%s); "
+				     "control writes fail until the sandbox is stopped", (int)sb->pid, why);
+}
+
+void vm_lifecycle_qmp_callbacks(struct vm_sandbox *sb, struct qmp_callbacks *cb)
+{
+	*cb = (struct qmp_callbacks){.event = on_qmp_event, .closed = on_qmp_closed, .opaque = sb};
+}
+
+
+static int check_readable(const char *what, const char *path, struct err **e)
+{
+	if (!path || !*path)
+		return 0;
+	if (access(path, R_OK) < 0)
+		return err_sys(e, errno, "%s %s", what, path);
+	return 0;
+}
+
+/* Under sb->lock: finish interrupted removals, validate, build the argv. */
+static int prepare_start(struct vm_sandbox *sb, struct strv *argv, struct vm_fdplan *plan,
+			 struct err **e)
+{
+	if (sb->removed)
+		return err_set(e, ENOENT, "sandbox %s was removed", sb->name);
+	if (sb->pid > 0)
+		return err_set(e, EBUSY, "sandbox %s still has qemu pid %d", sb->name, (int)sb->pid);
+	/* Removals interrupted by QEMU exiting are complete now. */
+	size_t keep = 0;
+	for (size_t i = 0; i < sb->ndevs; i++) {
+		struct vm_device *d = sb->devs[i];
+		if (d->state == VM_DEV_REMOVING) {
+			vm_topology_free(&sb->topo, d->bridge, d->slot);
+			vm_device_free(d);
+			continue;
+		}
+		sb->devs[keep++] = d;
+	}
+	sb->ndevs = keep;
+	int r = vm_config_validate(&sb->cfg, e);
+	if (r == 0)
+		r = check_readable("kernel", sb->cfg.kernel, e);
+	if (r == 0)
+		r = check_readable("initrd", sb->cfg.initrd, e);
+	for (size_t i = 0; r == 0 && i < sb->ndevs; i++)
+		r = check_readable("device file", sb->devs[i]->file, e);
+	struct vm_cmdline_ctx ctx = {.name = sb->name, .console_log = sb->console_log, .fds = plan};
+	if (r == 0)
+		r = vm_cmdline_build(&sb->cfg, &sb->topo, sb->devs, sb->ndevs, &ctx, argv, e);
+	return r;
+}
+
+/* QEMU failed (or hung before QMP): make sure it is gone and report its
+ * own words — exiting at once is how it refuses a command line. */
+static int start_failed(struct vm_sandbox *sb, pid_t pid, int pidfd, const struct err *qe,
+			struct err **e)
+{
+	int st = 0;
+	bool exited = false;
+	/* A QEMU that closed QMP on its way out is reaped within moments. */
+	for (int i = 0; i < 20 && !exited; i++)
+		if (!(exited = waitpid(pid, &st, WNOHANG) == pid))
+			usleep(10000);
+	if (!exited) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	cleanup_free char *tail = vm_process_log_tail(sb->qemu_log);
+	if (exited && WIFEXITED(st))
+		return err_set(e, EIO, "qemu exited with status %d: %s", WEXITSTATUS(st), tail);
+	return err_set(e, EIO, "qemu did not come up (%s): %s", qe->msg, tail);
+}
+
+/* QEMU is up and negotiated: the sandbox runs it from now on. */
+static void started(struct vm_sandbox *sb, pid_t pid, int pidfd, struct qmp_client *qmp)
+{
+	unsigned long long start_time = vm_process_start_time(pid);
+	pthread_mutex_lock(&sb->lock);
+	sb->pid = pid;
+	sb->start_time = start_time;
+	sb->pidfd = pidfd;
+	sb->child = true;
+	sb->expect_exit = false;
+	sb->guest_shutdown = false;
+	sb->qmp = qmp;
+	sb->nhot_cpus = 0;
+	sb->ndimms = 0;
+	for (size_t i = 0; i < sb->ndevs; i++)
+		sb->devs[i]->state = VM_DEV_CONFIGURED;
+	sb->state = VM_RUNNING;
+	pthread_mutex_unlock(&sb->lock);
+	cleanup_err struct err *we = NULL;
+	if (vm_monitor_watch(sb, &we) < 0)
+		log_err("%s: cannot watch qemu: %s", sb->name, we->msg);
+	vm_sandbox_commit(sb);
+}
+
+/* Bind QMP, fork/exec QEMU with its descriptors, negotiate QMP. */
+static int launch(struct vm_sandbox *sb, struct strv *argv, const struct vm_fdplan *plan,
+		  const int *fds, struct err **e)
+{
+	int r = util_mkdir_p(sb->rundir, 0700);
+	if (r < 0)
+		return err_sys(e, -r, "mkdir %s", sb->rundir);
+	/* The console log must exist before QEMU appends to it. */
+	cleanup_close int con_fd = open(sb->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (con_fd < 0)
+		return err_sys(e, errno, "open %s", sb->console_log);
+	int lfd = vm_process_listen(sb->qmp_path, e);
+	if (lfd < 0)
+		return lfd;
+	struct vm_process_spawn sp = {.argv = argv->v, .listen_fd = lfd, .plan = plan, .fds = fds,
+				      .log_path = sb->qemu_log};
+	pid_t pid = -1;
+	int64_t t0 = util_now_us();
+	r = vm_process_spawn(&sp, &pid, e);
+	close(lfd); /* QEMU holds the only copy now: if it dies, connects fail */
+	if (r < 0)
+		return r;
+	int pidfd = vm_process_pidfd(pid);
+	struct qmp_callbacks cb;
+	vm_lifecycle_qmp_callbacks(sb, &cb);
+	struct qmp_client *qmp = NULL;
+	cleanup_err struct err *qe = NULL;
+	if (qmp_client_connect(sb->qmp_path, &cb, vm_get_settings()->start_timeout_ms, &qmp, &qe) < 0)
+		return start_failed(sb, pid, pidfd, qe, e);
+	log_info("%s: started qemu pid %d, QMP ready in %.1f ms", sb->name, (int)pid,
+		 (util_now_us() - t0) / 1000.0);
+	started(sb, pid, pidfd, qmp);
+	return 0;
+}
+
+int vm_lifecycle_start_locked(struct vm_sandbox *sb, struct err **e)
+{
+	cleanup_strv struct strv argv = {0};
+	struct vm_fdplan plan = {0};
+	pthread_mutex_lock(&sb->lock);
+	int r = prepare_start(sb, &argv, &plan, e);
+	pthread_mutex_unlock(&sb->lock);
+	/* Descriptors the argv names by number (taps, vhost devices). */
+	int *fds = xcalloc(plan.n + 1, sizeof(int));
+	if (r == 0)
+		r = vm_fds_open(&plan, fds, e);
+	if (r == 0) {
+		r = launch(sb, &argv, &plan, fds, e);
+		vm_fds_close(&plan, fds); /* QEMU has its copies */
+	}
+	free(fds);
+	vm_fdplan_release(&plan);
+	return r;
+}
+
+/* Wait (sb->lock held) until the QEMU process is gone or timeout. */
+static bool wait_exit_locked(struct vm_sandbox *sb, int timeout_ms)
+{
+	struct timespec dl;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	while (sb->pid > 0)
+		if (pthread_cond_timedwait(&sb->cond, &sb->lock, &dl) == ETIMEDOUT)
+			return sb->pid <= 0;
+	return true;
+}
+
+/* stop (QMP quit, then SIGKILL) or kill (SIGKILL), waiting for the
+ * monitor to record the exit.  A QEMU already gone is done. */
+static int terminate(struct vm_sandbox *sb, bool graceful, struct err **e)
+{
+	pthread_mutex_lock(&sb->lock);
+	if (sb->pid <= 0) {
+		pthread_mutex_unlock(&sb->lock);
+		return 0;
+	}
+	sb->expect_exit = true;
+	struct qmp_client *qmp = graceful && sb->qmp ? qmp_client_ref(sb->qmp) : NULL;
+	pthread_mutex_unlock(&sb->lock);
+
+	bool gone = false;
+	if (qmp) {
+		cleanup_err struct err *qe = NULL;
+		if (qmp_execute(qmp, "quit", NULL, vm_get_settings()->qmp_timeout_ms, NULL, &qe) < 0)
+			log_warn("%s: quit: %s", sb->name, qe->msg);
+		qmp_client_unref(qmp);
+		pthread_mutex_lock(&sb->lock);
+		gone = wait_exit_locked(sb, STOP_GRACE_MS);
+		pthread_mutex_unlock(&sb->lock);
+	}
+	int r = 0;
+	if (!gone) {
+		pthread_mutex_lock(&sb->lock);
+		if (sb->pid > 0) {
+			if (sb->pidfd >= 0)
+				vm_process_pidfd_kill(sb->pidfd, SIGKILL);
+			else
+				kill(sb->pid, SIGKILL);
+		}
+		if (!wait_exit_locked(sb, KILL_WAIT_MS))
+			r = err_set(e, ETIMEDOUT, "qemu pid %d did not exit after SIGKILL", (int)sb->pid);
+		pthread_mutex_unlock(&sb->lock);
+	}
+	return r;
+}
+
+int vm_lifecycle_stop_locked(struct vm_sandbox *sb, struct err **e) { return terminate(sb, true, e); }
+int vm_lifecycle_kill_locked(struct vm_sandbox *sb, struct err **e) { return terminate(sb, false, e); }
+
+int vm_lifecycle_stop(struct vm_sandbox *sb, struct err **e)
+{
+	pthread_mutex_lock(&sb->op_lock);
+	int r = terminate(sb, true, e);
+	pthread_mutex_unlock(&sb->op_lock);
+	return r;
+}
+
+static int pause_resume(struct vm_sandbox *sb, bool pause, struct err **e)
+{
+	cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
+	if (!qmp)
+		return err_ret(e);
+	int r = qmp_execute(qmp, pause ? "stop" : "cont", NULL, vm_get_settings()->qmp_timeout_ms, NULL, e);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&sb->lock);
+	if (vm_state_is_live(sb->state))
+		sb->state = pause ? VM_PAUSED : VM_RUNNING;
+	pthread_mutex_unlock(&sb->lock);
+	vm_sandbox_commit(sb);
+	return 0;
+}
+
+int vm_lifecycle_pause_locked(struct vm_sandbox *sb, struct err **e) { return pause_resume(sb, true, e); }
+int vm_lifecycle_resume_locked(struct vm_sandbox *sb, struct err **e) { return pause_resume(sb, false, e); }
+
+void vm_lifecycle_exited(struct vm_sandbox *sb, int wstatus, bool have_status)
+{
+	cleanup_free char *why = NULL;
+	if (!have_status)
+		why = xstrdup("qemu exited (status unknown)");
+	else if (WIFSIGNALED(wstatus))
+		why = xasprintf("qemu killed by signal %d (%s)", WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+	else
+		why = xasprintf("qemu exited with status %d", WEXITSTATUS(wstatus));
+
+	pthread_mutex_lock(&sb->lock);
+	bool expected = sb->expect_exit;
+	bool clean = have_status && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 && sb->guest_shutdown;
+	struct qmp_client *qmp = move_ptr(sb->qmp);
+	sb->pid = 0;
+	sb->start_time = 0;
+	if (sb->pidfd >= 0)
+		close(sb->pidfd);
+	sb->pidfd = -1;
+	sb->state = expected || clean ? VM_STOPPED : VM_CRASHED;
+	sb->expect_exit = false;
+	sb->nhot_cpus = 0;
+	sb->ndimms = 0;
+	/* Hot-added devices stay configured (cold-plugged at the next start).
+	 * A removal in flight stays 'removing': it is finished under op_lock by
+	 * the next start or remove, never here, as a remover may hold it. */
+	for (size_t i = 0; i < sb->ndevs; i++)
+		if (sb->devs[i]->state != VM_DEV_REMOVING)
+			sb->devs[i]->state = VM_DEV_CONFIGURED;
+	enum vm_state st = sb->state;
+	pthread_mutex_unlock(&sb->lock);
+
+	if (qmp) {
+		qmp_client_shutdown(qmp);
+		qmp_client_unref(qmp);
+	}
+	/* Both paths commit: waiters (stop, kill) wake from there. */
+	if (st == VM_CRASHED) {
+		cleanup_free char *tail = vm_process_log_tail(sb->qemu_log);
+		vm_sandbox_set_error(sb, "%s; qemu output: %s", why, tail);
+	} else {
+		log_info("%s: %s, now stopped", sb->name, why);
+		vm_sandbox_commit(sb);
+	}
+}

@@ -1,0 +1,343 @@
+/*
+ * vm_sandbox — the sandbox object, its commit and observers, its own files
+ * (config, cmdline, state, pid, error) and the daemon-wide settings; see
+ * sandbox.h.
+ */
+#include "vm/sandbox/sandbox.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "lib/log.h"
+#include "qmp/qmp_client.h"
+#include "vm/qemu/cmdline.h"
+
+static struct vm_settings settings;
+
+void vm_settings_apply(const struct vm_settings *s)
+{
+	settings = *s;
+	if (!settings.qmp_timeout_ms)
+		settings.qmp_timeout_ms = 5000;
+	if (!settings.start_timeout_ms)
+		settings.start_timeout_ms = 15000;
+}
+
+const struct vm_settings *vm_get_settings(void) { return &settings; }
+
+static bool exiting;
+
+void vm_set_exiting(void) { __atomic_store_n(&exiting, true, __ATOMIC_SEQ_CST); }
+bool vm_exiting(void) { return __atomic_load_n(&exiting, __ATOMIC_SEQ_CST); }
+
+static const char *const state_names[VM_STATE_COUNT] = {
+	[VM_CREATED] = "created", [VM_RUNNING] = "running", [VM_PAUSED] = "paused",
+	[VM_STOPPED] = "stopped", [VM_CRASHED] = "crashed",
+};
+
+const char *vm_state_name(enum vm_state s)
+{
+	return s < VM_STATE_COUNT ? state_names[s] : "unknown";
+}
+
+int vm_state_parse(const char *name)
+{
+	for (int s = 0; name && s < VM_STATE_COUNT; s++)
+		if (!strcmp(name, state_names[s]))
+			return s;
+	return -1;
+}
+
+bool vm_state_is_live(enum vm_state s) { return s == VM_RUNNING || s == VM_PAUSED; }
+
+/* Unix socket paths must fit sun_path: shorten deterministically (FNV-1a of
+ * the long path) into the state dir's root, then /tmp if even that is long. */
+static char *qmp_socket_path(const char *rundir)
+{
+	struct sockaddr_un sun;
+	char *p = xasprintf("%s/qmp.sock", rundir);
+	if (strlen(p) < sizeof(sun.sun_path))
+		return p;
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *c = p; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	free(p);
+	p = xasprintf("%s/q-%016llx.sock", settings.state_dir, (unsigned long long)h);
+	if (strlen(p) < sizeof(sun.sun_path))
+		return p;
+	free(p);
+	return xasprintf("/tmp/sandboxfs-%016llx.sock", (unsigned long long)h);
+}
+
+/* ---- observers and commit ---- */
+
+static vm_observer_fn observers[VM_OBSERVERS_MAX];
+static size_t nobservers;
+
+void vm_sandbox_observe(vm_observer_fn fn)
+{
+	for (size_t i = 0; i < nobservers; i++)
+		if (observers[i] == fn)
+			return;
+	if (nobservers < VM_OBSERVERS_MAX)
+		observers[nobservers++] = fn;
+}
+
+void vm_sandbox_events_push_locked(struct vm_sandbox *sb, char *line)
+{
+	char **slot = &sb->events[sb->events_next % VM_EVENTS_MAX];
+	free(*slot);
+	*slot = line;
+	sb->events_next++;
+}
+
+/* {"event":"SANDBOX_STATE","data":{"state":S},"timestamp":{...}} */
+static char *state_event(enum vm_state st)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	cleanup_json struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "event", json_object_new_string("SANDBOX_STATE"));
+	struct json_object *data = json_object_new_object();
+	json_object_object_add(data, "state", json_object_new_string(vm_state_name(st)));
+	json_object_object_add(o, "data", data);
+	struct json_object *t = json_object_new_object();
+	json_object_object_add(t, "seconds", json_object_new_int64(ts.tv_sec));
+	json_object_object_add(t, "microseconds", json_object_new_int64(ts.tv_nsec / 1000));
+	json_object_object_add(o, "timestamp", t);
+	return xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+}
+
+static void changed(struct vm_sandbox *sb, enum vm_change what)
+{
+	pthread_mutex_lock(&sb->lock);
+	if (sb->state != sb->last_state) {
+		sb->last_state = sb->state;
+		sb->state_changes++;
+		vm_sandbox_events_push_locked(sb, state_event(sb->state));
+		what = VM_CHANGE_STATE;
+	}
+	sb->state_gen++;
+	pthread_cond_broadcast(&sb->cond);
+	pthread_mutex_unlock(&sb->lock);
+	for (size_t i = 0; i < nobservers; i++)
+		observers[i](sb, what);
+}
+
+void vm_sandbox_commit(struct vm_sandbox *sb) { changed(sb, VM_CHANGE_STATE); }
+void vm_sandbox_notify(struct vm_sandbox *sb) { changed(sb, VM_CHANGE_NOTIFY); }
+
+/* ---- the object ---- */
+
+struct vm_sandbox *vm_sandbox_alloc(const char *name)
+{
+	struct vm_sandbox *sb = xcalloc(1, sizeof(*sb));
+	sb->name = xstrdup(name);
+	sb->rundir = xasprintf("%s/%s", settings.state_dir, name);
+	sb->console_log = xasprintf("%s/console.log", sb->rundir);
+	sb->qemu_log = xasprintf("%s/qemu.log", sb->rundir);
+	sb->qmp_path = qmp_socket_path(sb->rundir);
+	pthread_mutex_init(&sb->lock, NULL);
+	pthread_mutex_init(&sb->op_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&sb->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&sb->persist_lock, NULL);
+	sb->refs = 1;
+	sb->pidfd = -1;
+	vm_config_init(&sb->cfg);
+	vm_config_topology(&sb->cfg, &sb->topo);
+	sb->state = VM_CREATED;
+	sb->error = xstrdup("");
+	return sb;
+}
+
+static void sandbox_free(struct vm_sandbox *sb)
+{
+	for (size_t i = 0; i < sb->ndevs; i++)
+		vm_device_free(sb->devs[i]);
+	free(sb->devs);
+	free(sb->hot_cpus);
+	free(sb->dimms);
+	vm_topology_release(&sb->topo);
+	vm_config_release(&sb->cfg);
+	if (sb->qmp)
+		qmp_client_unref(sb->qmp);
+	if (sb->pidfd >= 0)
+		close(sb->pidfd);
+	pthread_mutex_destroy(&sb->lock);
+	pthread_mutex_destroy(&sb->op_lock);
+	pthread_cond_destroy(&sb->cond);
+	pthread_mutex_destroy(&sb->persist_lock);
+	free(sb->persisted);
+	free(sb->error);
+	for (size_t i = 0; i < VM_EVENTS_MAX; i++)
+		free(sb->events[i]);
+	free(sb->name);
+	free(sb->rundir);
+	free(sb->console_log);
+	free(sb->qemu_log);
+	free(sb->qmp_path);
+	free(sb);
+}
+
+struct vm_sandbox *vm_sandbox_ref(struct vm_sandbox *sb)
+{
+	__atomic_add_fetch(&sb->refs, 1, __ATOMIC_SEQ_CST);
+	return sb;
+}
+
+void vm_sandbox_put(struct vm_sandbox *sb)
+{
+	if (__atomic_sub_fetch(&sb->refs, 1, __ATOMIC_SEQ_CST) == 0)
+		sandbox_free(sb);
+}
+
+void vm_sandbox_set_error(struct vm_sandbox *sb, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	log_err("%s: %s", sb->name, msg);
+	pthread_mutex_lock(&sb->lock);
+	free(sb->error);
+	sb->error = msg;
+	pthread_mutex_unlock(&sb->lock);
+	vm_sandbox_commit(sb);
+}
+
+struct qmp_client *vm_sandbox_qmp(struct vm_sandbox *sb, struct err **e)
+{
+	pthread_mutex_lock(&sb->lock);
+	struct qmp_client *c = NULL;
+	if (!vm_state_is_live(sb->state))
+		err_set(e, EBUSY, "sandbox %s is %s, not running", sb->name, vm_state_name(sb->state));
+	else if (!sb->qmp)
+		err_set(e, ENOTCONN, "sandbox %s has no QMP connection", sb->name);
+	else
+		c = qmp_client_ref(sb->qmp);
+	pthread_mutex_unlock(&sb->lock);
+	return c;
+}
+
+/* ---- its files ---- */
+
+int vm_sandbox_config_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
+{
+	pthread_mutex_lock(&sb->lock);
+	cleanup_json struct json_object *o = vm_config_to_json(&sb->cfg);
+	pthread_mutex_unlock(&sb->lock);
+	sbuf_add(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							   JSON_C_TO_STRING_NOSLASHESCAPE));
+	sbuf_addc(out, '\n');
+	return 0;
+}
+
+/* Lay the devices out again on a new topology (the bridges changed). */
+static int relayout(struct vm_sandbox *sb, const struct vm_config *cfg, struct err **e)
+{
+	struct vm_topology t;
+	vm_config_topology(cfg, &t);
+	int *b = xcalloc(sb->ndevs + 1, sizeof(int)), *s = xcalloc(sb->ndevs + 1, sizeof(int));
+	int r = 0;
+	for (size_t i = 0; i < sb->ndevs && r == 0; i++) {
+		b[i] = s[i] = -1;
+		if (vm_device_is_pci(sb->devs[i])) /* nvdimm, vIOMMU: no bridge slot */
+			r = vm_topology_alloc(&t, sb->devs[i]->id, &b[i], &s[i], e);
+	}
+	if (r < 0) {
+		vm_topology_release(&t);
+		r = err_wrap(e, "the new bridges cannot hold the %zu configured devices", sb->ndevs);
+	} else {
+		vm_topology_release(&sb->topo);
+		sb->topo = t;
+		for (size_t i = 0; i < sb->ndevs; i++) {
+			sb->devs[i]->bridge = b[i];
+			sb->devs[i]->slot = s[i];
+		}
+	}
+	free(b);
+	free(s);
+	return r;
+}
+
+static bool topology_changed(const struct vm_config *a, const struct vm_config *b)
+{
+	return a->root_ports != b->root_ports || a->pci_bridges != b->pci_bridges ||
+	       a->pcie_pci_bridges != b->pcie_pci_bridges || strcmp(a->machine, b->machine) ||
+	       strcmp(a->arch, b->arch);
+}
+
+int vm_sandbox_config_store(struct vm_sandbox *sb, const char *json, struct err **e)
+{
+	pthread_mutex_lock(&sb->op_lock);
+	pthread_mutex_lock(&sb->lock);
+	bool live = vm_state_is_live(sb->state);
+	struct vm_config next = {0};
+	vm_config_copy(&next, &sb->cfg);
+	int r = vm_config_merge(&next, json, live, e);
+	/* The devices already added must still fit the new config. */
+	for (size_t i = 0; r == 0 && i < sb->ndevs; i++)
+		r = vm_device_check_config(sb->devs[i], &next, e);
+	if (r == 0 && !live && topology_changed(&next, &sb->cfg))
+		r = relayout(sb, &next, e);
+	if (r == 0) {
+		vm_config_release(&sb->cfg);
+		sb->cfg = next;
+	} else {
+		vm_config_release(&next);
+	}
+	pthread_mutex_unlock(&sb->lock);
+	if (r == 0)
+		vm_sandbox_commit(sb);
+	pthread_mutex_unlock(&sb->op_lock);
+	return r;
+}
+
+int vm_sandbox_cmdline_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
+{
+	cleanup_strv struct strv argv = {0};
+	struct vm_cmdline_ctx ctx = {.name = sb->name, .console_log = sb->console_log};
+	pthread_mutex_lock(&sb->lock);
+	int r = vm_cmdline_build(&sb->cfg, &sb->topo, sb->devs, sb->ndevs, &ctx, &argv, e);
+	pthread_mutex_unlock(&sb->lock);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < argv.n; i++) {
+		sbuf_add(out, argv.v[i]);
+		sbuf_addc(out, '\n');
+	}
+	return 0;
+}
+
+int vm_sandbox_state_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
+{
+	pthread_mutex_lock(&sb->lock);
+	sbuf_printf(out, "%s\n", vm_state_name(sb->state));
+	pthread_mutex_unlock(&sb->lock);
+	return 0;
+}
+
+int vm_sandbox_pid_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
+{
+	pthread_mutex_lock(&sb->lock);
+	if (sb->pid > 0)
+		sbuf_printf(out, "%d\n", (int)sb->pid);
+	pthread_mutex_unlock(&sb->lock);
+	return 0;
+}
+
+int vm_sandbox_error_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
+{
+	pthread_mutex_lock(&sb->lock);
+	if (*sb->error)
+		sbuf_printf(out, "%s\n", sb->error);
+	pthread_mutex_unlock(&sb->lock);
+	return 0;
+}

@@ -1,0 +1,167 @@
+/*
+ * vm_sandbox — one sandbox: the object (its config, topology, devices, QEMU
+ * process, QMP connection, error, events), its locks and reference count,
+ * the commit that tells observers (persistence, the fs) of every change,
+ * and the daemon-wide settings.  What a sandbox does lives beside it:
+ * lifecycle.c (start/stop/...), devices.c, cpus.c, memory.c, ctl.c (the
+ * verbs); registry.c holds them all; persist.c keeps them on disk.
+ *
+ * Locking: `lock` is short-lived and guards the fields; it is never held
+ * across QMP or process waits.  `op_lock` serialises control operations on
+ * one sandbox (start, stop, hotplug, config writes), so a slow QEMU delays
+ * only writers of that same sandbox; reads and other sandboxes go on.
+ * Sandboxes are reference counted: lookups return a reference that the
+ * caller drops with vm_sandbox_put().
+ */
+#ifndef SANDBOXFS_VM_SANDBOX_H
+#define SANDBOXFS_VM_SANDBOX_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/err.h"
+#include "lib/util.h"
+#include "vm/model/config.h"
+#include "vm/model/device.h"
+#include "vm/model/topology.h"
+
+struct qmp_client;
+
+enum vm_state {
+	VM_CREATED,
+	VM_RUNNING,
+	VM_PAUSED,
+	VM_STOPPED,
+	VM_CRASHED,
+	VM_STATE_COUNT
+};
+#define VM_STATE_BIT(s) (1u << (s))
+
+struct vm_dimm {
+	char id[32];  /* pc-dimm id "dimmN"; its backend is "mem-dimmN" */
+	int size_mib;
+	bool removing; /* device_del sent, DEVICE_DELETED not yet seen */
+};
+
+struct vm_cpu {
+	char id[32];
+	int socket, core, thread;
+};
+
+#define VM_NAME_MAX 64
+#define VM_EVENTS_MAX 256
+
+struct vm_sandbox {
+	char *name;
+	char *rundir;       /* <state-dir>/<name> */
+	char *console_log;  /* rundir/console.log */
+	char *qemu_log;     /* rundir/qemu.log: QEMU's stdout+stderr */
+	char *qmp_path;     /* rundir/qmp.sock, or a shortened path */
+
+	pthread_mutex_t lock;    /* guards every field below */
+	pthread_mutex_t op_lock; /* serialises control operations */
+	pthread_cond_t cond;     /* signalled on every state change */
+	pthread_mutex_t persist_lock; /* orders writes of the state file */
+	char *persisted;         /* text last written (persist_lock): skip rewrites */
+	int refs;
+	bool removed;            /* rmdir'd: no new operations */
+
+	struct vm_config cfg;
+	struct vm_topology topo;
+	struct vm_device **devs;
+	size_t ndevs;
+
+	enum vm_state state;
+	uint64_t state_gen;      /* bumped on every state change */
+	pid_t pid;
+	unsigned long long start_time; /* /proc/<pid>/stat starttime: proves identity */
+	int pidfd;
+	bool child;              /* our child: reap with waitpid */
+	bool expect_exit;        /* stop/kill in progress: exit is not a crash */
+	bool guest_shutdown;     /* SHUTDOWN event from the guest seen */
+	struct qmp_client *qmp;
+
+	struct vm_cpu *hot_cpus; /* hot-added vCPUs, in order */
+	size_t nhot_cpus;
+	struct vm_dimm *dimms;   /* hot-added memory, in order */
+	size_t ndimms;
+
+	char *error;             /* last failure message */
+
+	/* events: QMP events and state changes as JSON lines, seq-numbered;
+	 * line n is events[n % VM_EVENTS_MAX] while n + VM_EVENTS_MAX > next. */
+	char *events[VM_EVENTS_MAX];
+	uint64_t events_next;
+	enum vm_state last_state;  /* as of the last commit */
+	uint64_t state_changes;    /* bumped when `state` changes: poll on it */
+};
+
+/* Append one JSON line (taken) to the events ring; caller holds sb->lock. */
+void vm_sandbox_events_push_locked(struct vm_sandbox *sb, char *line);
+
+/* What a commit tells its observers. */
+enum vm_change {
+	VM_CHANGE_STATE,  /* something the state file holds changed: persist it */
+	VM_CHANGE_NOTIFY, /* only what pollers see (a new line in events) */
+};
+/* Observers of every sandbox's changes, called without locks in the order
+ * they registered (persistence first, then the fs's poll wake-ups).  At
+ * most VM_OBSERVERS_MAX; register before any sandbox exists. */
+#define VM_OBSERVERS_MAX 4
+typedef void (*vm_observer_fn)(struct vm_sandbox *sb, enum vm_change what);
+void vm_sandbox_observe(vm_observer_fn fn);
+/*
+ * After any change a user could see: bump state_gen, wake waiters, and
+ * tell the observers (which persist the sandbox, wake pollers).  Call
+ * without sb->lock.
+ */
+void vm_sandbox_commit(struct vm_sandbox *sb);
+/* The same for changes the state file does not hold (a new events line). */
+void vm_sandbox_notify(struct vm_sandbox *sb);
+
+/* Daemon-wide settings (set once by main before any sandbox exists). */
+struct vm_settings {
+	const char *state_dir;
+	int qmp_timeout_ms;   /* ordinary QMP commands */
+	int start_timeout_ms; /* QEMU exec → QMP negotiated */
+	bool stop_on_exit;    /* stop QEMUs when the daemon exits (default: leave them) */
+};
+/* Record the settings (no threads started: safe before daemonizing). */
+void vm_settings_apply(const struct vm_settings *s);
+const struct vm_settings *vm_get_settings(void);
+/* The daemon is shutting down (set once, never cleared): closing QMP
+ * connections then is no fault. */
+void vm_set_exiting(void);
+bool vm_exiting(void);
+
+const char *vm_state_name(enum vm_state s);
+/* The state named `name`; -1 when there is none. */
+int vm_state_parse(const char *name);
+bool vm_state_is_live(enum vm_state s); /* running or paused */
+
+/* A fresh sandbox object (not registered) and its reference count. */
+struct vm_sandbox *vm_sandbox_alloc(const char *name);
+struct vm_sandbox *vm_sandbox_ref(struct vm_sandbox *sb);
+void vm_sandbox_put(struct vm_sandbox *sb);
+static inline void vm_sandbox_putp(struct vm_sandbox **sb) { if (*sb) vm_sandbox_put(*sb); }
+#define cleanup_sandbox __attribute__((cleanup(vm_sandbox_putp)))
+
+/* Record `msg` as the sandbox's last error (and log it), then commit. */
+void vm_sandbox_set_error(struct vm_sandbox *sb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* A new reference to the QMP client, or NULL + EBUSY (not running) /
+ * ENOTCONN (no connection). */
+struct qmp_client *vm_sandbox_qmp(struct vm_sandbox *sb, struct err **e);
+
+/* The sandbox's own files: config (show, store: a JSON object merged),
+ * cmdline, state, pid, error. */
+int vm_sandbox_config_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
+int vm_sandbox_config_store(struct vm_sandbox *sb, const char *json, struct err **e);
+int vm_sandbox_cmdline_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
+int vm_sandbox_state_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
+int vm_sandbox_pid_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
+int vm_sandbox_error_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
+
+#endif
