@@ -11,9 +11,9 @@
 static const struct fs_node sandbox_nodes[] = {
 	FS_ATTR_RW(config, vm_sandbox_config, "JSON config; a write merges keys (see `cat config`)"),
 	FS_ATTR_RO(cmdline, vm_sandbox_cmdline, "the QEMU argv the config builds, one per line"),
-	FS_ATTR_RW(ctl, vm_ctl, "write a verb (below); read: the verbs the state allows"),
+	FS_ATTR_RW(ctl, vm_ctl, "write a verb; read: the verbs the state allows"),
 	{ "state", FS_RO, .sb_show = vm_sandbox_state_show, .flags = FS_POLL_STATE,
-	  .help = "the state (below); poll() wakes when it changes" },
+	  .help = "the sandbox's state; poll() wakes when it changes" },
 	FS_ATTR_RO(pid, vm_sandbox_pid, "QEMU's pid while it runs"),
 	FS_ATTR_RO(error, vm_sandbox_error, "the last failure message"),
 	{ "console", FS_RO, .flags = FS_STREAM, .help = "guest serial console (tail -f works)" },

@@ -44,7 +44,7 @@ static const struct fs_node sandbox_node = {"", FS_DIRMODE, .dir = &fs_sandbox_d
 					     .help = "a sandbox: mkdir creates it, rmdir removes it"};
 
 static const struct fs_node root_nodes[] = {
-	{"README", FS_RO, show_readme, .help = "this text"},
+	{"README", FS_RO, show_readme, .help = "the files, ctl verbs and states of this tree"},
 	{"version", FS_RO, show_version, .help = "sandboxfs and QEMU versions"},
 };
 

@@ -80,6 +80,34 @@ void util_json_putp(struct json_object **o)
 		json_object_put(*o);
 }
 
+const char *util_json_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v) : NULL;
+}
+
+const char *util_json_str0(struct json_object *o, const char *key)
+{
+	const char *s = util_json_str(o, key);
+	return s ? s : "";
+}
+
+bool util_json_bool(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	return o && json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+int util_json_int(struct json_object *o, const char *key, int64_t *out)
+{
+	struct json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return -1;
+	*out = json_object_get_int64(v);
+	return 0;
+}
+
 static void sbuf_grow(struct sbuf *b, size_t extra)
 {
 	if (b->len + extra + 1 <= b->cap)

@@ -42,10 +42,8 @@ static void event_enqueue_locked(struct qmp_client *c, struct json_object *ev, c
 
 static int json_int_member(struct json_object *o, const char *key)
 {
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
-		return 0;
-	return json_object_get_int(v);
+	int64_t v = 0;
+	return util_json_int(o, key, &v) == 0 ? (int)v : 0;
 }
 
 static void handle_greeting(struct qmp_client *c, struct json_object *qmp)

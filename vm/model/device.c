@@ -207,17 +207,6 @@ bool vm_device_bool(const struct vm_device *d, const char *key)
 	       json_object_get_boolean(v);
 }
 
-static const char *spec_str(struct json_object *s, const char *key)
-{
-	struct json_object *v;
-	return json_object_object_get_ex(s, key, &v) ? json_object_get_string(v) : "";
-}
-
-static bool spec_bool(struct json_object *s, const char *key)
-{
-	struct json_object *v;
-	return json_object_object_get_ex(s, key, &v) && json_object_get_boolean(v);
-}
 /* ---- fixups: dependent defaults, cross-key rules ---- */
 
 static bool spec_has(struct json_object *in, const char *key)
@@ -228,7 +217,7 @@ static bool spec_has(struct json_object *in, const char *key)
 
 static int fix_block(struct json_object *s, const char *id, struct err **e)
 {
-	bool scsi = !strcmp(spec_str(s, "interface"), "scsi");
+	bool scsi = !strcmp(util_json_str0(s, "interface"), "scsi");
 	struct json_object *v;
 	if (!scsi && json_object_object_get_ex(s, "scsi_id", &v) && json_object_get_int(v))
 		return err_set(e, EINVAL, "scsi_id: only for interface scsi");
@@ -239,21 +228,21 @@ static int fix_block(struct json_object *s, const char *id, struct err **e)
 
 static int fix_image(struct json_object *s, const char *id, struct err **e)
 {
-	if (spec_bool(s, "dax") && strcmp(spec_str(s, "as"), "nvdimm") != 0)
+	if (util_json_bool(s, "dax") && strcmp(util_json_str0(s, "as"), "nvdimm") != 0)
 		return err_set(e, EINVAL, "dax: only for an image used as nvdimm");
 	return 0;
 }
 
 static int fix_console(struct json_object *s, const char *id, struct err **e)
 {
-	if (*spec_str(s, "socket") && *spec_str(s, "file"))
+	if (*util_json_str0(s, "socket") && *util_json_str0(s, "file"))
 		return err_set(e, EINVAL, "socket: a console goes to a socket or a file, not both");
 	return 0;
 }
 
 static int fix_serial(struct json_object *s, const char *id, struct err **e)
 {
-	bool sock = *spec_str(s, "socket"), file = *spec_str(s, "file");
+	bool sock = *util_json_str0(s, "socket"), file = *util_json_str0(s, "file");
 	if (sock == file)
 		return err_set(e, EINVAL, "socket: a serial port needs exactly one of socket, file");
 	return 0;
@@ -262,7 +251,7 @@ static int fix_serial(struct json_object *s, const char *id, struct err **e)
 static int fix_tag(struct json_object *s, const char *id, struct err **e)
 {
 	const char *key = spec_has(s, "mount_tag") ? "mount_tag" : "tag";
-	if (!*spec_str(s, key))
+	if (!*util_json_str0(s, key))
 		json_object_object_add(s, key, json_object_new_string(id));
 	return 0;
 }
@@ -274,7 +263,7 @@ static int fix_net(struct json_object *s, const char *id, struct err **e)
 
 static int fix_vfio(struct json_object *s, const char *id, struct err **e)
 {
-	bool host = *spec_str(s, "host"), sys = *spec_str(s, "sysfsdev");
+	bool host = *util_json_str0(s, "host"), sys = *util_json_str0(s, "sysfsdev");
 	if (host == sys)
 		return err_set(e, EINVAL, "host: a vfio device needs exactly one of host, sysfsdev");
 	return 0;

@@ -19,12 +19,6 @@
 #include "lib/util.h"
 #include "qmp/qmp_keyval.h"
 
-static const char *spec_str(struct json_object *s, const char *key)
-{
-	struct json_object *v;
-	return json_object_object_get_ex(s, key, &v) ? json_object_get_string(v) : "";
-}
-
 /* ---- value checks ---- */
 
 static bool is_hex(char c) { return isxdigit((unsigned char)c) != 0; }
@@ -199,7 +193,7 @@ int vm_device_spec_normalize(const struct vm_device_kind *k, struct json_object 
 		}
 	}
 	if (k->kind == VM_DEVK_NET) {
-		bool macvtap = !strcmp(spec_str(spec, "backend"), "macvtap");
+		bool macvtap = !strcmp(util_json_str0(spec, "backend"), "macvtap");
 		struct json_object *pf;
 		bool given = json_object_object_get_ex(o, "pass_fds", &pf);
 		if (macvtap && !given)

@@ -14,18 +14,6 @@
 #include "lib/util.h"
 #include "qmp/qmp_keyval.h"
 
-static const char *spec_str(struct json_object *s, const char *key)
-{
-	struct json_object *v;
-	return json_object_object_get_ex(s, key, &v) ? json_object_get_string(v) : "";
-}
-
-static bool spec_bool(struct json_object *s, const char *key)
-{
-	struct json_object *v;
-	return json_object_object_get_ex(s, key, &v) && json_object_get_boolean(v);
-}
-
 static void js(struct json_object *o, const char *k, const char *v)
 {
 	json_object_object_add(o, k, json_object_new_string(v));
@@ -89,27 +77,27 @@ void vm_dev_parts_argv(const struct vm_dev_parts *p, struct strv *argv)
 /* chardev-add takes a nested ChardevBackend, not the flat -chardev form. */
 static struct json_object *chardev_qmp(struct json_object *flat)
 {
-	const char *backend = spec_str(flat, "backend");
+	const char *backend = util_json_str0(flat, "backend");
 	struct json_object *data = json_object_new_object();
 	if (!strcmp(backend, "socket")) {
 		struct json_object *ud = json_object_new_object();
-		js(ud, "path", spec_str(flat, "path"));
+		js(ud, "path", util_json_str0(flat, "path"));
 		struct json_object *addr = json_object_new_object();
 		js(addr, "type", "unix");
 		json_object_object_add(addr, "data", ud);
 		json_object_object_add(data, "addr", addr);
-		jb(data, "server", spec_bool(flat, "server"));
-		if (spec_bool(flat, "server"))
+		jb(data, "server", util_json_bool(flat, "server"));
+		if (util_json_bool(flat, "server"))
 			jb(data, "wait", false);
 	} else {
-		js(data, "out", spec_str(flat, "path"));
-		jb(data, "append", spec_bool(flat, "append"));
+		js(data, "out", util_json_str0(flat, "path"));
+		jb(data, "append", util_json_bool(flat, "append"));
 	}
 	struct json_object *be = json_object_new_object();
 	js(be, "type", backend);
 	json_object_object_add(be, "data", data);
 	struct json_object *o = json_object_new_object();
-	js(o, "id", spec_str(flat, "id"));
+	js(o, "id", util_json_str0(flat, "id"));
 	json_object_object_add(o, "backend", be);
 	return o;
 }
@@ -127,7 +115,7 @@ int vm_dev_parts_qmp(const struct vm_dev_parts *p, struct json_object **out, str
 		if (!cmd[pt->kind])
 			return err_set(e, EOPNOTSUPP,
 				       "%s: a 9p filesystem (-fsdev) cannot be added through QMP",
-				       spec_str(pt->args, "id"));
+				       util_json_str0(pt->args, "id"));
 		struct json_object *args = NULL;
 		if (pt->kind == VM_PART_CHARDEV)
 			args = chardev_qmp(pt->args);

@@ -18,13 +18,11 @@
 #include "qmp/qmp_client.h"
 #include "vm/sandbox/sandbox.h"
 
-static int json_int_member(struct json_object *o, const char *k, int *out)
+/* The integer member `k`, or 0. */
+static int prop_int(struct json_object *o, const char *k)
 {
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
-		return -1;
-	*out = json_object_get_int(v);
-	return 0;
+	int64_t v = 0;
+	return util_json_int(o, k, &v) == 0 ? (int)v : 0;
 }
 
 static int cpus_add(struct vm_sandbox *sb, struct qmp_client *qmp, int count, struct err **e)
@@ -47,9 +45,9 @@ static int cpus_add(struct vm_sandbox *sb, struct qmp_client *qmp, int count, st
 		    !json_object_object_get_ex(slot, "props", &props))
 			continue;
 		struct vm_cpu cpu = {.socket = 0, .core = 0, .thread = 0};
-		json_int_member(props, "socket-id", &cpu.socket);
-		json_int_member(props, "core-id", &cpu.core);
-		json_int_member(props, "thread-id", &cpu.thread);
+		cpu.socket = prop_int(props, "socket-id");
+		cpu.core = prop_int(props, "core-id");
+		cpu.thread = prop_int(props, "thread-id");
 		snprintf(cpu.id, sizeof(cpu.id), "cpu-%d-%d-%d", cpu.socket, cpu.core, cpu.thread);
 
 		struct json_object *args = json_object_new_object();

@@ -95,13 +95,6 @@ static int add_timeout(const struct vm_device *d)
 	return d->type && !strcmp(d->type, "vfio") ? tmo * 6 : tmo;
 }
 
-static const char *arg_str(struct json_object *args, const char *key)
-{
-	struct json_object *v;
-	return json_object_object_get_ex(args, key, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v) : NULL;
-}
-
 /* Undo one executed QMP add (best effort, logged), for rollback/removal;
  * a device_del waits (wait_ms) for its DEVICE_DELETED. */
 static void undo_part(struct vm_sandbox *sb, struct qmp_client *qmp, const char *cmd,
@@ -111,10 +104,10 @@ static void undo_part(struct vm_sandbox *sb, struct qmp_client *qmp, const char 
 	cleanup_json struct json_object *undo = vm_dev_parts_undo(cmd, args);
 	if (!undo)
 		return;
-	const char *del = arg_str(undo, "execute");
+	const char *del = util_json_str(undo, "execute");
 	struct json_object *a;
 	json_object_object_get_ex(undo, "arguments", &a);
-	const char *name = arg_str(a, !strcmp(del, "blockdev-del") ? "node-name" : "id");
+	const char *name = util_json_str(a, !strcmp(del, "blockdev-del") ? "node-name" : "id");
 	cleanup_err struct err *e = NULL;
 	if (qmp_execute(qmp, del, json_object_get(a), tmo, NULL, &e) < 0) {
 		log_err("%s: %s %s: %s", sb->name, del, name, e->msg);
@@ -135,7 +128,7 @@ static void undo_done(struct vm_sandbox *sb, struct qmp_client *qmp, struct json
 	while (done-- > 0) {
 		struct json_object *c = json_object_array_get_idx(cmds, done), *args;
 		json_object_object_get_ex(c, "arguments", &args);
-		undo_part(sb, qmp, arg_str(c, "execute"), args, wait_ms);
+		undo_part(sb, qmp, util_json_str(c, "execute"), args, wait_ms);
 	}
 }
 
@@ -167,7 +160,7 @@ static int hot_add(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_devi
 	size_t n = json_object_array_length(cmds), done = 0;
 	for (; done < n; done++) {
 		struct json_object *c = json_object_array_get_idx(cmds, done), *args;
-		const char *cmd = arg_str(c, "execute");
+		const char *cmd = util_json_str(c, "execute");
 		json_object_object_get_ex(c, "arguments", &args);
 		r = qmp_execute(qmp, cmd, json_object_get(args), tmo, NULL, e);
 		if (r < 0) {
@@ -272,7 +265,7 @@ static int main_function(struct vm_sandbox *sb, const struct vm_device *d, char 
 	struct json_object *mc = json_object_array_get_idx(*cmdsp, (size_t)(main_part >= 0 ? main_part : 0));
 	struct json_object *margs;
 	json_object_object_get_ex(mc, "arguments", &margs);
-	const char *main_id = arg_str(margs, "id");
+	const char *main_id = util_json_str(margs, "id");
 	if (!main_id)
 		return err_set(e, EINVAL, "%s: no device function to unplug", d->id);
 	snprintf(buf, len, "%s", main_id);
@@ -315,7 +308,7 @@ static int hot_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_d
 	size_t n = json_object_array_length(cmds);
 	while (n-- > 0) {
 		struct json_object *c = json_object_array_get_idx(cmds, n), *a;
-		const char *cmd = arg_str(c, "execute");
+		const char *cmd = util_json_str(c, "execute");
 		if (!strcmp(cmd, "device_add"))
 			continue; /* gone with the main function */
 		json_object_object_get_ex(c, "arguments", &a);

@@ -106,22 +106,6 @@ static int persist_save(struct vm_sandbox *sb, struct err **e)
 	return r;
 }
 
-static const char *jget_str(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v) : NULL;
-}
-
-static int jget_int(struct json_object *o, const char *k, int64_t *out)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
-		return -1;
-	*out = json_object_get_int64(v);
-	return 0;
-}
-
 static int load_devices(struct vm_sandbox *sb, struct json_object *arr, struct err **e)
 {
 	size_t n = arr ? json_object_array_length(arr) : 0;
@@ -133,9 +117,9 @@ static int load_devices(struct vm_sandbox *sb, struct json_object *arr, struct e
 		if (vm_device_from_json(spec, &d, e) < 0)
 			return err_wrap(e, "device %zu", i);
 		int64_t b = -1, s = -1;
-		jget_int(jd, "bridge", &b);
-		jget_int(jd, "slot", &s);
-		const char *st = jget_str(jd, "state");
+		util_json_int(jd, "bridge", &b);
+		util_json_int(jd, "slot", &s);
+		const char *st = util_json_str(jd, "state");
 		d->state = st && !strcmp(st, "removing") ? VM_DEV_REMOVING
 			   : st && !strcmp(st, "attached") ? VM_DEV_ATTACHED : VM_DEV_CONFIGURED;
 		d->bridge = (int)b;
@@ -158,13 +142,13 @@ static void load_cpus(struct vm_sandbox *sb, struct json_object *arr)
 		struct json_object *jc = json_object_array_get_idx(arr, i);
 		struct vm_cpu *c = &sb->hot_cpus[sb->nhot_cpus];
 		int64_t v;
-		const char *id = jget_str(jc, "id");
+		const char *id = util_json_str(jc, "id");
 		if (!id)
 			continue;
 		snprintf(c->id, sizeof(c->id), "%s", id);
-		c->socket = jget_int(jc, "socket", &v) == 0 ? (int)v : 0;
-		c->core = jget_int(jc, "core", &v) == 0 ? (int)v : 0;
-		c->thread = jget_int(jc, "thread", &v) == 0 ? (int)v : 0;
+		c->socket = util_json_int(jc, "socket", &v) == 0 ? (int)v : 0;
+		c->core = util_json_int(jc, "core", &v) == 0 ? (int)v : 0;
+		c->thread = util_json_int(jc, "thread", &v) == 0 ? (int)v : 0;
 		sb->nhot_cpus++;
 	}
 }
@@ -175,9 +159,9 @@ static void load_dimms(struct vm_sandbox *sb, struct json_object *arr)
 	sb->dimms = n ? xcalloc(n, sizeof(*sb->dimms)) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *jm = json_object_array_get_idx(arr, i), *v;
-		const char *id = jget_str(jm, "id");
+		const char *id = util_json_str(jm, "id");
 		int64_t size;
-		if (!id || jget_int(jm, "size_mib", &size) < 0)
+		if (!id || util_json_int(jm, "size_mib", &size) < 0)
 			continue;
 		struct vm_dimm *m = &sb->dimms[sb->ndimms++];
 		snprintf(m->id, sizeof(m->id), "%s", id);
@@ -216,14 +200,14 @@ static int load_one(const char *name, const char *path, struct err **e)
 	load_cpus(sb, json_object_object_get_ex(o, "hot_cpus", &v) ? v : NULL);
 	load_dimms(sb, json_object_object_get_ex(o, "dimms", &v) ? v : NULL);
 	free(sb->error);
-	sb->error = xstrdup(jget_str(o, "error") ? jget_str(o, "error") : "");
-	int parsed = vm_state_parse(jget_str(o, "state"));
+	sb->error = xstrdup(util_json_str0(o, "error"));
+	int parsed = vm_state_parse(util_json_str(o, "state"));
 	enum vm_state st = parsed >= 0 ? (enum vm_state)parsed : VM_CREATED;
 	sb->state = st;
 	int64_t pid = 0, start = 0;
-	jget_int(o, "pid", &pid);
-	jget_int(o, "start_time", &start);
-	const char *qmp = jget_str(o, "qmp");
+	util_json_int(o, "pid", &pid);
+	util_json_int(o, "start_time", &start);
+	const char *qmp = util_json_str(o, "qmp");
 	if (qmp) {
 		free(sb->qmp_path);
 		sb->qmp_path = xstrdup(qmp);
