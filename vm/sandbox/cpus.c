@@ -142,7 +142,7 @@ int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, struct err **
 	int current = boot + (int)sb->nhot_cpus;
 	if (want > max) {
 		free(sb->error);
-		sb->error = xasprintf("%lld exceeds maxcpus %d; clamped to %d", want, max, max);
+		sb->error = xasprintf("vCPU target %lld exceeds maxcpus %d; clamped to %d", want, max, max);
 		log_warn("%s: %s", sb->name, sb->error);
 		want = max;
 	}

@@ -158,7 +158,7 @@ static int set_target_live(struct vm_sandbox *sb, long long want, struct err **e
 	pthread_mutex_unlock(&sb->lock);
 	if (left != want)
 		return err_set(e, EINVAL, "memory is removed by whole DIMMs; %lld MiB is not "
-			       "reachable by removing whole DIMMs", want);
+			       "reachable", want);
 	cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
 	if (!qmp)
 		return err_ret(e);
