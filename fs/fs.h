@@ -30,12 +30,16 @@ struct fs_ctx {
 };
 
 typedef int (*fs_show_fn)(struct fs_ctx *c, struct sbuf *out, struct err **e);
-/* `value` is the written bytes, NUL-terminated, one trailing newline removed. */
-typedef int (*fs_store_fn)(struct fs_ctx *c, const char *value, struct err **e);
+/* `value` is the written bytes, NUL-terminated, one trailing newline
+ * removed; `who` the writer's credentials. */
+struct cred;
+typedef int (*fs_store_fn)(struct fs_ctx *c, const char *value, const struct cred *who,
+			   struct err **e);
 /* The same for a file of a sandbox directory served by the vm layer: the
  * handler gets the sandbox itself. */
 typedef int (*fs_sb_show_fn)(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
-typedef int (*fs_sb_store_fn)(struct vm_sandbox *sb, const char *value, struct err **e);
+typedef int (*fs_sb_store_fn)(struct vm_sandbox *sb, const char *value, const struct cred *who,
+			      struct err **e);
 
 struct fs_dir;
 
@@ -117,6 +121,7 @@ struct fs_info {
 	uid_t uid;                /* owner of every file (--owner) */
 	gid_t gid;
 	bool private_mode;        /* --private: nothing world-readable */
+	bool user_sandboxes;      /* any user may mkdir (the root is 01777) */
 };
 const struct fs_info *fs_get_info(void);
 void fs_set_info(const struct fs_info *info);

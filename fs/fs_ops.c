@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/cred.h"
 #include "lib/log.h"
 #include "vm/sandbox/registry.h"
 #include "vm/sandbox/sandbox.h"
@@ -96,9 +97,28 @@ static int node_show(const struct fs_node *n, struct fs_ctx *c, struct sbuf *out
 	return n->sb_show ? n->sb_show(c->sb, out, e) : n->show(c, out, e);
 }
 
-static int node_store(const struct fs_node *n, struct fs_ctx *c, const char *v, struct err **e)
+static int node_store(const struct fs_node *n, struct fs_ctx *c, const char *v,
+		      const struct cred *who, struct err **e)
 {
-	return n->sb_store ? n->sb_store(c->sb, v, e) : n->store(c, v, e);
+	return n->sb_store ? n->sb_store(c->sb, v, who, e) : n->store(c, v, who, e);
+}
+
+/* The credentials of the process behind this request: its uid, gid and
+ * supplementary groups.  Refused (EACCES), never taken for root, when they
+ * cannot be read. */
+static int fs_caller(struct cred *out, struct err **e)
+{
+	struct fuse_context *fc = fuse_get_context();
+	if (!fc || !fc->fuse)
+		return err_set(e, EACCES, "the caller's credentials cannot be read");
+	*out = (struct cred){.uid = fc->uid, .gid = fc->gid};
+	int n = fuse_getgroups(CRED_GROUPS_MAX, out->groups);
+	if (n < 0 && out->uid != 0)
+		return err_set(e, EACCES, "the groups of uid %u cannot be read (%s)", (unsigned)fc->uid,
+			       strerror(-n));
+	/* More groups than fit: the caller acts with fewer rights, never more. */
+	out->ngroups = n < 0 ? 0 : n > CRED_GROUPS_MAX ? CRED_GROUPS_MAX : n;
+	return 0;
 }
 
 /* Render the node's content into the handle's snapshot. */
@@ -149,9 +169,17 @@ static void fill_stat(const struct fs_node *n, struct fs_ctx *c, struct stat *st
 	const struct fs_info *info = fs_get_info();
 	memset(st, 0, sizeof(*st));
 	st->st_mode = info->private_mode ? n->mode & ~(mode_t)0007 : n->mode;
+	if (n == &fs_root && info->user_sandboxes) /* like /tmp: anyone mkdirs, owners rmdir */
+		st->st_mode = S_IFDIR | 01777;
 	st->st_nlink = S_ISDIR(n->mode) ? 2 : 1;
 	st->st_uid = info->uid;
 	st->st_gid = info->gid;
+	if (c && c->sb) { /* a sandbox's files take its owner (chown delegates) */
+		pthread_mutex_lock(&c->sb->lock);
+		st->st_uid = c->sb->owner_uid;
+		st->st_gid = c->sb->owner_gid;
+		pthread_mutex_unlock(&c->sb->lock);
+	}
 	st->st_atime = st->st_mtime = st->st_ctime = fs_mount_time;
 	st->st_blksize = 4096;
 	if (S_ISREG(n->mode)) {
@@ -349,7 +377,10 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 	cleanup_free char *v = xstrndup(buf, size);
 	if (size && v[size - 1] == '\n')
 		v[size - 1] = '\0';
-	int r = node_store(h->node, &h->ctx, v, &e);
+	struct cred who;
+	int r = fs_caller(&who, &e);
+	if (r == 0)
+		r = node_store(h->node, &h->ctx, v, &who, &e);
 	if (r < 0)
 		return fs_fail(&h->ctx, e);
 	return (int)size;
@@ -386,7 +417,10 @@ static int fs_mkdir(const char *path, mode_t mode)
 	if (path[0] != '/' || strchr(name, '/'))
 		return -EPERM; /* only sandboxes can be created, at the top */
 	cleanup_err struct err *e = NULL;
-	int r = vm_registry_create(name, &e);
+	struct cred who;
+	int r = fs_caller(&who, &e);
+	if (r == 0)
+		r = vm_registry_create(name, &who, &e);
 	if (r < 0)
 		err_wrap(&e, "mkdir %s", name);
 	return r < 0 ? fs_fail(NULL, e) : 0;
@@ -458,6 +492,26 @@ static int fs_rename(const char *from, const char *to, unsigned int flags) { ret
 
 static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi) { return -EPERM; }
 
+/* chown of a sandbox directory delegates it (cgroup v2 style): root only. */
+static int fs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	const char *name = path + 1;
+	if (path[0] != '/' || !*name || strchr(name, '/'))
+		return -EPERM; /* only a sandbox directory changes hands */
+	cleanup_err struct err *e = NULL;
+	struct cred who;
+	int r = fs_caller(&who, &e);
+	if (r == 0 && !cred_is_root(&who))
+		r = err_set(&e, EPERM, "only root may hand a sandbox to another owner");
+	if (r == 0)
+		r = vm_registry_chown(name, uid, gid, &e);
+	if (r < 0) {
+		err_wrap(&e, "chown %s", name);
+		return fs_fail(NULL, e);
+	}
+	return 0;
+}
+
 static int fs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
 	return 0; /* `touch` of a control file is harmless */
@@ -479,5 +533,6 @@ const struct fuse_operations fs_operations = {
 	.unlink = fs_unlink,
 	.rename = fs_rename,
 	.chmod = fs_chmod,
+	.chown = fs_chown,
 	.utimens = fs_utimens,
 };

@@ -30,6 +30,11 @@ struct main_opts {
 	char *accel;
 	char *log;
 	char *owner;
+	char *qemu_user;
+	char *qemu_uids;
+	char *qemu_dir;
+	char *cgroup_parent;
+	int user_sandboxes;
 	int stop_on_exit;
 	int private_mode;
 	int debug;
@@ -59,6 +64,16 @@ static const struct fuse_opt main_opt_spec[] = {
 	OPT("--accel=%s", accel),
 	OPT("--log=%s", log),
 	OPT("--owner=%s", owner),
+	OPT("--qemu-user=%s", qemu_user),
+	OPT("--qemu-uids=%s", qemu_uids),
+	OPT("--qemu-dir=%s", qemu_dir),
+	OPT("--cgroup-parent=%s", cgroup_parent),
+	OPT("--user-sandboxes", user_sandboxes),
+	OPT("qemu_user=%s", qemu_user),
+	OPT("qemu_uids=%s", qemu_uids),
+	OPT("qemu_dir=%s", qemu_dir),
+	OPT("cgroup_parent=%s", cgroup_parent),
+	OPT("user_sandboxes", user_sandboxes),
 	OPT("--stop-on-exit", stop_on_exit),
 	OPT("--private", private_mode),
 	OPT("--debug", debug),
@@ -84,7 +99,13 @@ static void usage(const char *prog)
 	       "  --guest-dir=DIR   built-in default guest (vmlinuz, initramfs.cpio.gz)\n"
 	       "  --accel=ACCEL     default accelerator (default tcg,thread=multi)\n"
 	       "  --log=FILE        append the daemon log to FILE\n"
-	       "  --owner=UID:GID   owner of the tree (who may write ctl, config, ...)\n"
+	       "  --owner=UID:GID   owner of the tree and of the sandboxes root creates\n"
+	       "  --qemu-user=USER  run every QEMU as USER (root: as the daemon, unconfined)\n"
+	       "  --qemu-uids=FIRST:COUNT  each sandbox's QEMU its own uid and gid from this\n"
+	       "                    range (the default: " VM_QEMU_UIDS_DEFAULT ")\n"
+	       "  --qemu-dir=DIR[:DIR...]  where a non-root writer's `qemu` may point\n"
+	       "  --cgroup-parent=NAME  per-sandbox cgroups go under NAME (default sandboxfs)\n"
+	       "  --user-sandboxes  any user may mkdir a sandbox (the root is 01777)\n"
 	       "  --private         nothing world-readable\n"
 	       "  --stop-on-exit    stop running sandboxes when the daemon exits\n"
 	       "                    (default: leave them running; the next start re-adopts them)\n"
@@ -114,6 +135,18 @@ static char *default_guest_dir(void)
 		free(g);
 	}
 	return xstrdup("/usr/local/share/sandboxfs/guest");
+}
+
+/* The QEMU binaries a non-root writer may choose: the system's, and the
+ * QEMU 10 unpacked beside the binary (build/qemu-10, make qemu-10). */
+static char *main_default_qemu_dirs(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return xstrdup("/usr/bin");
+	exe[n] = '\0';
+	return xasprintf("/usr/bin:%s/qemu-10/usr/bin", dirname(exe));
 }
 
 /* "QEMU emulator version 7.2.22 (...)" → "7.2.22". */
@@ -223,10 +256,19 @@ int main(int argc, char **argv)
 		gid = (gid_t)g;
 	}
 	fs_set_info(&(struct fs_info){.version = SANDBOXFS_VERSION, .qemu_version = qemu_version,
-				      .uid = uid, .gid = gid, .private_mode = o.private_mode});
+				      .uid = uid, .gid = gid, .private_mode = o.private_mode,
+				      .user_sandboxes = o.user_sandboxes});
 
 	struct vm_settings set = {.state_dir = o.state_dir ? o.state_dir : "/run/sandboxfs",
-				  .stop_on_exit = o.stop_on_exit};
+				  .stop_on_exit = o.stop_on_exit, .owner_uid = uid, .owner_gid = gid,
+				  .cgroup_parent = o.cgroup_parent ? o.cgroup_parent : "sandboxfs"};
+	cleanup_free char *qemu_dirs = o.qemu_dir ? xstrdup(o.qemu_dir) : main_default_qemu_dirs();
+	set.qemu_dirs = vm_settings_dirs(qemu_dirs);
+	cleanup_err struct err *se = NULL;
+	if (vm_settings_qemu(&set, o.qemu_user, o.qemu_uids, &se) < 0) {
+		fprintf(stderr, "sandboxfs: %s\n", se->msg);
+		return 2;
+	}
 	/* Threads (the QEMU monitor) must start after fuse daemonizes: main_init. */
 	int r = util_mkdir_p(set.state_dir, 0700);
 	if (r < 0) {
@@ -250,6 +292,10 @@ int main(int argc, char **argv)
 	free(o.accel);
 	free(o.log);
 	free(o.owner);
+	free(o.qemu_user);
+	free(o.qemu_uids);
+	free(o.qemu_dir);
+	free(o.cgroup_parent);
 	for (int i = 0; i < o.nnonopt; i++)
 		free(o.nonopt[i]);
 	return r;

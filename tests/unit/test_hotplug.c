@@ -126,7 +126,7 @@ static void test_add_ok(void)
 	setup();
 	struct err *e = NULL;
 	int before = free_slots();
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &e), 0);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), 0);
 	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq), "qmp_capabilities blockdev-add device_add");
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-add", "\"node-name\":\"drive-d1\""), 1);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"bus\":\"rp0\""), 1);
@@ -137,7 +137,7 @@ static void test_add_ok(void)
 	CU_ASSERT_EQUAL(d->state, VM_DEV_ATTACHED);
 	CU_ASSERT_STRING_EQUAL(sb->topo.bridges[0].slots[0], "d1");
 	/* The same id again: EEXIST, nothing sent. */
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &e), -EEXIST);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), -EEXIST);
 	err_free(&e);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-add", NULL), 1);
 	teardown();
@@ -149,7 +149,7 @@ static void test_add_device_add_fails(void)
 	fail_cmd = "device_add";
 	struct err *e = NULL;
 	int before = free_slots();
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &e), -EIO);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), -EIO);
 	CU_ASSERT_PTR_NOT_NULL(e && strstr(e->msg, "injected failure"));
 	err_free(&e);
 	/* The node added first is deleted again; the slot is free. */
@@ -160,7 +160,7 @@ static void test_add_device_add_fails(void)
 	CU_ASSERT_PTR_NULL(sb->topo.bridges[0].slots[0]);
 	/* And the slot is usable again. */
 	fail_cmd = NULL;
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &e), 0);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), 0);
 	CU_ASSERT_STRING_EQUAL(sb->topo.bridges[0].slots[0], "d1");
 	teardown();
 }
@@ -171,7 +171,7 @@ static void test_add_blockdev_fails(void)
 	fail_cmd = "blockdev-add";
 	struct err *e = NULL;
 	int before = free_slots();
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &e), -EIO);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), -EIO);
 	err_free(&e);
 	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq), "qmp_capabilities blockdev-add");
 	CU_ASSERT_EQUAL(free_slots(), before);
@@ -185,12 +185,12 @@ static void test_add_disconnect(void)
 	close_on = "device_add";
 	struct err *e = NULL;
 	int before = free_slots();
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &e), -ECONNRESET);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), -ECONNRESET);
 	err_free(&e);
 	CU_ASSERT_EQUAL(free_slots(), before);
 	CU_ASSERT_PTR_NULL(vm_devices_find(sb, "d1"));
 	/* Nothing else can be done over the dead connection, and says so. */
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &e), -ECONNRESET);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), -ECONNRESET);
 	err_free(&e);
 	CU_ASSERT_EQUAL(free_slots(), before);
 	teardown();
@@ -203,16 +203,16 @@ static void test_add_no_slot(void)
 	char spec[128];
 	for (int i = 0; i < sb->topo.n; i++) {
 		snprintf(spec, sizeof(spec), "{\"type\":\"block\",\"id\":\"d%d\",\"file\":\"/dev/null\"}", i);
-		CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &e), 0);
+		CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &cred_root, &e), 0);
 	}
 	CU_ASSERT_EQUAL(free_slots(), 0);
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, "{\"type\":\"block\",\"id\":\"dx\",\"file\":\"/dev/null\"}", &e), -ENOSPC);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, "{\"type\":\"block\",\"id\":\"dx\",\"file\":\"/dev/null\"}", &cred_root, &e), -ENOSPC);
 	CU_ASSERT_PTR_NOT_NULL(e && strstr(e->msg, "slot"));
 	err_free(&e);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-add", "\"dx\""), 0);
 	/* Free one, reuse it. */
-	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "d2", &e), 0);
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, "{\"type\":\"block\",\"id\":\"dx\",\"file\":\"/dev/null\"}", &e), 0);
+	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "d2", &cred_root, &e), 0);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, "{\"type\":\"block\",\"id\":\"dx\",\"file\":\"/dev/null\"}", &cred_root, &e), 0);
 	CU_ASSERT_STRING_EQUAL(sb->topo.bridges[2].slots[0], "dx");
 	teardown();
 }
@@ -221,14 +221,14 @@ static void test_remove_ok(void)
 {
 	setup();
 	struct err *e = NULL;
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &e), 0);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), 0);
 	int before = free_slots();
-	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "d1", &e), 0);
+	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "d1", &cred_root, &e), 0);
 	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq),
 			       "qmp_capabilities blockdev-add device_add device_del blockdev-del");
 	CU_ASSERT_EQUAL(free_slots(), before + 1);
 	CU_ASSERT_PTR_NULL(vm_devices_find(sb, "d1"));
-	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "d1", &e), -ENODEV);
+	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "d1", &cred_root, &e), -ENODEV);
 	err_free(&e);
 	teardown();
 }
@@ -237,10 +237,10 @@ static void test_remove_timeout_then_retry(void)
 {
 	setup();
 	struct err *e = NULL;
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &e), 0);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), 0);
 	send_deleted = false; /* the guest never acknowledges */
 	int before = free_slots();
-	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "d1", &e), -ETIMEDOUT);
+	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "d1", &cred_root, &e), -ETIMEDOUT);
 	err_free(&e);
 	struct vm_device *d = vm_devices_find(sb, "d1");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
@@ -248,11 +248,11 @@ static void test_remove_timeout_then_retry(void)
 	CU_ASSERT_EQUAL(free_slots(), before); /* slot stays reserved */
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-del", NULL), 0); /* backend kept */
 	/* The id stays taken while removing. */
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &e), -EEXIST);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), -EEXIST);
 	err_free(&e);
 	/* A later remove retries and completes. */
 	send_deleted = true;
-	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "d1", &e), 0);
+	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "d1", &cred_root, &e), 0);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_del", NULL), 2);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-del", "drive-d1"), 1);
 	CU_ASSERT_EQUAL(free_slots(), before + 1);
@@ -263,7 +263,7 @@ static void test_cpus(void)
 {
 	setup();
 	struct err *e = NULL;
-	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "3", &e), 0);
+	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "3", &cred_root, &e), 0);
 	CU_ASSERT_EQUAL(sb->nhot_cpus, 2);
 	/* Ascending sockets, exactly the listed topology properties. */
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"id\":\"cpu-1-0-0\""), 1);
@@ -271,27 +271,27 @@ static void test_cpus(void)
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"driver\":\"qemu64-x86_64-cpu\""), 2);
 	CU_ASSERT_STRING_EQUAL(sb->hot_cpus[1].id, "cpu-2-0-0");
 	/* Above max: clamped with a message, not an error. */
-	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "99", &e), 0);
+	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "99", &cred_root, &e), 0);
 	CU_ASSERT_EQUAL(sb->nhot_cpus, 3);
 	CU_ASSERT_PTR_NOT_NULL(strstr(sb->error, "clamped to 4"));
 	/* Below the boot count: ERANGE; garbage: EINVAL. */
-	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "0", &e), -ERANGE);
+	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "0", &cred_root, &e), -ERANGE);
 	err_free(&e);
-	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "two", &e), -EINVAL);
+	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "two", &cred_root, &e), -EINVAL);
 	err_free(&e);
 	/* Remove, acknowledged only by the child's path (QEMU 7.2). */
 	deleted_path = "lapic";
-	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "2", &e), 0);
+	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "2", &cred_root, &e), 0);
 	CU_ASSERT_EQUAL(sb->nhot_cpus, 1);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_del", "cpu-3-0-0"), 1); /* newest first */
 	/* Never acknowledged: ETIMEDOUT and the vCPU stays listed. */
 	send_deleted = false;
-	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "1", &e), -ETIMEDOUT);
+	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "1", &cred_root, &e), -ETIMEDOUT);
 	err_free(&e);
 	CU_ASSERT_EQUAL(sb->nhot_cpus, 1);
 	/* device_add failing leaves the list as it was. */
 	fail_cmd = "device_add";
-	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "4", &e), -EIO);
+	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "4", &cred_root, &e), -EIO);
 	err_free(&e);
 	CU_ASSERT_EQUAL(sb->nhot_cpus, 1);
 	teardown();
@@ -303,32 +303,32 @@ static void test_memory(void)
 	struct err *e = NULL;
 	sb->cfg.memory_slots = 2;
 	sb->cfg.maxmem_mib = 1024;
-	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "512", &e), 0);
+	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "512", &cred_root, &e), 0);
 	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq), "qmp_capabilities object-add device_add");
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "object-add", "\"size\":268435456"), 1);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"memdev\":\"mem-dimm0\""), 1);
 	CU_ASSERT_EQUAL(sb->ndimms, 1);
 	/* Past maxmem: ERANGE, nothing sent; not a block multiple: EINVAL. */
-	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "2048", &e), -ERANGE);
+	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "2048", &cred_root, &e), -ERANGE);
 	err_free(&e);
-	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "600", &e), -EINVAL);
+	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "600", &cred_root, &e), -EINVAL);
 	err_free(&e);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "object-add", NULL), 1);
 	/* device_add refused: the backend object goes again. */
 	fail_cmd = "device_add";
-	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "640", &e), -EIO);
+	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "640", &cred_root, &e), -EIO);
 	err_free(&e);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "object-del", "mem-dimm1"), 1);
 	CU_ASSERT_EQUAL(sb->ndimms, 1);
 	fail_cmd = NULL;
 	/* The last slot, then none left: ENOSPC. */
-	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "640", &e), 0);
-	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "768", &e), -ENOSPC);
+	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "640", &cred_root, &e), 0);
+	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "768", &cred_root, &e), -ENOSPC);
 	err_free(&e);
 	/* Shrink by whole DIMMs, newest first, each after DEVICE_DELETED. */
-	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "300", &e), -EINVAL);
+	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "300", &cred_root, &e), -EINVAL);
 	err_free(&e);
-	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "256", &e), 0);
+	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "256", &cred_root, &e), 0);
 	CU_ASSERT_EQUAL(sb->ndimms, 0);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_del", NULL), 2);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "object-del", NULL), 3);
@@ -342,16 +342,16 @@ static void test_vfio(void)
 	setup();
 	struct err *e = NULL;
 	const char *spec = "{\"type\":\"vfio\",\"id\":\"v1\",\"host\":\"0000:03:00.0\"}";
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &e), 0);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &cred_root, &e), 0);
 	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq), "qmp_capabilities device_add");
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"driver\":\"vfio-pci\""), 1);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"host\":\"0000:03:00.0\""), 1);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"bus\":\"rp0\""), 1);
-	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "v1", &e), 0);
+	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "v1", &cred_root, &e), 0);
 	CU_ASSERT_EQUAL(free_slots(), sb->topo.n);
 	/* The host refuses the device: nothing left, slot free. */
 	fail_cmd = "device_add";
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &e), -EIO);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &cred_root, &e), -EIO);
 	err_free(&e);
 	CU_ASSERT_PTR_NULL(vm_devices_find(sb, "v1"));
 	CU_ASSERT_EQUAL(free_slots(), sb->topo.n);
@@ -363,16 +363,16 @@ static void test_vhost_user_blk(void)
 	setup();
 	struct err *e = NULL;
 	const char *spec = "{\"type\":\"vhost-user-blk\",\"id\":\"vb\",\"socket\":\"/run/vhost/vb.sock\"}";
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &e), 0);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &cred_root, &e), 0);
 	/* The chardev QMP form is the nested one; then the device names it. */
 	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq), "qmp_capabilities chardev-add device_add");
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "chardev-add", "vb.sock"), 1);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"driver\":\"vhost-user-blk-pci\""), 1);
-	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "vb", &e), 0);
+	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "vb", &cred_root, &e), 0);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "chardev-remove", NULL), 1);
 	/* device_add refused: the chardev goes again, the slot is free. */
 	fail_cmd = "device_add";
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &e), -EIO);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &cred_root, &e), -EIO);
 	err_free(&e);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "chardev-remove", NULL), 2);
 	CU_ASSERT_EQUAL(free_slots(), sb->topo.n);
@@ -390,7 +390,7 @@ static void test_net_fds(void)
 	setup();
 	struct err *e = NULL;
 	const char *spec = "{\"type\":\"net\",\"id\":\"n1\",\"ifname\":\"tt0\",\"queues\":2,\"pass_fds\":true}";
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &e), 0);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &cred_root, &e), 0);
 	if (e)
 		fprintf(stderr, "%s\n", e->msg);
 	err_free(&e);
@@ -399,11 +399,11 @@ static void test_net_fds(void)
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "getfd", "\"fdname\":\"fd-n1-0\""), 1);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "netdev_add", "\"fds\":\"fd-n1-0:fd-n1-1\""), 1);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"mq\":"), 1);
-	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "n1", &e), 0);
+	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "n1", &cred_root, &e), 0);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "netdev_del", "\"id\":\"net-n1\""), 1);
 	/* netdev_add refused: the passed descriptors are closed again. */
 	fail_cmd = "netdev_add";
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &e), -EIO);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &cred_root, &e), -EIO);
 	err_free(&e);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "closefd", "fd-n1-0"), 1);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "closefd", "fd-n1-1"), 1);
@@ -416,7 +416,7 @@ static void test_qmp_garbage(void)
 {
 	setup();
 	struct err *e = NULL;
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &e), 0);
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), 0);
 	fakeqmp_event(&fq, "this is not JSON at all");
 	bool marked = false;
 	for (int i = 0; i < 100 && !marked; i++) {
@@ -428,9 +428,9 @@ static void test_qmp_garbage(void)
 	CU_ASSERT(marked);
 	/* Still running (QEMU lives), but control writes fail, and nothing moved. */
 	CU_ASSERT_EQUAL(sb->state, VM_RUNNING);
-	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "2", &e), -ECONNRESET);
+	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "2", &cred_root, &e), -ECONNRESET);
 	err_free(&e);
-	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "d1", &e), -ECONNRESET);
+	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "d1", &cred_root, &e), -ECONNRESET);
 	err_free(&e);
 	CU_ASSERT_PTR_NOT_NULL(vm_devices_find(sb, "d1"));
 	CU_ASSERT_EQUAL(sb->nhot_cpus, 0);

@@ -116,6 +116,13 @@ void vm_config_topology(const struct vm_config *cfg, struct vm_topology *t)
 	vm_topology_init_want(t, vm_config_arch(cfg), &w);
 }
 
+bool vm_config_paths_differ(const struct vm_config *a, const struct vm_config *b)
+{
+	return strcmp(a->qemu, b->qemu) || strcmp(a->kernel, b->kernel) ||
+	       strcmp(a->initrd, b->initrd) || strcmp(a->bios, b->bios) ||
+	       !vm_config_strv_eq(a->pflash, b->pflash);
+}
+
 /* ---- lifecycle ---- */
 
 void vm_config_init(struct vm_config *cfg)

@@ -116,6 +116,10 @@ struct vm_topology_want vm_config_topology_want(const struct vm_config *cfg);
 /* The whole topology the config asks for (bridges, empty slots). */
 void vm_config_topology(const struct vm_config *cfg, struct vm_topology *t);
 
+/* Whether two configs name different host paths (qemu, kernel, initrd,
+ * bios, pflash). */
+bool vm_config_paths_differ(const struct vm_config *a, const struct vm_config *b);
+
 /* Effective SMP sockets (sockets, or maxvcpus / (cores * threads)). */
 int vm_config_sockets(const struct vm_config *cfg);
 /* Number of entries of a NULL-terminated string list (NULL: 0). */

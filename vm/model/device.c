@@ -41,11 +41,12 @@
  *                      vhost-user net-ID + virtio-net
  *   vhost-user-scsi  socket PATH!                -chardev + vhost-user-scsi
  *   vhost-user-blk   socket PATH!                -chardev + vhost-user-blk
- *   vsock            cid 3..4294967294!, pass_fds (false: QEMU opens
- *                    /dev/vhost-vsock; true: the daemon does)  vhost-vsock
+ *   vsock            cid 3..4294967294!, pass_fds (true: the daemon opens
+ *                    /dev/vhost-vsock; false: QEMU does)  vhost-vsock
  *   net              backend tap|macvtap (tap), ifname IFNAME!, mac MAC (""),
- *                    queues 1..16 (1), vhost (false), pass_fds (tap: false,
- *                    macvtap: true — a macvtap can only be passed as fds)
+ *                    queues 1..16 (1), vhost (false), pass_fds (true; false
+ *                    lets QEMU open the tap itself — root only, and never a
+ *                    macvtap, which can only be passed as fds)
  *                      -netdev tap net-ID + virtio-net[,mq=on,vectors=2N+2]
  *   vfio             host BDF | sysfsdev PATH (exactly one), vendor_id /
  *                    device_id HEX16 (""), bus ID ("" = the bridge slot)
@@ -73,7 +74,10 @@
  * /dev/tap<ifindex>, per queue /dev/vhost-net when "vhost", or
  * /dev/vhost-vsock — and hand them to QEMU by inheritance, numbered from
  * VM_FD_FIRST in device order (govmm's appendFDs); the argv references the
- * numbers ("fds=4:5", "vhostfds=6:7", "vhostfd=8").
+ * numbers ("fds=4:5", "vhostfds=6:7", "vhostfd=8").  Passing is the
+ * default: an unprivileged QEMU cannot open a tap, /dev/vhost-net or
+ * /dev/vhost-vsock itself.  Host files and sockets the spec names are
+ * handed over the same way when QEMU runs confined (vm_dev_env.pass_files).
  */
 #include "vm/model/device.h"
 
@@ -127,12 +131,12 @@ static const struct vm_device_key vfs_keys[] = {
 static const struct vm_device_key vhu_net_keys[] = { K_PATH("socket", true), { "mac", DK_MAC } };
 static const struct vm_device_key vhu_keys[] = { K_PATH("socket", true) };
 static const struct vm_device_key vsock_keys[] = {
-	K_INT("cid", true, 0, 3, 4294967294LL), K_BOOL("pass_fds", 0),
+	K_INT("cid", true, 0, 3, 4294967294LL), K_BOOL("pass_fds", 1),
 };
 static const struct vm_device_key net_keys[] = {
 	K_ENUM("backend", "tap", net_backend_choices), { "ifname", DK_IFNAME, true },
 	{ "mac", DK_MAC }, K_INT("queues", false, 1, 1, 16), K_BOOL("vhost", 0),
-	K_BOOL("pass_fds", 0),
+	K_BOOL("pass_fds", 1),
 };
 static const struct vm_device_key vfio_keys[] = {
 	{ "host", DK_BDF }, K_PATH("sysfsdev", false), { "vendor_id", DK_HEX16 },

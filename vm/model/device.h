@@ -20,7 +20,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "lib/cred.h"
 #include "lib/err.h"
 
 struct json_object;
@@ -63,6 +65,13 @@ struct vm_device {
 	enum vm_device_state state;
 	enum vm_dev_kind kind;
 	struct json_object *spec; /* normalized spec, every default filled in */
+	/* Whose rights the host paths of the spec are opened with: the writer
+	 * who added it (persisted, used again at every start). */
+	struct cred owner;
+	/* The fdsets a running QEMU holds for it (QMP add-fd at hot-add),
+	 * removed with it. */
+	int64_t fdsets[16];
+	size_t nfdsets;
 };
 
 int vm_device_parse(const char *json, struct vm_device **out, struct err **e);

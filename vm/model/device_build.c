@@ -6,6 +6,7 @@
  */
 #include "vm/model/device_kind.h"
 
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
@@ -78,13 +79,27 @@ static void place(struct vm_dev_parts *p, struct json_object *o, const struct vm
 	p->main = (int)p->n - 1;
 }
 
+/* What a part names a host path by: the path itself, or — when the
+ * daemon hands QEMU the files (env->pass_files) — the marker of a
+ * descriptor opened with the owner's rights (a heap string). */
+static char *host_ref(const struct vm_dev_env *env, const char *path, enum vm_fd_source src,
+		      enum vm_fd_ref ref, int flags)
+{
+	if (!env->pass_files)
+		return xstrdup(path);
+	struct vm_fd opts = {.flags = flags, .cred = env->owner ? *env->owner : cred_root};
+	return vm_fdplan_add(env->fds, src, ref, path, &opts);
+}
+
 static struct json_object *blockdev(struct vm_dev_parts *p, const struct vm_device *d,
-				    const char *format, bool ro)
+				    const struct vm_dev_env *env, const char *format, bool ro)
 {
 	char node[VM_DEVICE_ID_MAX + 8];
 	struct json_object *file = json_object_new_object();
 	js(file, "driver", "file");
-	js(file, "filename", d->file);
+	cleanup_free char *ref = host_ref(env, d->file, VM_FD_FILE, VM_FD_REF_FDSET,
+					   ro ? O_RDONLY : O_RDWR);
+	js(file, "filename", ref);
 	jb(file, "read-only", ro);
 	struct json_object *o = part_new(p, VM_PART_BLOCKDEV);
 	js(o, "driver", format);
@@ -108,7 +123,7 @@ int vm_device_build_block(const struct vm_device *d, const struct vm_dev_env *en
 			js(c, "iothread", io);
 		place(p, c, env, true);
 		int main = p->main;
-		blockdev(p, d, d->format, d->readonly);
+		blockdev(p, d, env, d->format, d->readonly);
 		struct json_object *hd = part_new(p, VM_PART_DEVICE);
 		js(hd, "driver", "scsi-hd");
 		js(hd, "id", d->id);
@@ -119,7 +134,7 @@ int vm_device_build_block(const struct vm_device *d, const struct vm_dev_env *en
 		p->main = main;
 		return 0;
 	}
-	blockdev(p, d, d->format, d->readonly);
+	blockdev(p, d, env, d->format, d->readonly);
 	struct json_object *o = part_new(p, VM_PART_DEVICE);
 	js(o, "driver", env->arch->blk_driver);
 	js(o, "id", d->id);
@@ -135,7 +150,7 @@ int vm_device_build_image(const struct vm_device *d, const struct vm_dev_env *en
 {
 	if (!strcmp(vm_device_str(d, "as"), "virtio-blk")) {
 		char node[VM_DEVICE_ID_MAX + 8];
-		blockdev(p, d, "raw", true);
+		blockdev(p, d, env, "raw", true);
 		struct json_object *o = part_new(p, VM_PART_DEVICE);
 		js(o, "driver", env->arch->blk_driver);
 		js(o, "id", d->id);
@@ -152,7 +167,8 @@ int vm_device_build_image(const struct vm_device *d, const struct vm_dev_env *en
 	struct json_object *m = part_new(p, VM_PART_OBJECT);
 	js(m, "qom-type", "memory-backend-file");
 	jsf(m, "id", "mem-%s", d->id);
-	js(m, "mem-path", d->file);
+	cleanup_free char *mem = host_ref(env, d->file, VM_FD_FILE, VM_FD_REF_PROC, O_RDONLY);
+	js(m, "mem-path", mem);
 	ji(m, "size", (long long)st.st_size);
 	jb(m, "readonly", true);
 	struct json_object *o = part_new(p, VM_PART_DEVICE);
@@ -164,13 +180,22 @@ int vm_device_build_image(const struct vm_device *d, const struct vm_dev_env *en
 	return 0;
 }
 
-static void chardev_socket(struct vm_dev_parts *p, const struct vm_device *d, const char *path,
-			   bool server)
+/* A unix socket chardev: QEMU listens (server) or connects at `path`;
+ * with pass_files the daemon binds or connects it with the owner's rights
+ * and QEMU gets the descriptor (fd=). */
+static void chardev_socket(struct vm_dev_parts *p, const struct vm_device *d,
+			   const struct vm_dev_env *env, const char *path, bool server)
 {
 	struct json_object *c = part_new(p, VM_PART_CHARDEV);
 	js(c, "backend", "socket");
 	jsf(c, "id", "char-%s", d->id);
-	js(c, "path", path);
+	if (env->pass_files) {
+		cleanup_free char *ref = host_ref(env, path, server ? VM_FD_LISTEN : VM_FD_CONNECT,
+						   VM_FD_REF_NUM, 0);
+		js(c, "fd", ref);
+	} else {
+		js(c, "path", path);
+	}
 	if (server) {
 		jb(c, "server", true);
 		jb(c, "wait", false);
@@ -184,14 +209,20 @@ int vm_device_build_serial(const struct vm_device *d, const struct vm_dev_env *e
 	if (!*sock && !*file)
 		file = env->console_log;
 	if (*sock) {
-		chardev_socket(p, d, sock, true);
+		chardev_socket(p, d, env, sock, true);
 	} else {
 		if (!file || !*file)
 			return err_set(e, EINVAL, "device %s: file: no console log to write to", d->id);
 		struct json_object *c = part_new(p, VM_PART_CHARDEV);
 		js(c, "backend", "file");
 		jsf(c, "id", "char-%s", d->id);
-		js(c, "path", file);
+		/* The sandbox's own console log is the daemon's to open. */
+		struct vm_dev_env own = *env;
+		if (file == env->console_log)
+			own.owner = &cred_root;
+		cleanup_free char *ref = host_ref(&own, file, VM_FD_FILE, VM_FD_REF_FDSET,
+						   O_WRONLY | O_APPEND | O_CREAT);
+		js(c, "path", ref);
 		jb(c, "append", true);
 	}
 	char vser[VM_DEVICE_ID_MAX + 8];
@@ -235,7 +266,7 @@ int vm_device_build_9p(const struct vm_device *d, const struct vm_dev_env *env,
 int vm_device_build_vfs(const struct vm_device *d, const struct vm_dev_env *env,
 		     struct vm_dev_parts *p, struct err **e)
 {
-	chardev_socket(p, d, vm_device_str(d, "socket"), false);
+	chardev_socket(p, d, env, vm_device_str(d, "socket"), false);
 	struct json_object *o = virtio_dev(p, env, "vhost-user-fs", d->id);
 	jsf(o, "chardev", "char-%s", d->id);
 	js(o, "tag", vm_device_str(d, "tag"));
@@ -249,7 +280,7 @@ int vm_device_build_vfs(const struct vm_device *d, const struct vm_dev_env *env,
 int vm_device_build_vhu(const struct vm_device *d, const struct vm_dev_env *env,
 		     struct vm_dev_parts *p, struct err **e)
 {
-	chardev_socket(p, d, vm_device_str(d, "socket"), false);
+	chardev_socket(p, d, env, vm_device_str(d, "socket"), false);
 	struct json_object *o;
 	if (d->kind == VM_DEVK_VHOST_USER_NET) {
 		struct json_object *n = part_new(p, VM_PART_NETDEV);
@@ -276,18 +307,25 @@ int vm_device_build_vsock(const struct vm_device *d, const struct vm_dev_env *en
 	struct json_object *o = virtio_dev(p, env, "vhost-vsock", d->id);
 	ji(o, "guest-cid", vm_device_int(d, "cid"));
 	if (vm_device_bool(d, "pass_fds"))
-		jsf(o, "vhostfd", "%d", vm_fdplan_add(env->fds, VM_FD_PATH, "/dev/vhost-vsock", false));
+	{
+		cleanup_free char *ref = vm_fdplan_add(env->fds, VM_FD_PATH, VM_FD_REF_NUM,
+						       "/dev/vhost-vsock", NULL);
+		js(o, "vhostfd", ref);
+	}
 	place(p, o, env, true);
 	return 0;
 }
 
 /* "4:5:6" of n fresh descriptors from `src` `name`. */
-static char *fd_list(struct vm_fdplan *fds, int n, enum vm_fd_source src, const char *name,
+static char *fd_list(const struct vm_dev_env *env, int n, enum vm_fd_source src, const char *name,
 		     bool mq)
 {
 	struct sbuf b = {0};
-	for (int i = 0; i < n; i++)
-		sbuf_printf(&b, "%s%d", i ? ":" : "", vm_fdplan_add(fds, src, name, mq));
+	struct vm_fd opts = {.multi_queue = mq, .cred = env->owner ? *env->owner : cred_root};
+	for (int i = 0; i < n; i++) {
+		cleanup_free char *ref = vm_fdplan_add(env->fds, src, VM_FD_REF_NUM, name, &opts);
+		sbuf_printf(&b, "%s%s", i ? ":" : "", ref);
+	}
 	return sbuf_steal(&b);
 }
 
@@ -302,12 +340,12 @@ int vm_device_build_net(const struct vm_device *d, const struct vm_dev_env *env,
 	jsf(n, "id", "net-%s", d->id);
 	if (vm_device_bool(d, "pass_fds")) {
 		bool macvtap = !strcmp(vm_device_str(d, "backend"), "macvtap");
-		cleanup_free char *fl = fd_list(env->fds, q, macvtap ? VM_FD_MACVTAP : VM_FD_TUN,
+		cleanup_free char *fl = fd_list(env, q, macvtap ? VM_FD_MACVTAP : VM_FD_TUN,
 						 ifname, q > 1);
 		js(n, q > 1 ? "fds" : "fd", fl);
 		if (vhost) {
 			jb(n, "vhost", true);
-			cleanup_free char *vl = fd_list(env->fds, q, VM_FD_PATH, "/dev/vhost-net", false);
+			cleanup_free char *vl = fd_list(env, q, VM_FD_PATH, "/dev/vhost-net", false);
 			js(n, q > 1 ? "vhostfds" : "vhostfd", vl);
 		}
 	} else {
@@ -361,7 +399,9 @@ int vm_device_build_rng(const struct vm_device *d, const struct vm_dev_env *env,
 	struct json_object *b = part_new(p, VM_PART_OBJECT);
 	js(b, "qom-type", "rng-random");
 	jsf(b, "id", "rng-%s", d->id);
-	js(b, "filename", vm_device_str(d, "filename"));
+	cleanup_free char *rng = host_ref(env, vm_device_str(d, "filename"), VM_FD_FILE,
+					   VM_FD_REF_FDSET, O_RDONLY);
+	js(b, "filename", rng);
 	struct json_object *o = virtio_dev(p, env, "virtio-rng", d->id);
 	jsf(o, "rng", "rng-%s", d->id);
 	if (vm_device_int(d, "max_bytes"))

@@ -26,13 +26,26 @@ static void jb(struct json_object *o, const char *k, bool v)
 
 /* ---- descriptors ---- */
 
-int vm_fdplan_add(struct vm_fdplan *p, enum vm_fd_source src, const char *name, bool mq)
+#define FD_MARK '\001'
+
+char *vm_fdplan_add(struct vm_fdplan *p, enum vm_fd_source src, enum vm_fd_ref ref,
+		    const char *name, const struct vm_fd *opts)
 {
-	int num = VM_FD_FIRST + (int)p->n;
+	size_t k = p->n;
 	p->v = xrealloc(p->v, (p->n + 1) * sizeof(*p->v));
-	p->v[p->n++] = (struct vm_fd){ .num = num, .src = src, .name = xstrdup(name),
-				       .multi_queue = mq };
-	return num;
+	struct vm_fd f = opts ? *opts : (struct vm_fd){0};
+	f.num = VM_FD_FIRST + (int)k;
+	f.src = src;
+	f.ref = ref;
+	f.name = xstrdup(name);
+	if (!opts)
+		f.cred = cred_root;
+	int sets = 0;
+	for (size_t i = 0; i < k; i++)
+		sets += p->v[i].ref == VM_FD_REF_FDSET;
+	f.set = ref == VM_FD_REF_FDSET ? sets + 1 : 0;
+	p->v[p->n++] = f;
+	return xasprintf("%c%zu", FD_MARK, k);
 }
 
 void vm_fdplan_release(struct vm_fdplan *p)
@@ -42,6 +55,69 @@ void vm_fdplan_release(struct vm_fdplan *p)
 	free(p->v);
 	p->v = NULL;
 	p->n = 0;
+}
+
+char *vm_fdplan_exec_ref(const struct vm_fd *f, size_t k, void *opaque)
+{
+	switch (f->ref) {
+	case VM_FD_REF_FDSET:
+		return xasprintf("/dev/fdset/%d", f->set);
+	case VM_FD_REF_PROC:
+		return xasprintf("/proc/self/fd/%d", f->num);
+	case VM_FD_REF_NUM:
+		break;
+	}
+	return xasprintf("%d", f->num);
+}
+
+/* "\001K[:\001K...]" bound entry by entry; NULL when `s` holds no marker. */
+static char *fdplan_bind_string(const char *s, const struct vm_fdplan *plan,
+				char *(*bind)(const struct vm_fd *, size_t, void *), void *opaque)
+{
+	if (!strchr(s, FD_MARK))
+		return NULL;
+	struct sbuf out = {0};
+	for (const char *p = s; *p;) {
+		if (*p != FD_MARK) {
+			sbuf_addc(&out, *p++);
+			continue;
+		}
+		char *end;
+		unsigned long k = strtoul(p + 1, &end, 10);
+		if (end == p + 1 || k >= plan->n) {
+			sbuf_addc(&out, *p++); /* not ours: left as it is (and refused by QEMU) */
+			continue;
+		}
+		char *ref = bind(&plan->v[k], k, opaque);
+		sbuf_add(&out, ref);
+		free(ref);
+		p = end;
+	}
+	return sbuf_steal(&out);
+}
+
+size_t vm_fdplan_bind(struct json_object *o, const struct vm_fdplan *plan,
+		      char *(*bind)(const struct vm_fd *f, size_t k, void *opaque), void *opaque)
+{
+	size_t n = 0;
+	if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, key, v) {
+			if (!json_object_is_type(v, json_type_string)) {
+				n += vm_fdplan_bind(v, plan, bind, opaque);
+				continue;
+			}
+			char *b = fdplan_bind_string(json_object_get_string(v), plan, bind, opaque);
+			if (b) {
+				json_object_object_add(o, key, json_object_new_string(b));
+				free(b);
+				n++;
+			}
+		}
+	} else if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			n += vm_fdplan_bind(json_object_array_get_idx(o, i), plan, bind, opaque);
+	}
+	return n;
 }
 
 /* ---- parts ---- */
@@ -80,10 +156,12 @@ static struct json_object *chardev_qmp(struct json_object *flat)
 	const char *backend = util_json_str0(flat, "backend");
 	struct json_object *data = json_object_new_object();
 	if (!strcmp(backend, "socket")) {
+		/* A socket the daemon opened (fd=) or one QEMU opens (path=). */
+		const char *fd = util_json_str(flat, "fd");
 		struct json_object *ud = json_object_new_object();
-		js(ud, "path", util_json_str0(flat, "path"));
+		js(ud, fd ? "str" : "path", fd ? fd : util_json_str0(flat, "path"));
 		struct json_object *addr = json_object_new_object();
-		js(addr, "type", "unix");
+		js(addr, "type", fd ? "fd" : "unix");
 		json_object_object_add(addr, "data", ud);
 		json_object_object_add(data, "addr", addr);
 		jb(data, "server", util_json_bool(flat, "server"));

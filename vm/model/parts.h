@@ -12,36 +12,63 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "lib/cred.h"
 #include "lib/err.h"
 
 struct json_object;
 struct arch_ops;
 struct strv;
 
-/* ---- file descriptors passed by inheritance ---- */
+/* ---- descriptors handed to QEMU ---- */
 
 #define VM_FD_FIRST 4 /* after stdio and the QMP socket (VM_QMP_FD 3) */
 
+/* What the daemon opens (vm/qemu/fds opens it). */
 enum vm_fd_source {
-	VM_FD_PATH,    /* open(name, O_RDWR) */
+	VM_FD_PATH,    /* open(name, O_RDWR) by the daemon: /dev/vhost-net, /dev/vhost-vsock */
 	VM_FD_TUN,     /* /dev/net/tun + TUNSETIFF name (IFF_TAP|IFF_NO_PI[|IFF_MULTI_QUEUE]) */
-	VM_FD_MACVTAP, /* /dev/tap<ifindex of name> */
+	VM_FD_MACVTAP, /* /dev/tap<ifindex of name>, opened as `cred` */
+	VM_FD_FILE,    /* the host file `name` opened as `cred` with `flags` */
+	VM_FD_CONNECT, /* a unix socket connected to `name` as `cred` */
+	VM_FD_LISTEN,  /* a unix socket bound at `name` as `cred`, listening */
+};
+
+/* How a part names the descriptor. */
+enum vm_fd_ref {
+	VM_FD_REF_NUM,   /* the descriptor itself: "N" at exec, a getfd name while running */
+	VM_FD_REF_FDSET, /* a path /dev/fdset/S: -add-fd at exec, QMP add-fd while running */
+	VM_FD_REF_PROC,  /* a path /proc/self/fd/N (exec only: -kernel, mem-path) */
 };
 
 struct vm_fd {
-	int num;       /* the descriptor number QEMU sees */
+	int num;       /* the descriptor number QEMU inherits */
+	int set;       /* VM_FD_REF_FDSET: the set number at exec */
 	enum vm_fd_source src;
+	enum vm_fd_ref ref;
 	char *name;    /* path or interface name */
 	bool multi_queue;
+	int flags;     /* VM_FD_FILE: O_RDONLY, O_RDWR, O_WRONLY|O_APPEND|O_CREAT */
+	struct cred cred; /* whose rights open it (FILE, CONNECT, LISTEN, MACVTAP) */
 };
 
 struct vm_fdplan {
 	struct vm_fd *v;
 	size_t n;
 };
-/* Take the next descriptor number; returns it. */
-int vm_fdplan_add(struct vm_fdplan *p, enum vm_fd_source src, const char *name, bool mq);
+/* Add a descriptor to the plan and return the marker that stands for it
+ * in a part's string values (a heap string): "\001K" for entry K, joined
+ * with ':' for lists.  Markers hold a control character, which no
+ * user-supplied string can, so binding cannot mistake a user's value. */
+char *vm_fdplan_add(struct vm_fdplan *p, enum vm_fd_source src, enum vm_fd_ref ref,
+		    const char *name, const struct vm_fd *opts);
 void vm_fdplan_release(struct vm_fdplan *p);
+/* Replace every marker in the string values of `o` (recursively) by
+ * bind(plan entry, opaque) (a heap string); markers of lists stay joined
+ * with ':'.  Returns the number replaced. */
+size_t vm_fdplan_bind(struct json_object *o, const struct vm_fdplan *plan,
+		      char *(*bind)(const struct vm_fd *f, size_t k, void *opaque), void *opaque);
+/* The exec-time reference of an entry: "N", "/dev/fdset/S", "/proc/self/fd/N". */
+char *vm_fdplan_exec_ref(const struct vm_fd *f, size_t k, void *opaque);
 
 /* ---- parts: one model, two outputs ---- */
 
@@ -72,6 +99,10 @@ struct vm_dev_env {
 	bool disable_modern;     /* Kata nestedRun */
 	const char *console_log; /* default file of a console */
 	struct vm_fdplan *fds;   /* descriptor numbers come from here */
+	/* Hand QEMU descriptors for the host files and sockets a device names,
+	 * opened with `owner`'s rights, instead of letting QEMU open paths. */
+	bool pass_files;
+	const struct cred *owner;
 };
 
 void vm_dev_parts_release(struct vm_dev_parts *p);

@@ -49,6 +49,7 @@
  */
 #include "vm/qemu/cmdline.h"
 
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
@@ -155,7 +156,8 @@ static int cmdline_device_parts(const struct vm_config *cfg, const struct vm_top
 {
 	const struct arch_ops *a = vm_config_arch(cfg);
 	struct vm_dev_env env = { .arch = a, .disable_modern = cfg->disable_modern,
-				  .console_log = ctx->console_log, .fds = fds };
+				  .console_log = ctx->console_log, .fds = fds,
+				  .pass_files = ctx->pass_files, .owner = &d->owner };
 	bool placed = d->bridge >= 0 && d->bridge < t->n && d->slot >= 0 &&
 		      d->slot < t->bridges[d->bridge].nslots;
 	bool own_bus = d->kind == VM_DEVK_VFIO && *vm_device_str(d, "bus");
@@ -184,6 +186,18 @@ static long long cmdline_nvdimm_size(const struct vm_dev_parts *p)
 			return json_object_get_int64(sz);
 	}
 	return 0;
+}
+
+/* What the argv names a config path by: the path, or with pass_files a
+ * descriptor opened with `who`'s rights (a heap string). */
+static char *cmdline_ref(const struct vm_cmdline_ctx *ctx, struct vm_fdplan *plan,
+			 const char *path, int flags, enum vm_fd_ref ref, const struct cred *who)
+{
+	if (!ctx->pass_files)
+		return xstrdup(path);
+	struct vm_fd opts = {.flags = flags, .cred = who ? *who : cred_root};
+	free(vm_fdplan_add(plan, VM_FD_FILE, ref, path, &opts));
+	return vm_fdplan_exec_ref(&plan->v[plan->n - 1], plan->n - 1, NULL);
 }
 
 static void add_machine(struct strv *v, const struct vm_config *cfg, const struct arch_ops *a,
@@ -234,7 +248,8 @@ static void add_memory(struct strv *v, const struct vm_config *cfg)
 	}
 }
 
-static void add_knobs(struct strv *v, const struct vm_config *cfg)
+static void add_knobs(struct strv *v, const struct vm_config *cfg, const struct vm_cmdline_ctx *ctx,
+		      struct vm_fdplan *plan)
 {
 	struct sbuf o = {0};
 	if (cfg->nodefaults)
@@ -260,11 +275,17 @@ static void add_knobs(struct strv *v, const struct vm_config *cfg)
 	}
 	if (*cfg->bios) {
 		strv_add(v, "-bios");
-		strv_add(v, cfg->bios);
+		strv_add_take(v, cmdline_ref(ctx, plan, cfg->bios, O_RDONLY, VM_FD_REF_PROC,
+					     ctx->cfg_owner));
 	}
 	for (size_t i = 0; cfg->pflash[i]; i++) {
+		/* unit 0 is the code (read-only when passed), unit 1 the vars */
 		sbuf_printf(&o, "if=pflash,format=raw,unit=%zu", i);
-		qmp_keyval_add(&o, "file", cfg->pflash[i]);
+		cleanup_free char *f = cmdline_ref(ctx, plan, cfg->pflash[i], i ? O_RDWR : O_RDONLY,
+						   VM_FD_REF_FDSET, ctx->cfg_owner);
+		qmp_keyval_add(&o, "file", f);
+		if (ctx->pass_files && i == 0)
+			qmp_keyval_add(&o, "readonly", "on");
 		strv_add(v, "-drive");
 		strv_add_take(v, sbuf_steal(&o));
 	}
@@ -368,7 +389,7 @@ static void add_head(struct strv *v, const struct vm_config *cfg, const struct v
  * the guest kernel. */
 static void add_monitor_boot(struct strv *v, const struct vm_config *cfg,
 			     const struct vm_cmdline_ctx *ctx, struct vm_device *const *devs,
-			     size_t ndevs)
+			     size_t ndevs, struct vm_fdplan *plan)
 {
 	struct sbuf o = {0};
 	strv_add(v, "-chardev");
@@ -377,19 +398,36 @@ static void add_monitor_boot(struct strv *v, const struct vm_config *cfg,
 	strv_add(v, "chardev=qmp,mode=control");
 	strv_add(v, "-chardev");
 	sbuf_add(&o, "file,id=console");
-	qmp_keyval_add(&o, "path", ctx->console_log);
+	cleanup_free char *con = cmdline_ref(ctx, plan, ctx->console_log, O_WRONLY | O_APPEND | O_CREAT,
+					     VM_FD_REF_FDSET, &cred_root);
+	qmp_keyval_add(&o, "path", con);
 	qmp_keyval_add(&o, "append", "on");
 	strv_add_take(v, sbuf_steal(&o));
 	strv_add(v, "-serial");
 	strv_add(v, "chardev:console");
 	strv_add(v, "-kernel");
-	strv_add(v, cfg->kernel);
+	strv_add_take(v, cmdline_ref(ctx, plan, cfg->kernel, O_RDONLY, VM_FD_REF_PROC, ctx->cfg_owner));
 	if (*cfg->initrd) {
 		strv_add(v, "-initrd");
-		strv_add(v, cfg->initrd);
+		strv_add_take(v, cmdline_ref(ctx, plan, cfg->initrd, O_RDONLY, VM_FD_REF_PROC,
+					     ctx->cfg_owner));
 	}
 	strv_add(v, "-append");
 	strv_add_take(v, vm_cmdline_kernel_params(cfg, devs, ndevs));
+}
+
+/* -add-fd for every fdset of the plan, and the parts' markers bound to
+ * what QEMU inherits. */
+static void add_fds(struct strv *v, struct cmdline_devs *dp)
+{
+	for (size_t i = 0; i < dp->fds.n; i++)
+		if (dp->fds.v[i].ref == VM_FD_REF_FDSET) {
+			strv_add(v, "-add-fd");
+			strv_addf(v, "fd=%d,set=%d", dp->fds.v[i].num, dp->fds.v[i].set);
+		}
+	for (size_t i = 0; i < dp->n; i++)
+		for (size_t j = 0; j < dp->parts[i].n; j++)
+			vm_fdplan_bind(dp->parts[i].v[j].args, &dp->fds, vm_fdplan_exec_ref, NULL);
 }
 
 /* iothreads, the vIOMMU (before every PCI device), bridges, devices. */
@@ -427,9 +465,14 @@ int vm_cmdline_build(const struct vm_config *cfg, const struct vm_topology *t,
 	if (r == 0) {
 		cleanup_strv struct strv v = {0};
 		add_head(&v, cfg, ctx, dp.nvdimm_size > 0);
+		if (ctx->confine) {
+			strv_add(&v, "-sandbox");
+			strv_add(&v, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+		}
 		add_memory(&v, cfg);
-		add_knobs(&v, cfg);
-		add_monitor_boot(&v, cfg, ctx, devs, ndevs);
+		add_knobs(&v, cfg, ctx, &dp.fds);
+		add_monitor_boot(&v, cfg, ctx, devs, ndevs, &dp.fds);
+		add_fds(&v, &dp);
 		add_devices(&v, cfg, t, devs, &dp);
 		/* Only a complete argv reaches the caller's vector (appended). */
 		for (size_t i = 0; i < v.n; i++)

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 
+#include "lib/cred.h"
 #include "lib/err.h"
 #include "lib/util.h"
 
@@ -30,6 +31,13 @@ struct vm_cmdline_ctx {
 	 * appendFDs).  The launcher opens them (vm_fds_open) and places
 	 * fds[i] at plan->v[i].num in the child. */
 	struct vm_fdplan *fds;
+	/* Hand QEMU descriptors for every host path (kernel, initrd, bios,
+	 * pflash, the console log, device files and sockets) instead of the
+	 * paths: /proc/self/fd/N, /dev/fdset/S (-add-fd), fd=N. */
+	bool pass_files;
+	const struct cred *cfg_owner; /* whose rights open the config's paths */
+	/* -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny */
+	bool confine;
 };
 
 int vm_cmdline_build(const struct vm_config *cfg, const struct vm_topology *t,

@@ -10,14 +10,115 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "lib/cred.h"
 #include "lib/util.h"
 #include "qmp/qmp_client.h"
 #include "vm/model/parts.h"
 #include "vm/qemu/cmdline.h"
 
-static int fds_open_one(const struct vm_fd *f, struct err **e)
+/* A tap a non-root writer may attach: one that exists and is theirs (its
+ * tun owner, or its tun group among theirs); root may take or create any. */
+static int fds_tap_allowed(const struct vm_fd *f, struct err **e)
+{
+	if (cred_is_root(&f->cred))
+		return 0;
+	char p[128];
+	snprintf(p, sizeof(p), "/sys/class/net/%s/owner", f->name);
+	cleanup_free char *owner = util_read_file(p, NULL);
+	snprintf(p, sizeof(p), "/sys/class/net/%s/group", f->name);
+	cleanup_free char *group = util_read_file(p, NULL);
+	if (!owner || !group)
+		return err_set(e, EACCES, "tap %s: no such tap (only root may create one)", f->name);
+	long uid = strtol(owner, NULL, 10), gid = strtol(group, NULL, 10);
+	bool ok = uid >= 0 && (uid_t)uid == f->cred.uid;
+	for (int i = -1; !ok && gid >= 0 && i < f->cred.ngroups; i++)
+		ok = (gid_t)gid == (i < 0 ? f->cred.gid : f->cred.groups[i]);
+	if (!ok)
+		return err_set(e, EACCES, "tap %s belongs to uid %ld group %ld, not to uid %u",
+			       f->name, uid, gid, (unsigned)f->cred.uid);
+	return 0;
+}
+
+static int fds_open_tap(const struct vm_fd *f, struct err **e)
+{
+	int r = fds_tap_allowed(f, e);
+	if (r < 0)
+		return r;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(e, errno, "open /dev/net/tun");
+	struct ifreq ifr = {0};
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (f->multi_queue ? IFF_MULTI_QUEUE : 0);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", f->name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int err = errno;
+		close(fd);
+		return err_sys(e, err, "tap %s: TUNSETIFF", f->name);
+	}
+	return fd;
+}
+
+static int fds_open_macvtap(const struct vm_fd *f, struct err **e)
+{
+	char p[128];
+	snprintf(p, sizeof(p), "/sys/class/net/%s/ifindex", f->name);
+	cleanup_free char *idx = util_read_file(p, NULL);
+	if (!idx)
+		return err_sys(e, errno, "macvtap %s: %s", f->name, p);
+	snprintf(p, sizeof(p), "/dev/tap%d", atoi(idx));
+	return cred_open(&f->cred, p, O_RDWR, e);
+}
+
+/* Could QEMU, as `q`, open this inode itself (through /proc/self/fd)? */
+static bool fds_qemu_reads(int fd, const struct vm_fds_qemu *q)
+{
+	struct stat st;
+	if (!q || q->uid == 0)
+		return true;
+	if (fstat(fd, &st) < 0)
+		return false;
+	mode_t bit = st.st_uid == q->uid ? S_IRUSR : st.st_gid == q->gid ? S_IRGRP : S_IROTH;
+	return (st.st_mode & bit) != 0;
+}
+
+/* A sealed in-memory copy of the file behind `fd` (a kernel, an initrd
+ * only its writer may read): QEMU reads the copy through /proc/self/fd,
+ * and what it reads is what the writer's descriptor held. */
+static int fds_memfd_copy(int fd, const char *name, struct err **e)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return err_sys(e, errno, "fstat %s", name);
+	cleanup_close int m = memfd_create("sandboxfs-copy", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (m < 0)
+		return err_sys(e, errno, "memfd_create");
+	off_t off = 0;
+	while (off < st.st_size) {
+		ssize_t n = sendfile(m, fd, &off, (size_t)(st.st_size - off));
+		if (n <= 0)
+			return err_sys(e, n < 0 ? errno : EIO, "copy %s", name);
+	}
+	if (fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		return err_sys(e, errno, "seal the copy of %s", name);
+	return move_fd(m);
+}
+
+static int fds_open_file(const struct vm_fd *f, const struct vm_fds_qemu *q, struct err **e)
+{
+	int fd = cred_open(&f->cred, f->name, f->flags, e);
+	if (fd < 0 || f->ref != VM_FD_REF_PROC || fds_qemu_reads(fd, q))
+		return fd;
+	int copy = fds_memfd_copy(fd, f->name, e);
+	close(fd);
+	return copy;
+}
+
+static int fds_open_one(const struct vm_fd *f, const struct vm_fds_qemu *q, struct err **e)
 {
 	int fd = -1;
 	switch (f->src) {
@@ -26,34 +127,24 @@ static int fds_open_one(const struct vm_fd *f, struct err **e)
 		if (fd < 0)
 			return err_sys(e, errno, "open %s", f->name);
 		break;
-	case VM_FD_TUN: {
-		fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			return err_sys(e, errno, "open /dev/net/tun");
-		struct ifreq ifr = {0};
-		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR |
-				(f->multi_queue ? IFF_MULTI_QUEUE : 0);
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", f->name);
-		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-			int err = errno;
-			close(fd);
-			return err_sys(e, err, "tap %s: TUNSETIFF", f->name);
-		}
+	case VM_FD_TUN:
+		fd = fds_open_tap(f, e);
+		break;
+	case VM_FD_MACVTAP:
+		fd = fds_open_macvtap(f, e);
+		break;
+	case VM_FD_FILE:
+		fd = fds_open_file(f, q, e);
+		break;
+	case VM_FD_CONNECT:
+		fd = cred_connect(&f->cred, f->name, e);
+		break;
+	case VM_FD_LISTEN:
+		fd = cred_listen(&f->cred, f->name, e);
 		break;
 	}
-	case VM_FD_MACVTAP: {
-		char p[128];
-		snprintf(p, sizeof(p), "/sys/class/net/%s/ifindex", f->name);
-		cleanup_free char *idx = util_read_file(p, NULL);
-		if (!idx)
-			return err_sys(e, errno, "macvtap %s: %s", f->name, p);
-		snprintf(p, sizeof(p), "/dev/tap%d", atoi(idx));
-		fd = open(p, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			return err_sys(e, errno, "macvtap %s: open %s", f->name, p);
-		break;
-	}
-	}
+	if (fd < 0)
+		return fd;
 	int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
 	int err = errno;
 	close(fd);
@@ -62,10 +153,81 @@ static int fds_open_one(const struct vm_fd *f, struct err **e)
 	return high;
 }
 
-int vm_fds_open(const struct vm_fdplan *plan, int *out, struct err **e)
+/* May `c` write to the socket inode `st` (its owner, group or other bits)? */
+static bool fds_may_write(const struct cred *c, const struct stat *st)
+{
+	if (cred_is_root(c) || st->st_uid == c->uid)
+		return cred_is_root(c) || (st->st_mode & S_IWUSR);
+	bool group = st->st_gid == c->gid;
+	for (int i = 0; !group && i < c->ngroups; i++)
+		group = st->st_gid == c->groups[i];
+	return (st->st_mode & (group ? S_IWGRP : S_IWOTH)) != 0;
+}
+
+/* A socket the writer names: reachable with their rights (an O_PATH open
+ * as them walks the directories), and writable by them.  Nothing connects
+ * (a backend such as virtiofsd serves one connection, then exits). */
+static int fds_check_socket(const struct vm_fd *f, struct err **e)
+{
+	const char *path = f->name;
+	cleanup_free char *dir = NULL;
+	if (f->src == VM_FD_LISTEN) { /* QEMU's socket to be: the directory must be the writer's */
+		dir = xstrdup(path);
+		char *slash = strrchr(dir, '/');
+		if (slash == dir)
+			slash[1] = '\0'; /* a socket in / */
+		else if (slash)
+			*slash = '\0';
+		path = dir;
+	}
+	cleanup_close int fd = cred_open(&f->cred, path, O_PATH, e);
+	if (fd < 0)
+		return fd;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return err_sys(e, errno, "stat %s", path);
+	if (f->src == VM_FD_CONNECT && !S_ISSOCK(st.st_mode))
+		return err_set(e, ENOTSOCK, "%s is not a socket", path);
+	if (!fds_may_write(&f->cred, &st))
+		return err_set(e, EACCES, "%s: uid %u may not %s it", path, (unsigned)f->cred.uid,
+			       f->src == VM_FD_LISTEN ? "create a socket in" : "connect to");
+	return 0;
+}
+
+int vm_fds_check(const struct vm_fdplan *plan, struct err **e)
+{
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < plan->n; i++) {
+		const struct vm_fd *f = &plan->v[i];
+		switch (f->src) {
+		case VM_FD_FILE:
+		case VM_FD_MACVTAP: {
+			int fd = f->src == VM_FD_FILE ? cred_open(&f->cred, f->name, f->flags, e)
+						      : fds_open_macvtap(f, e);
+			if (fd >= 0)
+				close(fd);
+			r = fd < 0 ? fd : 0;
+			break;
+		}
+		case VM_FD_CONNECT:
+		case VM_FD_LISTEN:
+			r = fds_check_socket(f, e);
+			break;
+		case VM_FD_TUN:
+			r = fds_tap_allowed(f, e);
+			break;
+		case VM_FD_PATH:
+			break;
+		}
+	}
+	return r;
+}
+
+int vm_fds_open(const struct vm_fdplan *plan, const struct vm_fds_qemu *qemu, int *out,
+		struct err **e)
 {
 	for (size_t i = 0; i < plan->n; i++) {
-		int fd = fds_open_one(&plan->v[i], e);
+		int fd = fds_open_one(&plan->v[i], qemu, e);
 		if (fd < 0) {
 			for (size_t j = 0; j < i; j++)
 				close(out[j]);
@@ -115,89 +277,91 @@ void vm_fds_child_place(int null_fd, int log_fd, int listen_fd, const struct vm_
 	syscall(SYS_close_range, (unsigned)top + 1, ~0U, 0);
 }
 
-/* Keys whose value names descriptors by number ("4" or "4:5"). */
-static bool fds_is_fd_key(const char *k)
+/* ---- to a running QEMU ---- */
+
+struct fds_bound {
+	const char *owner;
+	const int64_t *set_of; /* per plan entry: its fdset id, or -1 */
+};
+
+static char *fds_qmp_ref(const struct vm_fd *f, size_t k, void *opaque)
 {
-	return !strcmp(k, "fd") || !strcmp(k, "fds") || !strcmp(k, "vhostfd") || !strcmp(k, "vhostfds");
+	const struct fds_bound *b = opaque;
+	if (f->ref == VM_FD_REF_FDSET)
+		return xasprintf("/dev/fdset/%lld", (long long)b->set_of[k]);
+	return xasprintf("fd-%s-%zu", b->owner, k);
 }
 
-static void fds_name(char *buf, size_t len, const char *owner, size_t k)
+/* getfd one descriptor as "fd-OWNER-K", or add-fd it into a new fdset. */
+static int fds_send(struct qmp_client *qmp, const char *owner, const struct vm_fd *f, size_t k,
+		    int fd, int64_t *set, int timeout_ms, struct err **e)
 {
-	snprintf(buf, len, "fd-%s-%zu", owner, k);
-}
-
-/* "4:5" -> "fd-OWNER-0:fd-OWNER-1" by the plan's numbering. */
-static char *fds_rename(const char *nums, const char *owner, const struct vm_fdplan *plan)
-{
-	struct sbuf out = {0};
-	cleanup_free char *copy = xstrdup(nums);
-	char *save = NULL;
-	for (char *tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save)) {
-		int num = atoi(tok);
-		for (size_t i = 0; i < plan->n; i++)
-			if (plan->v[i].num == num)
-				sbuf_printf(&out, "%sfd-%s-%zu", out.len ? ":" : "", owner, i);
-	}
-	return sbuf_steal(&out);
-}
-
-static int fds_getfd(struct qmp_client *qmp, const char *owner, const struct vm_fdplan *plan,
-		     size_t *passed, int timeout_ms, struct err **e)
-{
-	int *fds = xcalloc(plan->n, sizeof(int));
-	int r = vm_fds_open(plan, fds, e);
-	if (r < 0) {
-		free(fds);
-		return r;
-	}
-	for (size_t i = 0; r == 0 && i < plan->n; i++) {
-		char name[64];
-		fds_name(name, sizeof(name), owner, i);
-		struct json_object *a = json_object_new_object();
+	struct json_object *a = json_object_new_object();
+	if (f->ref != VM_FD_REF_FDSET) {
+		cleanup_free char *name = xasprintf("fd-%s-%zu", owner, k);
 		json_object_object_add(a, "fdname", json_object_new_string(name));
-		r = qmp_execute_fd(qmp, "getfd", a, fds[i], timeout_ms, NULL, e);
-		if (r == 0)
-			(*passed)++;
-		else
-			err_wrap(e, "getfd");
+		return qmp_execute_fd(qmp, "getfd", a, fd, timeout_ms, NULL, e);
 	}
-	vm_fds_close(plan, fds); /* QEMU holds its own copies now */
-	free(fds);
+	cleanup_free char *opaque = xasprintf("%s %s", owner, f->name);
+	json_object_object_add(a, "opaque", json_object_new_string(opaque));
+	cleanup_json struct json_object *ret = NULL;
+	int r = qmp_execute_fd(qmp, "add-fd", a, fd, timeout_ms, &ret, e);
+	if (r == 0 && util_json_int(ret, "fdset-id", set) < 0)
+		r = err_set(e, EIO, "add-fd: no fdset-id in the reply");
 	return r;
 }
 
 int vm_fds_pass_qmp(struct qmp_client *qmp, const char *owner, const struct vm_fdplan *plan,
-		    struct json_object *cmds, size_t *passed, int timeout_ms, struct err **e)
+		    const struct vm_fds_qemu *qemu, struct json_object *cmds,
+		    struct vm_fds_passed *passed, int timeout_ms, struct err **e)
 {
-	*passed = 0;
+	*passed = (struct vm_fds_passed){0};
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->v[i].ref == VM_FD_REF_PROC)
+			return err_set(e, EOPNOTSUPP, "%s can be handed to QEMU only at start",
+				       plan->v[i].name);
 	if (!plan->n)
 		return 0;
-	int r = fds_getfd(qmp, owner, plan, passed, timeout_ms, e);
-	if (r < 0)
-		return r;
-	for (size_t c = 0; c < json_object_array_length(cmds); c++) {
-		struct json_object *args;
-		if (!json_object_object_get_ex(json_object_array_get_idx(cmds, c), "arguments", &args))
-			continue;
-		json_object_object_foreach(args, key, val) {
-			if (!fds_is_fd_key(key) || !json_object_is_type(val, json_type_string))
-				continue;
-			char *names = fds_rename(json_object_get_string(val), owner, plan);
-			json_object_object_add(args, key, json_object_new_string(names));
-			free(names);
-		}
+	int *fds = xcalloc(plan->n, sizeof(int));
+	int64_t *set_of = xcalloc(plan->n, sizeof(int64_t));
+	int r = vm_fds_open(plan, qemu, fds, e);
+	bool opened = r == 0;
+	for (size_t i = 0; r == 0 && i < plan->n; i++) {
+		set_of[i] = -1;
+		if (plan->v[i].ref == VM_FD_REF_FDSET && passed->nsets == VM_FDS_SETS_MAX)
+			r = err_set(e, E2BIG, "more than %d files for one device", VM_FDS_SETS_MAX);
+		else
+			r = fds_send(qmp, owner, &plan->v[i], i, fds[i], &set_of[i], timeout_ms, e);
+		if (r == 0 && plan->v[i].ref == VM_FD_REF_FDSET)
+			passed->sets[passed->nsets++] = set_of[i];
+		else if (r == 0)
+			passed->names = i + 1;
 	}
-	return 0;
+	if (opened)
+		vm_fds_close(plan, fds); /* QEMU holds its own copies now */
+	if (r == 0) {
+		struct fds_bound b = {owner, set_of};
+		vm_fdplan_bind(cmds, plan, fds_qmp_ref, &b);
+	}
+	free(set_of);
+	free(fds);
+	return r;
 }
 
-void vm_fds_close_qmp(struct qmp_client *qmp, const char *owner, size_t passed, int timeout_ms)
+void vm_fds_close_qmp(struct qmp_client *qmp, const char *owner, const struct vm_fds_passed *p,
+		      int timeout_ms)
 {
-	for (size_t i = 0; i < passed; i++) {
-		char name[64];
-		fds_name(name, sizeof(name), owner, i);
+	for (size_t i = 0; i < p->names; i++) {
+		cleanup_free char *name = xasprintf("fd-%s-%zu", owner, i);
 		struct json_object *a = json_object_new_object();
 		json_object_object_add(a, "fdname", json_object_new_string(name));
 		cleanup_err struct err *e = NULL;
 		qmp_execute(qmp, "closefd", a, timeout_ms, NULL, &e);
+	}
+	for (size_t i = 0; i < p->nsets; i++) {
+		struct json_object *a = json_object_new_object();
+		json_object_object_add(a, "fdset-id", json_object_new_int64(p->sets[i]));
+		cleanup_err struct err *e = NULL;
+		qmp_execute(qmp, "remove-fd", a, timeout_ms, NULL, &e);
 	}
 }

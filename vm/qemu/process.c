@@ -15,7 +15,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -55,6 +57,37 @@ int vm_process_listen(const char *path, struct err **e)
 	return high;
 }
 
+void vm_process_groups(struct vm_process_spawn *s, const char *accel)
+{
+	struct stat st;
+	s->ngroups = 0;
+	if (accel && !strncmp(accel, "kvm", 3) && stat("/dev/kvm", &st) == 0 && st.st_gid != 0)
+		s->groups[s->ngroups++] = st.st_gid;
+}
+
+/* In the child (async-signal-safe; exits 126 when refused): join the
+ * cgroups — before the descriptors are placed, which closes these — ... */
+static void process_child_cgroups(const struct vm_process_spawn *s)
+{
+	for (int i = 0; i < s->ncgroup_fds; i++)
+		if (write(s->cgroup_fds[i], "0\n", 2) != 2)
+			_exit(126);
+}
+
+/* ... and after they are placed, become QEMU's own identity. */
+static void process_child_identity(const struct vm_process_spawn *s)
+{
+	if (s->uid == 0)
+		return;
+	if (setgroups((size_t)s->ngroups, s->groups) < 0 || setresgid(s->gid, s->gid, s->gid) < 0 ||
+	    setresuid(s->uid, s->uid, s->uid) < 0) {
+		static const char m[] = "sandboxfs: cannot drop to the QEMU user\n";
+		if (write(2, m, sizeof(m) - 1) < 0) {
+		}
+		_exit(126);
+	}
+}
+
 int vm_process_spawn(const struct vm_process_spawn *s, pid_t *pidp, struct err **e)
 {
 	cleanup_close int log_fd = process_fd_high(
@@ -75,7 +108,9 @@ int vm_process_spawn(const struct vm_process_spawn *s, pid_t *pidp, struct err *
 		for (int sig = 1; sig < NSIG; sig++)
 			sigaction(sig, &dfl, NULL);
 		setsid();
+		process_child_cgroups(s);
 		vm_fds_child_place(null_fd, log_fd, s->listen_fd, s->plan, s->fds);
+		process_child_identity(s);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);

@@ -18,15 +18,27 @@ struct vm_fdplan;
  * close-on-exec and numbered >= 10; returns it. */
 int vm_process_listen(const char *path, struct err **e);
 
+#define VM_PROCESS_GROUPS_MAX 4
+
 struct vm_process_spawn {
 	char **argv;                  /* argv[0]: the binary, run without a shell */
 	int listen_fd;                /* becomes VM_QMP_FD in the child */
 	const struct vm_fdplan *plan; /* descriptors at their numbers */
 	const int *fds;               /* fds[i] for plan->v[i] */
 	const char *log_path;         /* stdout + stderr, truncated */
+	uid_t uid;                    /* who QEMU runs as (0: as the daemon) */
+	gid_t gid;
+	gid_t groups[VM_PROCESS_GROUPS_MAX]; /* its only supplementary groups */
+	int ngroups;
+	const int *cgroup_fds;        /* cgroup.procs files it joins before exec */
+	int ncgroup_fds;
 };
-/* fork + exec in a new session, stdin /dev/null, every signal default;
- * *pid receives the child's pid. */
+/* The supplementary groups QEMU needs for an accelerator: the group of
+ * /dev/kvm under kvm, none otherwise. */
+void vm_process_groups(struct vm_process_spawn *s, const char *accel);
+/* fork + exec in a new session, stdin /dev/null, every signal default, in
+ * the cgroups given, with the uid, gid and groups given (dropped after the
+ * descriptors are placed, before exec); *pid receives the child's pid. */
 int vm_process_spawn(const struct vm_process_spawn *s, pid_t *pid, struct err **e);
 
 /* /proc/<pid>/stat starttime, 0 if the process is gone. */

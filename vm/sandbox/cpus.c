@@ -125,7 +125,8 @@ static int cpus_remove(struct vm_sandbox *sb, struct qmp_client *qmp, int count,
 	return 0;
 }
 
-int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, struct err **e)
+int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, const struct cred *who,
+			struct err **e)
 {
 	long long want;
 	int r = util_parse_int(value, 0, 1 << 20, &want);

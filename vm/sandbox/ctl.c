@@ -97,7 +97,8 @@ static int ctl_parse(const char *cmd, const struct ctl_verb **vp, const char **a
 	return 0;
 }
 
-int vm_ctl_store(struct vm_sandbox *sb, const char *cmd, struct err **e)
+int vm_ctl_store(struct vm_sandbox *sb, const char *cmd, const struct cred *who,
+			struct err **e)
 {
 	const struct ctl_verb *v = NULL;
 	const char *arg = NULL;

@@ -10,12 +10,14 @@
 #include "lib/err.h"
 #include "lib/util.h"
 
+struct cred;
 struct vm_sandbox;
 
 /* Parse one command "VERB[ ARG]" strictly and run it under the sandbox's
  * op_lock: EINVAL for an unknown verb or a bad argument, EBUSY when the
  * state does not allow the verb, else the verb's own verdict. */
-int vm_ctl_store(struct vm_sandbox *sb, const char *cmd, struct err **e);
+int vm_ctl_store(struct vm_sandbox *sb, const char *cmd, const struct cred *who,
+			struct err **e);
 /* The verbs valid in the current state, space separated. */
 int vm_ctl_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
 /* Every verb with its argument and states, one per line ("start: created

@@ -21,6 +21,7 @@
 #include "qmp/qmp_client.h"
 #include "vm/model/parts.h"
 #include "vm/qemu/fds.h"
+#include "vm/sandbox/access.h"
 #include "vm/sandbox/sandbox.h"
 
 static const char *const *reserved_ids;
@@ -82,6 +83,8 @@ static int device_parts(struct vm_sandbox *sb, const struct vm_device *d, const 
 		.disable_modern = sb->cfg.disable_modern,
 		.console_log = sb->console_log,
 		.fds = plan,
+		.pass_files = vm_settings_confined(),
+		.owner = &d->owner,
 	};
 	int r = vm_device_parts(d, &env, parts, e);
 	pthread_mutex_unlock(&sb->lock);
@@ -148,13 +151,14 @@ static int hot_add(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_devi
 	if (r == 0)
 		r = vm_dev_parts_qmp(&parts, &cmds, e);
 	vm_dev_parts_release(&parts);
-	size_t passed = 0;
+	struct vm_fds_passed passed = {0};
+	struct vm_fds_qemu who = {sb->qemu_uid, sb->qemu_gid};
 	if (r == 0)
-		r = vm_fds_pass_qmp(qmp, d->id, &plan, cmds, &passed, qtmo, e);
+		r = vm_fds_pass_qmp(qmp, d->id, &plan, &who, cmds, &passed, qtmo, e);
 	vm_fdplan_release(&plan);
 	if (r < 0) {
 		if (qmp_client_alive(qmp))
-			vm_fds_close_qmp(qmp, d->id, passed, qtmo);
+			vm_fds_close_qmp(qmp, d->id, &passed, qtmo);
 		return err_wrap(e, "%s", d->id);
 	}
 	size_t n = json_object_array_length(cmds), done = 0;
@@ -171,7 +175,13 @@ static int hot_add(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_devi
 	if (r < 0 && qmp_client_alive(qmp)) {
 		undo_done(sb, qmp, cmds, done);
 		/* Names not consumed by a netdev are still QEMU's to close. */
-		vm_fds_close_qmp(qmp, d->id, passed, qtmo);
+		vm_fds_close_qmp(qmp, d->id, &passed, qtmo);
+	}
+	if (r == 0) { /* the fdsets go with the device when it is removed */
+		pthread_mutex_lock(&sb->lock);
+		memcpy(d->fdsets, passed.sets, passed.nsets * sizeof(passed.sets[0]));
+		d->nfdsets = passed.nsets;
+		pthread_mutex_unlock(&sb->lock);
 	}
 	return r;
 }
@@ -209,14 +219,19 @@ static int add_live(struct vm_sandbox *sb, struct vm_device *d, const char *bus,
 	return r;
 }
 
-int vm_devices_add_store(struct vm_sandbox *sb, const char *json, struct err **e)
+int vm_devices_add_store(struct vm_sandbox *sb, const char *json, const struct cred *who,
+			struct err **e)
 {
 	struct vm_device *d = NULL;
 	int r = vm_device_parse(json, &d, e);
 	if (r < 0)
 		return r;
-	if (d->file && access(d->file, R_OK) < 0) {
-		r = err_sys(e, errno, "file %s", d->file);
+	d->owner = *who;
+	/* What it names on the host, as the writer (a cold device too). */
+	pthread_mutex_lock(&sb->lock);
+	r = vm_access_device(&sb->cfg, sb->console_log, d, e);
+	pthread_mutex_unlock(&sb->lock);
+	if (r < 0) {
 		vm_device_free(d);
 		return r;
 	}
@@ -284,6 +299,8 @@ static int hot_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_d
 	char id[VM_DEVICE_ID_MAX + 1], main_id[64];
 	snprintf(id, sizeof(id), "%s", d->id);
 	bool retry = d->state == VM_DEV_REMOVING;
+	struct vm_fds_passed sets = {.nsets = d->nfdsets};
+	memcpy(sets.sets, d->fdsets, d->nfdsets * sizeof(d->fdsets[0]));
 	cleanup_json struct json_object *cmds = NULL;
 	int r = main_function(sb, d, main_id, sizeof(main_id), &cmds, e);
 	if (r < 0)
@@ -314,6 +331,7 @@ static int hot_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_d
 		json_object_object_get_ex(c, "arguments", &a);
 		undo_part(sb, qmp, cmd, a, wait_ms);
 	}
+	vm_fds_close_qmp(qmp, id, &sets, vm_get_settings()->qmp_timeout_ms);
 	return 0;
 }
 
@@ -345,7 +363,8 @@ static int device_remove_locked(struct vm_sandbox *sb, const char *id, struct er
 	return 0;
 }
 
-int vm_devices_remove_store(struct vm_sandbox *sb, const char *id, struct err **e)
+int vm_devices_remove_store(struct vm_sandbox *sb, const char *id, const struct cred *who,
+			struct err **e)
 {
 	pthread_mutex_lock(&sb->op_lock);
 	int r = device_remove_locked(sb, id, e);

@@ -9,6 +9,7 @@
 #include "lib/err.h"
 #include "lib/util.h"
 
+struct cred;
 struct vm_sandbox;
 struct vm_device;
 
@@ -17,9 +18,11 @@ struct vm_device;
 void vm_devices_reserve(const char *const *ids);
 /* One device spec (JSON): EINVAL bad spec, EEXIST id taken, ENOSPC no
  * slot, EOPNOTSUPP cold-plug-only kind while running, QMP failures. */
-int vm_devices_add_store(struct vm_sandbox *sb, const char *json, struct err **e);
+int vm_devices_add_store(struct vm_sandbox *sb, const char *json, const struct cred *who,
+			struct err **e);
 /* A device id: ENODEV unknown, ETIMEDOUT the guest did not release it. */
-int vm_devices_remove_store(struct vm_sandbox *sb, const char *id, struct err **e);
+int vm_devices_remove_store(struct vm_sandbox *sb, const char *id, const struct cred *who,
+			struct err **e);
 /* The device named `id`; caller holds sb->lock. */
 struct vm_device *vm_devices_find(struct vm_sandbox *sb, const char *id);
 /* Every device id, in order. */

@@ -23,6 +23,7 @@
 #include "vm/qemu/cmdline.h"
 #include "vm/qemu/fds.h"
 #include "vm/qemu/process.h"
+#include "vm/sandbox/access.h"
 #include "vm/sandbox/monitor.h"
 #include "vm/sandbox/sandbox.h"
 
@@ -77,13 +78,27 @@ void vm_lifecycle_qmp_callbacks(struct vm_sandbox *sb, struct qmp_callbacks *cb)
 }
 
 
-static int check_readable(const char *what, const char *path, struct err **e)
+/* Under sb->lock: what the writers of the sandbox's paths may still use,
+ * checked again as them (the files, or their rights, may have changed):
+ * the QEMU binary, and — when QEMU opens paths itself (not confined) —
+ * the config's files and every device's. */
+static int access_start(struct vm_sandbox *sb, struct err **e)
 {
-	if (!path || !*path)
-		return 0;
-	if (access(path, R_OK) < 0)
-		return err_sys(e, errno, "%s %s", what, path);
-	return 0;
+	const char *const *dirs = vm_get_settings()->qemu_dirs;
+	int r = *sb->cfg.qemu ? vm_access_qemu(sb->cfg.qemu, &sb->cfg_owner, dirs, e) : 0;
+	if (r == 0 && !vm_settings_confined()) {
+		struct vm_config none;
+		vm_config_init(&none);
+		free(none.kernel);
+		free(none.initrd);
+		none.kernel = xstrdup("");
+		none.initrd = xstrdup("");
+		r = vm_access_config(&none, &sb->cfg, &sb->cfg_owner, dirs, e);
+		vm_config_release(&none);
+	}
+	for (size_t i = 0; r == 0 && i < sb->ndevs; i++)
+		r = vm_access_device(&sb->cfg, sb->console_log, sb->devs[i], e);
+	return r;
 }
 
 /* Under sb->lock: finish interrupted removals, validate, build the argv. */
@@ -107,13 +122,9 @@ static int prepare_start(struct vm_sandbox *sb, struct strv *argv, struct vm_fdp
 	}
 	sb->ndevs = keep;
 	int r = vm_config_validate(&sb->cfg, e);
-	if (r == 0)
-		r = check_readable("kernel", sb->cfg.kernel, e);
-	if (r == 0)
-		r = check_readable("initrd", sb->cfg.initrd, e);
-	for (size_t i = 0; r == 0 && i < sb->ndevs; i++)
-		r = check_readable("device file", sb->devs[i]->file, e);
-	struct vm_cmdline_ctx ctx = {.name = sb->name, .console_log = sb->console_log, .fds = plan};
+	if (r == 0) /* what the paths' writers may still use (the same check as at the write) */
+		r = access_start(sb, e);
+	struct vm_cmdline_ctx ctx = vm_sandbox_cmdline_ctx(sb, plan);
 	if (r == 0)
 		r = vm_cmdline_build(&sb->cfg, &sb->topo, sb->devs, sb->ndevs, &ctx, argv, e);
 	return r;
@@ -181,7 +192,8 @@ static int launch(struct vm_sandbox *sb, struct strv *argv, const struct vm_fdpl
 	if (lfd < 0)
 		return lfd;
 	struct vm_process_spawn sp = {.argv = argv->v, .listen_fd = lfd, .plan = plan, .fds = fds,
-				      .log_path = sb->qemu_log};
+				      .log_path = sb->qemu_log, .uid = sb->qemu_uid, .gid = sb->qemu_gid};
+	vm_process_groups(&sp, sb->cfg.accel);
 	pid_t pid = -1;
 	int64_t t0 = util_now_us();
 	r = vm_process_spawn(&sp, &pid, e);
@@ -208,10 +220,11 @@ int vm_lifecycle_start_locked(struct vm_sandbox *sb, struct err **e)
 	pthread_mutex_lock(&sb->lock);
 	int r = prepare_start(sb, &argv, &plan, e);
 	pthread_mutex_unlock(&sb->lock);
-	/* Descriptors the argv names by number (taps, vhost devices). */
+	/* Descriptors the argv names (files as their writers, taps, vhost). */
 	int *fds = xcalloc(plan.n + 1, sizeof(int));
+	struct vm_fds_qemu who = {sb->qemu_uid, sb->qemu_gid};
 	if (r == 0)
-		r = vm_fds_open(&plan, fds, e);
+		r = vm_fds_open(&plan, &who, fds, e);
 	if (r == 0) {
 		r = launch(sb, &argv, &plan, fds, e);
 		vm_fds_close(&plan, fds); /* QEMU has its copies */

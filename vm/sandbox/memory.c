@@ -168,7 +168,8 @@ static int set_target_live(struct vm_sandbox *sb, long long want, struct err **e
 	return 0;
 }
 
-int vm_memory_target_store(struct vm_sandbox *sb, const char *value, struct err **e)
+int vm_memory_target_store(struct vm_sandbox *sb, const char *value, const struct cred *who,
+			struct err **e)
 {
 	long long want;
 	int r = util_parse_int(value, 0, 1LL << 30, &want);
@@ -186,7 +187,7 @@ int vm_memory_target_store(struct vm_sandbox *sb, const char *value, struct err 
 	if (!live) {
 		/* Not running: the boot size, validated like a config write. */
 		cleanup_free char *json = xasprintf("{\"memory_mib\": %lld}", want);
-		r = vm_sandbox_config_store(sb, json, e);
+		r = vm_sandbox_config_store(sb, json, who, e);
 	}
 	return r;
 }

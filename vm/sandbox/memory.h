@@ -9,12 +9,14 @@
 #include "lib/err.h"
 #include "lib/util.h"
 
+struct cred;
 struct vm_sandbox;
 
 /* MiB: ERANGE below boot or above maxmem_mib; EINVAL not a multiple of
  * the guest's block size, or not reachable by whole DIMMs; ENOSPC no slot;
  * EOPNOTSUPP an arch without memory hotplug. */
-int vm_memory_target_store(struct vm_sandbox *sb, const char *value, struct err **e);
+int vm_memory_target_store(struct vm_sandbox *sb, const char *value, const struct cred *who,
+			struct err **e);
 int vm_memory_target_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
 int vm_memory_max_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
 int vm_memory_slots_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);

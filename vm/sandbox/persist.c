@@ -28,6 +28,37 @@
 
 static struct json_object *jstr(const char *s) { return json_object_new_string(s ? s : ""); }
 
+static struct json_object *persist_ids(uid_t uid, gid_t gid)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "uid", json_object_new_int64(uid));
+	json_object_object_add(o, "gid", json_object_new_int64(gid));
+	return o;
+}
+
+/* {"uid":U,"gid":G} of `key`, when present. */
+static void load_ids(struct json_object *o, const char *key, uid_t *uid, gid_t *gid)
+{
+	struct json_object *v;
+	int64_t u, g;
+	if (json_object_object_get_ex(o, key, &v) && util_json_int(v, "uid", &u) == 0 &&
+	    util_json_int(v, "gid", &g) == 0 && u >= 0 && g >= 0) {
+		*uid = (uid_t)u;
+		*gid = (gid_t)g;
+	}
+}
+
+/* The credentials of `key`, when present and well formed (else root's, the
+ * rights state files of earlier versions were written with). */
+static void load_cred(struct json_object *o, const char *key, struct cred *out)
+{
+	struct json_object *v;
+	cleanup_err struct err *e = NULL;
+	*out = cred_root;
+	if (json_object_object_get_ex(o, key, &v) && cred_from_json(v, out, &e) < 0)
+		*out = cred_root;
+}
+
 /* Snapshot under sb->lock. */
 static struct json_object *persist_to_json(struct vm_sandbox *sb)
 {
@@ -37,6 +68,9 @@ static struct json_object *persist_to_json(struct vm_sandbox *sb)
 	json_object_object_add(o, "config", vm_config_to_json(&sb->cfg));
 	json_object_object_add(o, "state", jstr(vm_state_name(sb->state)));
 	json_object_object_add(o, "error", jstr(sb->error));
+	json_object_object_add(o, "owner", persist_ids(sb->owner_uid, sb->owner_gid));
+	json_object_object_add(o, "qemu_user", persist_ids(sb->qemu_uid, sb->qemu_gid));
+	json_object_object_add(o, "config_owner", cred_to_json(&sb->cfg_owner));
 	if (sb->pid > 0) {
 		json_object_object_add(o, "pid", json_object_new_int(sb->pid));
 		json_object_object_add(o, "start_time", json_object_new_uint64(sb->start_time));
@@ -50,6 +84,11 @@ static struct json_object *persist_to_json(struct vm_sandbox *sb)
 		json_object_object_add(jd, "bridge", json_object_new_int(d->bridge));
 		json_object_object_add(jd, "slot", json_object_new_int(d->slot));
 		json_object_object_add(jd, "state", jstr(vm_device_state_name(d->state)));
+		json_object_object_add(jd, "owner", cred_to_json(&d->owner));
+		struct json_object *sets = json_object_new_array();
+		for (size_t k = 0; k < d->nfdsets; k++)
+			json_object_array_add(sets, json_object_new_int64(d->fdsets[k]));
+		json_object_object_add(jd, "fdsets", sets);
 		json_object_array_add(devs, jd);
 	}
 	json_object_object_add(o, "devices", devs);
@@ -124,6 +163,11 @@ static int load_devices(struct vm_sandbox *sb, struct json_object *arr, struct e
 			   : st && !strcmp(st, "attached") ? VM_DEV_ATTACHED : VM_DEV_CONFIGURED;
 		d->bridge = (int)b;
 		d->slot = (int)s;
+		load_cred(jd, "owner", &d->owner);
+		struct json_object *sets;
+		if (json_object_object_get_ex(jd, "fdsets", &sets) && json_object_is_type(sets, json_type_array))
+			for (size_t k = 0; k < json_object_array_length(sets) && d->nfdsets < 16; k++)
+				d->fdsets[d->nfdsets++] = json_object_get_int64(json_object_array_get_idx(sets, k));
 		if (d->bridge >= 0 && vm_topology_reserve(&sb->topo, d->bridge, d->slot, d->id, e) < 0) {
 			vm_device_free(d);
 			return err_wrap(e, "device %zu", i);
@@ -201,6 +245,9 @@ static int load_one(const char *name, const char *path, struct err **e)
 	load_dimms(sb, json_object_object_get_ex(o, "dimms", &v) ? v : NULL);
 	free(sb->error);
 	sb->error = xstrdup(util_json_str0(o, "error"));
+	load_ids(o, "owner", &sb->owner_uid, &sb->owner_gid);
+	load_ids(o, "qemu_user", &sb->qemu_uid, &sb->qemu_gid);
+	load_cred(o, "config_owner", &sb->cfg_owner);
 	int parsed = vm_state_parse(util_json_str(o, "state"));
 	enum vm_state st = parsed >= 0 ? (enum vm_state)parsed : VM_CREATED;
 	sb->state = st;

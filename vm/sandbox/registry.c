@@ -74,11 +74,51 @@ void vm_registry_names(struct strv *out)
 		qsort(out->v, out->n, sizeof(char *), cmp_str);
 }
 
-/* Under the write lock. */
-static void registry_append(struct vm_sandbox *sb)
+/* Under the write lock: who the sandbox's QEMU will run as — the
+ * lowest free uid of the range (its gid the same number), the shared
+ * account, or root.  A sandbox keeps the identity it had. */
+static int registry_assign_qemu(struct vm_sandbox *sb, struct err **e)
 {
+	const struct vm_settings *set = vm_get_settings();
+	if (set->qemu_mode == VM_QEMU_ROOT) {
+		sb->qemu_uid = 0;
+		sb->qemu_gid = 0;
+		return 0;
+	}
+	if (set->qemu_mode == VM_QEMU_USER) {
+		sb->qemu_uid = set->qemu_uid;
+		sb->qemu_gid = set->qemu_gid;
+		return 0;
+	}
+	bool in_range = sb->qemu_uid >= set->qemu_first && sb->qemu_uid - set->qemu_first < set->qemu_count;
+	for (size_t i = 0; in_range && i < registry_n; i++)
+		in_range = registry[i] == sb || registry[i]->qemu_uid != sb->qemu_uid;
+	for (unsigned k = 0; !in_range && k < set->qemu_count; k++) {
+		uid_t u = set->qemu_first + k;
+		bool used = false;
+		for (size_t i = 0; i < registry_n && !used; i++)
+			used = registry[i]->qemu_uid == u;
+		if (!used) {
+			sb->qemu_uid = u;
+			in_range = true;
+		}
+	}
+	if (!in_range)
+		return err_set(e, ENOSPC, "no free QEMU uid: all %u of --qemu-uids=%u:%u are taken",
+			       set->qemu_count, (unsigned)set->qemu_first, set->qemu_count);
+	sb->qemu_gid = (gid_t)sb->qemu_uid;
+	return 0;
+}
+
+/* Under the write lock. */
+static int registry_append(struct vm_sandbox *sb, struct err **e)
+{
+	int r = registry_assign_qemu(sb, e);
+	if (r < 0)
+		return r;
 	registry = xrealloc(registry, (registry_n + 1) * sizeof(*registry));
 	registry[registry_n++] = sb;
+	return 0;
 }
 
 int vm_registry_add(struct vm_sandbox *sb, struct err **e)
@@ -86,12 +126,12 @@ int vm_registry_add(struct vm_sandbox *sb, struct err **e)
 	pthread_rwlock_wrlock(&registry_lock);
 	int r = registry_find(sb->name) >= 0 ? err_set(e, EEXIST, "sandbox %s already exists", sb->name) : 0;
 	if (r == 0)
-		registry_append(sb);
+		r = registry_append(sb, e);
 	pthread_rwlock_unlock(&registry_lock);
 	return r;
 }
 
-int vm_registry_create(const char *name, struct err **e)
+int vm_registry_create(const char *name, const struct cred *who, struct err **e)
 {
 	int r = vm_registry_check_name(name, e);
 	if (r < 0)
@@ -102,6 +142,9 @@ int vm_registry_create(const char *name, struct err **e)
 		return err_set(e, EEXIST, "sandbox %s already exists", name);
 	}
 	struct vm_sandbox *sb = vm_sandbox_alloc(name);
+	const struct vm_settings *set = vm_get_settings();
+	sb->owner_uid = cred_is_root(who) ? set->owner_uid : who->uid;
+	sb->owner_gid = cred_is_root(who) ? set->owner_gid : who->gid;
 	r = util_mkdir_p(sb->rundir, 0700);
 	if (r < 0) {
 		pthread_rwlock_unlock(&registry_lock);
@@ -112,7 +155,14 @@ int vm_registry_create(const char *name, struct err **e)
 	/* A fresh sandbox starts with an empty console log. */
 	if (truncate(sb->console_log, 0) < 0 && errno != ENOENT)
 		log_warn("%s: cannot truncate console log: %s", name, strerror(errno));
-	registry_append(vm_sandbox_ref(sb));
+	r = registry_append(sb, e);
+	if (r < 0) {
+		pthread_rwlock_unlock(&registry_lock);
+		rmdir(sb->rundir);
+		vm_sandbox_put(sb);
+		return r;
+	}
+	vm_sandbox_ref(sb);
 	pthread_rwlock_unlock(&registry_lock);
 	log_info("%s: created", name);
 	vm_sandbox_commit(sb);
@@ -170,6 +220,23 @@ int vm_registry_destroy(const char *name, struct err **e)
 	pthread_mutex_unlock(&sb->op_lock);
 	log_info("%s: removed", name);
 	vm_sandbox_put(sb);
+	return 0;
+}
+
+int vm_registry_chown(const char *name, uid_t uid, gid_t gid, struct err **e)
+{
+	cleanup_sandbox struct vm_sandbox *sb = vm_registry_get(name);
+	if (!sb)
+		return err_set(e, ENOENT, "no sandbox %s", name);
+	pthread_mutex_lock(&sb->lock);
+	if (uid != (uid_t)-1)
+		sb->owner_uid = uid;
+	if (gid != (gid_t)-1)
+		sb->owner_gid = gid;
+	pthread_mutex_unlock(&sb->lock);
+	log_info("%s: now owned by uid %u gid %u", name, (unsigned)sb->owner_uid,
+		 (unsigned)sb->owner_gid);
+	vm_sandbox_commit(sb);
 	return 0;
 }
 

@@ -17,7 +17,12 @@ void vm_registry_reserve(const char *const *names);
 /* EINVAL unless `name` is a valid, unreserved sandbox name. */
 int vm_registry_check_name(const char *name, struct err **e);
 
-int vm_registry_create(const char *name, struct err **e);
+/* mkdir: a sandbox owned by its creator (by the daemon's --owner when
+ * root creates it). */
+struct cred;
+int vm_registry_create(const char *name, const struct cred *who, struct err **e);
+/* chown: root hands the sandbox to uid/gid ((uid_t)-1, (gid_t)-1: keep). */
+int vm_registry_chown(const char *name, uid_t uid, gid_t gid, struct err **e);
 int vm_registry_destroy(const char *name, struct err **e);
 /* A reference to the named sandbox, NULL when there is none. */
 struct vm_sandbox *vm_registry_get(const char *name);

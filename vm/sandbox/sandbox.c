@@ -1,7 +1,6 @@
 /*
- * vm_sandbox — the sandbox object, its commit and observers, its own files
- * (config, cmdline, state, pid, error) and the daemon-wide settings; see
- * sandbox.h.
+ * vm_sandbox — the sandbox object, its commit and observers, and its own
+ * files (config, cmdline, state, pid, error); see sandbox.h.
  */
 #include "vm/sandbox/sandbox.h"
 
@@ -14,24 +13,7 @@
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
 #include "vm/qemu/cmdline.h"
-
-static struct vm_settings settings;
-
-void vm_settings_apply(const struct vm_settings *s)
-{
-	settings = *s;
-	if (!settings.qmp_timeout_ms)
-		settings.qmp_timeout_ms = 5000;
-	if (!settings.start_timeout_ms)
-		settings.start_timeout_ms = 15000;
-}
-
-const struct vm_settings *vm_get_settings(void) { return &settings; }
-
-static bool exiting;
-
-void vm_set_exiting(void) { __atomic_store_n(&exiting, true, __ATOMIC_SEQ_CST); }
-bool vm_exiting(void) { return __atomic_load_n(&exiting, __ATOMIC_SEQ_CST); }
+#include "vm/sandbox/access.h"
 
 static const char *const state_names[VM_STATE_COUNT] = {
 	[VM_CREATED] = "created", [VM_RUNNING] = "running", [VM_PAUSED] = "paused",
@@ -65,7 +47,7 @@ static char *qmp_socket_path(const char *rundir)
 	for (const char *c = p; *c; c++)
 		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
 	free(p);
-	p = xasprintf("%s/q-%016llx.sock", settings.state_dir, (unsigned long long)h);
+	p = xasprintf("%s/q-%016llx.sock", vm_get_settings()->state_dir, (unsigned long long)h);
 	if (strlen(p) < sizeof(sun.sun_path))
 		return p;
 	free(p);
@@ -136,7 +118,7 @@ struct vm_sandbox *vm_sandbox_alloc(const char *name)
 {
 	struct vm_sandbox *sb = xcalloc(1, sizeof(*sb));
 	sb->name = xstrdup(name);
-	sb->rundir = xasprintf("%s/%s", settings.state_dir, name);
+	sb->rundir = xasprintf("%s/%s", vm_get_settings()->state_dir, name);
 	sb->console_log = xasprintf("%s/console.log", sb->rundir);
 	sb->qemu_log = xasprintf("%s/qemu.log", sb->rundir);
 	sb->qmp_path = qmp_socket_path(sb->rundir);
@@ -274,7 +256,8 @@ static bool topology_changed(const struct vm_config *a, const struct vm_config *
 	       strcmp(a->arch, b->arch);
 }
 
-int vm_sandbox_config_store(struct vm_sandbox *sb, const char *json, struct err **e)
+int vm_sandbox_config_store(struct vm_sandbox *sb, const char *json, const struct cred *who,
+			struct err **e)
 {
 	pthread_mutex_lock(&sb->op_lock);
 	pthread_mutex_lock(&sb->lock);
@@ -282,6 +265,9 @@ int vm_sandbox_config_store(struct vm_sandbox *sb, const char *json, struct err 
 	struct vm_config next = {0};
 	vm_config_copy(&next, &sb->cfg);
 	int r = vm_config_merge(&next, json, live, e);
+	bool paths = r == 0 && vm_config_paths_differ(&sb->cfg, &next);
+	if (paths) /* what the write names on the host, as the writer */
+		r = vm_access_config(&sb->cfg, &next, who, vm_get_settings()->qemu_dirs, e);
 	/* The devices already added must still fit the new config. */
 	for (size_t i = 0; r == 0 && i < sb->ndevs; i++)
 		r = vm_device_check_config(sb->devs[i], &next, e);
@@ -290,6 +276,8 @@ int vm_sandbox_config_store(struct vm_sandbox *sb, const char *json, struct err 
 	if (r == 0) {
 		vm_config_release(&sb->cfg);
 		sb->cfg = next;
+		if (paths)
+			sb->cfg_owner = *who;
 	} else {
 		vm_config_release(&next);
 	}
@@ -300,10 +288,19 @@ int vm_sandbox_config_store(struct vm_sandbox *sb, const char *json, struct err 
 	return r;
 }
 
+struct vm_cmdline_ctx vm_sandbox_cmdline_ctx(struct vm_sandbox *sb, struct vm_fdplan *plan)
+{
+	return (struct vm_cmdline_ctx){
+		.name = sb->name, .console_log = sb->console_log, .fds = plan,
+		.pass_files = vm_settings_confined(), .confine = vm_settings_confined(),
+		.cfg_owner = &sb->cfg_owner,
+	};
+}
+
 int vm_sandbox_cmdline_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
 {
 	cleanup_strv struct strv argv = {0};
-	struct vm_cmdline_ctx ctx = {.name = sb->name, .console_log = sb->console_log};
+	struct vm_cmdline_ctx ctx = vm_sandbox_cmdline_ctx(sb, NULL);
 	pthread_mutex_lock(&sb->lock);
 	int r = vm_cmdline_build(&sb->cfg, &sb->topo, sb->devs, sb->ndevs, &ctx, &argv, e);
 	pthread_mutex_unlock(&sb->lock);

@@ -1,8 +1,7 @@
 /*
  * vm_sandbox — one sandbox: the object (its config, topology, devices, QEMU
  * process, QMP connection, error, events), its locks and reference count,
- * the commit that tells observers (persistence, the fs) of every change,
- * and the daemon-wide settings.  What a sandbox does lives beside it:
+ * the commit that tells observers (persistence, the fs) of every change.  What a sandbox does lives beside it:
  * lifecycle.c (start/stop/...), devices.c, cpus.c, memory.c, ctl.c (the
  * verbs); registry.c holds them all; persist.c keeps them on disk.
  *
@@ -21,11 +20,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lib/cred.h"
 #include "lib/err.h"
 #include "lib/util.h"
 #include "vm/model/config.h"
 #include "vm/model/device.h"
 #include "vm/model/topology.h"
+#include "vm/qemu/cmdline.h"
+#include "vm/sandbox/settings.h"
 
 struct qmp_client;
 
@@ -69,6 +71,16 @@ struct vm_sandbox {
 	bool removed;            /* rmdir'd: no new operations */
 
 	struct vm_config cfg;
+	/* Whose rights the config's host paths (kernel, initrd, bios, pflash)
+	 * are opened with: the last writer who changed one of them. */
+	struct cred cfg_owner;
+	/* Who drives the sandbox (its files take this owner; chown moves it). */
+	uid_t owner_uid;
+	gid_t owner_gid;
+	/* Who its QEMU runs as (from the daemon's --qemu-uids range, or the
+	 * --qemu-user, or root); kept across restarts. */
+	uid_t qemu_uid;
+	gid_t qemu_gid;
 	struct vm_topology topo;
 	struct vm_device **devs;
 	size_t ndevs;
@@ -121,21 +133,6 @@ void vm_sandbox_commit(struct vm_sandbox *sb);
 /* The same for changes the state file does not hold (a new events line). */
 void vm_sandbox_notify(struct vm_sandbox *sb);
 
-/* Daemon-wide settings (set once by main before any sandbox exists). */
-struct vm_settings {
-	const char *state_dir;
-	int qmp_timeout_ms;   /* ordinary QMP commands */
-	int start_timeout_ms; /* QEMU exec → QMP negotiated */
-	bool stop_on_exit;    /* stop QEMUs when the daemon exits (default: leave them) */
-};
-/* Record the settings (no threads started: safe before daemonizing). */
-void vm_settings_apply(const struct vm_settings *s);
-const struct vm_settings *vm_get_settings(void);
-/* The daemon is shutting down (set once, never cleared): closing QMP
- * connections then is no fault. */
-void vm_set_exiting(void);
-bool vm_exiting(void);
-
 const char *vm_state_name(enum vm_state s);
 /* The state named `name`; -1 when there is none. */
 int vm_state_parse(const char *name);
@@ -155,10 +152,17 @@ void vm_sandbox_set_error(struct vm_sandbox *sb, const char *fmt, ...)
  * ENOTCONN (no connection). */
 struct qmp_client *vm_sandbox_qmp(struct vm_sandbox *sb, struct err **e);
 
+/* How the sandbox's argv is built (start and `cmdline` alike): descriptors
+ * in `plan` (may be NULL), files passed and QEMU confined as the daemon is
+ * set up; caller holds sb->lock. */
+struct vm_fdplan;
+struct vm_cmdline_ctx vm_sandbox_cmdline_ctx(struct vm_sandbox *sb, struct vm_fdplan *plan);
+
 /* The sandbox's own files: config (show, store: a JSON object merged),
  * cmdline, state, pid, error. */
 int vm_sandbox_config_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
-int vm_sandbox_config_store(struct vm_sandbox *sb, const char *json, struct err **e);
+int vm_sandbox_config_store(struct vm_sandbox *sb, const char *json, const struct cred *who,
+			struct err **e);
 int vm_sandbox_cmdline_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
 int vm_sandbox_state_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
 int vm_sandbox_pid_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
