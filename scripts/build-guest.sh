@@ -171,6 +171,9 @@ fi
 
 # Wanted modules; "?" marks optional ones (skipped with a note if the
 # kernel lacks them). Names use "_"; files may use "-" (virtio-rng.ko).
+# A vhost-user backend is invisible to the guest: virtio_blk drives
+# virtio-blk and vhost-user-blk alike, virtio_net virtio-net, vhost-net and
+# vhost-user-net, virtiofs (on fuse) vhost-user-fs.
 wanted=(
 	virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
 	virtio_blk
@@ -180,7 +183,7 @@ wanted=(
 	virtio_rng
 	vmw_vsock_virtio_transport
 	'?9pnet_virtio' '?9p'
-	'?virtiofs'
+	fuse virtiofs
 	'?virtio_balloon' '?virtio_mem'
 )
 
