@@ -20,11 +20,12 @@
 # OUTDIR/.work; the .deb is kept there so a rebuild needs no network.
 # If both outputs are newer than this script and guest-init, nothing is done.
 #
-# A guest of a foreign architecture (aarch64 on an amd64 host) takes its
-# packages from the Debian architecture of that name (arm64): this script
-# adds it to dpkg's foreign architectures if missing (dpkg --add-architecture,
-# then apt-get update) and only downloads and unpacks its .debs, kernel and
-# busybox-static alike; nothing is installed.  The applet list comes from the
+# A guest of a foreign architecture (aarch64, ppc64le or s390x on an amd64
+# host) takes its packages from the Debian architecture of that name (arm64,
+# ppc64el, s390x): this script adds it to dpkg's foreign architectures if
+# missing (dpkg --add-architecture, then apt-get update) and only downloads
+# and unpacks its .debs, kernel, busybox-static and (ppc64le) drmgr with its
+# libraries alike; nothing is installed.  The applet list comes from the
 # host's busybox (which must be the same Debian version for a faithful list;
 # an extra symlink is harmless, the guest says "applet not found" if used).
 #
