@@ -64,6 +64,17 @@ guest-aarch64: $(B)/guest-aarch64/initramfs.cpio.gz
 $(B)/guest-aarch64/initramfs.cpio.gz: scripts/build-guest.sh scripts/guest-init
 	scripts/build-guest.sh $(B)/guest-aarch64 aarch64
 
+# And for ppc64le (pseries: Debian ppc64el's powerpc64le kernel, an ELF
+# vmlinux) and s390x (s390-ccw-virtio: Debian's s390x kernel); Debian has no
+# cloud flavour there.  Same downloading, same unpacking, nothing installed.
+.PHONY: guest-ppc64le guest-s390x
+guest-ppc64le: $(B)/guest-ppc64le/initramfs.cpio.gz
+$(B)/guest-ppc64le/initramfs.cpio.gz: scripts/build-guest.sh scripts/guest-init
+	scripts/build-guest.sh $(B)/guest-ppc64le ppc64le
+guest-s390x: $(B)/guest-s390x/initramfs.cpio.gz
+$(B)/guest-s390x/initramfs.cpio.gz: scripts/build-guest.sh scripts/guest-init
+	scripts/build-guest.sh $(B)/guest-s390x s390x
+
 unit: $(UNITS)
 	@tests/run-units.sh $(UNITS)
 unit-san: $(UNITS_SAN)
