@@ -96,6 +96,9 @@ struct arch_ops {
 	unsigned caps;
 	/* Memory hotplug (pc-dimm: memory_slots / maxmem) is possible. */
 	bool memory_hotplug;
+	/* Hot-added vCPUs cannot be unplugged again (s390x, QEMU 7.2:
+	 * device_del says "CPU hot unplug not supported on this machine"). */
+	bool cpus_fixed;
 	/* Memory sizes (memory_mib, maxmem_mib) must be multiples of this (MiB);
 	 * 0: no rule. */
 	int memory_align_mib;

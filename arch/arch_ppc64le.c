@@ -20,11 +20,17 @@
  *
  * Bus: the spapr-pci-host-bridge's pci.0 — plain PCI, no PCIe, so hotplug
  * bridges are pci-bridges ("pb<i>", chassis_nr, devices 1..31 behind each)
- * with shpc=on — QEMU 7.2's spapr PHB does not hot-plug behind a bridge
- * itself, the bridge's SHPC does (proven by test_arch_accept) — from device number 0x02 to
- * 0x1f; pcie-pci-bridge is EINVAL.  No vIOMMU (Kata: EINVAL), no pflash
- * (SLOF boots pseries), no NVDIMM image (spapr-nvdimm is not Kata's path:
- * images are virtio-blk), x-ignore-shared supported.
+ * from device number 0x02 to 0x1f; pcie-pci-bridge is EINVAL.  The plug
+ * itself is spapr's: the machine is the hotplug handler of every PCI device
+ * under its PHB, behind a bridge too (an RTAS hotplug event the guest hands
+ * to drmgr); shpc=on is needed only because QEMU refuses device_add on a
+ * bus without a hotplug handler ("Bus 'pb0' does not support hotplugging");
+ * the SHPC is never used.  Removal waits for drmgr in the guest (~2.5 s
+ * under TCG, once 10 s on a loaded host): 15 s.
+ *
+ * No vIOMMU (Kata: EINVAL), no pflash (SLOF boots pseries), no NVDIMM image
+ * (spapr-nvdimm is not Kata's path: images are virtio-blk), x-ignore-shared
+ * supported.
  */
 #include "arch/arch.h"
 
@@ -131,6 +137,7 @@ const struct arch_ops arch_ppc64le = {
 	.cpu_model = ppc_cpu_model,
 	.max_vcpus_rule = ppc_max_vcpus_rule,
 	.default_bridges = 4,
+	.remove_timeout_ms = 15000,
 	.memory_hotplug = true,
 	.memory_align_mib = PPC_MEM_ALIGN_MIB,
 	.ignore_shared = true,

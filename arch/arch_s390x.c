@@ -91,6 +91,7 @@ const struct arch_ops arch_s390x = {
 	.cpu_model = s390_cpu_model,
 	.max_vcpus_rule = s390_max_vcpus_rule,
 	.ccw = true,
+	.cpus_fixed = true,
 	.ignore_shared = true,
 	.p9_multidevs = true,
 };

@@ -16,6 +16,7 @@ static const struct fs_node sandbox_nodes[] = {
 	  .help = "the sandbox's state; poll() wakes when it changes" },
 	FS_ATTR_RO(pid, vm_sandbox_pid, "QEMU's pid while it runs"),
 	FS_ATTR_RO(error, vm_sandbox_error, "the last failure message"),
+	FS_ATTR_RO(cgroup, vm_sandbox_cgroup, "the cgroup(s) QEMU runs in: key path lines"),
 	{ "console", FS_RO, .flags = FS_STREAM, .help = "guest serial console (tail -f works)" },
 	{ "events", FS_RO, .flags = FS_EVENTS,
 	  .help = "QMP events and state changes, one JSON line each (blocks like tail -f)" },

@@ -125,7 +125,7 @@ static void test_accept(void)
 
 	int fds[32];
 	CU_ASSERT_FATAL(plan.n < ARRAY_SIZE(fds));
-	r = vm_fds_open(&plan, fds, &e);
+	r = vm_fds_open(&plan, NULL, fds, &e);
 	if (r < 0)
 		fprintf(stderr, "\n  open fds: %s\n", e->msg);
 	CU_ASSERT_EQUAL_FATAL(r, 0);

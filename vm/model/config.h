@@ -59,6 +59,10 @@ struct vm_config {
 	int pci_bridges;            /* pci-bridge on the root bus */
 	int pcie_pci_bridges;       /* pcie-pci-bridge on the root bus */
 	bool bridge_shpc;           /* shpc= of pci-bridges */
+	/* the sandbox's cgroup, live-changeable */
+	char *cpu_max;              /* "max" | "QUOTA PERIOD" (µs, cgroup v2 cpu.max) */
+	int memory_max_mib;         /* QEMU as a whole, guest RAM and overhead; 0: none */
+	int pids_max;               /* 0: none */
 };
 
 /* Daemon-wide defaults the config falls back on (set once by main). */

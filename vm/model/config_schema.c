@@ -65,6 +65,11 @@
  *   pci_bridges        int     0      pci-bridge after the root ports 0..30 no
  *   pcie_pci_bridges   int     0      pcie-pci-bridge after those     0..30 no
  *   bridge_shpc        bool    false  shpc= of the pci-bridges             no
+ *   -- the sandbox's cgroup (applied while running too) --
+ *   cpu_max            string  "max"  "max" | "QUOTA PERIOD" µs: QUOTA >= 1000,
+ *                                     PERIOD 1000..1000000 (cgroup cpu.max) yes
+ *   memory_max_mib     int     0      0 = no limit; QEMU's whole use   0..4194304 yes
+ *   pids_max           int     0      0 = no limit                  0..4194304 yes
  *
  * A [string] key takes a JSON array of strings (at most 16).
  *
@@ -169,115 +174,6 @@ static char *cfg_def_initrd(const struct vm_config *cfg)
 	return xstrdup(cfg_defaults.guest_initrd ? cfg_defaults.guest_initrd : "");
 }
 
-/* ---- rules ---- */
-
-static int cfg_check_path(const char *key, const char *v, bool may_be_empty, struct err **e)
-{
-	if (!*v && may_be_empty)
-		return 0;
-	if (v[0] != '/')
-		return err_set(e, EINVAL, "%s: must be an absolute path", key);
-	if (strlen(v) >= PATH_MAX)
-		return err_set(e, EINVAL, "%s: path too long", key);
-	return 0;
-}
-
-static int cfg_check_abs_path(const struct vm_config *cfg, const struct vm_config_key *k,
-			      struct err **e)
-{
-	return cfg_check_path(k->key, CFG_CFIELD(cfg, k, char *), false, e);
-}
-
-static int cfg_check_opt_path(const struct vm_config *cfg, const struct vm_config_key *k,
-			      struct err **e)
-{
-	return cfg_check_path(k->key, CFG_CFIELD(cfg, k, char *), true, e);
-}
-
-static int cfg_check_arch(const struct vm_config *cfg, const struct vm_config_key *k, struct err **e)
-{
-	if (!arch_lookup(cfg->arch))
-		return err_set(e, EINVAL, "arch: unknown architecture: %s", cfg->arch);
-	return 0;
-}
-
-static int cfg_check_machine(const struct vm_config *cfg, const struct vm_config_key *k,
-			     struct err **e)
-{
-	const struct arch_ops *a = vm_config_arch(cfg);
-	if (!a || !a->qemu_binary(cfg->machine))
-		return err_set(e, EINVAL, "unknown machine type: %s", cfg->machine);
-	return 0;
-}
-
-static const char *const cfg_accels[] = { "tcg,thread=multi", "tcg,thread=single", "tcg", "kvm" };
-
-static int cfg_check_accel(const struct vm_config *cfg, const struct vm_config_key *k, struct err **e)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(cfg_accels); i++) {
-		if (strcmp(cfg->accel, cfg_accels[i]) != 0)
-			continue;
-		if (!strcmp(cfg->accel, "kvm") && strcmp(cfg->arch, arch_host()) != 0)
-			return err_set(e, EINVAL,
-				       "accel: kvm runs guests of the host's architecture (%s) only; "
-				       "an %s guest needs tcg", arch_host(), cfg->arch);
-		return 0;
-	}
-	return err_set(e, EINVAL,
-		       "accel: unsupported accelerator: %s (one of: tcg,thread=multi | "
-		       "tcg,thread=single | tcg | kvm)", cfg->accel);
-}
-
-static int cfg_check_cpu_model(const struct vm_config *cfg, const struct vm_config_key *k,
-			       struct err **e)
-{
-	for (const char *p = cfg->cpu_model; *p; p++) {
-		char c = *p;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return err_set(e, EINVAL,
-				       "cpu_model: invalid character (allowed: letters, digits, '.', '_', '-')");
-	}
-	return 0;
-}
-
-static int cfg_check_vcpus(const struct vm_config *cfg, const struct vm_config_key *k, struct err **e)
-{
-	if (cfg->vcpus > cfg->maxvcpus)
-		return err_set(e, EINVAL, "vcpus: %d exceeds maxvcpus (%d)", cfg->vcpus,
-			       cfg->maxvcpus);
-	return 0;
-}
-
-static int cfg_check_maxvcpus(const struct vm_config *cfg, const struct vm_config_key *k,
-			      struct err **e)
-{
-	const struct arch_ops *a = vm_config_arch(cfg);
-	struct arch_vm v = vm_config_arch_vm(cfg);
-	int max = a ? a->max_vcpus(&v) : 1;
-	const char *why = a && a->max_vcpus_rule ? a->max_vcpus_rule(&v) : NULL;
-	if (cfg->maxvcpus > max)
-		return err_set(e, EINVAL, "maxvcpus: out of range (%lld..%d)%s%s", k->min, max,
-			       why ? ": " : "", why ? why : "");
-	return 0;
-}
-
-static int cfg_check_uuid(const struct vm_config *cfg, const struct vm_config_key *k, struct err **e)
-{
-	const char *u = cfg->uuid;
-	bool ok = strlen(u) == 36;
-	for (size_t i = 0; ok && i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23)
-			ok = u[i] == '-';
-		else
-			ok = (u[i] >= '0' && u[i] <= '9') || (u[i] >= 'a' && u[i] <= 'f');
-	}
-	if (!ok)
-		return err_set(e, EINVAL,
-			       "uuid: must be a lowercase UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
-	return 0;
-}
-
 int vm_config_sockets(const struct vm_config *cfg)
 {
 	if (cfg->sockets > 0)
@@ -316,197 +212,6 @@ static char **cfg_def_globals(const struct vm_config *cfg)
 	return vm_config_strv_dup(a ? (char *const *)a->default_globals : NULL);
 }
 
-static bool cfg_is_keych(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '-' || c == '.';
-}
-
-/* "k[=v](,k[=v])*": keys [A-Za-z0-9_.-]+, values [A-Za-z0-9_.:/+-]*; with
- * `lead_comma` one leading ',' is allowed (Kata accelerators). */
-static int cfg_check_optlist(const char *key, const char *v, bool lead_comma, struct err **e)
-{
-	const char *p = v;
-	if (!*p)
-		return 0;
-	if (lead_comma && *p == ',')
-		p++;
-	for (;;) {
-		const char *k = p;
-		while (cfg_is_keych(*p))
-			p++;
-		if (p == k)
-			return err_set(e, EINVAL, "%s: empty or malformed option at offset %zu "
-				       "(expected key[=value] items separated by ',')",
-				       key, (size_t)(k - v));
-		if (*p == '=') {
-			p++;
-			while (cfg_is_keych(*p) || *p == ':' || *p == '/' || *p == '+')
-				p++;
-		}
-		if (!*p)
-			return 0;
-		if (*p != ',')
-			return err_set(e, EINVAL, "%s: invalid character '%c' at offset %zu", key, *p,
-				       (size_t)(p - v));
-		p++;
-	}
-}
-
-static int cfg_check_machine_options(const struct vm_config *cfg, const struct vm_config_key *k,
-				     struct err **e)
-{
-	return cfg_check_optlist(k->key, cfg->machine_options, false, e);
-}
-
-static int cfg_check_accelerators(const struct vm_config *cfg, const struct vm_config_key *k,
-				  struct err **e)
-{
-	return cfg_check_optlist(k->key, cfg->machine_accelerators, true, e);
-}
-
-static int cfg_check_smp(const struct vm_config *cfg, const struct vm_config_key *k, struct err **e)
-{
-	int per = cfg->cores * cfg->threads;
-	if (cfg->sockets > 0 && cfg->sockets * per != cfg->maxvcpus)
-		return err_set(e, EINVAL,
-			       "sockets: sockets * cores * threads (%d * %d * %d) must equal maxvcpus (%d)",
-			       cfg->sockets, cfg->cores, cfg->threads, cfg->maxvcpus);
-	if (cfg->sockets == 0 && cfg->maxvcpus % per != 0)
-		return err_set(e, EINVAL,
-			       "cores: maxvcpus (%d) is not a multiple of cores * threads (%d)",
-			       cfg->maxvcpus, per);
-	return 0;
-}
-
-static int cfg_check_maxmem(const struct vm_config *cfg, const struct vm_config_key *k, struct err **e)
-{
-	if (cfg->maxmem_mib && cfg->maxmem_mib < cfg->memory_mib)
-		return err_set(e, EINVAL, "maxmem_mib: %d is below memory_mib (%d)", cfg->maxmem_mib,
-			       cfg->memory_mib);
-	if (cfg->memory_slots > 0 && cfg->maxmem_mib <= cfg->memory_mib)
-		return err_set(e, EINVAL,
-			       "maxmem_mib: memory_slots needs maxmem_mib above memory_mib (%d)",
-			       cfg->memory_mib);
-	if (cfg->hugepages && cfg->memory_mib % 2)
-		return err_set(e, EINVAL, "hugepages: memory_mib must be a multiple of 2 (2 MiB pages)");
-	return 0;
-}
-
-static int cfg_check_enum(const char *key, const char *v, const char *const *choices,
-			  struct err **e)
-{
-	struct sbuf b = {0};
-	for (const char *const *c = choices; *c; c++) {
-		if (strcmp(v, *c) == 0) {
-			sbuf_release(&b);
-			return 0;
-		}
-		sbuf_printf(&b, "%s%s", b.len ? " | " : "", *c);
-	}
-	int r = err_set(e, EINVAL, "%s: unsupported value %s (one of: %s)", key, v, b.s);
-	sbuf_release(&b);
-	return r;
-}
-
-static bool cfg_digits(const char *p, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (p[i] < '0' || p[i] > '9')
-			return false;
-	return true;
-}
-
-static int cfg_check_rtc_base(const struct vm_config *cfg, const struct vm_config_key *k,
-			      struct err **e)
-{
-	const char *v = cfg->rtc_base;
-	if (!strcmp(v, "utc") || !strcmp(v, "localtime"))
-		return 0;
-	size_t n = strlen(v);
-	bool ok = (n == 10 || n == 19) && cfg_digits(v, 4) && v[4] == '-' &&
-		  cfg_digits(v + 5, 2) && v[7] == '-' && cfg_digits(v + 8, 2);
-	if (ok && n == 19)
-		ok = v[10] == 'T' && cfg_digits(v + 11, 2) && v[13] == ':' &&
-		     cfg_digits(v + 14, 2) && v[16] == ':' && cfg_digits(v + 17, 2);
-	if (!ok)
-		return err_set(e, EINVAL,
-			       "rtc_base: must be utc, localtime or a date YYYY-MM-DD[THH:MM:SS]");
-	return 0;
-}
-
-static int cfg_check_rtc_clock(const struct vm_config *cfg, const struct vm_config_key *k,
-			       struct err **e)
-{
-	static const char *const c[] = { "host", "rt", "vm", NULL };
-	return cfg_check_enum(k->key, cfg->rtc_clock, c, e);
-}
-
-static int cfg_check_driftfix(const struct vm_config *cfg, const struct vm_config_key *k,
-			      struct err **e)
-{
-	static const char *const c[] = { "slew", "none", NULL };
-	int r = cfg_check_enum(k->key, cfg->rtc_driftfix, c, e);
-	if (r < 0)
-		return r;
-	const struct arch_ops *a = vm_config_arch(cfg);
-	if (!strcmp(cfg->rtc_driftfix, "slew") && a && !a->rtc_driftfix)
-		return err_set(e, EINVAL, "rtc_driftfix: slew is not available on %s", a->name);
-	return 0;
-}
-
-static int cfg_check_globals(const struct vm_config *cfg, const struct vm_config_key *k,
-			     struct err **e)
-{
-	for (size_t i = 0; cfg->globals[i]; i++) {
-		const char *g = cfg->globals[i], *p = g;
-		while (cfg_is_keych(*p) && *p != '.')
-			p++;
-		bool ok = p > g && *p == '.';
-		const char *q = ok ? ++p : p;
-		while (ok && cfg_is_keych(*p))
-			p++;
-		ok = ok && p > q && *p == '=' && p[1];
-		if (!ok)
-			return err_set(e, EINVAL, "globals[%zu]: must be driver.property=value", i);
-	}
-	return 0;
-}
-
-static int cfg_check_vga(const struct vm_config *cfg, const struct vm_config_key *k, struct err **e)
-{
-	static const char *const c[] = { "none", "std", "virtio", "cirrus", NULL };
-	return cfg_check_enum(k->key, cfg->vga, c, e);
-}
-
-static int cfg_check_pflash(const struct vm_config *cfg, const struct vm_config_key *k,
-			    struct err **e)
-{
-	if (vm_config_strv_len(cfg->pflash) > 2)
-		return err_set(e, EINVAL, "pflash: at most 2 flash images (code, vars)");
-	for (size_t i = 0; cfg->pflash[i]; i++) {
-		char what[32];
-		snprintf(what, sizeof(what), "pflash[%zu]", i);
-		int r = cfg_check_path(what, cfg->pflash[i], false, e);
-		if (r < 0)
-			return r;
-	}
-	if (*cfg->bios && cfg->pflash[0])
-		return err_set(e, EINVAL, "pflash: bios and pflash exclude each other");
-	return 0;
-}
-
-static int cfg_check_daemonize(const struct vm_config *cfg, const struct vm_config_key *k,
-			       struct err **e)
-{
-	if (cfg->daemonize)
-		return err_set(e, EINVAL,
-			       "daemonize: must be false: sandboxfs supervises QEMU itself (it keeps "
-			       "its pid, hands it the QMP socket and notices it exit); a daemonized "
-			       "QEMU would escape that");
-	return 0;
-}
-
 /* ---- the schema ---- */
 
 #define S(name) CFG_STRING, offsetof(struct vm_config, name), 0, 0
@@ -515,48 +220,48 @@ static int cfg_check_daemonize(const struct vm_config *cfg, const struct vm_conf
 #define V(name) CFG_STRV, offsetof(struct vm_config, name), 0, 0
 
 const struct vm_config_key vm_config_schema[] = {
-	{ "arch", S(arch), .sdef_fn = cfg_def_arch, .check = cfg_check_arch },
-	{ "qemu", S(qemu), .sdef = "", .check = cfg_check_opt_path,
+	{ "arch", S(arch), .sdef_fn = cfg_def_arch, .check = vm_config_check_arch },
+	{ "qemu", S(qemu), .sdef = "", .check = vm_config_check_opt_path,
 	  .effective = vm_config_qemu_binary },
-	{ "machine", S(machine), .sdef_fn = cfg_def_machine, .check = cfg_check_machine },
-	{ "accel", S(accel), .sdef_fn = cfg_def_accel, .check = cfg_check_accel },
-	{ "cpu_model", S(cpu_model), .sdef = "", .check = cfg_check_cpu_model,
+	{ "machine", S(machine), .sdef_fn = cfg_def_machine, .check = vm_config_check_machine },
+	{ "accel", S(accel), .sdef_fn = cfg_def_accel, .check = vm_config_check_accel },
+	{ "cpu_model", S(cpu_model), .sdef = "", .check = vm_config_check_cpu_model,
 	  .effective = vm_config_cpu_model },
-	{ "vcpus", I(vcpus, 1, CFG_VCPUS_LIMIT), .idef = 1, .check = cfg_check_vcpus },
-	{ "maxvcpus", I(maxvcpus, 1, CFG_VCPUS_LIMIT), .idef = 4, .check = cfg_check_maxvcpus },
+	{ "vcpus", I(vcpus, 1, CFG_VCPUS_LIMIT), .idef = 1, .check = vm_config_check_vcpus },
+	{ "maxvcpus", I(maxvcpus, 1, CFG_VCPUS_LIMIT), .idef = 4, .check = vm_config_check_maxvcpus },
 	{ "memory_mib", I(memory_mib, 64, 1048576), .idef = 256 },
-	{ "kernel", S(kernel), .sdef_fn = cfg_def_kernel, .check = cfg_check_abs_path },
-	{ "initrd", S(initrd), .sdef_fn = cfg_def_initrd, .check = cfg_check_opt_path },
+	{ "kernel", S(kernel), .sdef_fn = cfg_def_kernel, .check = vm_config_check_abs_path },
+	{ "initrd", S(initrd), .sdef_fn = cfg_def_initrd, .check = vm_config_check_opt_path },
 	{ "kernel_params", S(kernel_params), .sdef = "" },
 	{ "debug", B(debug), .idef = 0 },
 	{ "root_ports", I(root_ports, 0, 256), .idef_fn = cfg_def_root_ports },
-	{ "uuid", S(uuid), .sdef_fn = cfg_def_uuid, .check = cfg_check_uuid, .keep = true },
+	{ "uuid", S(uuid), .sdef_fn = cfg_def_uuid, .check = vm_config_check_uuid, .keep = true },
 	{ "remove_timeout_ms", I(remove_timeout_ms, 100, 600000), .live = true,
 	  .idef_fn = cfg_def_remove_timeout },
 	{ "machine_options", S(machine_options), .sdef_fn = cfg_def_machine_options,
-	  .check = cfg_check_machine_options },
+	  .check = vm_config_check_machine_options },
 	{ "machine_accelerators", S(machine_accelerators), .sdef = "",
-	  .check = cfg_check_accelerators },
+	  .check = vm_config_check_accelerators },
 	{ "name", S(name), .sdef = "" },
 	{ "sockets", I(sockets, 0, CFG_VCPUS_LIMIT), .idef = 0 },
 	{ "cores", I(cores, 1, 256), .idef = 1 },
-	{ "threads", I(threads, 1, 256), .idef = 1, .check = cfg_check_smp },
+	{ "threads", I(threads, 1, 256), .idef = 1, .check = vm_config_check_smp },
 	{ "memory_slots", I(memory_slots, 0, 256), .idef = 0 },
 	{ "maxmem_mib", I(maxmem_mib, 0, 4194304), .idef = 0 },
-	{ "rtc_base", S(rtc_base), .sdef = "utc", .check = cfg_check_rtc_base },
-	{ "rtc_clock", S(rtc_clock), .sdef = "host", .check = cfg_check_rtc_clock },
-	{ "rtc_driftfix", S(rtc_driftfix), .sdef_fn = cfg_def_driftfix, .check = cfg_check_driftfix },
-	{ "globals", V(globals), .vdef_fn = cfg_def_globals, .check = cfg_check_globals },
-	{ "vga", S(vga), .sdef = "none", .check = cfg_check_vga },
-	{ "bios", S(bios), .sdef = "", .check = cfg_check_opt_path },
-	{ "pflash", V(pflash), .check = cfg_check_pflash },
+	{ "rtc_base", S(rtc_base), .sdef = "utc", .check = vm_config_check_rtc_base },
+	{ "rtc_clock", S(rtc_clock), .sdef = "host", .check = vm_config_check_rtc_clock },
+	{ "rtc_driftfix", S(rtc_driftfix), .sdef_fn = cfg_def_driftfix, .check = vm_config_check_driftfix },
+	{ "globals", V(globals), .vdef_fn = cfg_def_globals, .check = vm_config_check_globals },
+	{ "vga", S(vga), .sdef = "none", .check = vm_config_check_vga },
+	{ "bios", S(bios), .sdef = "", .check = vm_config_check_opt_path },
+	{ "pflash", V(pflash), .check = vm_config_check_pflash },
 	{ "no_user_config", B(no_user_config), .idef = 1 },
 	{ "nodefaults", B(nodefaults), .idef = 1 },
 	{ "nographic", B(nographic), .idef = 0 },
-	{ "daemonize", B(daemonize), .idef = 0, .check = cfg_check_daemonize },
+	{ "daemonize", B(daemonize), .idef = 0, .check = vm_config_check_daemonize },
 	{ "hugepages", B(hugepages), .idef = 0 },
 	{ "mem_prealloc", B(mem_prealloc), .idef = 0 },
-	{ "mem_shared", B(mem_shared), .idef = 0, .check = cfg_check_maxmem },
+	{ "mem_shared", B(mem_shared), .idef = 0, .check = vm_config_check_maxmem },
 	{ "realtime", B(realtime), .idef = 0 },
 	{ "mlock", B(mlock), .idef = 0 },
 	{ "iothreads", I(iothreads, 0, 64), .idef = 0 },
@@ -564,6 +269,9 @@ const struct vm_config_key vm_config_schema[] = {
 	{ "pci_bridges", I(pci_bridges, 0, 30), .idef = 0 },
 	{ "pcie_pci_bridges", I(pcie_pci_bridges, 0, 30), .idef = 0 },
 	{ "bridge_shpc", B(bridge_shpc), .idef = 0 },
+	{ "cpu_max", S(cpu_max), .sdef = "max", .live = true, .check = vm_config_check_cpu_max },
+	{ "memory_max_mib", I(memory_max_mib, 0, 4194304), .idef = 0, .live = true },
+	{ "pids_max", I(pids_max, 0, 4194304), .idef = 0, .live = true },
 };
 
 const size_t vm_config_schema_len = ARRAY_SIZE(vm_config_schema);
@@ -588,4 +296,5 @@ const char *vm_config_schema_effective(const struct vm_config *cfg, const struct
 	const char *v = CFG_CFIELD(cfg, k, char *);
 	return v ? v : "";
 }
+
 

@@ -49,6 +49,51 @@ const struct vm_config_key *vm_config_schema_find(const char *key);
  * string ("" when unset). */
 const char *vm_config_schema_effective(const struct vm_config *cfg, const struct vm_config_key *k);
 
+/* The rules of the keys (config_rules.c). */
+int vm_config_check_abs_path(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_opt_path(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_arch(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_machine(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_accel(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_cpu_model(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_vcpus(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_maxvcpus(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_uuid(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_machine_options(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_accelerators(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_smp(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_maxmem(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_rtc_base(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_rtc_clock(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_driftfix(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_globals(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_vga(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_pflash(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+int vm_config_check_daemonize(const struct vm_config *cfg, const struct vm_config_key *k,
+			 struct err **e);
+
+int vm_config_check_cpu_max(const struct vm_config *cfg, const struct vm_config_key *k,
+			    struct err **e);
+
 /* NULL-terminated string lists (config.c). */
 char **vm_config_strv_dup(char *const *v);
 void vm_config_strv_free(char **v);

@@ -102,6 +102,16 @@ char *vm_cmdline_kernel_params(const struct vm_config *cfg, struct vm_device *co
 				    nv && vm_device_bool(img, "dax") ? "dax," : "");
 		}
 	}
+	/* The built-in guest mounts these virtio-fs tags at /mnt/TAG
+	 * (scripts/guest-init); a tag the command line cannot carry is left out. */
+	size_t nfs = 0;
+	for (size_t i = 0; i < ndevs; i++) {
+		const char *tag = devs[i]->kind == VM_DEVK_VIRTIOFS ? vm_device_str(devs[i], "tag") : "";
+		if (!*tag || tag[strspn(tag, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					  "0123456789_.-")])
+			continue;
+		sbuf_printf(&b, "%s%s", nfs++ ? "," : b.len ? " sbfs.virtiofs=" : "sbfs.virtiofs=", tag);
+	}
 	if (cfg->kernel_params && *cfg->kernel_params) {
 		if (b.len)
 			sbuf_addc(&b, ' ');

@@ -54,6 +54,10 @@ int vm_adopt_qemu(struct vm_sandbox *sb, enum vm_state was, struct err **e)
 	if (sb->state != was)
 		log_warn("%s: was %s, QEMU says %s", sb->name, vm_state_name(was), vm_state_name(sb->state));
 	cleanup_err struct err *we = NULL;
+	if (vm_lifecycle_cgroup(sb, &we) < 0) {
+		log_err("%s: its cgroup: %s", sb->name, we->msg);
+		err_free(&we);
+	}
 	if (vm_monitor_watch(sb, &we) < 0)
 		log_err("%s: cannot watch qemu: %s", sb->name, we->msg);
 	log_info("%s: re-adopted qemu pid %d", sb->name, (int)pid);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
 #include "vm/sandbox/sandbox.h"
@@ -156,8 +157,11 @@ int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, const struct 
 		return 0;
 	}
 
+	const struct arch_ops *a = vm_config_arch(&sb->cfg);
 	if (want < boot) {
 		r = err_set(e, ERANGE, "%lld is below the boot vCPU count %d", want, boot);
+	} else if (want < current && a && a->cpus_fixed) {
+		r = err_set(e, EOPNOTSUPP, "%s cannot unplug vCPUs", a->name);
 	} else if (want == current) {
 		r = 0;
 	} else {

@@ -20,6 +20,7 @@
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
 #include "vm/model/parts.h"
+#include "vm/qemu/cgroup.h"
 #include "vm/qemu/cmdline.h"
 #include "vm/qemu/fds.h"
 #include "vm/qemu/process.h"
@@ -191,13 +192,21 @@ static int launch(struct vm_sandbox *sb, struct strv *argv, const struct vm_fdpl
 	int lfd = vm_process_listen(sb->qmp_path, e);
 	if (lfd < 0)
 		return lfd;
+	int cg_fds[4], ncg = sb->cgroup ? vm_cgroup_procs_fds(sb->cgroup, cg_fds, 4, e) : 0;
+	if (ncg < 0) {
+		close(lfd);
+		return ncg;
+	}
 	struct vm_process_spawn sp = {.argv = argv->v, .listen_fd = lfd, .plan = plan, .fds = fds,
-				      .log_path = sb->qemu_log, .uid = sb->qemu_uid, .gid = sb->qemu_gid};
+				      .log_path = sb->qemu_log, .uid = sb->qemu_uid, .gid = sb->qemu_gid,
+				      .cgroup_fds = cg_fds, .ncgroup_fds = ncg};
 	vm_process_groups(&sp, sb->cfg.accel);
 	pid_t pid = -1;
 	int64_t t0 = util_now_us();
 	r = vm_process_spawn(&sp, &pid, e);
 	close(lfd); /* QEMU holds the only copy now: if it dies, connects fail */
+	while (ncg > 0)
+		close(cg_fds[--ncg]);
 	if (r < 0)
 		return r;
 	int pidfd = vm_process_pidfd(pid);
@@ -213,6 +222,40 @@ static int launch(struct vm_sandbox *sb, struct strv *argv, const struct vm_fdpl
 	return 0;
 }
 
+/* The QEMU's own cgroup, made (or taken as an earlier daemon left it)
+ * with the config's limits.  Without a usable hierarchy, or without
+ * --cgroup-parent, QEMU stays in the daemon's cgroup, as the log says. */
+int vm_lifecycle_cgroup(struct vm_sandbox *sb, struct err **e)
+{
+	const char *parent = vm_get_settings()->cgroup_parent;
+	if (!parent || sb->cgroup)
+		return 0;
+	cleanup_err struct err *de = NULL;
+	if (vm_cgroup_detect(&de) < 0) {
+		log_warn("%s: no cgroup of its own: %s", sb->name, de->msg);
+		return 0;
+	}
+	pthread_mutex_lock(&sb->lock);
+	struct vm_cgroup_limits lim = vm_sandbox_cgroup_limits(&sb->cfg);
+	struct vm_cgroup *cg = NULL;
+	int r = vm_cgroup_open(parent, sb->name, &lim, &cg, e);
+	sb->cgroup = cg;
+	pthread_mutex_unlock(&sb->lock);
+	return r;
+}
+
+/* QEMU is gone: its cgroup goes too (after reading why it died). */
+static void cgroup_release(struct vm_sandbox *sb)
+{
+	pthread_mutex_lock(&sb->lock);
+	struct vm_cgroup *cg = move_ptr(sb->cgroup);
+	pthread_mutex_unlock(&sb->lock);
+	cleanup_err struct err *e = NULL;
+	if (cg && vm_cgroup_remove(cg, &e) < 0)
+		log_warn("%s: %s", sb->name, e->msg);
+	vm_cgroup_free(cg);
+}
+
 int vm_lifecycle_start_locked(struct vm_sandbox *sb, struct err **e)
 {
 	cleanup_strv struct strv argv = {0};
@@ -224,11 +267,15 @@ int vm_lifecycle_start_locked(struct vm_sandbox *sb, struct err **e)
 	int *fds = xcalloc(plan.n + 1, sizeof(int));
 	struct vm_fds_qemu who = {sb->qemu_uid, sb->qemu_gid};
 	if (r == 0)
+		r = vm_lifecycle_cgroup(sb, e);
+	if (r == 0)
 		r = vm_fds_open(&plan, &who, fds, e);
 	if (r == 0) {
 		r = launch(sb, &argv, &plan, fds, e);
 		vm_fds_close(&plan, fds); /* QEMU has its copies */
 	}
+	if (r < 0)
+		cgroup_release(sb);
 	free(fds);
 	vm_fdplan_release(&plan);
 	return r;
@@ -356,8 +403,15 @@ void vm_lifecycle_exited(struct vm_sandbox *sb, int wstatus, bool have_status)
 		qmp_client_shutdown(qmp);
 		qmp_client_unref(qmp);
 	}
+	/* The kernel killing QEMU for the memory limit is a reason of its own. */
+	int64_t ooms = sb->cgroup ? vm_cgroup_oom_kills(sb->cgroup) : 0;
+	cgroup_release(sb);
 	/* Both paths commit: waiters (stop, kill) wake from there. */
-	if (st == VM_CRASHED) {
+	if (st == VM_CRASHED && ooms > 0) {
+		vm_sandbox_set_error(sb, "%s: the kernel killed it for the memory limit "
+				     "(memory_max_mib %d; oom_kill %lld in its cgroup)", why,
+				     sb->cfg.memory_max_mib, (long long)ooms);
+	} else if (st == VM_CRASHED) {
 		cleanup_free char *tail = vm_process_log_tail(sb->qemu_log);
 		vm_sandbox_set_error(sb, "%s; qemu output: %s", why, tail);
 	} else {

@@ -12,6 +12,7 @@
 
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
+#include "vm/qemu/cgroup.h"
 #include "vm/qemu/cmdline.h"
 #include "vm/sandbox/access.h"
 
@@ -150,6 +151,7 @@ static void sandbox_free(struct vm_sandbox *sb)
 	vm_config_release(&sb->cfg);
 	if (sb->qmp)
 		qmp_client_unref(sb->qmp);
+	vm_cgroup_free(sb->cgroup);
 	if (sb->pidfd >= 0)
 		close(sb->pidfd);
 	pthread_mutex_destroy(&sb->lock);
@@ -256,6 +258,21 @@ static bool topology_changed(const struct vm_config *a, const struct vm_config *
 	       strcmp(a->arch, b->arch);
 }
 
+static bool cgroup_changed(const struct vm_config *a, const struct vm_config *b)
+{
+	return strcmp(a->cpu_max, b->cpu_max) || a->memory_max_mib != b->memory_max_mib ||
+	       a->pids_max != b->pids_max;
+}
+
+struct vm_cgroup_limits vm_sandbox_cgroup_limits(const struct vm_config *cfg)
+{
+	return (struct vm_cgroup_limits){
+		.cpu_max = cfg->cpu_max,
+		.memory_max_bytes = (int64_t)cfg->memory_max_mib << 20,
+		.pids_max = cfg->pids_max,
+	};
+}
+
 int vm_sandbox_config_store(struct vm_sandbox *sb, const char *json, const struct cred *who,
 			struct err **e)
 {
@@ -273,6 +290,11 @@ int vm_sandbox_config_store(struct vm_sandbox *sb, const char *json, const struc
 		r = vm_device_check_config(sb->devs[i], &next, e);
 	if (r == 0 && !live && topology_changed(&next, &sb->cfg))
 		r = relayout(sb, &next, e);
+	if (r == 0 && sb->cgroup && cgroup_changed(&next, &sb->cfg)) {
+		/* the kernel judges the new limits; refused, nothing changed */
+		struct vm_cgroup_limits lim = vm_sandbox_cgroup_limits(&next);
+		r = vm_cgroup_limit(sb->cgroup, &lim, e);
+	}
 	if (r == 0) {
 		vm_config_release(&sb->cfg);
 		sb->cfg = next;
@@ -335,6 +357,15 @@ int vm_sandbox_error_show(struct vm_sandbox *sb, struct sbuf *out, struct err **
 	pthread_mutex_lock(&sb->lock);
 	if (*sb->error)
 		sbuf_printf(out, "%s\n", sb->error);
+	pthread_mutex_unlock(&sb->lock);
+	return 0;
+}
+
+int vm_sandbox_cgroup_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
+{
+	pthread_mutex_lock(&sb->lock);
+	if (sb->cgroup)
+		vm_cgroup_show(sb->cgroup, out);
 	pthread_mutex_unlock(&sb->lock);
 	return 0;
 }

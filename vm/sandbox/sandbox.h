@@ -30,6 +30,7 @@
 #include "vm/sandbox/settings.h"
 
 struct qmp_client;
+struct vm_cgroup;
 
 enum vm_state {
 	VM_CREATED,
@@ -94,6 +95,7 @@ struct vm_sandbox {
 	bool expect_exit;        /* stop/kill in progress: exit is not a crash */
 	bool guest_shutdown;     /* SHUTDOWN event from the guest seen */
 	struct qmp_client *qmp;
+	struct vm_cgroup *cgroup; /* its QEMU's own cgroup, while it has one */
 
 	struct vm_cpu *hot_cpus; /* hot-added vCPUs, in order */
 	size_t nhot_cpus;
@@ -167,5 +169,9 @@ int vm_sandbox_cmdline_show(struct vm_sandbox *sb, struct sbuf *out, struct err 
 int vm_sandbox_state_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
 int vm_sandbox_pid_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
 int vm_sandbox_error_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
+/* The QEMU's cgroup path(s), "key path" lines; empty while none. */
+int vm_sandbox_cgroup_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
+/* The cgroup limits a config asks for. */
+struct vm_cgroup_limits vm_sandbox_cgroup_limits(const struct vm_config *cfg);
 
 #endif

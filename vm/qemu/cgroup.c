@@ -1,0 +1,149 @@
+/*
+ * vm_cgroup — per-sandbox cgroups, the layout-independent part; see
+ * cgroup.h.  cgroup_v2.c and cgroup_v1.c hold what differs.
+ */
+#include "vm/qemu/cgroup_impl.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const struct vm_cgroup_ops *cg_ops;
+
+int vm_cgroup_detect(struct err **e)
+{
+	static const struct vm_cgroup_ops *const layouts[] = { &vm_cgroup_v2, &vm_cgroup_v1 };
+	for (size_t i = 0; !cg_ops && i < ARRAY_SIZE(layouts); i++)
+		if (layouts[i]->detect())
+			cg_ops = layouts[i];
+	if (!cg_ops)
+		return err_set(e, EOPNOTSUPP, "no cgroup hierarchy with cpu, memory and pids "
+			       "(neither cgroup v2 at /sys/fs/cgroup nor v1 hierarchies)");
+	return 0;
+}
+
+const char *vm_cgroup_layout(void) { return cg_ops ? cg_ops->layout : NULL; }
+
+int vm_cgroup_write(const char *dir, const char *file, const char *value, struct err **e)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, file);
+	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(e, errno, "open %s", path);
+	ssize_t n = write(fd, value, strlen(value));
+	if (n < 0)
+		return err_sys(e, errno, "%s refuses %s", path, value);
+	return 0;
+}
+
+void vm_cgroup_read(const char *dir, const char *file, char *buf, size_t len)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, file);
+	cleanup_free char *text = util_read_file(path, NULL);
+	snprintf(buf, len, "%s", text ? text : "");
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+int64_t vm_cgroup_read_key(const char *dir, const char *file, const char *key)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, file);
+	cleanup_free char *text = util_read_file(path, NULL);
+	size_t n = strlen(key);
+	for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, key, n) && l[n] == ' ')
+			return strtoll(l + n + 1, NULL, 10);
+	return 0;
+}
+
+int vm_cgroup_mkdir(const char *dir, struct err **e)
+{
+	int r = util_mkdir_p(dir, 0755);
+	return r < 0 ? err_sys(e, -r, "mkdir %s", dir) : 0;
+}
+
+int vm_cgroup_open(const char *parent, const char *name, const struct vm_cgroup_limits *lim,
+		   struct vm_cgroup **out, struct err **e)
+{
+	if (!cg_ops && vm_cgroup_detect(e) < 0)
+		return err_ret(e);
+	struct vm_cgroup *cg = xcalloc(1, sizeof(*cg));
+	cg->ops = cg_ops;
+	cg->rel = xasprintf("%s/sb-%s", parent, name);
+	int r = cg_ops->create(cg, e);
+	if (r == 0)
+		r = cg_ops->limit(cg, lim, e);
+	if (r < 0) {
+		vm_cgroup_free(cg);
+		return r;
+	}
+	*out = cg;
+	return 0;
+}
+
+void vm_cgroup_free(struct vm_cgroup *cg)
+{
+	if (!cg)
+		return;
+	for (int i = 0; i < cg->ndirs; i++)
+		free(cg->dirs[i]);
+	free(cg->rel);
+	free(cg);
+}
+
+int vm_cgroup_limit(struct vm_cgroup *cg, const struct vm_cgroup_limits *lim, struct err **e)
+{
+	return cg->ops->limit(cg, lim, e);
+}
+
+int vm_cgroup_procs_fds(struct vm_cgroup *cg, int *fds, int max, struct err **e)
+{
+	int n = 0;
+	for (int i = 0; i < cg->ndirs && n < max; i++) {
+		cleanup_free char *path = xasprintf("%s/cgroup.procs", cg->dirs[i]);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			int err = errno;
+			while (n > 0)
+				close(fds[--n]);
+			return err_sys(e, err, "open %s", path);
+		}
+		/* above the numbers the child places its descriptors at */
+		fds[n] = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+		close(fd);
+		if (fds[n] < 0) {
+			while (n > 0)
+				close(fds[--n]);
+			return err_sys(e, errno, "fcntl F_DUPFD");
+		}
+		n++;
+	}
+	return n;
+}
+
+int vm_cgroup_remove(struct vm_cgroup *cg, struct err **e)
+{
+	int r = 0;
+	for (int i = 0; i < cg->ndirs; i++)
+		if (rmdir(cg->dirs[i]) < 0 && errno != ENOENT && r == 0)
+			r = err_sys(e, errno, "rmdir %s", cg->dirs[i]);
+	return r;
+}
+
+void vm_cgroup_show(const struct vm_cgroup *cg, struct sbuf *out)
+{
+	for (int i = 0; i < cg->ndirs; i++)
+		sbuf_printf(out, "%s %s\n", cg->keys[i], cg->dirs[i]);
+}
+
+int64_t vm_cgroup_oom_kills(const struct vm_cgroup *cg) { return cg->ops->oom_kills(cg); }
+
+bool vm_cgroup_has(const struct vm_cgroup *cg, int pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	cleanup_free char *text = util_read_file(path, NULL);
+	cleanup_free char *want = xasprintf("%s:/%s\n", cg->ops->proc_key, cg->rel);
+	return text && strstr(text, want);
+}
