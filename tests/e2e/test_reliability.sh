@@ -54,15 +54,21 @@ check "the pause did not take effect: a still reads running" reads_as "$MNT/a/st
 echo pause > "$MNT/a/ctl" 2>/dev/null &
 slow=$!
 sleep 0.2
-worst=0 broken=0
+broken=0 times=()
 for _ in $(seq 20); do
 	t0=$(ms_now)
 	cat "$MNT/b/state" >/dev/null && ls "$MNT" >/dev/null || broken=$((broken + 1))
 	t1=$(ms_now)
-	[ $((t1 - t0)) -gt $worst ] && worst=$((t1 - t0))
+	times+=($((t1 - t0)))
 done
+check "... (a's second pause was still waiting on QMP all along)" kill -0 "$slow"
+sorted=($(printf '%s\n' "${times[@]}" | sort -n))
+median=${sorted[9]} worst=${sorted[19]}
 check "cat b/state + ls succeed while a's QMP hangs" [ $broken -eq 0 ]
-check "... and stay fast (worst ${worst} ms)" [ $worst -le 50 ]
+# Waiting on a's QMP would take its 5 s timeout: the worst case must stay
+# far below that, the typical one fast (the worst alone also measures the
+# machine's load: other guests share these cores).
+check "... and stay fast (median ${median} ms, worst ${worst} ms)" [ "$median" -le 50 -a "$worst" -le 1000 ]
 check "cat a/state itself does not wait for QMP (and says running)" \
 	bash -c "[ \"\$(timeout 1 cat '$MNT/a/state')\" = running ]"
 check "QEMU is still stopped after all that (the test measured what it claims)" proc_stopped "$apid"
@@ -78,8 +84,9 @@ paused_or_pause() {
 }
 check "a answers again after SIGCONT: state becomes paused" wait_for 10 paused_or_pause
 check "a reads paused" reads_as "$MNT/a/state" paused
-c0=$(console_bytes a); sleep 1.5; c1=$(console_bytes a)
-check "the paused guest is silent (console $c0 → $c1 bytes in 1.5 s)" [ -n "$c0" -a "$c0" = "$c1" ]
+# A running guest prints a GUEST line every 0.5 s (slower under load).
+c0=$(console_bytes a); sleep 3; c1=$(console_bytes a)
+check "the paused guest is silent (console $c0 → $c1 bytes in 3 s)" [ -n "$c0" -a "$c0" = "$c1" ]
 check "resume succeeds" bash -c "echo resume > '$MNT/a/ctl'"
 check "a reads running" reads_as "$MNT/a/state" running
 CONSOLE_FROM=$(console_bytes a)
