@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# Runs CUnit test programs given as arguments; prints one line per program
-# and exits non-zero if any failed.  77 from a program means skipped.
+# Runs the CUnit test programs given as arguments, one after the other, each
+# under a time limit (UNIT_TIMEOUT seconds, default 300; UNIT_TIMEOUT_<name>
+# for one program; a longer need declared in its source as
+# "test-timeout: SECONDS"); prints one verdict line per program, the skips
+# and failures, and "units: N passed, N failed, N skipped".
+#
+# Exit 0 passed, 77 skipped (SKIP-PROGRAM line), anything else or a timeout
+# failed.  Each SKIP-CASE line of a program adds one skipped case.  Under
+# CI=true a skip is a failure unless its capability is in tests/skip-allowed.
+# Exits non-zero if anything failed or nothing passed.  docs/testing.md.
 set -u
-pass=0 fail=0 skip=0
+. "$(dirname "$0")/e2e/lib.sh"
+UNIT_TIMEOUT=${UNIT_TIMEOUT:-300}
+RUN_LIMIT_VAR="UNIT_TIMEOUT or UNIT_TIMEOUT_<program>"
 for t in "$@"; do
-	out=$("$t" 2>&1); rc=$?
-	if [ $rc -eq 0 ]; then
-		pass=$((pass + 1)); echo "PASS $t"
-	elif [ $rc -eq 77 ]; then
-		skip=$((skip + 1)); echo "SKIP $t"
-	else
-		fail=$((fail + 1)); echo "FAIL $t (exit $rc)"; printf '%s\n' "$out" | tail -n 60
-	fi
-	printf '%s\n' "$out" | grep -E '^\s+(asserts|tests)\s' | sed "s|^|    $(basename "$t"): |"
+	name=$(basename "$t")
+	limit=$(test_limit "$name" "$ROOT/tests/unit/$name.c" "$UNIT_TIMEOUT" UNIT_TIMEOUT)
+	log=$(mktemp)
+	run_limited "$t" "$limit" "$log" "$t"; rc=$?
+	runner_verdict "$t" "$rc" "$log"
+	[ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || tail -n 60 "$log"
+	grep -E '^\s+(asserts|tests)\s' "$log" | sed "s|^|    $name: |"
+	rm -f "$log"
 done
-echo "units: $pass passed, $fail failed, $skip skipped"
-[ $fail -eq 0 ]
+runner_summary units

@@ -1,13 +1,31 @@
 # Shared helpers for the end-to-end tests: mount a fresh sandboxfs on a
 # temporary directory, drive it with echo/cat, read the guest's console.
-# Sourced by tests/e2e/test_*.sh.  Exit 77 = the machine lacks a capability.
+# Sourced by tests/e2e/test_*.sh, and by the runners (tests/run-units.sh,
+# tests/run-e2e.sh) for the skip policy and the per-test time limit at the
+# end of this file.  docs/testing.md describes both.
+#
+# Skips: `skip CAPABILITY REASON...` ends the test with exit 77 after one
+# line "SKIP-PROGRAM CAPABILITY: REASON"; `skip_case CAPABILITY REASON...`
+# prints "SKIP-CASE CAPABILITY: REASON" for a part left out and goes on.
+# CAPABILITY is one word naming what the machine lacks.  The runner counts
+# both; under CI=true a skip whose capability is not in tests/skip-allowed
+# is a failure.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=$ROOT/build/sandboxfs
 GUEST=$ROOT/build/guest
 FAILS=0
 
-skip() { echo "SKIP: $*"; exit 77; }
+# A capability is one word without ':' (the separator of the skip line).
+skip_word() { local w=${1:-unnamed}; w=${w//[[:space:]:]/-}; echo "${w:-unnamed}"; }
+skip() { # skip CAPABILITY REASON...  (one argument: an unnamed capability)
+	[ $# -ge 2 ] || set -- unnamed "$@"
+	echo "SKIP-PROGRAM $(skip_word "$1"): ${*:2}"
+	exit 77
+}
+skip_case() { # skip_case CAPABILITY REASON...
+	echo "SKIP-CASE $(skip_word "$1"): ${*:2}"
+}
 ok() { echo "ok - $*"; }
 fail() {
 	echo "FAIL - $*"; FAILS=$((FAILS + 1))
@@ -22,17 +40,19 @@ check() { # check DESC CMD...
 }
 
 e2e_requirements() {
-	[ "$(id -u)" = 0 ] || skip "needs root (mounting FUSE, running QEMU)"
-	[ -c /dev/fuse ] || skip "no /dev/fuse on this machine"
-	command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
-	[ -x /usr/bin/qemu-system-x86_64 ] || skip "qemu-system-x86_64 is not installed"
-	[ -r "$GUEST/vmlinuz" ] && [ -r "$GUEST/initramfs.cpio.gz" ] || skip "built-in guest missing (make guest)"
-	[ -x "$BIN" ] || skip "sandboxfs not built"
+	[ "$(id -u)" = 0 ] || skip root "needs root (mounting FUSE, running QEMU)"
+	[ -c /dev/fuse ] || skip /dev/fuse "no /dev/fuse on this machine"
+	command -v fusermount3 >/dev/null || skip fusermount3 "fusermount3 is not installed (scripts/deps.sh)"
+	[ -x /usr/bin/qemu-system-x86_64 ] || skip qemu-system-x86_64 "qemu-system-x86_64 is not installed (scripts/deps.sh)"
+	[ -r "$GUEST/vmlinuz" ] && [ -r "$GUEST/initramfs.cpio.gz" ] || skip guest "built-in guest missing (make guest)"
+	[ -x "$BIN" ] || skip sandboxfs-binary "sandboxfs not built (make all)"
 }
 
-# e2e_mount: start the daemon on $MNT with state in $STATE.
+# e2e_mount: start the daemon on $MNT with state in $STATE.  The temporary
+# tree lives under $E2E_TMPDIR when the runner gives one (so that it can
+# sweep what a killed test left), else under /tmp.
 e2e_mount() {
-	T=$(mktemp -d /tmp/sandboxfs-e2e.XXXXXX)
+	T=$(mktemp -d "${E2E_TMPDIR:-/tmp}/sandboxfs-e2e.XXXXXX")
 	MNT=$T/mnt STATE=$T/state LOG=$T/daemon.log
 	mkdir -p "$MNT"
 	# E2E_WRAP runs the daemon under a tool, e.g. E2E_WRAP="valgrind --log-file=/tmp/vg.%p".
@@ -54,16 +74,48 @@ e2e_cleanup() {
 	[ -n "${T:-}" ] && rm -rf "$T"
 }
 
+# mounted: the sandboxfs of this test is mounted at $MNT (and answers).
+mounted() { mountpoint -q "$MNT" && [ -r "$MNT/version" ]; }
+
 # write_expect FILE VALUE ERRTEXT: the write must fail with that strerror text.
 write_expect() {
 	local out
-	out=$( { echo "$2" > "$1"; } 2>&1 )
+	if out=$( { echo "$2" > "$1"; } 2>&1 ); then
+		echo "  write '$2' > $1 succeeded; wanted: $3"
+		return 1
+	fi
 	case "$out" in *"$3"*) return 0 ;; esac
-	echo "  write '$2' > $1 gave: ${out:-success}; wanted: $3"
+	echo "  write '$2' > $1 gave: $out; wanted: $3"
 	return 1
 }
 
-# wait_for SECONDS CMD...: poll until CMD succeeds.
+# fails_with ERRTEXT CMD...: CMD must fail (non-zero exit) and say ERRTEXT
+# (a strerror text) on stdout/stderr, on a mounted fs.
+fails_with() {
+	local want=$1 out; shift
+	if out=$("$@" 2>&1); then
+		echo "  $* succeeded; wanted: $want"
+		return 1
+	fi
+	case "$out" in *"$want"*) ;; *) echo "  $* gave: $out; wanted: $want"; return 1 ;; esac
+	mounted || { echo "  (and $MNT is not mounted)"; return 1; }
+}
+
+# gone PATH: PATH does not exist, on a mounted fs (an unmounted one hides
+# everything).
+gone() { mounted && [ ! -e "$1" ]; }
+
+# reads_as FILE WANT: FILE reads successfully and its content is exactly WANT
+# (trailing newlines aside); `reads_as FILE ""` asserts an empty file.
+reads_as() {
+	local got
+	got=$(cat "$1") || { echo "  cat $1 failed"; return 1; }
+	[ "$got" = "$2" ] && return 0
+	echo "  $1 reads '$got'; wanted '$2'"
+	return 1
+}
+
+# wait_for SECONDS CMD...: poll until CMD succeeds; 1 when it never did.
 wait_for() {
 	local t=$1; shift
 	local end=$((SECONDS + t))
@@ -76,3 +128,187 @@ wait_for() {
 # ${CONSOLE_FROM:-0}) matches the extended regex PATTERN.
 guest_line() { tail -c +$(( ${CONSOLE_FROM:-0} + 1 )) "$MNT/$1/console" | tr -d '\r' | grep -a '^GUEST cpus=' | tail -n1; }
 guest_says() { guest_line "$1" | grep -Eq "$2"; }
+
+# ---------------------------------------------------------------------
+# For the runners (tests/run-units.sh, tests/run-e2e.sh).
+
+# The skip allow-list: tests/skip-allowed, one capability per line.
+SKIP_ALLOWED_FILE=$ROOT/tests/skip-allowed
+# skip_allowed CAPABILITY: may a CI machine lack it?
+skip_allowed() {
+	local cap=$1 c _
+	while read -r c _; do
+		case "$c" in '' | '#'*) continue ;; esac
+		[ "$c" = "$cap" ] && return 0
+	done < "$SKIP_ALLOWED_FILE"
+	return 1
+}
+in_ci() { [ "${CI:-}" = true ]; }
+
+# skip_records LOG: the skips a test's output reports, one per line as
+# "KIND CAPABILITY REASON" (KIND is CASE or PROGRAM).  An older-style
+# "SKIP: reason" / "SKIP part: reason" line counts as a CASE of capability
+# "unnamed".
+skip_records() {
+	sed -nE -e 's/^SKIP-(CASE|PROGRAM) ([^ :]+): ?(.*)$/\1 \2 \3/p' \
+		-e 's/^[[:space:]]*SKIP(:| )[[:space:]]*(.*)$/CASE unnamed \2/p' "$1"
+}
+
+# The verdict of one program or script, into the runner's counters
+# R_PASS R_FAIL R_SKIP and the lists R_SKIPS / R_FAILS ("NAME: text" lines):
+#   exit 0   passed; each skip line adds one skipped case;
+#   exit 77  one skipped program, however many lines explain it (listed
+#            together; none: an unnamed capability);
+#   else     failed (a timeout is a failure); its skip lines still count.
+# Under CI=true a skip whose capability is not in tests/skip-allowed fails
+# the program instead of counting as skipped.
+R_PASS=0 R_FAIL=0 R_SKIP=0 R_SKIPS=() R_FAILS=()
+runner_verdict() { # runner_verdict NAME RC LOG
+	local name=$1 rc=$2 log=$3 kind cap reason verdict r denied=0 allowed=0 whole=
+	local -a recs=()
+	mapfile -t recs < <(skip_records "$log")
+	if [ "$rc" -eq 77 ] && [ ${#recs[@]} -eq 0 ]; then
+		recs=("PROGRAM unnamed exit 77 without a SKIP line")
+	fi
+	for r in "${recs[@]}"; do
+		read -r kind cap reason <<<"$r"
+		if in_ci && ! skip_allowed "$cap"; then
+			denied=$((denied + 1))
+			R_FAILS+=("$name: skip of '$cap' is not allowed under CI=true (not in tests/skip-allowed): $reason")
+			echo "FAIL $name: skipped for '$cap' ($reason), and CI=true allows only the capabilities in tests/skip-allowed"
+		else
+			allowed=$((allowed + 1))
+			if [ "$rc" -eq 77 ]; then
+				whole="${whole:+$whole; }$cap: $reason"
+			else
+				R_SKIPS+=("$name: $cap: $reason")
+				R_SKIP=$((R_SKIP + 1))
+			fi
+		fi
+	done
+	if [ "$denied" -gt 0 ] && [ "$rc" -eq 0 -o "$rc" -eq 77 ]; then
+		verdict=FAIL
+	elif [ "$rc" -eq 0 ]; then
+		verdict=PASS
+	elif [ "$rc" -eq 77 ]; then
+		verdict=SKIP
+	else
+		verdict=FAIL
+	fi
+	case $verdict in
+	PASS) R_PASS=$((R_PASS + 1))
+	      if [ "$allowed" -gt 0 ]; then echo "PASS $name ($allowed skipped inside)"; else echo "PASS $name"; fi ;;
+	SKIP) R_SKIP=$((R_SKIP + 1)); R_SKIPS+=("$name: $whole"); echo "SKIP $name ($whole)" ;;
+	FAIL) R_FAIL=$((R_FAIL + 1))
+	      [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || R_FAILS+=("$name: $(fail_reason "$rc")")
+	      echo "FAIL $name ($(fail_reason "$rc"))" ;;
+	esac
+}
+fail_reason() {
+	case $1 in
+	0 | 77) echo "a skip CI does not allow" ;;
+	124) echo "timed out" ;;
+	*) echo "exit $1" ;;
+	esac
+}
+
+# runner_summary SUITE: the suite's lines for tests/run-all.sh, then its
+# closing line; returns 1 when anything failed or nothing passed at all
+# (a run where everything was skipped tested nothing).
+runner_summary() {
+	local s
+	if [ "$R_PASS" -eq 0 ] && [ "$R_FAIL" -eq 0 ]; then
+		R_FAIL=$((R_FAIL + 1))
+		R_FAILS+=("$1: nothing passed: every test was skipped (or there was none)")
+		echo "FAIL $1: nothing passed, every test was skipped (or there was none)"
+	fi
+	for s in "${R_SKIPS[@]}"; do echo "SKIPPED $s"; done
+	for s in "${R_FAILS[@]}"; do echo "FAILED $s"; done
+	echo "$1: $R_PASS passed, $R_FAIL failed, $R_SKIP skipped"
+	[ "$R_FAIL" -eq 0 ]
+}
+
+# test_limit NAME SOURCE DEFAULT PREFIX: the time limit, in seconds, of one
+# test: the environment's ${PREFIX}_NAME if set (e.g. E2E_TIMEOUT_test_slice);
+# else the larger of DEFAULT and what SOURCE declares on a line
+# "test-timeout: SECONDS" (in a comment, within its first 40 lines).
+test_limit() {
+	local name=$1 src=$2 def=$3 var="${4}_${1//[^A-Za-z0-9_]/_}" want=
+	if [ -n "${!var:-}" ]; then echo "${!var}"; return; fi
+	[ -r "$src" ] && want=$(head -n 40 "$src" | sed -nE 's/.*test-timeout: *([0-9]+).*/\1/p' | head -n1)
+	if [ -n "$want" ] && [ "$want" -gt "$def" ]; then echo "$want"; else echo "$def"; fi
+}
+
+# descendants PID: "pid start-time" of every process below PID.
+descendants() {
+	ps -e -o pid=,ppid=,lstart= | awk -v root="$1" '
+		{ kids[$2] = kids[$2] " " $1; st = $3; for (i = 4; i <= NF; i++) st = st "_" $i; start[$1] = st }
+		END { n = split(kids[root], q, " ")
+		      while (n > 0) { p = q[n--]; print p, start[p]
+		                      m = split(kids[p], k, " "); for (i = 1; i <= m; i++) q[++n] = k[i] } }'
+}
+# alive PID START: that very process (not a reused pid, not a zombie) lives.
+alive() {
+	local st s
+	st=$(ps -o lstart= -p "$1" 2>/dev/null) || return 1
+	s=$(ps -o stat= -p "$1" 2>/dev/null)
+	case "$s" in Z*) return 1 ;; esac
+	st=$(echo $st | tr ' ' _)
+	[ "$st" = "$2" ]
+}
+
+# run_note LOG TEXT: a line of the runner's own into the test's log (and on
+# stdout too when the log is streamed, since the stream has ended).
+run_note() { echo "$2" >> "$1"; [ "${RUN_STREAM:-0}" = 1 ] && echo "$2"; return 0; }
+
+# run_limited NAME LIMIT LOG CMD...: run CMD, its output to LOG (and copied
+# to stdout as it comes when RUN_STREAM=1), under coreutils timeout in a
+# process group of its own: after LIMIT seconds the group gets SIGTERM, 10 s
+# later SIGKILL, and the run says so naming NAME and the limit.  Whatever
+# CMD started that left the group (QEMU runs in its own session) and still
+# runs after it is killed too, by pid.  Returns CMD's status, 124 when it
+# timed out, or 1 when it left processes behind.
+run_limited() {
+	local name=$1 limit=$2 log=$3; shift 3
+	local seen tail_pid= rc t0=$SECONDS p st left=0
+	seen=$(mktemp)
+	: > "$log"
+	timeout --kill-after=10 "$limit" "$@" > "$log" 2>&1 < /dev/null &
+	local tpid=$!
+	[ "${RUN_STREAM:-0}" = 1 ] && { tail -n +1 -f --pid="$tpid" "$log" & tail_pid=$!; }
+	local n=0
+	while kill -0 "$tpid" 2>/dev/null; do
+		descendants "$tpid" >> "$seen"
+		# Often at first (most unit programs take well under a second), then
+		# twice a second.
+		if [ $((n += 1)) -le 10 ]; then sleep 0.1; else sleep 0.5; fi
+	done
+	wait "$tpid"; rc=$?
+	[ -n "$tail_pid" ] && wait "$tail_pid"
+	if [ "$rc" -eq 124 ] || { [ "$rc" -eq 137 ] && [ $((SECONDS - t0)) -ge "$limit" ]; }; then
+		run_note "$log" "TIMEOUT $name: still running after its limit of ${limit} s; killed with its process group"
+		run_note "$log" "  (raise it with ${RUN_LIMIT_VAR:-its timeout variable} or a 'test-timeout: SECONDS' line in the test; docs/testing.md)"
+		rc=124
+	fi
+	# What escaped the process group: give it 3 s to finish, then kill it.
+	local -a stray=()
+	for _ in 1 2 3 4; do
+		stray=()
+		while read -r p st; do
+			[ -n "$p" ] && alive "$p" "$st" && stray+=("$p $st")
+		done < <(sort -u "$seen")
+		[ ${#stray[@]} -eq 0 ] && break
+		[ "$rc" -eq 124 ] && break
+		sleep 1
+	done
+	for s in "${stray[@]}"; do
+		read -r p st <<<"$s"
+		alive "$p" "$st" || continue
+		run_note "$log" "LEFTOVER $name: pid $p ($(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | cut -c1-160)) still ran after the test; killed"
+		kill -KILL "$p" 2>/dev/null
+		left=$((left + 1))
+	done
+	rm -f "$seen"
+	[ "$rc" -eq 0 ] && [ "$left" -gt 0 ] && rc=1
+	return "$rc"
+}

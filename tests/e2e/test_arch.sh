@@ -6,15 +6,18 @@
 # rules come back from write() as EINVAL with the rule in `error`.
 set -u
 . "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || skip "needs root (mounting FUSE)"
-[ -c /dev/fuse ] || skip "no /dev/fuse on this machine"
-command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
-[ -x "$BIN" ] || skip "sandboxfs not built"
+[ "$(id -u)" = 0 ] || skip root "needs root (mounting FUSE)"
+[ -c /dev/fuse ] || skip /dev/fuse "no /dev/fuse on this machine"
+command -v fusermount3 >/dev/null || skip fusermount3 "fusermount3 is not installed (scripts/deps.sh)"
+[ -x "$BIN" ] || skip sandboxfs-binary "sandboxfs not built (make all)"
 trap e2e_cleanup EXIT
 e2e_mount
 
 has_line() { grep -qxF -- "$2" "$1"; }
 has_text() { grep -qF -- "$2" "$1"; }
+# lacks_text FILE TEXT: FILE reads, and TEXT is not in it (a failed read
+# is not an absence).
+lacks_text() { local c; c=$(cat "$1") || return 1; ! grep -qF -- "$2" <<<"$c"; }
 
 # aarch64
 A=$MNT/arm
@@ -26,7 +29,7 @@ check "cmdline starts with qemu-system-aarch64" [ "$(head -n1 "$A/cmdline")" = /
 check "cmdline machine virt, gic-version=3 under TCG" has_line "$A/cmdline" "virt,usb=off,gic-version=3"
 check "cmdline -cpu max" bash -c "grep -A1 -x -- -cpu '$A/cmdline' | grep -qx max"
 check "cmdline kernel params as Kata's arm64" has_text "$A/cmdline" "console=ttyAMA0 console=hvc0 console=hvc1 iommu.passthrough=0"
-check "no x86 -global on aarch64" bash -c "! grep -q kvm-pit '$A/cmdline'"
+check "no x86 -global on aarch64" lacks_text "$A/cmdline" kvm-pit
 check "cmdline root ports on pcie.0" has_line "$A/cmdline" "pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x2"
 check "bridges/rp0 is a pcie-root-port" has_line "$A/bridges/rp0" "type pcie-root-port"
 check "kvm on a foreign arch is EINVAL" write_expect "$A/config" '{"accel":"kvm"}' "Invalid argument"
@@ -71,4 +74,6 @@ check "x86 addr" [ "$(cat "$Z/devices/d1/addr")" = 02/00 ]
 check "x86 cmdline" [ "$(head -n1 "$Z/cmdline")" = /usr/bin/qemu-system-x86_64 ]
 
 check "rmdir the sandboxes" rmdir "$A" "$P" "$Z"
+check "they are gone" bash -c "mountpoint -q '$MNT' && [ -z \"\$(ls '$MNT' | grep -vx 'README\|version')\" ] && [ -r '$MNT/version' ]"
+echo "arch: $FAILS failure(s)"
 [ "$FAILS" -eq 0 ]

@@ -9,8 +9,8 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 e2e_requirements
-command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
-unshare -n true 2>/dev/null || skip "cannot create a network namespace here"
+command -v unshare >/dev/null || skip unshare "unshare (util-linux) is not installed"
+unshare -n true 2>/dev/null || skip netns "cannot create a network namespace here"
 trap e2e_cleanup EXIT
 E2E_WRAP="unshare -n" e2e_mount
 S=$MNT/hp
@@ -18,10 +18,11 @@ mkdir "$S"
 # 40 root ports do not fit one per PCI device: they are packed eight
 # functions to a device, so every hotplug below lands on a function of a
 # multifunction slot (rp0 at 02.0, rp1 at 02.1, ...).
-echo '{"root_ports":40,"memory_slots":2,"maxmem_mib":1024}' > "$S/config"
-echo start > "$S/ctl"
+check "config: 40 root ports, 2 DIMM slots" bash -c "echo '{\"root_ports\":40,\"memory_slots\":2,\"maxmem_mib\":1024}' > '$S/config'"
+check "start" bash -c "echo start > '$S/ctl'"
 check "guest boots" wait_for 90 guest_says hp 'ncpus=1 '
 mem0=$(guest_line hp | sed 's/.* mem=\([0-9]*\).*/\1/')
+check "the guest reports its MemTotal ($mem0 kB)" bash -c "[[ '$mem0' =~ ^[0-9]+\$ ]]"
 
 for n in d1 d2 s1; do truncate -s 32M "$T/$n.img"; done
 add() { echo "$1" > "$S/devices/add"; }
@@ -49,7 +50,7 @@ check "guest lost sda" wait_for 30 guest_says hp 'blk=vdb net=- '
 check "remove d2" rm_dev d2
 check "guest has no disk left" wait_for 30 guest_says hp 'blk=- net=- '
 check "every slot free again" [ "$(cat "$S"/bridges/* | grep -c '^slot 0 -$')" = 40 ]
-check "no device left" [ -z "$(ls "$S/devices" | grep -v '^add$\|^remove$')" ]
+check "no device left (devices/ lists add and remove only)" bash -c "l=\$(ls '$S/devices') && [ \"\$(echo \$l)\" = 'add remove' ]"
 
 # A NIC whose tap descriptors the daemon opens and hands over with getfd.
 check "hot-add a 2-queue NIC with pass_fds" add '{"type":"net","id":"n2","ifname":"sbxtap1","queues":2,"pass_fds":true}'
@@ -58,17 +59,17 @@ check "remove it" rm_dev n2
 check "guest lost it" wait_for 30 guest_says hp 'net=- '
 
 # Memory.
-check "memory/target shows the boot size" [ "$(cat "$S/memory/target")" = 256 ]
+check "memory/target shows the boot size" reads_as "$S/memory/target" 256
 check "hot-add 256 MiB" bash -c "echo 512 > '$S/memory/target'"
 mem_grew() { local m; m=$(guest_line hp | sed 's/.* mem=\([0-9]*\).*/\1/'); [ $((m - mem0)) -eq 262144 ]; }
 check "guest MemTotal grew by 256 MiB" wait_for 30 mem_grew
-check "one DIMM listed" [ "$(cat "$S/memory/hotplugged")" = "dimm0 256" ]
+check "one DIMM listed" reads_as "$S/memory/hotplugged" "dimm0 256"
 check "past maxmem is ERANGE" write_expect "$S/memory/target" 2048 "Numerical result out of range"
 check "not a multiple of the block size is EINVAL" write_expect "$S/memory/target" 600 "Invalid argument"
 check "shrink back to the boot size" bash -c "echo 256 > '$S/memory/target'"
 check "guest MemTotal back" wait_for 30 guest_says hp " mem=$mem0( |\$)"
 
-echo stop > "$S/ctl"
+check "stop" bash -c "echo stop > '$S/ctl'"
 fusermount3 -u "$MNT"; wait "$DAEMON"; DAEMON=
 if pgrep -f "^/usr/bin/qemu-system.*$STATE" >/dev/null; then fail "no qemu left behind"; else ok "no qemu left behind"; fi
 echo "hotplug: $FAILS failure(s)"

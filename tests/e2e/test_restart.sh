@@ -9,12 +9,30 @@ e2e_requirements
 trap e2e_cleanup EXIT
 e2e_mount
 
-# Every file of every sandbox but the console (which grows), as one text.
+# Every readable file of every sandbox but the console (which grows) and
+# events (a stream), as one text: names and contents.  Only successful reads
+# count: a file that fails to read (even the same way twice) makes the
+# snapshot fail, saying which on stderr.  Write-only files (devices/add,
+# devices/remove: mode 0200) are not read.
 snapshot() {
-	local f
-	for f in $(cd "$MNT" && find . -type f ! -name console ! -name events | sort); do
-		printf '== %s\n' "$f"; cat "$MNT/$f" 2>&1
+	local f out list bad=0
+	list=$(cd "$MNT" && find . -type f -perm -u=r ! -name console ! -name events | sort) || return 1
+	[ -n "$list" ] || { echo "  snapshot: no file under $MNT" >&2; return 1; }
+	for f in $list; do
+		if out=$(cat "$MNT/$f" 2>&1); then
+			printf '== %s\n%s\n' "$f" "$out"
+		else
+			echo "  snapshot: reading $f failed: $out" >&2
+			bad=1
+		fi
 	done
+	return $bad
+}
+# the_same BEFORE AFTER: identical, else the first differences.
+the_same() {
+	[ "$1" = "$2" ] && return 0
+	diff <(echo "$1") <(echo "$2") | head -20
+	return 1
 }
 restart_daemon() { # restart_daemon SIGNAL
 	kill "-$1" "$DAEMON"; wait "$DAEMON" 2>/dev/null
@@ -22,7 +40,7 @@ restart_daemon() { # restart_daemon SIGNAL
 	fusermount3 -uz "$MNT" 2>/dev/null
 	"$BIN" -f --state-dir="$STATE" --log="$LOG" "$MNT" &
 	DAEMON=$!
-	wait_for 5 mountpoint -q "$MNT"
+	check "the daemon is back and mounted after SIG$1" wait_for 5 mounted
 }
 
 for n in a b c; do
@@ -38,14 +56,15 @@ for n in a b c; do
 done
 for n in a b c; do check "$n sees 2 CPUs and vda" wait_for 30 guest_says $n 'ncpus=2 blk=vda '; done
 pids=$(cat "$MNT"/{a,b,c}/pid | tr '\n' ' ')
-before=$(snapshot)
+check "three QEMU pids ($pids)" [ "$(echo $pids | wc -w)" = 3 ]
+before=$(snapshot); check "every file reads before SIGTERM" [ $? -eq 0 ]
 
 # 1. SIGTERM: QEMUs keep running, the next daemon re-adopts them.
 restart_daemon TERM
-check "QEMUs survived SIGTERM of the daemon" bash -c "for p in $pids; do [ -d /proc/\$p ] || exit 1; done"
-after=$(snapshot)
-check "every file byte-identical after SIGTERM + restart" [ "$before" = "$after" ]
-[ "$before" = "$after" ] || diff <(echo "$before") <(echo "$after") | head -20
+check "QEMUs survived SIGTERM of the daemon" bash -c "[ -n '$pids' ] && for p in $pids; do [ -d /proc/\$p ] || exit 1; done"
+after=$(snapshot); check "every file reads after SIGTERM + restart" [ $? -eq 0 ]
+check "every file byte-identical after SIGTERM + restart" the_same "$before" "$after"
+check "... and they say running, as before" bash -c "[ \"\$(cat '$MNT'/{a,b,c}/state | sort -u)\" = running ]"
 CONSOLE_FROM=$(stat -c %s "$MNT/a/console")
 check "the guest console goes on" wait_for 10 guest_says a 'ncpus=2 '
 check "hotplug works after re-adoption" bash -c "echo 3 > '$MNT/a/cpus/target'"
@@ -55,24 +74,24 @@ check "disk hot-add after re-adoption" bash -c "echo '{\"type\":\"block\",\"id\"
 check "guest a sees vdb" wait_for 30 guest_says a 'blk=vda,vdb '
 
 # 2. SIGKILL: no clean shutdown, the state on disk is still consistent.
-before=$(snapshot)
+before=$(snapshot); check "every file reads before SIGKILL" [ $? -eq 0 ]
 restart_daemon KILL
-after=$(snapshot)
-check "every file byte-identical after SIGKILL + restart" [ "$before" = "$after" ]
-[ "$before" = "$after" ] || diff <(echo "$before") <(echo "$after") | head -20
+after=$(snapshot); check "every file reads after SIGKILL + restart" [ $? -eq 0 ]
+check "every file byte-identical after SIGKILL + restart" the_same "$before" "$after"
 check "hotplug works after SIGKILL" bash -c "echo 3 > '$MNT/b/cpus/target'"
 check "guest b sees 3 CPUs" wait_for 30 guest_says b 'ncpus=3 '
 
 # 3. A QEMU that dies while no daemon runs shows crashed.
 kill -TERM "$DAEMON"; wait "$DAEMON" 2>/dev/null; DAEMON=
 cpid=$(grep -o '"pid": [0-9]*' "$STATE/c/sandbox.json" | grep -o '[0-9]*$')
-kill -9 "$cpid"
+check "c's pid is on disk ($cpid)" [ -n "$cpid" ]
+check "c's QEMU is killed while no daemon runs" kill -9 "$cpid"
 "$BIN" -f --state-dir="$STATE" --log="$LOG" "$MNT" &
 DAEMON=$!
-wait_for 5 mountpoint -q "$MNT"
-check "c shows crashed" [ "$(cat "$MNT/c/state")" = crashed ]
+check "the daemon is back and mounted" wait_for 5 mounted
+check "c shows crashed" reads_as "$MNT/c/state" crashed
 check "c's error says it was lost" grep -q "lost while sandboxfs was not running" "$MNT/c/error"
-check "a is still running" [ "$(cat "$MNT/a/state")" = running ]
+check "a is still running" reads_as "$MNT/a/state" running
 check "c can be started again" bash -c "echo start > '$MNT/c/ctl'"
 
 for n in a b c; do echo stop > "$MNT/$n/ctl"; done
