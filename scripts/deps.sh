@@ -6,7 +6,7 @@
 # libclang-rt-dev holds libFuzzer (only recommended by clang).
 set -euo pipefail
 PKGS=(build-essential pkg-config libfuse3-dev fuse3 libjson-c-dev libcunit1-dev
-      qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-misc busybox-static cpio kmod gzip procps util-linux iproute2 valgrind clang libclang-rt-dev ${EXTRA_PKGS:-})
+      qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-misc busybox-static cpio kmod gzip procps util-linux iproute2 valgrind clang libclang-rt-dev python3 ${EXTRA_PKGS:-})
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

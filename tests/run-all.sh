@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make check`: unit tests, the same under ASan/UBSan, then the end-to-end
+# `make check`: the layout rules, unit tests, the same under ASan/UBSan, then the end-to-end
 # tests against real QEMU.  Lists every skip (test, capability, reason) and
 # every failure, then ends with one summary line:
 #     check: N passed, N failed, N skipped
@@ -28,6 +28,7 @@ run() {
 		total_fail=$((total_fail + 1)); fails+=("$name: the runner exited $rc")
 	fi
 }
+run static tests/run-static.sh
 run units tests/run-units.sh build/unit/test_*
 echo "--- the same under AddressSanitizer + UndefinedBehaviorSanitizer"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

@@ -34,15 +34,8 @@
 # skip is allowed: it exits 1 with the reason instead.
 set -u
 . "$(dirname "$0")/lib.sh"
-# A skipped real-QEMU test must not pass for a green CI run.
-skip() {
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL - CI=true allows no skip of a real-QEMU test: $*"
-		exit 1
-	fi
-	echo "SKIP: $*"
-	exit 77
-}
+# lib.sh's skip names the capability; under CI=true the runner fails any
+# skip whose capability is not in tests/skip-allowed (none of these are).
 
 ARCH=${1:-aarch64}
 RMFIX=      # "yes": a default removal wait below RMWAIT is raised (and said)
@@ -63,10 +56,10 @@ s390x)
 	echo "usage: $0 [aarch64|ppc64le|s390x]"; exit 2 ;;
 esac
 
-[ "$(id -u)" = 0 ] || skip "needs root (mounting FUSE, running QEMU)"
-[ -c /dev/fuse ] || skip "no /dev/fuse on this machine"
-command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
-[ -x "$QBIN" ] || skip "$(basename "$QBIN") is not installed (apt-get install $QPKG)"
+[ "$(id -u)" = 0 ] || skip root "needs root (mounting FUSE, running QEMU)"
+[ -c /dev/fuse ] || skip /dev/fuse "no /dev/fuse on this machine"
+command -v fusermount3 >/dev/null || skip fusermount3 "fusermount3 is not installed"
+[ -x "$QBIN" ] || skip "$(basename "$QBIN")" "$(basename "$QBIN") is not installed (apt-get install $QPKG)"
 [ -x "$BIN" ] || { echo "FAIL - sandboxfs not built ($BIN; make)"; exit 1; }
 
 AG=$ROOT/build/guest-$ARCH
@@ -78,7 +71,7 @@ if ! make -s -C "$ROOT" "guest-$ARCH" >"$blog" 2>&1; then
 	why=$(grep -m1 '^guest: unavailable: ' "$blog")
 	if [ -n "$why" ]; then
 		rm -f "$blog"
-		skip "cannot build the $ARCH guest here: ${why#guest: unavailable: }"
+		skip "guest-$ARCH" "cannot build the $ARCH guest here: ${why#guest: unavailable: }"
 	fi
 	tail -n 20 "$blog"
 	rm -f "$blog"
