@@ -176,8 +176,10 @@ static void fill_stat(const struct fs_node *n, struct fs_ctx *c, struct stat *st
 	st->st_gid = info->gid;
 	if (c && c->sb) { /* a sandbox's files take its owner (chown delegates) */
 		pthread_mutex_lock(&c->sb->lock);
-		st->st_uid = c->sb->owner_uid;
-		st->st_gid = c->sb->owner_gid;
+		if (c->sb->owner_uid != VM_OWNER_TREE)
+			st->st_uid = c->sb->owner_uid;
+		if (c->sb->owner_gid != (gid_t)VM_OWNER_TREE)
+			st->st_gid = c->sb->owner_gid;
 		pthread_mutex_unlock(&c->sb->lock);
 	}
 	st->st_atime = st->st_mtime = st->st_ctime = fs_mount_time;

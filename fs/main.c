@@ -260,7 +260,7 @@ int main(int argc, char **argv)
 				      .user_sandboxes = o.user_sandboxes});
 
 	struct vm_settings set = {.state_dir = o.state_dir ? o.state_dir : "/run/sandboxfs",
-				  .stop_on_exit = o.stop_on_exit, .owner_uid = uid, .owner_gid = gid,
+				  .stop_on_exit = o.stop_on_exit,
 				  .cgroup_parent = o.cgroup_parent ? o.cgroup_parent : "sandboxfs"};
 	cleanup_free char *qemu_dirs = o.qemu_dir ? xstrdup(o.qemu_dir) : main_default_qemu_dirs();
 	set.qemu_dirs = vm_settings_dirs(qemu_dirs);

@@ -55,8 +55,15 @@ e2e_mount() {
 	T=$(mktemp -d "${E2E_TMPDIR:-/tmp}/sandboxfs-e2e.XXXXXX")
 	MNT=$T/mnt STATE=$T/state LOG=$T/daemon.log
 	mkdir -p "$MNT"
+	e2e_mount_again
+}
+
+# e2e_mount_again: the daemon once more on the same $MNT and $STATE (after
+# an unmount or a kill), with the options in E2E_ARGS.
+e2e_mount_again() {
 	# E2E_WRAP runs the daemon under a tool, e.g. E2E_WRAP="valgrind --log-file=/tmp/vg.%p".
-	${E2E_WRAP:-} "$BIN" -f --state-dir="$STATE" --log="$LOG" "$MNT" &
+	# shellcheck disable=SC2086
+	${E2E_WRAP:-} "$BIN" -f --state-dir="$STATE" --log="$LOG" ${E2E_ARGS:-} "$MNT" &
 	DAEMON=$!
 	for _ in $(seq 400); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
 	echo "daemon did not mount; log:"; cat "$LOG"; exit 1
@@ -112,6 +119,15 @@ reads_as() {
 	got=$(cat "$1") || { echo "  cat $1 failed"; return 1; }
 	[ "$got" = "$2" ] && return 0
 	echo "  $1 reads '$got'; wanted '$2'"
+	return 1
+}
+
+# reads_as_ls DIR "NAMES": `ls DIR` lists exactly those (space separated).
+reads_as_ls() {
+	local got
+	got=$(ls "$1" | tr '\n' ' ') || { echo "  ls $1 failed"; return 1; }
+	[ "${got% }" = "$2" ] && return 0
+	echo "  ls $1 gives '${got% }'; wanted '$2'"
 	return 1
 }
 

@@ -120,7 +120,7 @@ bool vm_config_paths_differ(const struct vm_config *a, const struct vm_config *b
 {
 	return strcmp(a->qemu, b->qemu) || strcmp(a->kernel, b->kernel) ||
 	       strcmp(a->initrd, b->initrd) || strcmp(a->bios, b->bios) ||
-	       !vm_config_strv_eq(a->pflash, b->pflash);
+	       strcmp(a->netns, b->netns) || !vm_config_strv_eq(a->pflash, b->pflash);
 }
 
 /* ---- lifecycle ---- */

@@ -63,6 +63,7 @@ struct vm_config {
 	char *cpu_max;              /* "max" | "QUOTA PERIOD" (µs, cgroup v2 cpu.max) */
 	int memory_max_mib;         /* QEMU as a whole, guest RAM and overhead; 0: none */
 	int pids_max;               /* 0: none */
+	char *netns;                /* network namespace the taps are in ("" the daemon's) */
 };
 
 /* Daemon-wide defaults the config falls back on (set once by main). */
@@ -121,7 +122,7 @@ struct vm_topology_want vm_config_topology_want(const struct vm_config *cfg);
 void vm_config_topology(const struct vm_config *cfg, struct vm_topology *t);
 
 /* Whether two configs name different host paths (qemu, kernel, initrd,
- * bios, pflash). */
+ * bios, pflash, netns). */
 bool vm_config_paths_differ(const struct vm_config *a, const struct vm_config *b);
 
 /* Effective SMP sockets (sockets, or maxvcpus / (cores * threads)). */

@@ -70,6 +70,9 @@
  *                                     PERIOD 1000..1000000 (cgroup cpu.max) yes
  *   memory_max_mib     int     0      0 = no limit; QEMU's whole use   0..4194304 yes
  *   pids_max           int     0      0 = no limit                  0..4194304 yes
+ *   netns              string  ""     "" or abs path of a network namespace
+ *                                     (/run/netns/NAME, /proc/PID/ns/net): taps
+ *                                     and macvtaps are opened in it         no
  *
  * A [string] key takes a JSON array of strings (at most 16).
  *
@@ -272,6 +275,7 @@ const struct vm_config_key vm_config_schema[] = {
 	{ "cpu_max", S(cpu_max), .sdef = "max", .live = true, .check = vm_config_check_cpu_max },
 	{ "memory_max_mib", I(memory_max_mib, 0, 4194304), .idef = 0, .live = true },
 	{ "pids_max", I(pids_max, 0, 4194304), .idef = 0, .live = true },
+	{ "netns", S(netns), .sdef = "", .check = vm_config_check_opt_path },
 };
 
 const size_t vm_config_schema_len = ARRAY_SIZE(vm_config_schema);

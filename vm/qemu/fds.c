@@ -5,7 +5,9 @@
 
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <linux/if.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
 #include <linux/if_tun.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,34 +23,49 @@
 #include "vm/model/parts.h"
 #include "vm/qemu/cmdline.h"
 
-/* A tap a non-root writer may attach: one that exists and is theirs (its
- * tun owner, or its tun group among theirs); root may take or create any. */
-static int fds_tap_allowed(const struct vm_fd *f, struct err **e)
+/*
+ * Taps and macvtaps are reached from a thread of their own, which enters
+ * the sandbox's network namespace (setns changes the calling thread only)
+ * and, for a non-root writer, takes the writer's uid, gid and groups with
+ * the raw system calls (which change the calling thread only), losing
+ * every capability: the kernel itself then decides, as for the writer,
+ * whether the tap may be attached (its tun owner or group, never a new one
+ * without CAP_NET_ADMIN) and the macvtap's /dev/tapN opened.  The thread
+ * ends with its credentials; the daemon's other threads never change.
+ */
+struct fds_net_job {
+	const struct vm_fd *f;
+	int netns_fd;
+	int fd;
+	struct err *err;
+};
+
+static int fds_net_enter(const struct vm_fd *f, int netns_fd, struct err **e)
 {
+	if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) < 0)
+		return err_sys(e, errno, "%s: enter the network namespace", f->name);
 	if (cred_is_root(&f->cred))
 		return 0;
-	char p[128];
-	snprintf(p, sizeof(p), "/sys/class/net/%s/owner", f->name);
-	cleanup_free char *owner = util_read_file(p, NULL);
-	snprintf(p, sizeof(p), "/sys/class/net/%s/group", f->name);
-	cleanup_free char *group = util_read_file(p, NULL);
-	if (!owner || !group)
-		return err_set(e, EACCES, "tap %s: no such tap (only root may create one)", f->name);
-	long uid = strtol(owner, NULL, 10), gid = strtol(group, NULL, 10);
-	bool ok = uid >= 0 && (uid_t)uid == f->cred.uid;
-	for (int i = -1; !ok && gid >= 0 && i < f->cred.ngroups; i++)
-		ok = (gid_t)gid == (i < 0 ? f->cred.gid : f->cred.groups[i]);
-	if (!ok)
-		return err_set(e, EACCES, "tap %s belongs to uid %ld group %ld, not to uid %u",
-			       f->name, uid, gid, (unsigned)f->cred.uid);
+	const struct cred *c = &f->cred;
+	if (syscall(SYS_setgroups, (size_t)c->ngroups, c->groups) < 0 ||
+	    syscall(SYS_setresgid, c->gid, c->gid, c->gid) < 0 ||
+	    syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0)
+		return err_sys(e, errno, "%s: take the identity of uid %u", f->name, (unsigned)c->uid);
 	return 0;
 }
 
-static int fds_open_tap(const struct vm_fd *f, struct err **e)
+static int fds_net_open(const struct vm_fd *f, struct err **e)
 {
-	int r = fds_tap_allowed(f, e);
-	if (r < 0)
-		return r;
+	if (f->src == VM_FD_MACVTAP) {
+		unsigned idx = if_nametoindex(f->name);
+		if (!idx)
+			return err_sys(e, errno, "macvtap %s", f->name);
+		char p[32];
+		snprintf(p, sizeof(p), "/dev/tap%u", idx);
+		int fd = open(p, O_RDWR | O_CLOEXEC);
+		return fd < 0 ? err_sys(e, errno, "macvtap %s: open %s as uid %u", f->name, p,
+					(unsigned)f->cred.uid) : fd;
+	}
 	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return err_sys(e, errno, "open /dev/net/tun");
@@ -58,31 +75,50 @@ static int fds_open_tap(const struct vm_fd *f, struct err **e)
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int err = errno;
 		close(fd);
+		if (err == EPERM && !cred_is_root(&f->cred))
+			return err_set(e, EACCES, "tap %s: uid %u may attach only a tap it owns "
+				       "(ip tuntap add %s mode tap user UID), never create one",
+				       f->name, (unsigned)f->cred.uid, f->name);
 		return err_sys(e, err, "tap %s: TUNSETIFF", f->name);
 	}
 	return fd;
 }
 
-static int fds_open_macvtap(const struct vm_fd *f, struct err **e)
+static void *fds_net_thread(void *arg)
 {
-	char p[128];
-	snprintf(p, sizeof(p), "/sys/class/net/%s/ifindex", f->name);
-	cleanup_free char *idx = util_read_file(p, NULL);
-	if (!idx)
-		return err_sys(e, errno, "macvtap %s: %s", f->name, p);
-	snprintf(p, sizeof(p), "/dev/tap%d", atoi(idx));
-	return cred_open(&f->cred, p, O_RDWR, e);
+	struct fds_net_job *j = arg;
+	j->fd = fds_net_enter(j->f, j->netns_fd, &j->err);
+	if (j->fd == 0)
+		j->fd = fds_net_open(j->f, &j->err);
+	return NULL;
 }
 
-/* Could QEMU, as `q`, open this inode itself (through /proc/self/fd)? */
-static bool fds_qemu_reads(int fd, const struct vm_fds_qemu *q)
+static int fds_open_net(const struct vm_fd *f, const struct vm_fds_ctx *ctx, struct err **e)
+{
+	struct fds_net_job j = {.f = f, .netns_fd = ctx ? ctx->netns_fd : -1, .fd = -1};
+	pthread_t t;
+	int r = pthread_create(&t, NULL, fds_net_thread, &j);
+	if (r)
+		return err_sys(e, r, "pthread_create");
+	pthread_join(t, NULL);
+	if (j.fd < 0) {
+		int code = err_code(j.err);
+		err_set(e, code, "%s", j.err ? j.err->msg : "tap: failed");
+		err_free(&j.err);
+		return -code;
+	}
+	return j.fd;
+}
+
+/* Could QEMU open this inode itself (through /proc/self/fd)? */
+static bool fds_qemu_reads(int fd, const struct vm_fds_ctx *q)
 {
 	struct stat st;
-	if (!q || q->uid == 0)
+	if (!q || q->qemu_uid == 0)
 		return true;
 	if (fstat(fd, &st) < 0)
 		return false;
-	mode_t bit = st.st_uid == q->uid ? S_IRUSR : st.st_gid == q->gid ? S_IRGRP : S_IROTH;
+	mode_t bit = st.st_uid == q->qemu_uid ? S_IRUSR : st.st_gid == q->qemu_gid ? S_IRGRP : S_IROTH;
 	return (st.st_mode & bit) != 0;
 }
 
@@ -108,7 +144,7 @@ static int fds_memfd_copy(int fd, const char *name, struct err **e)
 	return move_fd(m);
 }
 
-static int fds_open_file(const struct vm_fd *f, const struct vm_fds_qemu *q, struct err **e)
+static int fds_open_file(const struct vm_fd *f, const struct vm_fds_ctx *q, struct err **e)
 {
 	int fd = cred_open(&f->cred, f->name, f->flags, e);
 	if (fd < 0 || f->ref != VM_FD_REF_PROC || fds_qemu_reads(fd, q))
@@ -118,7 +154,7 @@ static int fds_open_file(const struct vm_fd *f, const struct vm_fds_qemu *q, str
 	return copy;
 }
 
-static int fds_open_one(const struct vm_fd *f, const struct vm_fds_qemu *q, struct err **e)
+static int fds_open_one(const struct vm_fd *f, const struct vm_fds_ctx *q, struct err **e)
 {
 	int fd = -1;
 	switch (f->src) {
@@ -128,10 +164,8 @@ static int fds_open_one(const struct vm_fd *f, const struct vm_fds_qemu *q, stru
 			return err_sys(e, errno, "open %s", f->name);
 		break;
 	case VM_FD_TUN:
-		fd = fds_open_tap(f, e);
-		break;
 	case VM_FD_MACVTAP:
-		fd = fds_open_macvtap(f, e);
+		fd = fds_open_net(f, q, e);
 		break;
 	case VM_FD_FILE:
 		fd = fds_open_file(f, q, e);
@@ -194,16 +228,17 @@ static int fds_check_socket(const struct vm_fd *f, struct err **e)
 	return 0;
 }
 
-int vm_fds_check(const struct vm_fdplan *plan, struct err **e)
+int vm_fds_check(const struct vm_fdplan *plan, const struct vm_fds_ctx *ctx, struct err **e)
 {
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < plan->n; i++) {
 		const struct vm_fd *f = &plan->v[i];
 		switch (f->src) {
 		case VM_FD_FILE:
-		case VM_FD_MACVTAP: {
+		case VM_FD_TUN:
+		case VM_FD_MACVTAP: { /* a tap attached and let go again is as it was */
 			int fd = f->src == VM_FD_FILE ? cred_open(&f->cred, f->name, f->flags, e)
-						      : fds_open_macvtap(f, e);
+						      : fds_open_net(f, ctx, e);
 			if (fd >= 0)
 				close(fd);
 			r = fd < 0 ? fd : 0;
@@ -213,9 +248,6 @@ int vm_fds_check(const struct vm_fdplan *plan, struct err **e)
 		case VM_FD_LISTEN:
 			r = fds_check_socket(f, e);
 			break;
-		case VM_FD_TUN:
-			r = fds_tap_allowed(f, e);
-			break;
 		case VM_FD_PATH:
 			break;
 		}
@@ -223,7 +255,7 @@ int vm_fds_check(const struct vm_fdplan *plan, struct err **e)
 	return r;
 }
 
-int vm_fds_open(const struct vm_fdplan *plan, const struct vm_fds_qemu *qemu, int *out,
+int vm_fds_open(const struct vm_fdplan *plan, const struct vm_fds_ctx *qemu, int *out,
 		struct err **e)
 {
 	for (size_t i = 0; i < plan->n; i++) {
@@ -312,7 +344,7 @@ static int fds_send(struct qmp_client *qmp, const char *owner, const struct vm_f
 }
 
 int vm_fds_pass_qmp(struct qmp_client *qmp, const char *owner, const struct vm_fdplan *plan,
-		    const struct vm_fds_qemu *qemu, struct json_object *cmds,
+		    const struct vm_fds_ctx *qemu, struct json_object *cmds,
 		    struct vm_fds_passed *passed, int timeout_ms, struct err **e)
 {
 	*passed = (struct vm_fds_passed){0};

@@ -8,6 +8,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include "lib/util.h"
@@ -40,6 +43,12 @@ int vm_access_config(const struct vm_config *cur, const struct vm_config *next,
 		r = access_open(who, "kernel", next->kernel, O_RDONLY, e);
 	if (r == 0 && changed(cur->initrd, next->initrd))
 		r = access_open(who, "initrd", next->initrd, O_RDONLY, e);
+	if (r == 0 && changed(cur->netns, next->netns) && *next->netns) {
+		int fd = vm_access_netns(next, who, e);
+		if (fd >= 0)
+			close(fd);
+		r = fd < 0 ? fd : 0;
+	}
 	if (r == 0 && changed(cur->bios, next->bios))
 		r = access_open(who, "bios", next->bios, O_RDONLY, e);
 	for (size_t i = 0; r == 0 && next->pflash[i]; i++) {
@@ -68,7 +77,7 @@ static int access_root_only(const struct vm_device *d, struct err **e)
 }
 
 int vm_access_device(const struct vm_config *cfg, const char *console_log,
-		     const struct vm_device *d, struct err **e)
+		     const struct vm_fds_ctx *ctx, const struct vm_device *d, struct err **e)
 {
 	int r = access_root_only(d, e);
 	if (r == 0 && d->kind == VM_DEVK_9P) /* QEMU opens the share by path */
@@ -85,7 +94,7 @@ int vm_access_device(const struct vm_config *cfg, const char *console_log,
 	};
 	r = vm_device_parts(d, &env, &parts, e);
 	if (r == 0)
-		r = vm_fds_check(&plan, e);
+		r = vm_fds_check(&plan, ctx, e);
 	vm_dev_parts_release(&parts);
 	vm_fdplan_release(&plan);
 	return r;
@@ -130,4 +139,18 @@ int vm_access_qemu(const char *path, const struct cred *who, const char *const *
 		return err_set(e, EPERM, "qemu: %s must be a regular file owned by root and "
 			       "writable by nobody else", path);
 	return 0;
+}
+
+int vm_access_netns(const struct vm_config *cfg, const struct cred *who, struct err **e)
+{
+	if (!*cfg->netns)
+		return -1;
+	int fd = cred_open(who, cfg->netns, O_RDONLY, e);
+	if (fd < 0)
+		return err_wrap(e, "netns");
+	if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+		close(fd);
+		return err_set(e, EINVAL, "netns: %s is not a network namespace", cfg->netns);
+	}
+	return fd;
 }

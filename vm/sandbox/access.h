@@ -25,8 +25,12 @@ int vm_access_config(const struct vm_config *cur, const struct vm_config *next,
 /* Every host path the device names, as its owner (d->owner) would use it
  * in a sandbox of config `cfg` whose console log is `console_log`.  EPERM
  * for what only root may attach (a VFIO device, a tap QEMU opens itself). */
+struct vm_fds_ctx;
 int vm_access_device(const struct vm_config *cfg, const char *console_log,
-		     const struct vm_device *d, struct err **e);
+		     const struct vm_fds_ctx *ctx, const struct vm_device *d, struct err **e);
+/* The config's network namespace opened as `who` (-1 when there is none);
+ * EINVAL when the file is not a network namespace. */
+int vm_access_netns(const struct vm_config *cfg, const struct cred *who, struct err **e);
 /* The QEMU binary rule: root may name any; anyone else a binary under one
  * of the --qemu-dir directories, owned by root and writable by nobody
  * else.  EPERM saying which directories are allowed. */

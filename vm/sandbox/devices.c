@@ -152,9 +152,13 @@ static int hot_add(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_devi
 		r = vm_dev_parts_qmp(&parts, &cmds, e);
 	vm_dev_parts_release(&parts);
 	struct vm_fds_passed passed = {0};
-	struct vm_fds_qemu who = {sb->qemu_uid, sb->qemu_gid};
+	struct vm_fds_ctx ctx = {.netns_fd = -1};
+	if (r == 0) /* under op_lock: the config holds still */
+		r = vm_sandbox_fds_ctx(sb, &ctx, e);
 	if (r == 0)
-		r = vm_fds_pass_qmp(qmp, d->id, &plan, &who, cmds, &passed, qtmo, e);
+		r = vm_fds_pass_qmp(qmp, d->id, &plan, &ctx, cmds, &passed, qtmo, e);
+	if (ctx.netns_fd >= 0)
+		close(ctx.netns_fd);
 	vm_fdplan_release(&plan);
 	if (r < 0) {
 		if (qmp_client_alive(qmp))
@@ -183,6 +187,19 @@ static int hot_add(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_devi
 		d->nfdsets = passed.nsets;
 		pthread_mutex_unlock(&sb->lock);
 	}
+	return r;
+}
+
+/* Under op_lock, without sb->lock: every host path of the device checked
+ * as its owner, in the sandbox's network namespace. */
+static int access_device(struct vm_sandbox *sb, const struct vm_device *d, struct err **e)
+{
+	struct vm_fds_ctx ctx;
+	int r = vm_sandbox_fds_ctx(sb, &ctx, e);
+	if (r == 0)
+		r = vm_access_device(&sb->cfg, sb->console_log, &ctx, d, e);
+	if (ctx.netns_fd >= 0)
+		close(ctx.netns_fd);
 	return r;
 }
 
@@ -227,15 +244,19 @@ int vm_devices_add_store(struct vm_sandbox *sb, const char *json, const struct c
 	if (r < 0)
 		return r;
 	d->owner = *who;
-	/* What it names on the host, as the writer (a cold device too). */
-	pthread_mutex_lock(&sb->lock);
-	r = vm_access_device(&sb->cfg, sb->console_log, d, e);
-	pthread_mutex_unlock(&sb->lock);
+	pthread_mutex_lock(&sb->op_lock);
+	/* What it names on the host, as the writer (a cold device too).  The
+	 * config only changes under op_lock: read here without sb->lock, which
+	 * is never held while a caller's path is opened (the path may be in
+	 * this very tree, whose handlers take sb->lock). */
+	r = vm_device_check_config(d, &sb->cfg, e);
+	if (r == 0)
+		r = access_device(sb, d, e);
 	if (r < 0) {
+		pthread_mutex_unlock(&sb->op_lock);
 		vm_device_free(d);
 		return r;
 	}
-	pthread_mutex_lock(&sb->op_lock);
 	pthread_mutex_lock(&sb->lock);
 	bool live = vm_state_is_live(sb->state);
 	r = admit(sb, d, live, e);

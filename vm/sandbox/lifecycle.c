@@ -79,7 +79,7 @@ void vm_lifecycle_qmp_callbacks(struct vm_sandbox *sb, struct qmp_callbacks *cb)
 }
 
 
-/* Under sb->lock: what the writers of the sandbox's paths may still use,
+/* Under op_lock, not sb->lock: what the writers of the sandbox's paths may still use,
  * checked again as them (the files, or their rights, may have changed):
  * the QEMU binary, and — when QEMU opens paths itself (not confined) —
  * the config's files and every device's. */
@@ -97,8 +97,13 @@ static int access_start(struct vm_sandbox *sb, struct err **e)
 		r = vm_access_config(&none, &sb->cfg, &sb->cfg_owner, dirs, e);
 		vm_config_release(&none);
 	}
+	struct vm_fds_ctx ctx = {.netns_fd = -1};
+	if (r == 0)
+		r = vm_sandbox_fds_ctx(sb, &ctx, e);
 	for (size_t i = 0; r == 0 && i < sb->ndevs; i++)
-		r = vm_access_device(&sb->cfg, sb->console_log, sb->devs[i], e);
+		r = vm_access_device(&sb->cfg, sb->console_log, &ctx, sb->devs[i], e);
+	if (ctx.netns_fd >= 0)
+		close(ctx.netns_fd);
 	return r;
 }
 
@@ -123,8 +128,6 @@ static int prepare_start(struct vm_sandbox *sb, struct strv *argv, struct vm_fdp
 	}
 	sb->ndevs = keep;
 	int r = vm_config_validate(&sb->cfg, e);
-	if (r == 0) /* what the paths' writers may still use (the same check as at the write) */
-		r = access_start(sb, e);
 	struct vm_cmdline_ctx ctx = vm_sandbox_cmdline_ctx(sb, plan);
 	if (r == 0)
 		r = vm_cmdline_build(&sb->cfg, &sb->topo, sb->devs, sb->ndevs, &ctx, argv, e);
@@ -263,13 +266,19 @@ int vm_lifecycle_start_locked(struct vm_sandbox *sb, struct err **e)
 	pthread_mutex_lock(&sb->lock);
 	int r = prepare_start(sb, &argv, &plan, e);
 	pthread_mutex_unlock(&sb->lock);
+	if (r == 0) /* what the paths' writers may still use, as at the writes */
+		r = access_start(sb, e);
 	/* Descriptors the argv names (files as their writers, taps, vhost). */
 	int *fds = xcalloc(plan.n + 1, sizeof(int));
-	struct vm_fds_qemu who = {sb->qemu_uid, sb->qemu_gid};
+	struct vm_fds_ctx ctx = {.netns_fd = -1};
 	if (r == 0)
 		r = vm_lifecycle_cgroup(sb, e);
 	if (r == 0)
-		r = vm_fds_open(&plan, &who, fds, e);
+		r = vm_sandbox_fds_ctx(sb, &ctx, e);
+	if (r == 0)
+		r = vm_fds_open(&plan, &ctx, fds, e);
+	if (ctx.netns_fd >= 0)
+		close(ctx.netns_fd);
 	if (r == 0) {
 		r = launch(sb, &argv, &plan, fds, e);
 		vm_fds_close(&plan, fds); /* QEMU has its copies */

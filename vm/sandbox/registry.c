@@ -142,9 +142,9 @@ int vm_registry_create(const char *name, const struct cred *who, struct err **e)
 		return err_set(e, EEXIST, "sandbox %s already exists", name);
 	}
 	struct vm_sandbox *sb = vm_sandbox_alloc(name);
-	const struct vm_settings *set = vm_get_settings();
-	sb->owner_uid = cred_is_root(who) ? set->owner_uid : who->uid;
-	sb->owner_gid = cred_is_root(who) ? set->owner_gid : who->gid;
+	/* root's sandboxes follow the tree's owner (--owner) until chowned */
+	sb->owner_uid = cred_is_root(who) ? VM_OWNER_TREE : who->uid;
+	sb->owner_gid = cred_is_root(who) ? (gid_t)VM_OWNER_TREE : who->gid;
 	r = util_mkdir_p(sb->rundir, 0700);
 	if (r < 0) {
 		pthread_rwlock_unlock(&registry_lock);

@@ -14,6 +14,7 @@
 #include "qmp/qmp_client.h"
 #include "vm/qemu/cgroup.h"
 #include "vm/qemu/cmdline.h"
+#include "vm/qemu/fds.h"
 #include "vm/sandbox/access.h"
 
 static const char *const state_names[VM_STATE_COUNT] = {
@@ -133,6 +134,8 @@ struct vm_sandbox *vm_sandbox_alloc(const char *name)
 	pthread_mutex_init(&sb->persist_lock, NULL);
 	sb->refs = 1;
 	sb->pidfd = -1;
+	sb->owner_uid = VM_OWNER_TREE;
+	sb->owner_gid = (gid_t)VM_OWNER_TREE;
 	vm_config_init(&sb->cfg);
 	vm_config_topology(&sb->cfg, &sb->topo);
 	sb->state = VM_CREATED;
@@ -281,10 +284,14 @@ int vm_sandbox_config_store(struct vm_sandbox *sb, const char *json, const struc
 	bool live = vm_state_is_live(sb->state);
 	struct vm_config next = {0};
 	vm_config_copy(&next, &sb->cfg);
+	pthread_mutex_unlock(&sb->lock);
+	/* The config changes only under op_lock: read without sb->lock, which
+	 * is never held while a caller's path is opened. */
 	int r = vm_config_merge(&next, json, live, e);
 	bool paths = r == 0 && vm_config_paths_differ(&sb->cfg, &next);
 	if (paths) /* what the write names on the host, as the writer */
 		r = vm_access_config(&sb->cfg, &next, who, vm_get_settings()->qemu_dirs, e);
+	pthread_mutex_lock(&sb->lock);
 	/* The devices already added must still fit the new config. */
 	for (size_t i = 0; r == 0 && i < sb->ndevs; i++)
 		r = vm_device_check_config(sb->devs[i], &next, e);
@@ -317,6 +324,18 @@ struct vm_cmdline_ctx vm_sandbox_cmdline_ctx(struct vm_sandbox *sb, struct vm_fd
 		.pass_files = vm_settings_confined(), .confine = vm_settings_confined(),
 		.cfg_owner = &sb->cfg_owner,
 	};
+}
+
+int vm_sandbox_fds_ctx(struct vm_sandbox *sb, struct vm_fds_ctx *ctx, struct err **e)
+{
+	*ctx = (struct vm_fds_ctx){.qemu_uid = sb->qemu_uid, .qemu_gid = sb->qemu_gid, .netns_fd = -1};
+	if (!*sb->cfg.netns)
+		return 0;
+	int fd = vm_access_netns(&sb->cfg, &sb->cfg_owner, e);
+	if (fd < 0)
+		return fd;
+	ctx->netns_fd = fd;
+	return 0;
 }
 
 int vm_sandbox_cmdline_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)

@@ -54,6 +54,7 @@ struct vm_cpu {
 };
 
 #define VM_NAME_MAX 64
+#define VM_OWNER_TREE ((uid_t)-1)
 #define VM_EVENTS_MAX 256
 
 struct vm_sandbox {
@@ -75,7 +76,9 @@ struct vm_sandbox {
 	/* Whose rights the config's host paths (kernel, initrd, bios, pflash)
 	 * are opened with: the last writer who changed one of them. */
 	struct cred cfg_owner;
-	/* Who drives the sandbox (its files take this owner; chown moves it). */
+	/* Who drives the sandbox (its files take this owner; chown moves it);
+	 * VM_OWNER_TREE: the tree's owner (--owner), as for every sandbox root
+	 * made and nobody chowned. */
 	uid_t owner_uid;
 	gid_t owner_gid;
 	/* Who its QEMU runs as (from the daemon's --qemu-uids range, or the
@@ -159,6 +162,13 @@ struct qmp_client *vm_sandbox_qmp(struct vm_sandbox *sb, struct err **e);
  * set up; caller holds sb->lock. */
 struct vm_fdplan;
 struct vm_cmdline_ctx vm_sandbox_cmdline_ctx(struct vm_sandbox *sb, struct vm_fdplan *plan);
+
+/* Where its descriptors go (vm/qemu/fds): its QEMU's identity, its
+ * network namespace opened as the config's writer (ctx->netns_fd -1 when
+ * none; the caller closes it).  Caller holds op_lock (the config holds
+ * still) and NOT sb->lock: the namespace is a path the writer named. */
+struct vm_fds_ctx;
+int vm_sandbox_fds_ctx(struct vm_sandbox *sb, struct vm_fds_ctx *ctx, struct err **e);
 
 /* The sandbox's own files: config (show, store: a JSON object merged),
  * cmdline, state, pid, error. */

@@ -34,8 +34,6 @@ struct vm_settings {
 	 * (NULL-terminated). */
 	const char *const *qemu_dirs;
 	const char *cgroup_parent; /* per-sandbox cgroups under this; NULL: none */
-	uid_t owner_uid;      /* the owner of a sandbox root creates (--owner) */
-	gid_t owner_gid;
 };
 /* Whether QEMU runs confined (not as root): then it gets descriptors, not
  * paths, and runs under -sandbox. */
