@@ -40,10 +40,8 @@ struct fds_net_job {
 	struct err *err;
 };
 
-static int fds_net_enter(const struct vm_fd *f, int netns_fd, struct err **e)
+static int fds_net_identity(const struct vm_fd *f, struct err **e)
 {
-	if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) < 0)
-		return err_sys(e, errno, "%s: enter the network namespace", f->name);
 	if (cred_is_root(&f->cred))
 		return 0;
 	const struct cred *c = &f->cred;
@@ -54,7 +52,11 @@ static int fds_net_enter(const struct vm_fd *f, int netns_fd, struct err **e)
 	return 0;
 }
 
-static int fds_net_open(const struct vm_fd *f, struct err **e)
+/* `tun`: /dev/net/tun, opened in the namespace (a tun file belongs to the
+ * namespace it was opened in) and before the identity changed (the node
+ * may be root's alone; what counts is the attach, TUNSETIFF, as the
+ * writer). */
+static int fds_net_open(const struct vm_fd *f, int tun, struct err **e)
 {
 	if (f->src == VM_FD_MACVTAP) {
 		unsigned idx = if_nametoindex(f->name);
@@ -66,9 +68,7 @@ static int fds_net_open(const struct vm_fd *f, struct err **e)
 		return fd < 0 ? err_sys(e, errno, "macvtap %s: open %s as uid %u", f->name, p,
 					(unsigned)f->cred.uid) : fd;
 	}
-	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return err_sys(e, errno, "open /dev/net/tun");
+	int fd = tun;
 	struct ifreq ifr = {0};
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (f->multi_queue ? IFF_MULTI_QUEUE : 0);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", f->name);
@@ -87,9 +87,20 @@ static int fds_net_open(const struct vm_fd *f, struct err **e)
 static void *fds_net_thread(void *arg)
 {
 	struct fds_net_job *j = arg;
-	j->fd = fds_net_enter(j->f, j->netns_fd, &j->err);
+	int tun = -1;
+	if (j->netns_fd >= 0 && setns(j->netns_fd, CLONE_NEWNET) < 0) {
+		j->fd = err_sys(&j->err, errno, "%s: enter the network namespace", j->f->name);
+		return NULL;
+	}
+	if (j->f->src == VM_FD_TUN && (tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC)) < 0) {
+		j->fd = err_sys(&j->err, errno, "open /dev/net/tun");
+		return NULL;
+	}
+	j->fd = fds_net_identity(j->f, &j->err);
 	if (j->fd == 0)
-		j->fd = fds_net_open(j->f, &j->err);
+		j->fd = fds_net_open(j->f, tun, &j->err);
+	else if (tun >= 0)
+		close(tun);
 	return NULL;
 }
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <grp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -72,6 +73,10 @@ static void process_child_cgroups(const struct vm_process_spawn *s)
 	for (int i = 0; i < s->ncgroup_fds; i++)
 		if (write(s->cgroup_fds[i], "0\n", 2) != 2)
 			_exit(126);
+	/* Still root: lift the limit an unprivileged QEMU could not. */
+	struct rlimit inf = {RLIM_INFINITY, RLIM_INFINITY};
+	if (s->memlock && setrlimit(RLIMIT_MEMLOCK, &inf) < 0)
+		_exit(126);
 }
 
 /* ... and after they are placed, become QEMU's own identity. */

@@ -32,6 +32,7 @@ struct vm_process_spawn {
 	int ngroups;
 	const int *cgroup_fds;        /* cgroup.procs files it joins before exec */
 	int ncgroup_fds;
+	bool memlock;                 /* lift RLIMIT_MEMLOCK (mlock, VFIO DMA maps) */
 };
 /* The supplementary groups QEMU needs for an accelerator: the group of
  * /dev/kvm under kvm, none otherwise. */

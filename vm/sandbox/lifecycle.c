@@ -204,6 +204,9 @@ static int launch(struct vm_sandbox *sb, struct strv *argv, const struct vm_fdpl
 				      .log_path = sb->qemu_log, .uid = sb->qemu_uid, .gid = sb->qemu_gid,
 				      .cgroup_fds = cg_fds, .ncgroup_fds = ncg};
 	vm_process_groups(&sp, sb->cfg.accel);
+	sp.memlock = sb->cfg.mlock || sb->cfg.realtime;
+	for (size_t i = 0; i < sb->ndevs && !sp.memlock; i++)
+		sp.memlock = sb->devs[i]->kind == VM_DEVK_VFIO;
 	pid_t pid = -1;
 	int64_t t0 = util_now_us();
 	r = vm_process_spawn(&sp, &pid, e);
