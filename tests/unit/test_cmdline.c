@@ -664,8 +664,8 @@ static void test_knob_variants(void)
 	/* opening a plan whose device is missing fails and leaves nothing open */
 	int opened[5] = { -1, -1, -1, -1, -1 };
 	struct vm_fdplan bad = {0};
-	vm_fdplan_add(&bad, VM_FD_PATH, "/nonexistent/dev", false);
-	CU_ASSERT_EQUAL(vm_fds_open(&bad, opened, &e), -ENOENT);
+	free(vm_fdplan_add(&bad, VM_FD_PATH, VM_FD_REF_NUM, "/nonexistent/dev", NULL));
+	CU_ASSERT_EQUAL(vm_fds_open(&bad, NULL, opened, &e), -ENOENT);
 	CU_ASSERT_PTR_NOT_NULL(e && strstr(e->msg, "open /nonexistent/dev"));
 	vm_fdplan_release(&bad);
 	vm_fdplan_release(&fds);

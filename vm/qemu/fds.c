@@ -212,11 +212,15 @@ static bool fds_may_write(const struct cred *c, const struct stat *st)
 /* A socket the writer names: reachable with their rights (an O_PATH open
  * as them walks the directories), and writable by them.  Nothing connects
  * (a backend such as virtiofsd serves one connection, then exits). */
-static int fds_check_socket(const struct vm_fd *f, struct err **e)
+static int fds_check_socket(const struct vm_fd *f, bool later, struct err **e)
 {
 	const char *path = f->name;
 	cleanup_free char *dir = NULL;
-	if (f->src == VM_FD_LISTEN) { /* QEMU's socket to be: the directory must be the writer's */
+	struct stat st;
+	/* A backend that starts later (a device added cold): its socket may
+	 * not exist yet; then its directory is what the writer must reach. */
+	bool absent = f->src == VM_FD_CONNECT && later && stat(path, &st) < 0 && errno == ENOENT;
+	if (f->src == VM_FD_LISTEN || absent) { /* the directory must be the writer's */
 		dir = xstrdup(path);
 		char *slash = strrchr(dir, '/');
 		if (slash == dir)
@@ -228,9 +232,10 @@ static int fds_check_socket(const struct vm_fd *f, struct err **e)
 	cleanup_close int fd = cred_open(&f->cred, path, O_PATH, e);
 	if (fd < 0)
 		return fd;
-	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return err_sys(e, errno, "stat %s", path);
+	if (absent) /* search permission down to it was the walk */
+		return 0;
 	if (f->src == VM_FD_CONNECT && !S_ISSOCK(st.st_mode))
 		return err_set(e, ENOTSOCK, "%s is not a socket", path);
 	if (!fds_may_write(&f->cred, &st))
@@ -257,7 +262,7 @@ int vm_fds_check(const struct vm_fdplan *plan, const struct vm_fds_ctx *ctx, str
 		}
 		case VM_FD_CONNECT:
 		case VM_FD_LISTEN:
-			r = fds_check_socket(f, e);
+			r = fds_check_socket(f, ctx && ctx->backends_later, e);
 			break;
 		case VM_FD_PATH:
 			break;

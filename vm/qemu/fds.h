@@ -31,6 +31,9 @@ struct vm_fds_ctx {
 	uid_t qemu_uid;
 	gid_t qemu_gid;
 	int netns_fd;
+	/* vm_fds_check: a socket's backend may start later (cold devices):
+	 * a socket that does not exist yet is checked by its directory. */
+	bool backends_later;
 };
 
 /* Open every descriptor of a plan (close-on-exec, numbered >= 10 so the

@@ -196,6 +196,9 @@ static int access_device(struct vm_sandbox *sb, const struct vm_device *d, struc
 {
 	struct vm_fds_ctx ctx;
 	int r = vm_sandbox_fds_ctx(sb, &ctx, e);
+	pthread_mutex_lock(&sb->lock);
+	ctx.backends_later = !vm_state_is_live(sb->state);
+	pthread_mutex_unlock(&sb->lock);
 	if (r == 0)
 		r = vm_access_device(&sb->cfg, sb->console_log, &ctx, d, e);
 	if (ctx.netns_fd >= 0)
