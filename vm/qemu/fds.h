@@ -13,6 +13,7 @@
 #ifndef SANDBOXFS_VM_FDS_H
 #define SANDBOXFS_VM_FDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
