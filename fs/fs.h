@@ -47,6 +47,7 @@ enum {
 	FS_STREAM = 1, /* content is a growing log read in place (console) */
 	FS_EVENTS = 2, /* reads block for new event lines (events) */
 	FS_POLL_STATE = 4, /* poll() wakes on state changes only (state) */
+	FS_JSON = 8,   /* a JSON value may span several writes (config, devices/add) */
 };
 
 struct fs_node {

@@ -80,8 +80,9 @@ static int lookup_device(struct fs_ctx *c, const char *name)
 }
 
 static const struct fs_node devices_nodes[] = {
-	FS_ATTR_WO(add, vm_devices_add, "write one device as JSON, e.g. "
-		   "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/path/x.img\"}"),
+	{ "add", FS_WO, .sb_store = vm_devices_add_store, .flags = FS_JSON,
+	  .help = "write one device as JSON, e.g. "
+		  "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/path/x.img\"}" },
 	FS_ATTR_WO(remove, vm_devices_remove, "write a device id"),
 };
 

@@ -12,6 +12,7 @@
 #include "fs/fs.h"
 
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <poll.h>
@@ -38,6 +39,7 @@ struct fs_handle {
 	int stream_fd;    /* FS_STREAM: the backing file */
 	uint64_t ev_seq;  /* FS_EVENTS: next event line to hand out */
 	struct fuse_pollhandle *ph; /* a poll() waiting for a change */
+	struct sbuf pending; /* FS_JSON: a value begun by earlier writes */
 };
 
 /* Every handle with a pending poll(), woken by fs_notify_change. */
@@ -363,6 +365,38 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
 	return (int)n;
 }
 
+/* FS_JSON: is the buffered text one whole JSON value yet (or already not
+ * JSON at all, which the store's strict parse then reports)? */
+static bool json_complete(const struct sbuf *b)
+{
+	struct json_tokener *tok = json_tokener_new();
+	if (!tok)
+		abort();
+	json_object_put(json_tokener_parse_ex(tok, b->s, (int)b->len));
+	bool done = json_tokener_get_error(tok) != json_tokener_continue;
+	json_tokener_free(tok);
+	return done;
+}
+
+/* A JSON value may come in several writes (bash's builtin echo writes a
+ * multi-line value line by line): buffer until it is whole, then the write
+ * completing it gets the verdict.  0: buffered (the write succeeds). */
+static int json_gather(struct fs_handle *h, const char *buf, size_t size, char **whole,
+		       struct err **e)
+{
+	if (h->pending.len + size > FS_WRITE_MAX) {
+		sbuf_release(&h->pending);
+		return err_set(e, EINVAL, "a JSON value of more than %d bytes", FS_WRITE_MAX);
+	}
+	sbuf_addn(&h->pending, buf, size);
+	/* Nothing but blanks is no value begun: the store refuses it now. */
+	bool blank = strspn(h->pending.s, " \t\r\n") == h->pending.len;
+	if (!blank && !json_complete(&h->pending))
+		return 0;
+	*whole = sbuf_steal(&h->pending);
+	return 1;
+}
+
 static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -376,9 +410,16 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 		err_set(&e, EINVAL, "a NUL byte in the written value");
 		return fs_fail(&h->ctx, e);
 	}
-	cleanup_free char *v = xstrndup(buf, size);
-	if (size && v[size - 1] == '\n')
-		v[size - 1] = '\0';
+	cleanup_free char *v = NULL;
+	if (h->node->flags & FS_JSON) {
+		int g = json_gather(h, buf, size, &v, &e);
+		if (g <= 0)
+			return g < 0 ? fs_fail(&h->ctx, e) : (int)size;
+	} else {
+		v = xstrndup(buf, size);
+		if (size && v[size - 1] == '\n')
+			v[size - 1] = '\0';
+	}
 	struct cred who;
 	int r = fs_caller(&who, &e);
 	if (r == 0)
@@ -388,9 +429,28 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 	return (int)size;
 }
 
+/* A JSON value left incomplete at close: nothing was applied; the error
+ * goes to `error`, and close() fails for the programs that look. */
+static int json_abandoned(struct fs_handle *h)
+{
+	if (!h->pending.len)
+		return 0;
+	cleanup_err struct err *e = NULL;
+	err_set(&e, EINVAL, "not a JSON object (incomplete input: %zu bytes, closed before the "
+		"value ended); nothing changed", h->pending.len);
+	sbuf_release(&h->pending);
+	return fs_fail(&h->ctx, e);
+}
+
+static int fs_flush(const char *path, struct fuse_file_info *fi)
+{
+	return json_abandoned((struct fs_handle *)(uintptr_t)fi->fh);
+}
+
 static int fs_release(const char *path, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	json_abandoned(h);
 	pollers_drop(h);
 	if (h->stream_fd >= 0)
 		close(h->stream_fd);
@@ -526,6 +586,7 @@ const struct fuse_operations fs_operations = {
 	.open = fs_open,
 	.read = fs_read,
 	.write = fs_write,
+	.flush = fs_flush,
 	.release = fs_release,
 	.truncate = fs_truncate,
 	.poll = fs_poll,

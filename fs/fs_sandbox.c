@@ -9,7 +9,8 @@
 #include "vm/sandbox/sandbox.h"
 
 static const struct fs_node sandbox_nodes[] = {
-	FS_ATTR_RW(config, vm_sandbox_config, "JSON config; a write merges keys (see `cat config`)"),
+	{ "config", FS_RW, .sb_show = vm_sandbox_config_show, .sb_store = vm_sandbox_config_store,
+	  .flags = FS_JSON, .help = "JSON config; a write merges keys (see `cat config`)" },
 	FS_ATTR_RO(cmdline, vm_sandbox_cmdline, "the QEMU argv the config builds, one per line"),
 	FS_ATTR_RW(ctl, vm_ctl, "write a verb; read: the verbs the state allows"),
 	{ "state", FS_RO, .sb_show = vm_sandbox_state_show, .flags = FS_POLL_STATE,
