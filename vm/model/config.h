@@ -73,6 +73,9 @@ struct vm_defaults {
 	const char *accel;         /* default accelerator */
 };
 void vm_config_set_defaults(const struct vm_defaults *d);
+/* When the config's kernel is its architecture's built-in guest and that
+ * is not built: the architecture (make guest-ARCH); else NULL. */
+const char *vm_config_builtin_missing(const struct vm_config *cfg);
 
 /* Fill every field with its default (uuid freshly generated). */
 void vm_config_init(struct vm_config *cfg);

@@ -20,8 +20,10 @@
  *   maxvcpus           int     4                             1..arch max (the
  *                                        message names the arch's rule)   no
  *   memory_mib         int     256                           64..1048576       no
- *   kernel             string  defaults.guest_kernel         abs path          no
- *   initrd             string  defaults.guest_initrd         "" or abs path    no
+ *   kernel             string  the arch's built-in guest     abs path          no
+ *   initrd             string  the arch's built-in guest     "" or abs path    no
+ *                      (the host arch's: defaults.guest_kernel/initrd; another
+ *                      arch's: the same file in DIR-ARCH beside it)
  *   kernel_params      string  ""                            -                 no
  *   debug              bool    false                         -                 no
  *   root_ports         int     arch: 4 (s390x: 0)            0..256 (+arch)    no
@@ -94,6 +96,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/random.h>
 
 #include "arch/arch.h"
@@ -167,14 +170,39 @@ static char *cfg_def_accel(const struct vm_config *cfg)
 	return xstrdup(cfg_defaults.accel ? cfg_defaults.accel : "tcg,thread=multi");
 }
 
+/* The built-in guest of the config's architecture: the host's is the one
+ * the daemon was given; another arch's sits in DIR-ARCH beside it (make
+ * guest-ARCH builds build/guest-ARCH beside build/guest). */
+static char *cfg_builtin(const struct vm_config *cfg, const char *host_path)
+{
+	if (!host_path)
+		return xstrdup("");
+	if (!cfg->arch || !strcmp(cfg->arch, arch_host()))
+		return xstrdup(host_path);
+	cleanup_free char *dir = xstrdup(host_path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return xstrdup(host_path);
+	*slash = '\0';
+	return xasprintf("%s-%s/%s", dir, cfg->arch, slash + 1);
+}
+
 static char *cfg_def_kernel(const struct vm_config *cfg)
 {
-	return xstrdup(cfg_defaults.guest_kernel ? cfg_defaults.guest_kernel : "");
+	return cfg_builtin(cfg, cfg_defaults.guest_kernel);
 }
 
 static char *cfg_def_initrd(const struct vm_config *cfg)
 {
-	return xstrdup(cfg_defaults.guest_initrd ? cfg_defaults.guest_initrd : "");
+	return cfg_builtin(cfg, cfg_defaults.guest_initrd);
+}
+
+const char *vm_config_builtin_missing(const struct vm_config *cfg)
+{
+	cleanup_free char *k = cfg_def_kernel(cfg);
+	if (!*k || strcmp(k, cfg->kernel) != 0 || access(k, F_OK) == 0)
+		return NULL;
+	return cfg->arch;
 }
 
 int vm_config_sockets(const struct vm_config *cfg)

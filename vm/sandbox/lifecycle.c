@@ -269,6 +269,10 @@ int vm_lifecycle_start_locked(struct vm_sandbox *sb, struct err **e)
 	pthread_mutex_lock(&sb->lock);
 	int r = prepare_start(sb, &argv, &plan, e);
 	pthread_mutex_unlock(&sb->lock);
+	const char *unbuilt = r == 0 ? vm_config_builtin_missing(&sb->cfg) : NULL;
+	if (unbuilt)
+		r = err_set(e, ENOENT, "the built-in %s guest is not built here (make guest-%s; "
+			    "or set kernel and initrd)", unbuilt, unbuilt);
 	if (r == 0) /* what the paths' writers may still use, as at the writes */
 		r = access_start(sb, e);
 	/* Descriptors the argv names (files as their writers, taps, vhost). */
