@@ -593,6 +593,15 @@ static void test_knobs(void)
 	unlink(NV_IMG);
 }
 
+/* The number of descriptors this process has open. */
+static int count_open_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
 /* Memory backends one at a time, realtime without mlock, pflash, and the
  * descriptor plan of a net device that passes fds. */
 static void test_knob_variants(void)
@@ -661,12 +670,16 @@ static void test_knob_variants(void)
 	CU_ASSERT_STRING_EQUAL(fds.v[2].name, "/dev/vhost-net");
 	CU_ASSERT_EQUAL(fds.v[4].num, 8);
 	CU_ASSERT_STRING_EQUAL(fds.v[4].name, "/dev/vhost-vsock");
-	/* opening a plan whose device is missing fails and leaves nothing open */
+	/* opening a plan whose second device is missing fails and leaves
+	 * nothing open: the first one (which did open) is closed again */
 	int opened[5] = { -1, -1, -1, -1, -1 };
 	struct vm_fdplan bad = {0};
+	vm_fdplan_add(&bad, VM_FD_PATH, "/dev/null", false);
 	vm_fdplan_add(&bad, VM_FD_PATH, "/nonexistent/dev", false);
+	int open_before = count_open_fds();
 	CU_ASSERT_EQUAL(vm_fds_open(&bad, opened, &e), -ENOENT);
 	CU_ASSERT_PTR_NOT_NULL(e && strstr(e->msg, "open /nonexistent/dev"));
+	CU_ASSERT_EQUAL(count_open_fds(), open_before);
 	vm_fdplan_release(&bad);
 	vm_fdplan_release(&fds);
 	fixture_release(&f);
