@@ -21,6 +21,8 @@
  *                       missing must be refused before anything is sent:
  *                       QEMU 7.2 aborts (net_client_init1: Assertion `nc'
  *                       failed) on such a netdev_add, killing the guest.
+ *                       Fixed (vm/sandbox/devices.c admit); kept as the
+ *                       regression test.
  *
  * Needs root and qemu-system-x86_64 for the first four (else they are
  * skipped with a message); the last uses the fake QMP peer.
