@@ -258,8 +258,9 @@ bool sqemu_have_dev(const char *label, const char *dev, const char *module)
 
 #define HUGE_DIR "/dev/hugepages"
 #define OVERCOMMIT "/proc/sys/vm/nr_overcommit_hugepages"
-static bool huge_made_dir, huge_mounted;
-static int huge_added;
+static bool huge_mounted;
+static int huge_guard = -1;     /* write end: its EOF tells the guardian to restore */
+static pid_t huge_guardian = -1;
 
 static long read_long(const char *path)
 {
@@ -276,25 +277,56 @@ static int write_long(const char *path, long v)
 	return fclose(f) == 0 ? r : -1;
 }
 
+/* The host changes (the surplus pages, a directory made) are undone by a
+ * guardian process in the host's mount namespace when the test ends, by
+ * sqemu_hugepages_end or by dying (even by SIGKILL): it waits for EOF on
+ * a pipe only the test holds. */
+static void huge_start_guardian(int pages, bool made_dir)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[1]);
+		char b;
+		while (read(p[0], &b, 1) > 0)
+			;
+		long over = read_long(OVERCOMMIT);
+		if (pages && over >= pages)
+			write_long(OVERCOMMIT, over - pages);
+		if (made_dir)
+			rmdir(HUGE_DIR);
+		_exit(0);
+	}
+	close(p[0]);
+	if (pid < 0) {
+		close(p[1]);
+		return;
+	}
+	huge_guard = p[1];
+	huge_guardian = pid;
+}
+
 const char *sqemu_hugepages_begin(int pages)
 {
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		printf("hugepages: no private mount namespace (%s)\n", strerror(errno));
-		return NULL;
-	}
 	struct stat st;
+	bool made_dir = false;
 	if (stat(HUGE_DIR, &st) < 0) {
 		if (mkdir(HUGE_DIR, 0755) < 0) {
 			printf("hugepages: cannot create %s (%s)\n", HUGE_DIR, strerror(errno));
 			return NULL;
 		}
-		huge_made_dir = true;
+		made_dir = true;
 	}
 	long over = read_long(OVERCOMMIT);
-	if (over >= 0 && write_long(OVERCOMMIT, over + pages) == 0)
-		huge_added = pages;
-	if (huge_added && mount("hugetlbfs", HUGE_DIR, "hugetlbfs", MS_NOSUID | MS_NODEV,
-				"pagesize=2M") == 0) {
+	int added = over >= 0 && write_long(OVERCOMMIT, over + pages) == 0 ? pages : 0;
+	huge_start_guardian(added, made_dir);
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		printf("hugepages: no private mount namespace (%s)\n", strerror(errno));
+		return NULL;
+	}
+	if (added && mount("hugetlbfs", HUGE_DIR, "hugetlbfs", MS_NOSUID | MS_NODEV, "pagesize=2M") == 0) {
 		huge_mounted = true;
 		return "hugetlbfs";
 	}
@@ -312,13 +344,11 @@ void sqemu_hugepages_end(void)
 {
 	if (huge_mounted && umount(HUGE_DIR) == 0)
 		huge_mounted = false;
-	if (huge_made_dir && !huge_mounted && rmdir(HUGE_DIR) == 0)
-		huge_made_dir = false;
-	if (huge_added) {
-		long over = read_long(OVERCOMMIT);
-		if (over >= huge_added)
-			write_long(OVERCOMMIT, over - huge_added);
-		huge_added = 0;
+	if (huge_guard >= 0) {
+		close(huge_guard);
+		huge_guard = -1;
+		waitpid(huge_guardian, NULL, 0);
+		huge_guardian = -1;
 	}
 }
 

@@ -85,8 +85,9 @@ bool sqemu_have_dev(const char *label, const char *dev, const char *module);
  * directory if the host has none; raise vm.nr_overcommit_hugepages by
  * `pages` 2 MiB pages so QEMU can take surplus huge pages (given back when
  * it exits).  If hugetlbfs cannot be had, a tmpfs stands in.  Returns
- * "hugetlbfs", "tmpfs" or NULL (after printing why); sqemu_hugepages_end
- * undoes what was done to the host (the directory, the sysctl). */
+ * "hugetlbfs", "tmpfs" or NULL (after printing why).  What was done to
+ * the host (the sysctl, the directory) is undone by sqemu_hugepages_end,
+ * or by a guardian process when the test dies without calling it. */
 const char *sqemu_hugepages_begin(int pages);
 void sqemu_hugepages_end(void);
 
