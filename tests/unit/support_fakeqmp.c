@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static const char greeting[] =
@@ -38,6 +39,78 @@ void fakeqmp_then(struct fakeqmp *f, const char *json)
 	f->then = strdup(json);
 }
 
+/* recv, keeping every descriptor that comes along (SCM_RIGHTS). */
+static ssize_t recv_fds(struct fakeqmp *f, char *buf, size_t len)
+{
+	union {
+		char b[CMSG_SPACE(8 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+			    .msg_controllen = sizeof(ctl.b) };
+	ssize_t n = recvmsg(f->fd, &m, MSG_CMSG_CLOEXEC);
+	for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&m) : NULL; c; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (int i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			pthread_mutex_lock(&f->m);
+			if (f->nrx < (int)(sizeof(f->rx) / sizeof(f->rx[0])))
+				f->rx[f->nrx++] = fd;
+			else
+				close(fd);
+			pthread_mutex_unlock(&f->m);
+		}
+	}
+	return n;
+}
+
+static const char *arg_str(struct json_object *args, const char *k)
+{
+	struct json_object *v;
+	return args && json_object_object_get_ex(args, k, &v) ? json_object_get_string(v) : "";
+}
+
+/* getfd / closefd as QEMU 7.2 answers them when they cannot succeed: true
+ * (and the error reply in `out`) then; false to let the handler answer. */
+static bool fd_command(struct fakeqmp *f, const char *cmd, struct json_object *args, char *out,
+		       size_t len)
+{
+	const char *name = arg_str(args, "fdname");
+	bool refused = false;
+	pthread_mutex_lock(&f->m);
+	if (!strcmp(cmd, "getfd")) {
+		if (f->ntaken >= f->nrx) {
+			snprintf(out, len, "{\"error\": {\"class\": \"GenericError\", \"desc\": "
+				 "\"No file descriptor supplied via SCM_RIGHTS\"}}");
+			refused = true;
+		} else if (f->ngetfd < (int)(sizeof(f->getfd) / sizeof(f->getfd[0]))) {
+			for (int i = 0; i < f->ngetfd; i++)
+				if (!strcmp(f->getfd[i].name, name))
+					f->getfd[i].held = false; /* replaced */
+			f->getfd[f->ngetfd].name = strdup(name);
+			f->getfd[f->ngetfd].rx = f->ntaken++;
+			f->getfd[f->ngetfd++].held = true;
+		}
+	} else if (!strcmp(cmd, "closefd")) {
+		int i = f->ngetfd - 1;
+		while (i >= 0 && !(f->getfd[i].held && !strcmp(f->getfd[i].name, name)))
+			i--;
+		if (i < 0) {
+			snprintf(out, len, "{\"error\": {\"class\": \"GenericError\", \"desc\": "
+				 "\"File descriptor named '%s' not found\"}}", name);
+			refused = true;
+		} else {
+			f->getfd[i].held = false;
+		}
+	}
+	pthread_mutex_unlock(&f->m);
+	return refused;
+}
+
 static void *fake_main(void *arg)
 {
 	struct fakeqmp *f = arg;
@@ -45,7 +118,7 @@ static void *fake_main(void *arg)
 	char buf[65536];
 	size_t len = 0;
 	for (;;) {
-		ssize_t n = recv(f->fd, buf + len, sizeof(buf) - 1 - len, 0);
+		ssize_t n = recv_fds(f, buf + len, sizeof(buf) - 1 - len);
 		if (n <= 0)
 			break;
 		len += (size_t)n;
@@ -67,12 +140,14 @@ static void *fake_main(void *arg)
 			if (f->nlog < 128) {
 				char *line;
 				if (asprintf(&line, "%s %s", cmd,
-					     args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN) : "{}") >= 0)
+					     args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "{}") >= 0)
 					f->log[f->nlog++] = line;
 			}
 			pthread_mutex_unlock(&f->m);
+			char qemu_err[256];
 			const char *reply = !strcmp(cmd, "qmp_capabilities") ? "{\"return\": {}}"
-									     : f->handler(f, cmd, args);
+				: fd_command(f, cmd, args, qemu_err, sizeof(qemu_err))
+					? qemu_err : f->handler(f, cmd, args);
 			if (reply == FAKEQMP_CLOSE) {
 				json_object_put(o);
 				shutdown(f->fd, SHUT_RDWR);
@@ -117,7 +192,31 @@ void fakeqmp_stop(struct fakeqmp *f)
 	close(f->fd);
 	for (int i = 0; i < f->nlog; i++)
 		free(f->log[i]);
+	for (int i = 0; i < f->nrx; i++)
+		close(f->rx[i]);
+	for (int i = 0; i < f->ngetfd; i++)
+		free(f->getfd[i].name);
+	free(f->then);
 	pthread_mutex_destroy(&f->m);
+}
+
+int fakeqmp_nfds(struct fakeqmp *f)
+{
+	pthread_mutex_lock(&f->m);
+	int n = f->nrx;
+	pthread_mutex_unlock(&f->m);
+	return n;
+}
+
+int fakeqmp_fd(struct fakeqmp *f, const char *fdname)
+{
+	int fd = -1;
+	pthread_mutex_lock(&f->m);
+	for (int i = f->ngetfd - 1; i >= 0 && fd < 0; i--)
+		if (!strcmp(f->getfd[i].name, fdname))
+			fd = f->rx[f->getfd[i].rx];
+	pthread_mutex_unlock(&f->m);
+	return fd;
 }
 
 int fakeqmp_count(struct fakeqmp *f, const char *cmd, const char *needle)

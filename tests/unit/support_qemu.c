@@ -6,12 +6,16 @@
 #include <json-c/json.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <dirent.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -63,6 +67,12 @@ pid_t sqemu_spawn(char *const *argv, int qmp_fd, const char *log, const struct v
 		/* Only async-signal-safe calls between fork and exec. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
 		int null = open("/dev/null", O_RDWR);
+		if (plan && null >= 0) {
+			/* The launcher's placement (vm/qemu/process.c does the same). */
+			vm_fds_child_place(null, logfd >= 0 ? logfd : 1, qmp_fd, plan, fds);
+			execv(argv[0], argv);
+			_exit(127);
+		}
 		if (null >= 0)
 			dup2(null, 0);
 		if (logfd >= 0) {
@@ -209,4 +219,253 @@ bool sqemu_netns_with_tap(const char *tap)
 		return false;
 	}
 	return true;
+}
+
+int sqemu_pid_open_count(pid_t pid, const char *path)
+{
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	int n = 0;
+	for (struct dirent *de; (de = readdir(d));) {
+		char link[320], target[4096];
+		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		ssize_t len = readlink(link, target, sizeof(target) - 1);
+		if (len > 0) {
+			target[len] = '\0';
+			n += !strcmp(target, path);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+bool sqemu_have_dev(const char *label, const char *dev, const char *module)
+{
+	if (access(dev, R_OK | W_OK) == 0) {
+		printf("%s: %s present\n", label, dev);
+		return true;
+	}
+	cleanup_free char *cmd = xasprintf("modprobe %s >/dev/null 2>&1", module);
+	int rc = system(cmd);
+	bool ok = access(dev, R_OK | W_OK) == 0;
+	printf("%s: %s %s after `modprobe %s` (exit %d)\n", label, dev,
+	       ok ? "present" : "still absent", module, WIFEXITED(rc) ? WEXITSTATUS(rc) : -1);
+	return ok;
+}
+
+#define HUGE_DIR "/dev/hugepages"
+#define OVERCOMMIT "/proc/sys/vm/nr_overcommit_hugepages"
+static bool huge_mounted;
+static int huge_guard = -1;     /* write end: its EOF tells the guardian to restore */
+static pid_t huge_guardian = -1;
+
+static long read_long(const char *path)
+{
+	cleanup_free char *s = util_read_file(path, NULL);
+	return s ? strtol(s, NULL, 10) : -1;
+}
+
+static int write_long(const char *path, long v)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	int r = fprintf(f, "%ld\n", v) > 0 ? 0 : -1;
+	return fclose(f) == 0 ? r : -1;
+}
+
+/* The host changes (the surplus pages, a directory made) are undone by a
+ * guardian process in the host's mount namespace when the test ends, by
+ * sqemu_hugepages_end or by dying (even by SIGKILL): it waits for EOF on
+ * a pipe only the test holds. */
+static void huge_start_guardian(int pages, bool made_dir)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[1]);
+		char b;
+		while (read(p[0], &b, 1) > 0)
+			;
+		long over = read_long(OVERCOMMIT);
+		if (pages && over >= pages)
+			write_long(OVERCOMMIT, over - pages);
+		if (made_dir)
+			rmdir(HUGE_DIR);
+		_exit(0);
+	}
+	close(p[0]);
+	if (pid < 0) {
+		close(p[1]);
+		return;
+	}
+	huge_guard = p[1];
+	huge_guardian = pid;
+}
+
+const char *sqemu_hugepages_begin(int pages)
+{
+	struct stat st;
+	bool made_dir = false;
+	if (stat(HUGE_DIR, &st) < 0) {
+		if (mkdir(HUGE_DIR, 0755) < 0) {
+			printf("hugepages: cannot create %s (%s)\n", HUGE_DIR, strerror(errno));
+			return NULL;
+		}
+		made_dir = true;
+	}
+	long over = read_long(OVERCOMMIT);
+	int added = over >= 0 && write_long(OVERCOMMIT, over + pages) == 0 ? pages : 0;
+	huge_start_guardian(added, made_dir);
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		printf("hugepages: no private mount namespace (%s)\n", strerror(errno));
+		return NULL;
+	}
+	if (added && mount("hugetlbfs", HUGE_DIR, "hugetlbfs", MS_NOSUID | MS_NODEV, "pagesize=2M") == 0) {
+		huge_mounted = true;
+		return "hugetlbfs";
+	}
+	printf("hugepages: no hugetlbfs with surplus 2 MiB pages (%s): a tmpfs stands in at %s\n",
+	       strerror(errno), HUGE_DIR);
+	if (mount("tmpfs", HUGE_DIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") == 0) {
+		huge_mounted = true;
+		return "tmpfs";
+	}
+	printf("hugepages: cannot mount a tmpfs at %s either (%s)\n", HUGE_DIR, strerror(errno));
+	return NULL;
+}
+
+void sqemu_hugepages_end(void)
+{
+	if (huge_mounted && umount(HUGE_DIR) == 0)
+		huge_mounted = false;
+	if (huge_guard >= 0) {
+		close(huge_guard);
+		huge_guard = -1;
+		waitpid(huge_guardian, NULL, 0);
+		huge_guardian = -1;
+	}
+}
+
+/* ---- a sandbox started for real ---- */
+
+void sqemu_sb_init(struct sqemu_sb *s, const char *dir, const char *label)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->label, sizeof(s->label), "%s", label);
+	s->qlog = xasprintf("%s/%s.qemu.log", dir, label);
+	s->qsock = xasprintf("%s/%s.qmp", dir, label);
+	s->pid = -1;
+	struct vm_defaults defs = { .guest_kernel = "/nonexistent/vmlinuz", .guest_initrd = "" };
+	vm_config_set_defaults(&defs);
+	vm_config_init(&s->cfg);
+}
+
+bool sqemu_sb_merge(struct sqemu_sb *s, const char *json)
+{
+	cleanup_err struct err *e = NULL;
+	if (vm_config_merge(&s->cfg, json, false, &e) == 0)
+		return true;
+	fprintf(stderr, "\n  %s: config %s: %s\n", s->label, json, e->msg);
+	return false;
+}
+
+bool sqemu_sb_add(struct sqemu_sb *s, const char *spec)
+{
+	cleanup_err struct err *e = NULL;
+	if (!s->topo) {
+		vm_config_topology(&s->cfg, &s->t);
+		s->topo = true;
+	}
+	struct vm_device *d = NULL;
+	if (s->n >= sizeof(s->devs) / sizeof(s->devs[0]) || vm_device_parse(spec, &d, &e) < 0) {
+		fprintf(stderr, "\n  %s: device %s: %s\n", s->label, spec, e ? e->msg : "too many");
+		return false;
+	}
+	s->devs[s->n++] = d;
+	if (vm_device_is_pci(d) && vm_topology_alloc(&s->t, d->id, &d->bridge, &d->slot, &e) < 0) {
+		fprintf(stderr, "\n  %s: device %s: %s\n", s->label, d->id, e->msg);
+		return false;
+	}
+	return true;
+}
+
+bool sqemu_sb_build(struct sqemu_sb *s, const char *name, const char *console_log)
+{
+	cleanup_err struct err *e = NULL;
+	if (!s->topo) {
+		vm_config_topology(&s->cfg, &s->t);
+		s->topo = true;
+	}
+	struct vm_cmdline_ctx ctx = { .name = name, .console_log = console_log, .fds = &s->plan };
+	if (vm_cmdline_build(&s->cfg, &s->t, s->devs, s->n, &ctx, &s->built, &e) < 0) {
+		fprintf(stderr, "\n  %s: build: %s\n", s->label, e->msg);
+		return false;
+	}
+	sqemu_argv_paused(&s->built, &s->argv);
+	return true;
+}
+
+bool sqemu_sb_start(struct sqemu_sb *s)
+{
+	cleanup_err struct err *e = NULL;
+	int fds[64];
+	if (s->plan.n > sizeof(fds) / sizeof(fds[0]) || vm_fds_open(&s->plan, NULL, fds, &e) < 0) {
+		fprintf(stderr, "\n  %s: open the descriptors: %s\n", s->label, e ? e->msg : "too many");
+		return false;
+	}
+	int hl = sqemu_listen(s->qsock);
+	if (hl < 0) {
+		fprintf(stderr, "\n  %s: listen on %s: %s\n", s->label, s->qsock, strerror(errno));
+		vm_fds_close(&s->plan, fds);
+		return false;
+	}
+	s->pid = sqemu_spawn(s->argv.v, hl, s->qlog, &s->plan, fds);
+	vm_fds_close(&s->plan, fds);
+	if (s->pid < 0)
+		return false;
+	return sqemu_connect(s->qsock, 20000, s->label, s->qlog, &s->argv, &s->c) == 0;
+}
+
+bool sqemu_sb_has(const struct sqemu_sb *s, const char *opt, const char *val)
+{
+	for (size_t i = 0; i < s->argv.n; i++)
+		if (!strcmp(s->argv.v[i], opt) &&
+		    (!val ? i + 1 >= s->argv.n || s->argv.v[i + 1][0] == '-'
+			  : i + 1 < s->argv.n && !strcmp(s->argv.v[i + 1], val)))
+			return true;
+	return false;
+}
+
+char *sqemu_sb_log(const struct sqemu_sb *s)
+{
+	char *log = util_read_file(s->qlog, NULL);
+	return log ? log : xstrdup("");
+}
+
+void sqemu_sb_release(struct sqemu_sb *s)
+{
+	if (s->pid > 0 && sqemu_stop(s->c, s->pid, NULL) < 0)
+		fprintf(stderr, "\n  %s: QEMU did not quit, killed\n", s->label);
+	s->c = NULL;
+	s->pid = -1;
+	for (size_t i = 0; i < s->n; i++)
+		vm_device_free(s->devs[i]);
+	s->n = 0;
+	vm_fdplan_release(&s->plan);
+	if (s->topo)
+		vm_topology_release(&s->t);
+	s->topo = false;
+	vm_config_release(&s->cfg);
+	strv_release(&s->built);
+	strv_release(&s->argv);
+	unlink(s->qsock);
+	free(s->qlog);
+	free(s->qsock);
+	s->qlog = s->qsock = NULL;
 }

@@ -13,11 +13,14 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "lib/util.h"
+#include "vm/model/config.h"
+#include "vm/model/parts.h"
+#include "vm/model/topology.h"
+
 struct json_object;
 struct qmp_client;
-struct strv;
-struct vm_fdplan;
-struct vm_topology;
+struct vm_device;
 
 /* A listening unix socket bound at `path`, on a descriptor >= 64 (clear of
  * the numbers a fd plan uses), close-on-exec; -1 on failure. */
@@ -30,7 +33,8 @@ void sqemu_argv_paused(const struct strv *built, struct strv *argv);
 
 /* Fork and exec argv[0] (dies with the test: PR_SET_PDEATHSIG) with stdin
  * on /dev/null, stdout and stderr on `log` (NULL: inherited), `qmp_fd` as
- * VM_QMP_FD and, if `plan` is non-NULL, fds[i] as plan->v[i].num.  The
+ * VM_QMP_FD and, if `plan` is non-NULL, fds[i] as plan->v[i].num — placed
+ * by the launcher's own vm_fds_child_place, everything else closed.  The
  * parent's `qmp_fd` is closed.  Returns the pid, -1 if fork failed. */
 pid_t sqemu_spawn(char *const *argv, int qmp_fd, const char *log, const struct vm_fdplan *plan,
 		  const int *fds);
@@ -65,6 +69,65 @@ bool sqemu_query_pci(struct qmp_client *c, int timeout_ms, struct json_object **
  * non-NULL). */
 bool sqemu_bridge_placed(struct json_object *devices, const struct vm_topology *t, int b,
 			 const char *label);
+
+/* How many descriptors of process `pid` are open on `path` (by the
+ * /proc/<pid>/fd links); -1 when they cannot be read. */
+int sqemu_pid_open_count(pid_t pid, const char *path);
+
+/* Whether the character device `dev` can be opened read-write; when it
+ * is missing, `modprobe module` is tried first.  Says which on stdout,
+ * prefixed by `label`. */
+bool sqemu_have_dev(const char *label, const char *dev, const char *module);
+
+/* For memory-backend-file mem-path=/dev/hugepages (the path the argv
+ * names): enter a private mount namespace (call before any thread
+ * exists) and mount a hugetlbfs at /dev/hugepages there, creating the
+ * directory if the host has none; raise vm.nr_overcommit_hugepages by
+ * `pages` 2 MiB pages so QEMU can take surplus huge pages (given back when
+ * it exits).  If hugetlbfs cannot be had, a tmpfs stands in.  Returns
+ * "hugetlbfs", "tmpfs" or NULL (after printing why).  What was done to
+ * the host (the sysctl, the directory) is undone by sqemu_hugepages_end,
+ * or by a guardian process when the test dies without calling it. */
+const char *sqemu_hugepages_begin(int pages);
+void sqemu_hugepages_end(void);
+
+/* ---- a sandbox started for real ----
+ *
+ * sqemu_sb_init (daemon defaults with guest kernel /nonexistent/vmlinuz and
+ * no initrd: the kernel is dropped from what QEMU gets), sqemu_sb_merge
+ * config writes in order, sqemu_sb_add devices (the topology is built from
+ * the whole config at the first add; PCI devices take the first free slot,
+ * as the daemon's admit does), sqemu_sb_build (vm_cmdline_build with a
+ * descriptor plan), sqemu_sb_start (sqemu_argv_paused, the plan's
+ * descriptors opened and placed, QMP connected; a refusal is printed with
+ * QEMU's log and the argv), sqemu_sb_release (quit, reap, free).  Each
+ * step prints why it failed, prefixed by the label, and returns false. */
+struct sqemu_sb {
+	char label[48];
+	struct vm_config cfg;
+	struct vm_topology t;
+	bool topo;
+	struct vm_device *devs[24];
+	size_t n;
+	struct vm_fdplan plan;
+	struct strv built; /* as vm_cmdline_build made it */
+	struct strv argv;  /* what QEMU was given */
+	char *qlog, *qsock;
+	pid_t pid;
+	struct qmp_client *c;
+};
+
+void sqemu_sb_init(struct sqemu_sb *s, const char *dir, const char *label);
+bool sqemu_sb_merge(struct sqemu_sb *s, const char *json);
+bool sqemu_sb_add(struct sqemu_sb *s, const char *spec);
+bool sqemu_sb_build(struct sqemu_sb *s, const char *name, const char *console_log);
+bool sqemu_sb_start(struct sqemu_sb *s);
+/* Whether the argv QEMU was given holds `opt` followed by `val` (val NULL:
+ * `opt` alone, as -nographic). */
+bool sqemu_sb_has(const struct sqemu_sb *s, const char *opt, const char *val);
+/* The QEMU log so far (new string, "" when none). */
+char *sqemu_sb_log(const struct sqemu_sb *s);
+void sqemu_sb_release(struct sqemu_sb *s);
 
 /* A sparse file of `size` bytes; 0 or -1. */
 int sqemu_make_file(const char *path, off_t size);

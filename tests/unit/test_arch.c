@@ -597,7 +597,11 @@ static void test_ccw_topology(void)
 	sb_release(&s);
 }
 
-/* The hot-add QMP parts are placed the arch's way. */
+/* The hot-add QMP parts are placed the arch's way; with disable_modern
+ * (Kata nestedRun) the PCI arches go legacy-only and CCW, which has no
+ * such property, is left alone.  The env is the one the daemon's hot-add
+ * path builds (vm/sandbox/devices.c device_parts: disable_modern from
+ * the config). */
 static void test_hotplug_parts(void)
 {
 	static const struct {
@@ -606,9 +610,11 @@ static void test_hotplug_parts(void)
 		{ "s390x", "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-ccw\","
 			   "\"id\":\"d1\",\"drive\":\"drive-d1\",\"devno\":\"fe.0.0000\"}}" },
 		{ "aarch64", "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-pci\","
-			     "\"id\":\"d1\",\"drive\":\"drive-d1\",\"bus\":\"rp0\",\"addr\":\"0x0\"}}" },
+			     "\"id\":\"d1\",\"drive\":\"drive-d1\",\"bus\":\"rp0\",\"addr\":\"0x0\","
+			     "\"disable-modern\":true,\"disable-legacy\":false}}" },
 		{ "ppc64le", "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-pci\","
-			     "\"id\":\"d1\",\"drive\":\"drive-d1\",\"bus\":\"pb0\",\"addr\":\"0x1\"}}" },
+			     "\"id\":\"d1\",\"drive\":\"drive-d1\",\"bus\":\"pb0\",\"addr\":\"0x1\","
+			     "\"disable-modern\":true,\"disable-legacy\":false}}" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
 		struct sandbox s;
@@ -616,9 +622,11 @@ static void test_hotplug_parts(void)
 		CU_ASSERT_EQUAL_FATAL(sb_init(&s, json, NULL, 0), 0);
 		sb_add(&s, "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/img/d1.img\"}");
 		const struct vm_device *d = s.devs[0];
+		CU_ASSERT_TRUE(s.cfg.disable_modern);
 		struct vm_dev_env env = { .arch = vm_config_arch(&s.cfg),
 					  .bus = s.topo.bridges[d->bridge].id,
-					  .addr = vm_topology_slot_addr(&s.topo, d->bridge, d->slot) };
+					  .addr = vm_topology_slot_addr(&s.topo, d->bridge, d->slot),
+					  .disable_modern = s.cfg.disable_modern };
 		struct vm_dev_parts p = {0};
 		cleanup_err struct err *e = NULL;
 		CU_ASSERT_EQUAL_FATAL(vm_device_parts(d, &env, &p, &e), 0);

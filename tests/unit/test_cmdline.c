@@ -19,6 +19,7 @@
 #include "arch/arch.h"
 #include "lib/err.h"
 #include "lib/util.h"
+#include "tests/unit/golden_knobs.h"
 #include "tests/unit/support_cunit.h"
 #include "tests/unit/support_qemu.h"
 #include "vm/qemu/cmdline.h"
@@ -31,78 +32,8 @@
 #define KERNEL "/opt/sandboxfs/guest/vmlinuz"
 #define INITRD "/opt/sandboxfs/guest/initramfs.cpio.gz"
 #define QEMU "/usr/bin/qemu-system-x86_64"
-#define UUID "6f1d0c0e-3a5b-4c2d-8e9f-0123456789ab"
+#define UUID KNOBS_UUID
 #define DISK "/tmp/a,b.img"
-/* The knobs golden (test_knobs): every machine/memory/knob key set. */
-#define KNOBS_WANT QEMU, \
-	"-name", \
-	"guest=n,,1", \
-	"-uuid", \
-	"6f1d0c0e-3a5b-4c2d-8e9f-0123456789ab", \
-	"-machine", \
-	"q35,smm=off,nosmbus,nvdimm=on", \
-	"-accel", \
-	"tcg,thread=multi", \
-	"-smp", \
-	"2,sockets=2,cores=2,threads=2,maxcpus=8", \
-	"-m", \
-	"512M,slots=2,maxmem=1024M", \
-	"-object", \
-	"memory-backend-file,id=dimm1,size=512M,mem-path=/dev/hugepages,share=on,prealloc=on", \
-	"-numa", \
-	"node,memdev=dimm1", \
-	"-overcommit", \
-	"mem-lock=on", \
-	"-nographic", \
-	"-vga", \
-	"std", \
-	"-rtc", \
-	"base=localtime,clock=vm", \
-	"-global", \
-	"a.b=c,d", \
-	"-global", \
-	"e.f=g", \
-	"-bios", \
-	"/fw/bios,1.bin", \
-	"-chardev", \
-	"socket,id=qmp,fd=3,server=on,wait=off", \
-	"-mon", \
-	"chardev=qmp,mode=control", \
-	"-chardev", \
-	"file,id=console,path=/c.log,append=on", \
-	"-serial", \
-	"chardev:console", \
-	"-kernel", \
-	"/opt/sandboxfs/guest/vmlinuz", \
-	"-initrd", \
-	"/opt/sandboxfs/guest/initramfs.cpio.gz", \
-	"-append", \
-	"console=ttyS0 tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 noreplace-smp reboot=k cryptomgr.notests net.ifnames=0 panic=1 quiet systemd.show_status=false root=/dev/pmem0p1 rootflags=dax,data=ordered,errors=remount-ro ro rootfstype=ext4 quiet=0", \
-	"-object", \
-	"iothread,id=iothread0", \
-	"-object", \
-	"iothread,id=iothread1", \
-	"-device", \
-	"intel-iommu,id=viommu,intremap=on,device-iotlb=on,caching-mode=on", \
-	"-device", \
-	"pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x2", \
-	"-device", \
-	"pci-bridge,id=pb0,bus=pcie.0,chassis_nr=2,shpc=on,addr=0x3", \
-	"-device", \
-	"pcie-pci-bridge,id=ppb0,bus=pcie.0,addr=0x4", \
-	"-object", \
-	"memory-backend-file,id=mem-root,mem-path=/tmp/sbfs-cmdline-nv.img,size=67108864,readonly=on", \
-	"-device", \
-	"nvdimm,id=root,memdev=mem-root,unarmed=on", \
-	"-blockdev", \
-	"driver=raw,node-name=drive-d1,read-only=off,file.driver=file,file.filename=/d1.img,file.read-only=off", \
-	"-device", \
-	"virtio-blk-pci,id=d1,drive=drive-d1,iothread=iothread1,bus=pb0,addr=0x1", \
-	"-object", \
-	"rng-random,id=rng-rng0,filename=/dev/urandom", \
-	"-device", \
-	"virtio-rng-pci,id=rng0,rng=rng-rng0,bus=pb0,addr=0x2"
-
 #define ARCH_PARAMS                                                                         \
 	"tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.direct=1 i8042.dumbkbd=1 " \
 	"i8042.nopnp=1 i8042.noaux=1 noreplace-smp reboot=k cryptomgr.notests "               \
@@ -138,13 +69,16 @@ static void fixture_init_config(struct fixture *f, const char *extra_json)
 	vm_config_topology(&f->cfg, &f->topo);
 }
 
-/* Parse a device and place it in the first free slot. */
+/* Parse a device and, if it has a PCI function, place it in the first
+ * free slot — as the daemon does (vm/sandbox/devices.c admit); an nvdimm
+ * image or the vIOMMU takes no bridge slot. */
 static struct vm_device *fixture_add(struct fixture *f, const char *spec)
 {
 	cleanup_err struct err *e = NULL;
 	struct vm_device *d = NULL;
 	CU_ASSERT_EQUAL_FATAL(vm_device_parse(spec, &d, &e), 0);
-	CU_ASSERT_EQUAL_FATAL(vm_topology_alloc(&f->topo, d->id, &d->bridge, &d->slot, &e), 0);
+	if (vm_device_is_pci(d))
+		CU_ASSERT_EQUAL_FATAL(vm_topology_alloc(&f->topo, d->id, &d->bridge, &d->slot, &e), 0);
 	f->devs[f->ndevs++] = d;
 	return d;
 }
@@ -541,7 +475,7 @@ static void test_real_qemu(void)
 
 /* ---- every knob and the cross-device rules ---- */
 
-#define NV_IMG "/tmp/sbfs-cmdline-nv.img" /* 64 MiB sparse, made here */
+#define NV_IMG KNOBS_NV_IMG /* 64 MiB sparse, made here */
 
 static void make_nv_img(void)
 {
@@ -561,24 +495,14 @@ static void test_knobs(void)
 {
 	make_nv_img();
 	struct fixture f;
-	fixture_init_config(&f, "{\"machine_options\":\"smm=off\",\"machine_accelerators\":\"nosmbus\","
-			 "\"name\":\"n,1\",\"vcpus\":2,\"maxvcpus\":8,\"sockets\":2,\"cores\":2,"
-			 "\"threads\":2,\"memory_mib\":512,\"memory_slots\":2,\"maxmem_mib\":1024,"
-			 "\"hugepages\":true,\"mem_prealloc\":true,\"mlock\":true,"
-			 "\"nodefaults\":false,\"no_user_config\":false,\"nographic\":true,"
-			 "\"vga\":\"std\",\"rtc_base\":\"localtime\",\"rtc_clock\":\"vm\","
-			 "\"rtc_driftfix\":\"none\",\"globals\":[\"a.b=c,d\",\"e.f=g\"],"
-			 "\"bios\":\"/fw/bios,1.bin\",\"iothreads\":2,\"root_ports\":1,"
-			 "\"pci_bridges\":1,\"pcie_pci_bridges\":1,\"bridge_shpc\":true,"
-			 "\"kernel_params\":\"quiet=0\"}");
-	fixture_add(&f, "{\"type\":\"image\",\"id\":\"root\",\"file\":\"" NV_IMG "\",\"dax\":true}");
-	fixture_add(&f, "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/d1.img\",\"iothread\":\"iothread1\"}");
-	fixture_add(&f, "{\"type\":\"rng\",\"id\":\"rng0\"}");
-	fixture_add(&f, "{\"type\":\"iommu\",\"id\":\"viommu\"}");
+	fixture_init_config(&f, KNOBS_CONFIG);
+	static const char *const devs[] = { KNOBS_DEVICES };
+	for (size_t i = 0; i < ARRAY_SIZE(devs); i++)
+		fixture_add(&f, devs[i]);
 	cleanup_strv struct strv argv = {0};
 	cleanup_err struct err *e = NULL;
 	struct vm_fdplan fds = {0};
-	struct vm_cmdline_ctx ctx = { .name = "vm", .console_log = "/c.log", .fds = &fds };
+	struct vm_cmdline_ctx ctx = { .name = KNOBS_NAME, .console_log = KNOBS_CONSOLE_LOG, .fds = &fds };
 	int r = vm_cmdline_build(&f.cfg, &f.topo, f.devs, f.ndevs, &ctx, &argv, &e);
 	CU_ASSERT_EQUAL_FATAL(r, 0);
 	static const char *const want[] = {
@@ -593,30 +517,20 @@ static void test_knobs(void)
 	unlink(NV_IMG);
 }
 
+/* The number of descriptors this process has open. */
+static int count_open_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
 /* Memory backends one at a time, realtime without mlock, pflash, and the
  * descriptor plan of a net device that passes fds. */
 static void test_knob_variants(void)
 {
-	static const struct {
-		const char *cfg, *opt, *val;
-	} cases[] = {
-		{ "{\"mem_shared\":true}", "-object", "memory-backend-memfd,id=dimm1,size=256M,share=on" },
-		{ "{\"mem_prealloc\":true}", "-object", "memory-backend-ram,id=dimm1,size=256M,prealloc=on" },
-		{ "{\"hugepages\":true}", "-object",
-		  "memory-backend-file,id=dimm1,size=256M,mem-path=/dev/hugepages,share=on" },
-		{ "{\"mem_prealloc\":true}", "-numa", "node,memdev=dimm1" },
-		{ "{\"realtime\":true}", "-overcommit", "mem-lock=off" },
-		{ "{\"mlock\":true}", "-overcommit", "mem-lock=on" },
-		{ "{\"pflash\":[\"/fw/code,1.fd\",\"/fw/vars.fd\"]}", "-drive",
-		  "if=pflash,format=raw,unit=1,file=/fw/vars.fd" },
-		{ "{\"pflash\":[\"/fw/code,1.fd\"]}", "-drive",
-		  "if=pflash,format=raw,unit=0,file=/fw/code,,1.fd" },
-		{ "{\"machine_accelerators\":\",nosmm\"}", "-machine", "q35,nosmm" },
-		{ "{\"machine\":\"pc\",\"root_ports\":0,\"pci_bridges\":1}", "-device",
-		  "pci-bridge,id=pb0,bus=pci.0,chassis_nr=1,shpc=off,addr=0x2" },
-		{ "{\"disable_modern\":true}", "-device",
-		  "virtio-blk-pci,id=d1,drive=drive-d1,bus=rp0,addr=0x0,disable-modern=on,disable-legacy=off" },
-	};
+	static const struct knob_variant cases[] = { KNOB_VARIANTS };
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct fixture f;
 		fixture_init_config(&f, cases[i].cfg);
@@ -661,12 +575,16 @@ static void test_knob_variants(void)
 	CU_ASSERT_STRING_EQUAL(fds.v[2].name, "/dev/vhost-net");
 	CU_ASSERT_EQUAL(fds.v[4].num, 8);
 	CU_ASSERT_STRING_EQUAL(fds.v[4].name, "/dev/vhost-vsock");
-	/* opening a plan whose device is missing fails and leaves nothing open */
+	/* opening a plan whose second device is missing fails and leaves
+	 * nothing open: the first one (which did open) is closed again */
 	int opened[5] = { -1, -1, -1, -1, -1 };
 	struct vm_fdplan bad = {0};
+	free(vm_fdplan_add(&bad, VM_FD_PATH, VM_FD_REF_NUM, "/dev/null", NULL));
 	free(vm_fdplan_add(&bad, VM_FD_PATH, VM_FD_REF_NUM, "/nonexistent/dev", NULL));
+	int open_before = count_open_fds();
 	CU_ASSERT_EQUAL(vm_fds_open(&bad, NULL, opened, &e), -ENOENT);
 	CU_ASSERT_PTR_NOT_NULL(e && strstr(e->msg, "open /nonexistent/dev"));
+	CU_ASSERT_EQUAL(count_open_fds(), open_before);
 	vm_fdplan_release(&bad);
 	vm_fdplan_release(&fds);
 	fixture_release(&f);

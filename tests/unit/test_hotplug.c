@@ -6,8 +6,11 @@
  * the real QEMU and guest.)
  */
 #include <CUnit/CUnit.h>
-#include <sched.h>
 #include <json-c/json.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,14 +209,19 @@ static void test_add_no_slot(void)
 		CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &cred_root, &e), 0);
 	}
 	CU_ASSERT_EQUAL(free_slots(), 0);
+	cleanup_free char *sent = xstrdup(fakeqmp_cmds(&fq));
 	CU_ASSERT_EQUAL(vm_devices_add_store(sb, "{\"type\":\"block\",\"id\":\"dx\",\"file\":\"/dev/null\"}", &cred_root, &e), -ENOSPC);
 	CU_ASSERT_PTR_NOT_NULL(e && strstr(e->msg, "slot"));
 	err_free(&e);
-	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-add", "\"dx\""), 0);
-	/* Free one, reuse it. */
+	/* Refused before QMP: not one command more went out, and no node for dx. */
+	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq), sent);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-add", "\"node-name\":\"drive-dx\""), 0);
+	/* Free one, reuse it: now the same needle does match what is sent. */
 	CU_ASSERT_EQUAL(vm_devices_remove_store(sb, "d2", &cred_root, &e), 0);
 	CU_ASSERT_EQUAL(vm_devices_add_store(sb, "{\"type\":\"block\",\"id\":\"dx\",\"file\":\"/dev/null\"}", &cred_root, &e), 0);
 	CU_ASSERT_STRING_EQUAL(sb->topo.bridges[2].slots[0], "dx");
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-add", "\"node-name\":\"drive-dx\""), 1);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"id\":\"dx\""), 1);
 	teardown();
 }
 
@@ -246,7 +254,10 @@ static void test_remove_timeout_then_retry(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
 	CU_ASSERT_EQUAL(d->state, VM_DEV_REMOVING);
 	CU_ASSERT_EQUAL(free_slots(), before); /* slot stays reserved */
-	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-del", NULL), 0); /* backend kept */
+	/* device_del did go out (so the wait was for a real request), and the
+	 * backend is kept while the guest may still use it */
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_del", "\"id\":\"d1\""), 1);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-del", NULL), 0);
 	/* The id stays taken while removing. */
 	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), -EEXIST);
 	err_free(&e);
@@ -313,7 +324,7 @@ static void test_memory(void)
 	err_free(&e);
 	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "600", &cred_root, &e), -EINVAL);
 	err_free(&e);
-	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "object-add", NULL), 1);
+	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq), "qmp_capabilities object-add device_add");
 	/* device_add refused: the backend object goes again. */
 	fail_cmd = "device_add";
 	CU_ASSERT_EQUAL(vm_memory_target_store(sb, "640", &cred_root, &e), -EIO);
@@ -394,8 +405,20 @@ static void test_net_fds(void)
 	if (e)
 		fprintf(stderr, "%s\n", e->msg);
 	err_free(&e);
-	/* Each tap queue goes over as SCM_RIGHTS, then the netdev names them. */
+	/* Each tap queue goes over as SCM_RIGHTS, then the netdev names them.
+	 * The fake refuses a getfd that came without a descriptor, as QEMU
+	 * does; what it received is a multiqueue queue of tap tt0. */
 	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq), "qmp_capabilities getfd getfd netdev_add device_add");
+	CU_ASSERT_EQUAL(fakeqmp_nfds(&fq), 2);
+	for (int q = 0; q < 2; q++) {
+		char name[16];
+		snprintf(name, sizeof(name), "fd-n1-%d", q);
+		int fd = fakeqmp_fd(&fq, name);
+		struct ifreq ifr = {0};
+		CU_ASSERT(fd >= 0 && ioctl(fd, TUNGETIFF, &ifr) == 0);
+		CU_ASSERT_STRING_EQUAL(ifr.ifr_name, "tt0");
+		CU_ASSERT(ifr.ifr_flags & IFF_TAP && ifr.ifr_flags & IFF_MULTI_QUEUE);
+	}
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "getfd", "\"fdname\":\"fd-n1-0\""), 1);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "netdev_add", "\"fds\":\"fd-n1-0:fd-n1-1\""), 1);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"mq\":"), 1);
@@ -405,6 +428,7 @@ static void test_net_fds(void)
 	fail_cmd = "netdev_add";
 	CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &cred_root, &e), -EIO);
 	err_free(&e);
+	CU_ASSERT_EQUAL(fakeqmp_nfds(&fq), 4); /* two more taps came with the retry */
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "closefd", "fd-n1-0"), 1);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "closefd", "fd-n1-1"), 1);
 	CU_ASSERT_PTR_NULL(vm_devices_find(sb, "n1"));

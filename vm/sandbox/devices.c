@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
@@ -214,6 +215,14 @@ static int admit(struct vm_sandbox *sb, struct vm_device *d, bool live, struct e
 	if (r == 0 && live && !vm_device_hotpluggable(d))
 		r = err_set(e, EOPNOTSUPP, "a %s device can only be added while the sandbox is not "
 			    "running (cold plug)", d->type);
+	/* A vhost netdev by ifname makes QEMU open /dev/vhost-net itself, and
+	 * QEMU 7.2 aborts when it cannot (net_client_init1: Assertion `nc'
+	 * failed), killing the guest: refuse it here instead.  (With pass_fds
+	 * the daemon opens it and fails cleanly before QMP.) */
+	if (r == 0 && live && d->kind == VM_DEVK_NET && vm_device_bool(d, "vhost") &&
+	    !vm_device_bool(d, "pass_fds") && access("/dev/vhost-net", R_OK | W_OK) < 0)
+		r = err_set(e, ENODEV, "vhost: /dev/vhost-net: %s (this host has no vhost-net)",
+			    strerror(errno));
 	if (r == 0)
 		r = check_id_free(sb, d->id, e);
 	if (r == 0 && vm_device_is_pci(d))
