@@ -141,13 +141,14 @@ static int cfg_check_optlist(const char *key, const char *v, bool lead_comma, st
 			p++;
 		if (p == k)
 			return err_set(e, EINVAL, "%s: empty or malformed option at offset %zu "
-				       "(expected key[=value] items separated by ',')",
+				       "(expected key=value items separated by ',')",
 				       key, (size_t)(k - v));
-		if (*p == '=') {
+		if (*p != '=') /* QEMU 7.2 reads -machine as key=value only */
+			return err_set(e, EINVAL, "%s: option '%.*s' needs a value: QEMU reads -machine "
+				       "as key=value items (a bare 'noX' is 'X=off')", key, (int)(p - k), k);
+		p++;
+		while (cfg_is_keych(*p) || *p == ':' || *p == '/' || *p == '+')
 			p++;
-			while (cfg_is_keych(*p) || *p == ':' || *p == '/' || *p == '+')
-				p++;
-		}
 		if (!*p)
 			return 0;
 		if (*p != ',')
@@ -280,7 +281,12 @@ int vm_config_check_globals(const struct vm_config *cfg, const struct vm_config_
 int vm_config_check_vga(const struct vm_config *cfg, const struct vm_config_key *k, struct err **e)
 {
 	static const char *const c[] = { "none", "std", "virtio", "cirrus", NULL };
-	return cfg_check_enum(k->key, cfg->vga, c, e);
+	int r = cfg_check_enum(k->key, cfg->vga, c, e);
+	/* on pc the VGA takes 00:02.0, the first bridge's device number */
+	if (r == 0 && strcmp(cfg->vga, "none") && !strcmp(cfg->machine, "pc") && cfg->pci_bridges > 0)
+		r = err_set(e, EINVAL, "vga: on machine pc a VGA takes PCI device 00:02.0, where "
+			    "the first pci-bridge goes: vga none, or no pci_bridges");
+	return r;
 }
 
 int vm_config_check_pflash(const struct vm_config *cfg, const struct vm_config_key *k,

@@ -30,7 +30,7 @@
  *   uuid               string  random v4 at creation         canonical, lower  no
  *   remove_timeout_ms  int     arch: 5000 (aarch64: 15000)   100..600000       yes
  *   -- machine (Kata qemuArchBase / govmm qemu.Config) --
- *   machine_options    string  arch default for machine+accel k[=v](,k[=v])* no
+ *   machine_options    string  arch default for machine+accel k=v(,k=v)*     no
  *   machine_accelerators string ""  appended to -machine after the options,
  *                                   Kata MachineAccelerators: "," added     no
  *   name               string  "" = the sandbox's name       -                 no

@@ -22,7 +22,8 @@
  *    -numa node,memdev=dimm1]  hugepages / mem_shared / mem_prealloc
  *   [-overcommit mem-lock=on|off]   mlock, or realtime (-realtime is gone
  *                             from QEMU 7.x; -overcommit is its successor)
- *   [-nodefaults] [-no-user-config]
+ *   [-nodefaults | -nic none] [-no-user-config]   (without -nodefaults
+ *                             QEMU's default NIC would take 00:02.0)
  *   -display none | -nographic
  *   -vga VGA
  *   -rtc base=B,clock=C[,driftfix=slew]
@@ -264,6 +265,10 @@ static void add_knobs(struct strv *v, const struct vm_config *cfg, const struct 
 	struct sbuf o = {0};
 	if (cfg->nodefaults)
 		strv_add(v, "-nodefaults");
+	else { /* QEMU's default NIC would take the first bridge's device number */
+		strv_add(v, "-nic");
+		strv_add(v, "none");
+	}
 	if (cfg->no_user_config)
 		strv_add(v, "-no-user-config");
 	if (cfg->nographic) {
