@@ -64,6 +64,14 @@ guest-aarch64: $(B)/guest-aarch64/initramfs.cpio.gz
 $(B)/guest-aarch64/initramfs.cpio.gz: scripts/build-guest.sh scripts/guest-init
 	scripts/build-guest.sh $(B)/guest-aarch64 aarch64
 
+# A second QEMU, 10.0 from bookworm-backports, unpacked into build/qemu-10
+# beside the system's 7.2 (never installed); checked by booting the
+# built-in guest.  Run it as build/qemu-10/bin/qemu-system-x86_64 (a wrapper
+# that passes -L and QEMU_MODULE_DIR; scripts/fetch-qemu.sh says why).
+.PHONY: qemu-10
+qemu-10: guest
+	scripts/fetch-qemu.sh $(B)/qemu-10 $(GUEST)
+
 unit: $(UNITS)
 	@tests/run-units.sh $(UNITS)
 unit-san: $(UNITS_SAN)
