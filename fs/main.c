@@ -102,7 +102,10 @@ static int main_configure(const struct options *o)
 	if (access(kernel, R_OK) < 0)
 		log_warn("built-in guest kernel %s is missing (build it: docs/deploy.md)", kernel);
 
-	cleanup_free char *qemu_version = main_qemu_version(main_qemu_binary());
+	/* fs_set_info borrows its strings: this one lives as long as the daemon. */
+	static char *qemu_version;
+	free(qemu_version);
+	qemu_version = main_qemu_version(main_qemu_binary());
 	fs_set_info(&(struct fs_info){.version = SANDBOXFS_VERSION, .qemu_version = qemu_version,
 				      .uid = o->has_owner ? o->owner_uid : getuid(),
 				      .gid = o->has_owner ? o->owner_gid : getgid(),

@@ -21,7 +21,11 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+QV=
+[ -x /usr/bin/qemu-system-x86_64 ] &&
+	QV=$(/usr/bin/qemu-system-x86_64 --version | sed -n 's/^QEMU emulator version \([^ ]*\).*/\1/p')
 
+version_says() { [ "$(sed -n 2p "$MNT/version")" = "$1" ]; }
 # mounted_with DESC STATE ARGS...: the daemon mounts $MNT with ARGS (in the
 # foreground) and a new sandbox's state lands in STATE.
 mounted_with() {
@@ -33,6 +37,7 @@ mounted_with() {
 	fi
 	mkdir "$MNT/x"
 	check "$d: mounts, state in DIR" test -f "$state/x/sandbox.json"
+	[ -z "$QV" ] || check "$d: version says qemu $QV" version_says "qemu $QV"
 	rmdir "$MNT/x"
 	fusermount3 -u "$MNT"
 	wait "$DAEMON"; DAEMON=
@@ -110,10 +115,7 @@ echo "$v" | sed 's/^/  /'
 check "--version exits 0" test "$rc" = 0
 check "--version names sandboxfs" grep -Eq '^sandboxfs [0-9]+\.[0-9]+' <<<"$v"
 check "--version names libfuse $(pkg-config --modversion fuse3 2>/dev/null)" grep -Eq '^libfuse [0-9]+\.[0-9]+' <<<"$v"
-if [ -x /usr/bin/qemu-system-x86_64 ]; then
-	qv=$(/usr/bin/qemu-system-x86_64 --version | sed -n 's/^QEMU emulator version \([^ ]*\).*/\1/p')
-	check "--version names QEMU $qv" grep -Eq "^qemu $qv " <<<"$v"
-fi
+[ -z "$QV" ] || check "--version names QEMU $QV" grep -Eq "^qemu $QV " <<<"$v"
 
 # One list: every long option --help shows is in the man page.
 man=$ROOT/docs/sandboxfs.1

@@ -24,6 +24,7 @@ MNT=$T/mnt STATE=$T/state LOG=$T/daemon.log
 GUESTDIR=/var/lib/sandboxfs/guest
 t0=$SECONDS
 say() { echo "# $*"; }
+q() { "$@" >>"$T/quiet.log" 2>&1; }   # a check's command, its output to a log
 
 daemon_pids() { # the installed daemons serving $MNT
 	local p
@@ -89,14 +90,15 @@ else
 	cat "$T/install.log"; fail "apt-get install"; exit 1
 fi
 dpkg -L sandboxfs | sort >"$T/files"
-check "/usr/bin/sandboxfs --version" /usr/bin/sandboxfs --version
+check "/usr/bin/sandboxfs --version" q /usr/bin/sandboxfs --version
+/usr/bin/sandboxfs --version | sed 's/^/  /'
 check "man page installed" test -f /usr/share/man/man1/sandboxfs.1.gz
 check "sandboxfs.service installed" test -f /lib/systemd/system/sandboxfs.service
 if command -v systemd-analyze >/dev/null; then
 	check "systemd-analyze verify sandboxfs.service" \
-		systemd-analyze verify /lib/systemd/system/sandboxfs.service
+		q systemd-analyze verify /lib/systemd/system/sandboxfs.service
 fi
-check "system user sandboxfs-qemu created" getent passwd sandboxfs-qemu
+check "system user sandboxfs-qemu created" q getent passwd sandboxfs-qemu
 check "the daemon's built-in guest dir is $GUESTDIR" \
 	bash -c "/usr/bin/sandboxfs --help | grep -qF '$GUESTDIR'"
 
@@ -150,7 +152,7 @@ check "no daemon left" test -z "$(daemon_pids)"
 
 # --- purge ------------------------------------------------------------------------
 
-check "apt-get purge -y sandboxfs" apt-get purge -y -qq sandboxfs
+check "apt-get purge -y sandboxfs" q apt-get purge -y -qq sandboxfs
 left=$(while read -r f; do
 	[ -d "$f" ] && continue
 	[ -e "$f" ] || [ -L "$f" ] && echo "$f"
