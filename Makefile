@@ -75,6 +75,14 @@ guest-s390x: $(B)/guest-s390x/initramfs.cpio.gz
 $(B)/guest-s390x/initramfs.cpio.gz: scripts/build-guest.sh scripts/guest-init
 	scripts/build-guest.sh $(B)/guest-s390x s390x
 
+# A second QEMU, 10.0 from bookworm-backports, unpacked into build/qemu-10
+# beside the system's 7.2 (never installed); checked by booting the
+# built-in guest.  Run it as build/qemu-10/bin/qemu-system-x86_64 (a wrapper
+# that passes -L and QEMU_MODULE_DIR; scripts/fetch-qemu.sh says why).
+.PHONY: qemu-10
+qemu-10: guest
+	scripts/fetch-qemu.sh $(B)/qemu-10 $(GUEST)
+
 unit: $(UNITS)
 	@tests/run-units.sh $(UNITS)
 unit-san: $(UNITS_SAN)
@@ -113,9 +121,41 @@ $(B)/bench/sbbench: bench/sbbench.c
 bench: all guest $(B)/bench/sbbench
 	bench/run $(if $(LIBVIRT),--libvirt)
 
+# make install / make uninstall [prefix=/usr/local] [DESTDIR=...]: what a
+# node needs, and exactly what the Debian package ships (debian/rules runs
+# this with prefix=/usr).  guestdir is compiled into the daemon as its
+# built-in guest directory (when no guest/ sits beside the binary); the
+# guest is built there, never shipped: $(pkglibdir)/build-guest.sh $(guestdir)
+# (docs/deploy.md).
+bindir     ?= $(prefix)/bin
+mandir     ?= $(prefix)/share/man
+pkglibdir  ?= $(prefix)/lib/sandboxfs
+guestdir   ?= $(prefix)/share/sandboxfs/guest
+sysconfdir ?= $(if $(filter /usr,$(prefix)),/etc,$(prefix)/etc)
+unitdir    ?= $(prefix)/lib/systemd/system
+.PHONY: uninstall FORCE
+# Rebuild options.o when guestdir changes (the file changes only then).
+$(B)/guestdir: FORCE
+	@mkdir -p $(B); echo '$(guestdir)' | cmp -s - $@ || echo '$(guestdir)' > $@
+$(B)/obj/fs/options.o $(B)/obj-san/fs/options.o: $(B)/guestdir
+$(B)/obj/fs/options.o $(B)/obj-san/fs/options.o: CPPFLAGS += -DSANDBOXFS_GUEST_DIR='"$(guestdir)"'
+INSTALL_SUBST = sed -e 's|@bindir@|$(bindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
+                    -e 's|@pkglibdir@|$(pkglibdir)|g' -e 's|@guestdir@|$(guestdir)|g'
 install: $(B)/sandboxfs
-	install -D -m 0755 $(B)/sandboxfs $(DESTDIR)$(prefix)/bin/sandboxfs
-	install -D -m 0644 docs/sandboxfs.1 $(DESTDIR)$(prefix)/share/man/man1/sandboxfs.1
+	install -D -m 0755 $(B)/sandboxfs $(DESTDIR)$(bindir)/sandboxfs
+	install -D -m 0644 docs/sandboxfs.1 $(DESTDIR)$(mandir)/man1/sandboxfs.1
+	install -D -m 0755 scripts/build-guest.sh $(DESTDIR)$(pkglibdir)/build-guest.sh
+	install -D -m 0755 scripts/guest-init $(DESTDIR)$(pkglibdir)/guest-init
+	install -d $(DESTDIR)$(unitdir) $(DESTDIR)$(sysconfdir)/default
+	$(INSTALL_SUBST) deploy/systemd/sandboxfs.service.in > $(DESTDIR)$(unitdir)/sandboxfs.service
+	chmod 0644 $(DESTDIR)$(unitdir)/sandboxfs.service
+	$(INSTALL_SUBST) deploy/systemd/sandboxfs.default > $(DESTDIR)$(sysconfdir)/default/sandboxfs
+	chmod 0644 $(DESTDIR)$(sysconfdir)/default/sandboxfs
+uninstall:
+	rm -f $(DESTDIR)$(bindir)/sandboxfs $(DESTDIR)$(mandir)/man1/sandboxfs.1 \
+	      $(DESTDIR)$(pkglibdir)/build-guest.sh $(DESTDIR)$(pkglibdir)/guest-init \
+	      $(DESTDIR)$(unitdir)/sandboxfs.service $(DESTDIR)$(sysconfdir)/default/sandboxfs
+	-rmdir $(DESTDIR)$(pkglibdir) 2>/dev/null
 
 clean:
 	rm -rf $(B)

@@ -10,6 +10,7 @@
  */
 #define FUSE_USE_VERSION 35
 #include "fs/fs.h"
+#include "fs/fs_handle.h"
 
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -30,66 +31,6 @@
 
 static int fs_fail(struct fs_ctx *c, struct err *e);
 
-struct fs_handle {
-	const struct fs_node *node;
-	struct fs_ctx ctx;
-	struct sbuf data; /* snapshot rendered at open */
-	bool read_once;   /* a later read at offset 0 renders anew (sysfs) */
-	uint64_t gen;     /* what the snapshot reflects, for poll() */
-	int stream_fd;    /* FS_STREAM: the backing file */
-	uint64_t ev_seq;  /* FS_EVENTS: next event line to hand out */
-	struct fuse_pollhandle *ph; /* a poll() waiting for a change */
-	struct sbuf pending; /* FS_JSON: a value begun by earlier writes */
-};
-
-/* Every handle with a pending poll(), woken by fs_notify_change. */
-static pthread_mutex_t pollers_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fs_handle **pollers;
-static size_t npollers;
-
-static uint64_t handle_gen(struct fs_handle *h)
-{
-	struct vm_sandbox *sb = h->ctx.sb;
-	if (!sb)
-		return 0;
-	pthread_mutex_lock(&sb->lock);
-	uint64_t g = h->node->flags & FS_POLL_STATE ? sb->state_changes
-		   : h->node->flags & FS_EVENTS     ? sb->events_next
-						    : sb->state_gen;
-	pthread_mutex_unlock(&sb->lock);
-	return g;
-}
-
-static void pollers_drop(struct fs_handle *h)
-{
-	pthread_mutex_lock(&pollers_lock);
-	for (size_t i = 0; i < npollers; i++)
-		if (pollers[i] == h) {
-			pollers[i] = pollers[--npollers];
-			break;
-		}
-	if (h->ph)
-		fuse_pollhandle_destroy(h->ph);
-	h->ph = NULL;
-	pthread_mutex_unlock(&pollers_lock);
-}
-
-void fs_notify_change(struct vm_sandbox *sb, enum vm_change what)
-{
-	pthread_mutex_lock(&pollers_lock);
-	for (size_t i = 0; i < npollers;) {
-		struct fs_handle *h = pollers[i];
-		if (h->ctx.sb != sb) {
-			i++;
-			continue;
-		}
-		fuse_notify_poll(h->ph);
-		fuse_pollhandle_destroy(h->ph);
-		h->ph = NULL;
-		pollers[i] = pollers[--npollers];
-	}
-	pthread_mutex_unlock(&pollers_lock);
-}
 
 static bool node_reads(const struct fs_node *n) { return n->show || n->sb_show; }
 static bool node_writes(const struct fs_node *n) { return n->store || n->sb_store; }
@@ -128,7 +69,7 @@ static int render(struct fs_handle *h)
 {
 	cleanup_err struct err *e = NULL;
 	sbuf_release(&h->data);
-	h->gen = handle_gen(h);
+	h->gen = fs_handle_gen(h);
 	if (node_show(h->node, &h->ctx, &h->data, &e) < 0)
 		return fs_fail(&h->ctx, e);
 	return 0;
@@ -266,7 +207,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	if (rd && (n->flags & FS_STREAM)) {
 		h->stream_fd = open(c.sb->console_log, O_RDONLY | O_CLOEXEC);
 	} else if (rd && (n->flags & FS_EVENTS)) {
-		h->ev_seq = h->gen = handle_gen(h); /* a reader gets new events */
+		h->ev_seq = h->gen = fs_handle_gen(h); /* a reader gets new events */
 	} else if (rd) {
 		r = render(h);
 		if (r < 0) {
@@ -276,7 +217,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 			return r;
 		}
 	} else {
-		h->gen = handle_gen(h);
+		h->gen = fs_handle_gen(h);
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
@@ -284,66 +225,11 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
-/* Is the daemon going away (unmount, SIGTERM)? */
-static bool fs_exiting(void)
-{
-	struct fuse_context *fc = fuse_get_context();
-	return fc && fc->fuse && fuse_session_exited(fuse_get_session(fc->fuse));
-}
-
-/*
- * events: block (like `tail -f`) until there are lines past the handle's
- * cursor; wake every 200 ms to notice an interrupt (^C), the sandbox's
- * removal or the daemon exiting, which end the read.
- */
-static int read_events(struct fs_handle *h, char *buf, size_t size)
-{
-	struct vm_sandbox *sb = h->ctx.sb;
-	struct sbuf out = {0};
-	pthread_mutex_lock(&sb->lock);
-	for (;;) {
-		if (sb->events_next > h->ev_seq)
-			break;
-		if (sb->removed || fuse_interrupted() || fs_exiting()) {
-			pthread_mutex_unlock(&sb->lock);
-			return fuse_interrupted() ? -EINTR : 0;
-		}
-		struct timespec dl;
-		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_nsec += 200 * 1000000L;
-		if (dl.tv_nsec >= 1000000000L) {
-			dl.tv_sec++;
-			dl.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&sb->cond, &sb->lock, &dl);
-	}
-	if (sb->events_next - h->ev_seq > VM_EVENTS_MAX) {
-		sbuf_printf(&out, "{\"event\": \"EVENTS_LOST\", \"data\": {\"count\": %llu}}\n",
-			    (unsigned long long)(sb->events_next - h->ev_seq - VM_EVENTS_MAX));
-		h->ev_seq = sb->events_next - VM_EVENTS_MAX;
-	}
-	/* Whole lines only, as many as fit. */
-	while (h->ev_seq < sb->events_next) {
-		const char *line = sb->events[h->ev_seq % VM_EVENTS_MAX];
-		size_t len = strlen(line) + 1;
-		if (out.len && out.len + len > size)
-			break;
-		sbuf_add(&out, line);
-		sbuf_addc(&out, '\n');
-		h->ev_seq++;
-	}
-	pthread_mutex_unlock(&sb->lock);
-	size_t n = out.len < size ? out.len : size;
-	memcpy(buf, out.s, n);
-	sbuf_release(&out);
-	return (int)n;
-}
-
 static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
 	if (h->node->flags & FS_EVENTS)
-		return read_events(h, buf, size);
+		return fs_events_read(h, buf, size);
 	if (node_reads(h->node) && off == 0 && h->read_once) {
 		int r = render(h); /* sysfs: read from 0 again after poll() */
 		if (r < 0)
@@ -451,7 +337,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
 	json_abandoned(h);
-	pollers_drop(h);
+	fs_pollers_drop(h);
 	if (h->stream_fd >= 0)
 		close(h->stream_fd);
 	sbuf_release(&h->data);
@@ -505,44 +391,6 @@ static int fs_rmdir(const char *path)
 	return 0;
 }
 
-/*
- * poll(): readable at once (POLLIN); once the sandbox changed since what
- * this handle last rendered (for `state`: since the state last changed),
- * POLLIN|POLLPRI — sysfs-style; re-read from offset 0 to get the news.
- */
-static int fs_poll(const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph,
-		   unsigned *reventsp)
-{
-	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
-	if (!h->ctx.sb) {
-		*reventsp = POLLIN;
-		if (ph)
-			fuse_pollhandle_destroy(ph);
-		return 0;
-	}
-	pthread_mutex_lock(&pollers_lock);
-	/* events: readable while lines past the reader's cursor exist. */
-	bool changed = h->node->flags & FS_EVENTS ? handle_gen(h) > h->ev_seq : handle_gen(h) != h->gen;
-	if (changed || !ph) {
-		if (ph)
-			fuse_pollhandle_destroy(ph);
-	} else {
-		if (h->ph)
-			fuse_pollhandle_destroy(h->ph);
-		else {
-			pollers = xrealloc(pollers, (npollers + 1) * sizeof(*pollers));
-			pollers[npollers++] = h;
-		}
-		h->ph = ph;
-	}
-	pthread_mutex_unlock(&pollers_lock);
-	if (h->node->flags & FS_EVENTS)
-		*reventsp = changed ? POLLIN : 0;
-	else
-		*reventsp = changed ? POLLIN | POLLPRI : 0;
-	return 0;
-}
-
 static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	return -EACCES; /* the tree is fixed: no new files */
@@ -589,7 +437,7 @@ const struct fuse_operations fs_operations = {
 	.flush = fs_flush,
 	.release = fs_release,
 	.truncate = fs_truncate,
-	.poll = fs_poll,
+	.poll = fs_handle_poll,
 	.mkdir = fs_mkdir,
 	.rmdir = fs_rmdir,
 	.create = fs_create,
