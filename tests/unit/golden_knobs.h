@@ -23,7 +23,7 @@
 #define KNOBS_CONSOLE_LOG "/c.log"
 
 #define KNOBS_CONFIG                                                                         \
-	"{\"machine_options\":\"smm=off\",\"machine_accelerators\":\"nosmbus\","             \
+	"{\"machine_options\":\"smm=off\",\"machine_accelerators\":\"smbus=off\","             \
 	"\"name\":\"n,1\",\"vcpus\":2,\"maxvcpus\":8,\"sockets\":2,\"cores\":2,"             \
 	"\"threads\":2,\"memory_mib\":512,\"memory_slots\":2,\"maxmem_mib\":1024,"           \
 	"\"hugepages\":true,\"mem_prealloc\":true,\"mlock\":true,"                          \
@@ -45,13 +45,14 @@
 	"/usr/bin/qemu-system-x86_64", \
 	"-name", "guest=n,,1", \
 	"-uuid", KNOBS_UUID, \
-	"-machine", "q35,smm=off,nosmbus,nvdimm=on", \
+	"-machine", "q35,smm=off,smbus=off,nvdimm=on", \
 	"-accel", "tcg,thread=multi", \
 	"-smp", "2,sockets=2,cores=2,threads=2,maxcpus=8", \
 	"-m", "512M,slots=2,maxmem=1024M", \
 	"-object", "memory-backend-file,id=dimm1,size=512M,mem-path=/dev/hugepages,share=on,prealloc=on", \
 	"-numa", "node,memdev=dimm1", \
 	"-overcommit", "mem-lock=on", \
+	"-nic", "none", \
 	"-nographic", \
 	"-vga", "std", \
 	"-rtc", "base=localtime,clock=vm", \
@@ -94,7 +95,7 @@ struct knob_variant {
 	  "if=pflash,format=raw,unit=1,file=/fw/vars.fd" },                                   \
 	{ "{\"pflash\":[\"/fw/code,1.fd\"]}", "-drive",                                         \
 	  "if=pflash,format=raw,unit=0,file=/fw/code,,1.fd" },                                \
-	{ "{\"machine_accelerators\":\",nosmm\"}", "-machine", "q35,nosmm" },                   \
+	{ "{\"machine_accelerators\":\",smm=off\"}", "-machine", "q35,smm=off" },                  \
 	{ "{\"machine\":\"pc\",\"root_ports\":0,\"pci_bridges\":1}", "-device",                 \
 	  "pci-bridge,id=pb0,bus=pci.0,chassis_nr=1,shpc=off,addr=0x2" },                     \
 	{ "{\"disable_modern\":true}", "-device",                                               \

@@ -23,6 +23,7 @@
 
 #include "lib/err.h"
 #include "lib/util.h"
+#include "tests/unit/support_cunit.h"
 #include "qmp/qmp_client.h"
 #include "vm/qemu/cmdline.h"
 #include "vm/qemu/fds.h"
@@ -215,7 +216,7 @@ static int make_tap(const char *name)
 bool sqemu_netns_with_tap(const char *tap)
 {
 	if (unshare(CLONE_NEWNET) < 0 || make_tap(tap) < 0) {
-		printf("SKIP: cannot create a network namespace with a tap (%s)\n", strerror(errno));
+		unit_skip("netns", "cannot create a network namespace with a tap (%s)", strerror(errno));
 		return false;
 	}
 	return true;

@@ -25,6 +25,9 @@
 
 #define KERNEL "/opt/sandboxfs/guest/vmlinuz"
 #define INITRD "/opt/sandboxfs/guest/initramfs.cpio.gz"
+/* another architecture's built-in guest sits beside the host's */
+#define ARCH_KERNEL(a) "/opt/sandboxfs/guest-" a "/vmlinuz"
+#define ARCH_INITRD(a) "/opt/sandboxfs/guest-" a "/initramfs.cpio.gz"
 #define UUID "6f1d0c0e-3a5b-4c2d-8e9f-0123456789ab"
 
 static const char *const golden_x86_64[] = {
@@ -63,11 +66,11 @@ static const char *const golden_x86_64[] = {
 	"-device", "virtio-blk-pci,id=root,drive=drive-root,bus=rp1,addr=0x0",
 	"-blockdev", "driver=raw,node-name=drive-d1,read-only=off,file.driver=file,file.filename=/img/d1.img,file.read-only=off",
 	"-device", "virtio-blk-pci,id=d1,drive=drive-d1,bus=rp2,addr=0x0",
-	"-netdev", "tap,id=net-n0,ifname=tap0,script=no,downscript=no",
+	"-netdev", "tap,id=net-n0,fd=4",
 	"-device", "virtio-net-pci,id=n0,netdev=net-n0,mac=02:00:00:00:00:01,bus=rp3,addr=0x0",
 	"-fsdev", "local,id=fs-p9,path=/srv/share,security_model=none,multidevs=remap",
 	"-device", "virtio-9p-pci,id=p9,fsdev=fs-p9,mount_tag=p9,bus=rp4,addr=0x0",
-	"-device", "vhost-vsock-pci,id=vs,guest-cid=3,bus=rp5,addr=0x0",
+	"-device", "vhost-vsock-pci,id=vs,guest-cid=3,vhostfd=5,bus=rp5,addr=0x0",
 	"-object", "rng-random,id=rng-rng0,filename=/dev/urandom",
 	"-device", "virtio-rng-pci,id=rng0,rng=rng-rng0,bus=rp6,addr=0x0",
 };
@@ -90,8 +93,8 @@ static const char *const golden_aarch64[] = {
 	"-mon", "chardev=qmp,mode=control",
 	"-chardev", "file,id=console,path=/run/sandboxfs/web/console.log,append=on",
 	"-serial", "chardev:console",
-	"-kernel", KERNEL,
-	"-initrd", INITRD,
+	"-kernel", ARCH_KERNEL("aarch64"),
+	"-initrd", ARCH_INITRD("aarch64"),
 	"-append", "console=ttyAMA0 console=hvc0 console=hvc1 iommu.passthrough=0 quiet systemd.show_status=false root=/dev/vda1 rootflags=data=ordered,errors=remount-ro ro rootfstype=ext4",
 	"-device", "pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x2",
 	"-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=2,addr=0x3",
@@ -108,11 +111,11 @@ static const char *const golden_aarch64[] = {
 	"-device", "virtio-blk-pci,id=root,drive=drive-root,bus=rp1,addr=0x0",
 	"-blockdev", "driver=raw,node-name=drive-d1,read-only=off,file.driver=file,file.filename=/img/d1.img,file.read-only=off",
 	"-device", "virtio-blk-pci,id=d1,drive=drive-d1,bus=rp2,addr=0x0",
-	"-netdev", "tap,id=net-n0,ifname=tap0,script=no,downscript=no",
+	"-netdev", "tap,id=net-n0,fd=4",
 	"-device", "virtio-net-pci,id=n0,netdev=net-n0,mac=02:00:00:00:00:01,bus=rp3,addr=0x0",
 	"-fsdev", "local,id=fs-p9,path=/srv/share,security_model=none",
 	"-device", "virtio-9p-pci,id=p9,fsdev=fs-p9,mount_tag=p9,bus=rp4,addr=0x0",
-	"-device", "vhost-vsock-pci,id=vs,guest-cid=3,bus=rp5,addr=0x0",
+	"-device", "vhost-vsock-pci,id=vs,guest-cid=3,vhostfd=5,bus=rp5,addr=0x0",
 	"-object", "rng-random,id=rng-rng0,filename=/dev/urandom",
 	"-device", "virtio-rng-pci,id=rng0,rng=rng-rng0,bus=rp6,addr=0x0",
 };
@@ -134,8 +137,8 @@ static const char *const golden_ppc64le[] = {
 	"-mon", "chardev=qmp,mode=control",
 	"-chardev", "file,id=console,path=/run/sandboxfs/web/console.log,append=on",
 	"-serial", "chardev:console",
-	"-kernel", KERNEL,
-	"-initrd", INITRD,
+	"-kernel", ARCH_KERNEL("ppc64le"),
+	"-initrd", ARCH_INITRD("ppc64le"),
 	"-append", "rcupdate.rcu_expedited=1 reboot=k console=hvc0 console=hvc1 cryptomgr.notests net.ifnames=0 quiet systemd.show_status=false root=/dev/vda1 rootflags=data=ordered,errors=remount-ro ro rootfstype=ext4",
 	"-device", "pci-bridge,id=pb0,bus=pci.0,chassis_nr=1,shpc=on,addr=0x2",
 	"-device", "pci-bridge,id=pb1,bus=pci.0,chassis_nr=2,shpc=on,addr=0x3",
@@ -148,11 +151,11 @@ static const char *const golden_ppc64le[] = {
 	"-device", "virtio-blk-pci,id=root,drive=drive-root,bus=pb0,addr=0x2",
 	"-blockdev", "driver=raw,node-name=drive-d1,read-only=off,file.driver=file,file.filename=/img/d1.img,file.read-only=off",
 	"-device", "virtio-blk-pci,id=d1,drive=drive-d1,bus=pb0,addr=0x3",
-	"-netdev", "tap,id=net-n0,ifname=tap0,script=no,downscript=no",
+	"-netdev", "tap,id=net-n0,fd=4",
 	"-device", "virtio-net-pci,id=n0,netdev=net-n0,mac=02:00:00:00:00:01,bus=pb0,addr=0x4",
 	"-fsdev", "local,id=fs-p9,path=/srv/share,security_model=none,multidevs=remap",
 	"-device", "virtio-9p-pci,id=p9,fsdev=fs-p9,mount_tag=p9,bus=pb0,addr=0x5",
-	"-device", "vhost-vsock-pci,id=vs,guest-cid=3,bus=pb0,addr=0x6",
+	"-device", "vhost-vsock-pci,id=vs,guest-cid=3,vhostfd=5,bus=pb0,addr=0x6",
 	"-object", "rng-random,id=rng-rng0,filename=/dev/urandom",
 	"-device", "virtio-rng-pci,id=rng0,rng=rng-rng0,bus=pb0,addr=0x7",
 };
@@ -174,8 +177,8 @@ static const char *const golden_s390x[] = {
 	"-mon", "chardev=qmp,mode=control",
 	"-chardev", "file,id=console,path=/run/sandboxfs/web/console.log,append=on",
 	"-serial", "chardev:console",
-	"-kernel", KERNEL,
-	"-initrd", INITRD,
+	"-kernel", ARCH_KERNEL("s390x"),
+	"-initrd", ARCH_INITRD("s390x"),
 	"-append", "console=ttysclp0 quiet systemd.show_status=false root=/dev/vda1 rootflags=data=ordered,errors=remount-ro ro rootfstype=ext4",
 	"-chardev", "file,id=char-con,path=/run/sandboxfs/web/console.log,append=on",
 	"-device", "virtio-serial-ccw,id=vser-con,devno=fe.0.0000",
@@ -184,11 +187,11 @@ static const char *const golden_s390x[] = {
 	"-device", "virtio-blk-ccw,id=root,drive=drive-root,devno=fe.0.0001",
 	"-blockdev", "driver=raw,node-name=drive-d1,read-only=off,file.driver=file,file.filename=/img/d1.img,file.read-only=off",
 	"-device", "virtio-blk-ccw,id=d1,drive=drive-d1,devno=fe.0.0002",
-	"-netdev", "tap,id=net-n0,ifname=tap0,script=no,downscript=no",
+	"-netdev", "tap,id=net-n0,fd=4",
 	"-device", "virtio-net-ccw,id=n0,netdev=net-n0,mac=02:00:00:00:00:01,devno=fe.0.0003",
 	"-fsdev", "local,id=fs-p9,path=/srv/share,security_model=none,multidevs=remap",
 	"-device", "virtio-9p-ccw,id=p9,fsdev=fs-p9,mount_tag=p9,devno=fe.0.0004",
-	"-device", "vhost-vsock-ccw,id=vs,guest-cid=3,devno=fe.0.0005",
+	"-device", "vhost-vsock-ccw,id=vs,guest-cid=3,vhostfd=5,devno=fe.0.0005",
 	"-object", "rng-random,id=rng-rng0,filename=/dev/urandom",
 	"-device", "virtio-rng-ccw,id=rng0,rng=rng-rng0,devno=fe.0.0006",
 };

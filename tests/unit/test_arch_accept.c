@@ -150,7 +150,7 @@ static void run_arch(const char *arch)
 	specs[n++] = xasprintf("{\"type\":\"console\",\"id\":\"con\"}");
 	specs[n++] = xasprintf("{\"type\":\"image\",\"id\":\"root\",\"file\":\"%s\",\"as\":\"virtio-blk\"}", img);
 	specs[n++] = xasprintf("{\"type\":\"block\",\"id\":\"d1\",\"file\":\"%s\"}", d1);
-	specs[n++] = xasprintf("{\"type\":\"net\",\"id\":\"n0\",\"ifname\":\"sbt0\",\"mac\":\"02:00:00:00:00:10\"}");
+	specs[n++] = xasprintf("{\"type\":\"net\",\"id\":\"n0\",\"ifname\":\"sbt0\",\"mac\":\"02:00:00:00:00:10\",\"pass_fds\":false}");
 	specs[n++] = xasprintf("{\"type\":\"9p\",\"id\":\"p9\",\"path\":\"%s\"}", share);
 	specs[n++] = xasprintf("{\"type\":\"rng\",\"id\":\"rng0\"}");
 	if (have_vsock)
@@ -276,8 +276,7 @@ int main(void)
 		{ "ppc64le", test_ppc64le }, { "s390x", test_s390x },
 	};
 	if (geteuid() != 0) {
-		printf("SKIP: the per-architecture real-QEMU acceptance needs root (network namespace)\n");
-		return 77;
+		return unit_skip_program("root", "the per-architecture real-QEMU acceptance needs root (network namespace)");
 	}
 	/* A private network namespace: the taps never touch the host's. */
 	if (!sqemu_netns_with_tap("sbt0"))
@@ -293,8 +292,7 @@ int main(void)
 			tests[added++] = arches[i];
 	if (!added) {
 		rmdir(dir);
-		printf("SKIP: no QEMU system emulator of any architecture\n");
-		return 77;
+		return unit_skip_program("qemu-system-*", "no QEMU system emulator of any architecture");
 	}
 	int rc = unit_main("arch_accept", tests, added);
 	if (unit_rm_rf(dir) < 0 && rc == 0)

@@ -89,7 +89,7 @@ static enum outcome starts(const char *label, const char *const *cfg, const char
 static bool qemu_ready(void)
 {
 	if (!can_run_qemu)
-		printf("\n  SKIP: needs root and %s", QEMU);
+		unit_skip(geteuid() ? "root" : QEMU, "needs root and %s", QEMU);
 	else if (!have_files)
 		CU_FAIL("the knob files could not be made");
 	return can_run_qemu && have_files;
@@ -137,7 +137,7 @@ static const char *handler(struct fakeqmp *f, const char *cmd, struct json_objec
 static void test_vhost_hot_missing(void)
 {
 	if (access("/dev/vhost-net", R_OK | W_OK) == 0) {
-		printf("\n  SKIP: /dev/vhost-net exists here; the bug needs a host without it");
+		unit_skip("host-without-/dev/vhost-net", "/dev/vhost-net exists here; the bug needs a host without it");
 		return;
 	}
 	struct fakeqmp fq;

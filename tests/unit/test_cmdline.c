@@ -335,7 +335,7 @@ static const char *jstr(struct json_object *o, const char *k)
 static void test_real_qemu(void)
 {
 	if (access(QEMU, X_OK) != 0) {
-		printf("\n  SKIP: %s not found, real-QEMU check not run\n", QEMU);
+		unit_skip(QEMU, "not found, real-QEMU check not run");
 		return;
 	}
 	char dir[] = "/tmp/sbfs-cmdline-XXXXXX";

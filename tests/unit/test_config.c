@@ -87,7 +87,8 @@ static void test_defaults(void)
 		"rtc_clock", "rtc_driftfix", "globals", "vga", "bios", "pflash", "no_user_config",
 		"nodefaults", "nographic", "daemonize", "hugepages", "mem_prealloc", "mem_shared",
 		"realtime", "mlock", "iothreads", "disable_modern", "pci_bridges",
-		"pcie_pci_bridges", "bridge_shpc",
+		"pcie_pci_bridges", "bridge_shpc", "cpu_max", "memory_max_mib", "pids_max",
+		"netns",
 	};
 	/* exactly these keys, in schema order */
 	size_t i = 0;
@@ -469,8 +470,8 @@ static void test_full_model(void)
 	cleanup_err struct err *e = NULL;
 	static const char *const ok[] = {
 		"{\"machine_options\":\"kernel_irqchip=split,smm=off\"}",
-		"{\"machine_accelerators\":\",nosmm,nosmbus\"}",
-		"{\"machine_accelerators\":\"nosmm\"}",
+		"{\"machine_accelerators\":\",smm=off,smbus=off\"}",
+		"{\"machine_accelerators\":\"smm=off\"}",
 		"{\"name\":\"web, 1\"}",
 		"{\"maxvcpus\":8,\"sockets\":2,\"cores\":2,\"threads\":2}",
 		"{\"maxvcpus\":8,\"cores\":4}",
@@ -503,7 +504,8 @@ static void test_full_model(void)
 		const char *json, *msg;
 	} bad[] = {
 		{ "{\"machine_options\":\"a=b,,c\"}", "machine_options: empty or malformed option" },
-		{ "{\"machine_options\":\"a b\"}", "machine_options: invalid character ' '" },
+		{ "{\"machine_options\":\"a=b c\"}", "machine_options: invalid character ' '" },
+		{ "{\"machine_accelerators\":\"nosmm\"}", "option 'nosmm' needs a value" },
 		{ "{\"machine_accelerators\":\",,x\"}", "machine_accelerators: empty or malformed" },
 		{ "{\"maxvcpus\":8,\"sockets\":3}", "sockets: sockets * cores * threads (3 * 1 * 1) must equal maxvcpus (8)" },
 		{ "{\"maxvcpus\":6,\"cores\":4}", "cores: maxvcpus (6) is not a multiple of cores * threads (4)" },

@@ -11,6 +11,8 @@
 #include <linux/if_tun.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,7 +375,16 @@ static void test_vhost_user_blk(void)
 {
 	setup();
 	struct err *e = NULL;
-	const char *spec = "{\"type\":\"vhost-user-blk\",\"id\":\"vb\",\"socket\":\"/run/vhost/vb.sock\"}";
+	/* A hot-added vhost-user device needs its backend listening: the
+	 * daemon connects to the socket as the writer before any QMP. */
+	cleanup_free char *path = xasprintf("%s/vb.sock", state_dir);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CU_ASSERT_FATAL(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+			listen(lfd, 4) == 0);
+	cleanup_free char *spec = xasprintf(
+		"{\"type\":\"vhost-user-blk\",\"id\":\"vb\",\"socket\":\"%s\"}", path);
 	CU_ASSERT_EQUAL(vm_devices_add_store(sb, spec, &cred_root, &e), 0);
 	/* The chardev QMP form is the nested one; then the device names it. */
 	CU_ASSERT_STRING_EQUAL(fakeqmp_cmds(&fq), "qmp_capabilities chardev-add device_add");
@@ -387,6 +398,8 @@ static void test_vhost_user_blk(void)
 	err_free(&e);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "chardev-remove", NULL), 2);
 	CU_ASSERT_EQUAL(free_slots(), sb->topo.n);
+	close(lfd);
+	unlink(path);
 	teardown();
 }
 
@@ -395,7 +408,7 @@ static bool have_netns;
 static void test_net_fds(void)
 {
 	if (!have_netns) {
-		printf("\n  SKIP: no private network namespace (needs root) to open taps in\n");
+		unit_skip("netns", "no private network namespace (needs root) to open taps in");
 		return;
 	}
 	setup();

@@ -1193,7 +1193,7 @@ static void test_connect_errors(void)
 static void test_real_qemu(void)
 {
 	if (access(QEMU_BIN, X_OK) != 0) {
-		printf("\n  SKIP test_real_qemu: %s not found (%s)\n", QEMU_BIN, strerror(errno));
+		unit_skip(QEMU_BIN, "not found (%s)", strerror(errno));
 		return;
 	}
 	char dir[] = "/tmp/test_qmp.XXXXXX";

@@ -52,8 +52,7 @@ static void test_getfd(void)
 int main(void)
 {
 	if (access(QEMU, X_OK) < 0) {
-		printf("SKIP: %s is not installed\n", QEMU);
-		return 77;
+		return unit_skip_program(QEMU, "not installed");
 	}
 	char path[] = "/tmp/sandboxfs-qmpfd.XXXXXX";
 	if (!mkdtemp(path))

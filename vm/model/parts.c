@@ -45,6 +45,10 @@ char *vm_fdplan_add(struct vm_fdplan *p, enum vm_fd_source src, enum vm_fd_ref r
 		sets += p->v[i].ref == VM_FD_REF_FDSET;
 	f.set = ref == VM_FD_REF_FDSET ? sets + 1 : 0;
 	p->v[p->n++] = f;
+	/* A descriptor by number is its number already (argv "fds=4:5"); a
+	 * path to one waits for binding. */
+	if (ref == VM_FD_REF_NUM)
+		return xasprintf("%d", f.num);
 	return xasprintf("%c%zu", FD_MARK, k);
 }
 

@@ -55,10 +55,13 @@ struct vm_fdplan {
 	struct vm_fd *v;
 	size_t n;
 };
-/* Add a descriptor to the plan and return the marker that stands for it
- * in a part's string values (a heap string): "\001K" for entry K, joined
- * with ':' for lists.  Markers hold a control character, which no
- * user-supplied string can, so binding cannot mistake a user's value. */
+/* Add a descriptor to the plan and return what stands for it in a part's
+ * string values (a heap string): for a VM_FD_REF_NUM its number ("4",
+ * joined "4:5" for lists; while running, vm/qemu/fds renames the numbers
+ * of the fd/fds/vhostfd/vhostfds keys to getfd names); for a path
+ * reference the marker "\001K" of entry K, bound by vm_fdplan_bind.
+ * Markers hold a control character, which no user-supplied string can, so
+ * binding cannot mistake a user's value. */
 char *vm_fdplan_add(struct vm_fdplan *p, enum vm_fd_source src, enum vm_fd_ref ref,
 		    const char *name, const struct vm_fd *opts);
 void vm_fdplan_release(struct vm_fdplan *p);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <linux/if_tun.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -335,9 +336,61 @@ struct fds_bound {
 static char *fds_qmp_ref(const struct vm_fd *f, size_t k, void *opaque)
 {
 	const struct fds_bound *b = opaque;
-	if (f->ref == VM_FD_REF_FDSET)
-		return xasprintf("/dev/fdset/%lld", (long long)b->set_of[k]);
-	return xasprintf("fd-%s-%zu", b->owner, k);
+	return xasprintf("/dev/fdset/%lld", (long long)b->set_of[k]);
+}
+
+/* Keys whose value names descriptors by number ("4" or "4:5"). */
+static bool fds_is_fd_key(const char *k)
+{
+	return !strcmp(k, "fd") || !strcmp(k, "fds") || !strcmp(k, "vhostfd") || !strcmp(k, "vhostfds") ||
+	       !strcmp(k, "str"); /* a chardev's fd address (chardev-add's nested form) */
+}
+
+/* "4:5" -> "fd-OWNER-0:fd-OWNER-1" by the plan's numbering; NULL when no
+ * token is a number of the plan. */
+static char *fds_rename(const char *nums, const char *owner, const struct vm_fdplan *plan)
+{
+	struct sbuf out = {0};
+	cleanup_free char *copy = xstrdup(nums);
+	char *save = NULL;
+	for (char *tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save)) {
+		long long num;
+		bool found = false;
+		for (size_t i = 0; util_parse_int(tok, 0, INT32_MAX, &num) == 0 && i < plan->n; i++)
+			if (plan->v[i].ref == VM_FD_REF_NUM && plan->v[i].num == num) {
+				sbuf_printf(&out, "%sfd-%s-%zu", out.len ? ":" : "", owner, i);
+				found = true;
+			}
+		if (!found) {
+			sbuf_release(&out);
+			return NULL;
+		}
+	}
+	return out.len ? sbuf_steal(&out) : NULL;
+}
+
+/* Every fd key's numbers in the commands, recursively, to getfd names. */
+static void fds_rename_numbers(struct json_object *o, const char *owner,
+			       const struct vm_fdplan *plan)
+{
+	if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			fds_rename_numbers(json_object_array_get_idx(o, i), owner, plan);
+		return;
+	}
+	if (!json_object_is_type(o, json_type_object))
+		return;
+	json_object_object_foreach(o, key, val) {
+		if (!json_object_is_type(val, json_type_string)) {
+			fds_rename_numbers(val, owner, plan);
+			continue;
+		}
+		char *names = fds_is_fd_key(key) ? fds_rename(json_object_get_string(val), owner, plan) : NULL;
+		if (names) {
+			json_object_object_add(o, key, json_object_new_string(names));
+			free(names);
+		}
+	}
 }
 
 /* getfd one descriptor as "fd-OWNER-K", or add-fd it into a new fdset. */
@@ -390,6 +443,7 @@ int vm_fds_pass_qmp(struct qmp_client *qmp, const char *owner, const struct vm_f
 	if (r == 0) {
 		struct fds_bound b = {owner, set_of};
 		vm_fdplan_bind(cmds, plan, fds_qmp_ref, &b);
+		fds_rename_numbers(cmds, owner, plan);
 	}
 	free(set_of);
 	free(fds);
