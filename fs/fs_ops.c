@@ -275,9 +275,11 @@ static int json_gather(struct fs_handle *h, const char *buf, size_t size, char *
 		return err_set(e, EINVAL, "a JSON value of more than %d bytes", FS_WRITE_MAX);
 	}
 	sbuf_addn(&h->pending, buf, size);
-	/* Nothing but blanks is no value begun: the store refuses it now. */
-	bool blank = strspn(h->pending.s, " \t\r\n") == h->pending.len;
-	if (!blank && !json_complete(&h->pending))
+	/* Only an object can span writes: blanks alone, or anything but '{'
+	 * first, is no object begun, and the store refuses it now. */
+	size_t lead = strspn(h->pending.s, " \t\r\n");
+	bool object = lead < h->pending.len && h->pending.s[lead] == '{';
+	if (object && !json_complete(&h->pending))
 		return 0;
 	*whole = sbuf_steal(&h->pending);
 	return 1;

@@ -173,7 +173,7 @@ $CMD ${ARGS[*]} >/tmp/daemon.log 2>&1 &
 for i in \$(seq 100); do mountpoint -q ${ARGS[-1]} && break; sleep 0.1; done
 cat ${ARGS[-1]}/version || { cat /tmp/daemon.log; exit 1; }
 ls /var/lib/sandboxfs/guest
-mkdir ${ARGS[-1]}/a && echo start > ${ARGS[-1]}/a/ctl || exit 1
+mkdir ${ARGS[-1]}/a && echo start > ${ARGS[-1]}/a/ctl || { cat ${ARGS[-1]}/a/error /tmp/daemon.log; exit 1; }
 for i in \$(seq 240); do grep -aq 'GUEST boot ok' ${ARGS[-1]}/a/console && break; sleep 0.25; done
 grep -a 'GUEST boot ok' ${ARGS[-1]}/a/console | tr -d '\r'
 echo kill > ${ARGS[-1]}/a/ctl

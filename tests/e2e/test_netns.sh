@@ -17,6 +17,8 @@ trap cleanup EXIT
 U=61004
 ip netns exec "$NS" ip tuntap add tapu mode tap user $U || fail "make tapu in $NS"
 ip netns exec "$NS" ip tuntap add tapr mode tap user 0 || fail "make tapr in $NS"
+# Up, so the carrier shows: NO-CARRIER until a queue is attached.
+ip netns exec "$NS" ip link set tapu up || fail "set tapu up in $NS"
 check "no tapu in the daemon's own namespace" bash -c "! ip link show tapu 2>/dev/null"
 
 E2E_ARGS="-o allow_other"
@@ -34,6 +36,8 @@ check "a tap that does not exist is EACCES (root alone creates taps)" fails_with
 	as bash -c "echo '{\"type\":\"net\",\"id\":\"x\",\"ifname\":\"tapnew\"}' > $MNT/n/devices/add"
 check "no tap was created" bash -c "! ip netns exec $NS ip link show tapnew 2>/dev/null"
 check "the owner adds the tap it owns" as bash -c "echo '{\"type\":\"net\",\"id\":\"u\",\"ifname\":\"tapu\"}' > $MNT/n/devices/add"
+check "tapu has no queue attached before start (NO-CARRIER)" \
+	bash -c "ip netns exec $NS ip link show tapu | grep -q NO-CARRIER"
 check "start" as bash -c "echo start > $MNT/n/ctl"
 check "the guest has eth0" wait_for 90 guest_says n 'net=eth0 '
 qn=$(cat "$MNT/n/pid")
