@@ -97,6 +97,8 @@ static int main_confine(const struct options *o, struct vm_settings *set)
 	dirs = o->qemu_dir ? xstrdup(o->qemu_dir) : main_default_qemu_dirs();
 	set->qemu_dirs = vm_settings_dirs(dirs);
 	set->cgroup_parent = o->cgroup_parent ? o->cgroup_parent : MAIN_DEFAULT_CGROUP_PARENT;
+	if (!*set->cgroup_parent) /* --cgroup-parent= : no cgroups of their own */
+		set->cgroup_parent = NULL;
 	cleanup_err struct err *e = NULL;
 	if (vm_settings_qemu(set, o->qemu_user, o->qemu_uids, &e) < 0) {
 		fprintf(stderr, "sandboxfs: %s\n", e->msg);

@@ -73,7 +73,7 @@ static const struct opt_def opt_table[] = {
 	VAL("qemu-dir", "qemu_dir", "DIR[:DIR...]", qemu_dir,
 	    "where a non-root writer's qemu may point\n(default /usr/bin and qemu-10/usr/bin beside\nthe binary)"),
 	VAL("cgroup-parent", "cgroup_parent", "NAME", cgroup_parent,
-	    "each QEMU in the cgroup NAME/sb-SANDBOX\n(default sandboxfs)"),
+	    "each QEMU in the cgroup NAME/sb-SANDBOX\n(default sandboxfs; empty: none)"),
 	FLAG("user-sandboxes", 0, "user_sandboxes", user_sandboxes,
 	     "any user may mkdir a sandbox (then theirs)"),
 	FLAG("private", 0, "private", private_mode, "nothing world-readable"),

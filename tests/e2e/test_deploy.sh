@@ -2,7 +2,7 @@
 # The deployment files: deploy/kubernetes/*.yaml parse (python3-yaml) and
 # hold every value docs/deploy.md's field tables promise, the DaemonSet's
 # pieces agree with each other (mount point, probe, state dir, the
-# commented --cgroup-parent placeholder) and its arguments parse with the
+# --cgroup-parent in the mounted cgroup hierarchy) and its arguments parse with the
 # daemon; then the Containerfile builds with buildah from a clean clone and
 # the image runs the DaemonSet's command line: mounts, answers the liveness
 # probe, boots the built-in guest, unmounts with the preStop command.
@@ -109,8 +109,8 @@ EOF
 sed -n '/^\(ok\|FAIL\) - /p' "$T/cross.out"
 FAILS=$((FAILS + $(grep -c '^FAIL' "$T/cross.out")))
 IFS=$'\x1f' read -r -a ARGS <<<"$(sed -n 's/^ARGS //p' "$T/cross.out")"
-check "a commented --cgroup-parent placeholder, said to come with confinement" \
-	bash -c "grep -B4 -A1 '^ *# - \"--cgroup-parent\"' '$DS' | grep -qi confinement"
+check "the cgroup parent the args name is made in the mounted cgroup hierarchy" \
+	bash -c "grep -A1 '^ *- \"--cgroup-parent\"' '$DS' | grep -q sandboxfs-guests && grep -q 'mountPath: /sys/fs/cgroup' '$DS'"
 if [ -x "$BIN" ]; then
 	check "the DaemonSet's args parse with the daemon (${ARGS[*]})" \
 		bash -c '"$0" "$@" --help >/dev/null' "$BIN" "${ARGS[@]}"
@@ -176,6 +176,7 @@ ls /var/lib/sandboxfs/guest
 mkdir ${ARGS[-1]}/a && echo start > ${ARGS[-1]}/a/ctl || { cat ${ARGS[-1]}/a/error /tmp/daemon.log; exit 1; }
 for i in \$(seq 240); do grep -aq 'GUEST boot ok' ${ARGS[-1]}/a/console && break; sleep 0.25; done
 grep -a 'GUEST boot ok' ${ARGS[-1]}/a/console | tr -d '\r'
+sed 's/^/cgroup: /' ${ARGS[-1]}/a/cgroup
 echo kill > ${ARGS[-1]}/a/ctl
 for i in \$(seq 80); do [ "\$(cat ${ARGS[-1]}/a/state)" != running ] && break; sleep 0.25; done
 rmdir ${ARGS[-1]}/a
@@ -183,11 +184,17 @@ fusermount3 -u ${ARGS[-1]} && echo unmounted
 wait
 EOF
 buildah copy "$CTR" "$T/src/pod.sh" /pod.sh >/dev/null
-buildah run --isolation "$iso" --cap-add CAP_SYS_ADMIN "$CTR" -- timeout 120 sh /pod.sh >"$T/run.log" 2>&1
+# The cgroup volume of the DaemonSet: the host's hierarchy, writable.
+buildah run --isolation "$iso" --cap-add CAP_SYS_ADMIN --volume /sys/fs/cgroup:/sys/fs/cgroup:rw,rbind \
+	"$CTR" -- timeout 120 sh /pod.sh >"$T/run.log" 2>&1
 sed 's/^/  image: /' "$T/run.log"
 check "the image's daemon mounts and answers the liveness probe" grep -q '^sandboxfs ' "$T/run.log"
 check "the image has the built-in guest" grep -q '^initramfs.cpio.gz' "$T/run.log"
 check "a guest boots in the image" grep -q '^GUEST boot ok' "$T/run.log"
+check "the guest's QEMU ran in the node's sandboxfs-guests/sb-a cgroup" \
+	grep -Eq '^cgroup: [a-z]+ /sys/fs/cgroup/([a-z]+/)?sandboxfs-guests/sb-a$' "$T/run.log"
+check "... which is gone with it" bash -c '! ls -d /sys/fs/cgroup/*/sandboxfs-guests/sb-a /sys/fs/cgroup/sandboxfs-guests/sb-a 2>/dev/null | grep -q .'
 check "the preStop command unmounts" grep -q '^unmounted' "$T/run.log"
 
+rmdir /sys/fs/cgroup/*/sandboxfs-guests /sys/fs/cgroup/sandboxfs-guests 2>/dev/null
 [ "$FAILS" -eq 0 ]

@@ -228,21 +228,39 @@ static int launch(struct vm_sandbox *sb, struct strv *argv, const struct vm_fdpl
 	return 0;
 }
 
+/* A limit the config asks for, or NULL. */
+static const char *cgroup_limit_key(const struct vm_cgroup_limits *lim)
+{
+	if (lim->cpu_max && strcmp(lim->cpu_max, "max"))
+		return "cpu_max";
+	if (lim->memory_max_bytes)
+		return "memory_max_mib";
+	return lim->pids_max ? "pids_max" : NULL;
+}
+
 /* The QEMU's own cgroup, made (or taken as an earlier daemon left it)
- * with the config's limits.  Without a usable hierarchy, or without
- * --cgroup-parent, QEMU stays in the daemon's cgroup, as the log says. */
+ * with the config's limits.  Without a usable hierarchy, or with
+ * --cgroup-parent= empty, QEMU stays in the daemon's cgroup, as the log
+ * says — unless the config sets a limit, which then cannot hold: EINVAL. */
 int vm_lifecycle_cgroup(struct vm_sandbox *sb, struct err **e)
 {
 	const char *parent = vm_get_settings()->cgroup_parent;
-	if (!parent || sb->cgroup)
+	if (sb->cgroup)
 		return 0;
+	pthread_mutex_lock(&sb->lock);
+	struct vm_cgroup_limits lim = vm_sandbox_cgroup_limits(&sb->cfg);
+	const char *key = cgroup_limit_key(&lim);
+	pthread_mutex_unlock(&sb->lock);
 	cleanup_err struct err *de = NULL;
-	if (vm_cgroup_detect(&de) < 0) {
-		log_warn("%s: no cgroup of its own: %s", sb->name, de->msg);
+	if (!parent || vm_cgroup_detect(&de) < 0) {
+		const char *why = parent ? de->msg : "the daemon runs with --cgroup-parent= (none)";
+		if (key)
+			return err_set(e, EINVAL, "%s: needs a cgroup of its own: %s", key, why);
+		log_warn("%s: no cgroup of its own: %s", sb->name, why);
 		return 0;
 	}
 	pthread_mutex_lock(&sb->lock);
-	struct vm_cgroup_limits lim = vm_sandbox_cgroup_limits(&sb->cfg);
+	lim = vm_sandbox_cgroup_limits(&sb->cfg);
 	struct vm_cgroup *cg = NULL;
 	int r = vm_cgroup_open(parent, sb->name, &lim, &cg, e);
 	sb->cgroup = cg;

@@ -301,6 +301,9 @@ int vm_sandbox_config_store(struct vm_sandbox *sb, const char *json, const struc
 		/* the kernel judges the new limits; refused, nothing changed */
 		struct vm_cgroup_limits lim = vm_sandbox_cgroup_limits(&next);
 		r = vm_cgroup_limit(sb->cgroup, &lim, e);
+	} else if (r == 0 && live && cgroup_changed(&next, &sb->cfg)) {
+		r = err_set(e, EINVAL, "cgroup limits: this QEMU runs without a cgroup of its own "
+			    "(see the log); nothing changed");
 	}
 	if (r == 0) {
 		vm_config_release(&sb->cfg);
