@@ -168,6 +168,11 @@ CTR=$(buildah from "$IMAGE")
 CMD=$(sed -n 's/^CMD //p' "$T/cross.out")
 cat >"$T/src/pod.sh" <<EOF
 set -u
+# A privileged pod's cgroup mounts are writable; buildah stacks its
+# read-only /sys over the volume, so the writable ones are made again.
+for m in \$(awk '\$9 ~ /^cgroup2?\$/ { print \$5 }' /proc/self/mountinfo | sort -u); do
+	mount -o remount,bind,rw "\$m" 2>/dev/null
+done
 mkdir -p ${ARGS[-1]}
 $CMD ${ARGS[*]} >/tmp/daemon.log 2>&1 &
 for i in \$(seq 100); do mountpoint -q ${ARGS[-1]} && break; sleep 0.1; done
