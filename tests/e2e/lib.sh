@@ -54,6 +54,9 @@ e2e_requirements() {
 e2e_mount() {
 	T=$(mktemp -d "${E2E_TMPDIR:-/tmp}/sandboxfs-e2e.XXXXXX")
 	MNT=$T/mnt STATE=$T/state LOG=$T/daemon.log
+	# Its own cgroup parent: tests running side by side (and sandboxes of
+	# the same name in them) never share a QEMU cgroup.
+	CG_PARENT=sandboxfs-e2e-${T##*.}
 	mkdir -p "$MNT"
 	e2e_mount_again
 }
@@ -63,7 +66,8 @@ e2e_mount() {
 e2e_mount_again() {
 	# E2E_WRAP runs the daemon under a tool, e.g. E2E_WRAP="valgrind --log-file=/tmp/vg.%p".
 	# shellcheck disable=SC2086
-	${E2E_WRAP:-} "$BIN" -f --state-dir="$STATE" --log="$LOG" ${E2E_ARGS:-} "$MNT" &
+	${E2E_WRAP:-} "$BIN" -f --state-dir="$STATE" --log="$LOG" --cgroup-parent="${CG_PARENT:-sandboxfs}" \
+		${E2E_ARGS:-} "$MNT" &
 	DAEMON=$!
 	for _ in $(seq 400); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
 	echo "daemon did not mount; log:"; cat "$LOG"; exit 1
@@ -79,6 +83,8 @@ e2e_cleanup() {
 	[ -n "${DAEMON:-}" ] && wait "$DAEMON" 2>/dev/null
 	if [ "$FAILS" -ne 0 ] && [ -n "${LOG:-}" ]; then echo "--- daemon log"; tail -n 80 "$LOG"; fi
 	[ -n "${T:-}" ] && rm -rf "$T"
+	[ -n "${CG_PARENT:-}" ] && rmdir /sys/fs/cgroup/*/"$CG_PARENT" /sys/fs/cgroup/"$CG_PARENT" 2>/dev/null
+	return 0
 }
 
 # mounted: the sandboxfs of this test is mounted at $MNT (and answers).

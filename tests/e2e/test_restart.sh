@@ -38,8 +38,7 @@ restart_daemon() { # restart_daemon SIGNAL
 	kill "-$1" "$DAEMON"; wait "$DAEMON" 2>/dev/null
 	# After SIGKILL the mount is left dead ("transport endpoint not connected").
 	fusermount3 -uz "$MNT" 2>/dev/null
-	"$BIN" -f --state-dir="$STATE" --log="$LOG" "$MNT" &
-	DAEMON=$!
+	e2e_mount_again
 	check "the daemon is back and mounted after SIG$1" wait_for 5 mounted
 }
 
