@@ -131,7 +131,7 @@ struct fuse_operations;
 extern const struct fuse_operations fs_operations;
 /* The fs's observer of sandbox changes: wakes poll()ers of its files. */
 enum vm_change;
-void fs_notify_change(struct vm_sandbox *sb, enum vm_change what);
+int fs_notify_change(struct vm_sandbox *sb, enum vm_change what, struct err **e);
 
 #define SANDBOXFS_VERSION "0.1.0"
 

@@ -45,7 +45,7 @@ void fs_pollers_drop(struct fs_handle *h)
 	pthread_mutex_unlock(&pollers_lock);
 }
 
-void fs_notify_change(struct vm_sandbox *sb, enum vm_change what)
+int fs_notify_change(struct vm_sandbox *sb, enum vm_change what, struct err **e)
 {
 	pthread_mutex_lock(&pollers_lock);
 	for (size_t i = 0; i < npollers;) {
@@ -60,6 +60,7 @@ void fs_notify_change(struct vm_sandbox *sb, enum vm_change what)
 		pollers[i] = pollers[--npollers];
 	}
 	pthread_mutex_unlock(&pollers_lock);
+	return 0;
 }
 
 /* Is the daemon going away (unmount, SIGTERM)? */

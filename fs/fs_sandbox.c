@@ -5,11 +5,12 @@
  */
 #include "fs/fs.h"
 
+#include "vm/sandbox/configure.h"
 #include "vm/sandbox/ctl.h"
 #include "vm/sandbox/sandbox.h"
 
 static const struct fs_node sandbox_nodes[] = {
-	{ "config", FS_RW, .sb_show = vm_sandbox_config_show, .sb_store = vm_sandbox_config_store,
+	{ "config", FS_RW, .sb_show = vm_configure_show, .sb_store = vm_configure_store,
 	  .flags = FS_JSON, .help = "JSON config; a write merges keys (see `cat config`)" },
 	FS_ATTR_RO(cmdline, vm_sandbox_cmdline, "the QEMU argv the config builds, one per line"),
 	FS_ATTR_RW(ctl, vm_ctl, "write a verb; read: the verbs the state allows"),

@@ -22,6 +22,7 @@
 #include "lib/log.h"
 #include "vm/model/config.h"
 #include "vm/sandbox/daemon.h"
+#include "vm/sandbox/op.h"
 #include "vm/sandbox/sandbox.h"
 
 extern char **environ;
@@ -162,12 +163,16 @@ static int main_configure(const struct options *o)
 
 static struct fuse_operations main_ops;
 
+/* A caller who gave up (^C on the writing shell): waits end early. */
+static bool main_interrupted(void) { return fuse_interrupted() != 0; }
+
 static void *main_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	void *r = fs_operations.init(conn, cfg);
 	cleanup_err struct err *e = NULL;
 	fs_reserve_names();
 	vm_sandbox_observe(fs_notify_change);
+	vm_op_interrupted_hook(main_interrupted);
 	if (vm_daemon_start(&e) < 0) {
 		log_err("%s", e->msg);
 		exit(1);

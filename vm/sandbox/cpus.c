@@ -17,6 +17,7 @@
 #include "arch/arch.h"
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
+#include "vm/sandbox/op.h"
 #include "vm/sandbox/sandbox.h"
 
 /* The integer member `k`, or 0. */
@@ -136,7 +137,8 @@ int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, const struct 
 	if (r < 0 || want < 1)
 		return err_set(e, ERANGE, "must be at least 1");
 
-	pthread_mutex_lock(&sb->op_lock);
+	if ((r = vm_op_begin(sb, "cpus/target", VM_OP_CHANGES, e)) < 0)
+		return r;
 	pthread_mutex_lock(&sb->lock);
 	int max = sb->cfg.maxvcpus;
 	int boot = sb->cfg.vcpus;
@@ -153,7 +155,7 @@ int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, const struct 
 	pthread_mutex_unlock(&sb->lock);
 	vm_sandbox_commit(sb);
 	if (!live) {
-		pthread_mutex_unlock(&sb->op_lock);
+		vm_op_end(sb);
 		return 0;
 	}
 
@@ -173,7 +175,7 @@ int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, const struct 
 		else
 			r = cpus_remove(sb, qmp, current - (int)want, e);
 	}
-	pthread_mutex_unlock(&sb->op_lock);
+	vm_op_end(sb);
 	return r;
 }
 

@@ -6,12 +6,15 @@
 #include "lib/log.h"
 #include "vm/sandbox/lifecycle.h"
 #include "vm/sandbox/monitor.h"
+#include "vm/sandbox/op.h"
 #include "vm/sandbox/persist.h"
+#include "vm/sandbox/reconcile.h"
 #include "vm/sandbox/registry.h"
 #include "vm/sandbox/sandbox.h"
 
 int vm_daemon_start(struct err **e)
 {
+	vm_op_settle_hook(vm_reconcile);
 	int r = vm_monitor_start(vm_lifecycle_exited, e);
 	if (r < 0)
 		return r;

@@ -26,6 +26,7 @@
 #include "vm/qemu/process.h"
 #include "vm/sandbox/access.h"
 #include "vm/sandbox/monitor.h"
+#include "vm/sandbox/op.h"
 #include "vm/sandbox/sandbox.h"
 
 #define STOP_GRACE_MS 5000
@@ -115,11 +116,12 @@ static int prepare_start(struct vm_sandbox *sb, struct strv *argv, struct vm_fdp
 		return err_set(e, ENOENT, "sandbox %s was removed", sb->name);
 	if (sb->pid > 0)
 		return err_set(e, EBUSY, "sandbox %s still has qemu pid %d", sb->name, (int)sb->pid);
-	/* Removals interrupted by QEMU exiting are complete now. */
+	/* Removals interrupted by QEMU exiting are complete now; adds that
+	 * never completed are void. */
 	size_t keep = 0;
 	for (size_t i = 0; i < sb->ndevs; i++) {
 		struct vm_device *d = sb->devs[i];
-		if (d->state == VM_DEV_REMOVING) {
+		if (d->state == VM_DEV_REMOVING || d->state == VM_DEV_ADDING) {
 			vm_topology_free(&sb->topo, d->bridge, d->slot);
 			vm_device_free(d);
 			continue;
@@ -376,9 +378,11 @@ int vm_lifecycle_kill_locked(struct vm_sandbox *sb, struct err **e) { return ter
 
 int vm_lifecycle_stop(struct vm_sandbox *sb, struct err **e)
 {
-	pthread_mutex_lock(&sb->op_lock);
-	int r = terminate(sb, true, e);
-	pthread_mutex_unlock(&sb->op_lock);
+	int r = vm_op_begin(sb, "stop (the daemon exits)", VM_OP_QUIET, e);
+	if (r == 0) {
+		r = terminate(sb, true, e);
+		vm_op_end(sb);
+	}
 	return r;
 }
 
@@ -422,14 +426,8 @@ void vm_lifecycle_exited(struct vm_sandbox *sb, int wstatus, bool have_status)
 	sb->pidfd = -1;
 	sb->state = expected || clean ? VM_STOPPED : VM_CRASHED;
 	sb->expect_exit = false;
-	sb->nhot_cpus = 0;
-	sb->ndimms = 0;
-	/* Hot-added devices stay configured (cold-plugged at the next start).
-	 * A removal in flight stays 'removing': it is finished under op_lock by
-	 * the next start or remove, never here, as a remover may hold it. */
-	for (size_t i = 0; i < sb->ndevs; i++)
-		if (sb->devs[i]->state != VM_DEV_REMOVING)
-			sb->devs[i]->state = VM_DEV_CONFIGURED;
+	sb->settling = false;
+	vm_sandbox_qemu_gone_locked(sb);
 	enum vm_state st = sb->state;
 	pthread_mutex_unlock(&sb->lock);
 

@@ -21,6 +21,8 @@
 #include "arch/arch.h"
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
+#include "vm/sandbox/op.h"
+#include "vm/sandbox/configure.h"
 #include "vm/sandbox/sandbox.h"
 
 #define VM_MEMORY_BLOCK_MIB 128 /* Linux's memory block size on x86_64 and arm64 */
@@ -177,17 +179,18 @@ int vm_memory_target_store(struct vm_sandbox *sb, const char *value, const struc
 		return err_set(e, EINVAL, "not a number of MiB: '%.32s'", value);
 	if (r < 0)
 		return err_set(e, ERANGE, "out of range");
-	pthread_mutex_lock(&sb->op_lock);
+	if ((r = vm_op_begin(sb, "memory/target", VM_OP_CHANGES, e)) < 0)
+		return r;
 	pthread_mutex_lock(&sb->lock);
 	bool live = vm_state_is_live(sb->state);
 	pthread_mutex_unlock(&sb->lock);
 	if (live)
 		r = set_target_live(sb, want, e);
-	pthread_mutex_unlock(&sb->op_lock);
+	vm_op_end(sb);
 	if (!live) {
 		/* Not running: the boot size, validated like a config write. */
 		cleanup_free char *json = xasprintf("{\"memory_mib\": %lld}", want);
-		r = vm_sandbox_config_store(sb, json, who, e);
+		r = vm_configure_store(sb, json, who, e);
 	}
 	return r;
 }

@@ -14,9 +14,12 @@
 #include "vm/sandbox/persist.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "vm/sandbox/adopt.h"
@@ -116,7 +119,52 @@ static struct json_object *persist_to_json(struct vm_sandbox *sb)
 	return o;
 }
 
-static int persist_save(struct vm_sandbox *sb, struct err **e)
+/*
+ * The reserve: a file of zeroes beside the state file (twice its size, at
+ * least PERSIST_RESERVE_MIN), given back to the filesystem when a save that
+ * must not fail (a crash recorded, a stop, a rollback) finds it full, and
+ * made again after the next save that succeeds with room to spare.
+ */
+#define PERSIST_RESERVE ".reserve"
+#define PERSIST_RESERVE_MIN (64 * 1024)
+
+static void reserve_make(struct vm_sandbox *sb, size_t len)
+{
+	off_t want = (off_t)(2 * len < PERSIST_RESERVE_MIN ? PERSIST_RESERVE_MIN : 2 * len);
+	cleanup_free char *path = xasprintf("%s/%s", sb->rundir, PERSIST_RESERVE);
+	struct stat st;
+	if (stat(path, &st) == 0 && st.st_size >= want)
+		return;
+	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (posix_fallocate(fd, 0, want) != 0)
+		(void)ftruncate(fd, 0); /* no room now: try again after the next save */
+}
+
+static bool reserve_release(struct vm_sandbox *sb)
+{
+	cleanup_free char *path = xasprintf("%s/%s", sb->rundir, PERSIST_RESERVE);
+	return unlink(path) == 0;
+}
+
+/* Write the state file; `strict`: never touch the reserve. */
+static int persist_write(struct vm_sandbox *sb, const char *text, bool strict, struct err **e)
+{
+	cleanup_free char *path = xasprintf("%s/%s", sb->rundir, PERSIST_FILE);
+	size_t len = strlen(text);
+	int r = util_write_file_atomic(path, text, len, 0600);
+	if (r == -ENOSPC && !strict && reserve_release(sb)) {
+		log_warn("%s: the state directory is full: saved with the reserve", sb->name);
+		r = util_write_file_atomic(path, text, len, 0600);
+	}
+	if (r < 0)
+		return err_sys(e, -r, "cannot save the state to %s", path);
+	reserve_make(sb, len);
+	return 0;
+}
+
+static int persist_save(struct vm_sandbox *sb, bool strict, struct err **e)
 {
 	pthread_mutex_lock(&sb->persist_lock);
 	pthread_mutex_lock(&sb->lock);
@@ -131,11 +179,8 @@ static int persist_save(struct vm_sandbox *sb, struct err **e)
 		/* Many commits change nothing on disk (a repeated error, an event
 		 * already reflected): write only what differs. */
 		if (!sb->persisted || strcmp(sb->persisted, text) != 0) {
-			cleanup_free char *path = xasprintf("%s/%s", sb->rundir, PERSIST_FILE);
-			r = util_write_file_atomic(path, text, strlen(text), 0600);
-			if (r < 0) {
-				r = err_sys(e, -r, "write %s", path);
-			} else {
+			r = persist_write(sb, text, strict, e);
+			if (r == 0) {
 				free(sb->persisted);
 				sb->persisted = xstrdup(text);
 			}
@@ -158,9 +203,8 @@ static int load_devices(struct vm_sandbox *sb, struct json_object *arr, struct e
 		int64_t b = -1, s = -1;
 		util_json_int(jd, "bridge", &b);
 		util_json_int(jd, "slot", &s);
-		const char *st = util_json_str(jd, "state");
-		d->state = st && !strcmp(st, "removing") ? VM_DEV_REMOVING
-			   : st && !strcmp(st, "attached") ? VM_DEV_ATTACHED : VM_DEV_CONFIGURED;
+		int st = vm_device_state_parse(util_json_str(jd, "state"));
+		d->state = st >= 0 ? (enum vm_device_state)st : VM_DEV_CONFIGURED;
 		d->bridge = (int)b;
 		d->slot = (int)s;
 		load_cred(jd, "owner", &d->owner);
@@ -212,6 +256,22 @@ static void load_dimms(struct vm_sandbox *sb, struct json_object *arr)
 		m->size_mib = (int)size;
 		m->removing = json_object_object_get_ex(jm, "removing", &v) && json_object_get_boolean(v);
 	}
+}
+
+/* Adds that never completed, their QEMU gone while no daemon ran. */
+static void drop_adding(struct vm_sandbox *sb)
+{
+	size_t keep = 0;
+	for (size_t i = 0; i < sb->ndevs; i++) {
+		struct vm_device *d = sb->devs[i];
+		if (d->state == VM_DEV_ADDING) {
+			vm_topology_free(&sb->topo, d->bridge, d->slot);
+			vm_device_free(d);
+		} else {
+			sb->devs[keep++] = d;
+		}
+	}
+	sb->ndevs = keep;
 }
 
 /* Rebuild one sandbox from its state file; adopt its QEMU if alive. */
@@ -267,8 +327,8 @@ static int load_one(const char *name, const char *path, struct err **e)
 		if (r < 0) {
 			/* Gone (or not ours any more) while no daemon watched it. */
 			sb->pid = 0;
-			sb->nhot_cpus = 0;
-			sb->ndimms = 0;
+			vm_sandbox_qemu_gone_locked(sb);
+			drop_adding(sb);
 			sb->state = VM_CRASHED;
 			free(sb->error);
 			sb->error = xasprintf("qemu pid %lld was lost while sandboxfs was not running: %s",
@@ -286,11 +346,14 @@ static int load_one(const char *name, const char *path, struct err **e)
 	return 0;
 }
 
-static void persist_observer(struct vm_sandbox *sb, enum vm_change what)
+static int persist_observer(struct vm_sandbox *sb, enum vm_change what, struct err **e)
 {
-	cleanup_err struct err *e = NULL;
-	if (what == VM_CHANGE_STATE && persist_save(sb, &e) < 0)
-		log_err("%s: cannot save state: %s", sb->name, e->msg);
+	if (what == VM_CHANGE_SAVE)
+		return persist_save(sb, true, e);
+	cleanup_err struct err *le = NULL;
+	if (what == VM_CHANGE_STATE && persist_save(sb, false, &le) < 0)
+		log_err("%s: %s", sb->name, le->msg);
+	return 0;
 }
 
 /* Load every sandbox found in the state dir; re-adopt live QEMUs. */
