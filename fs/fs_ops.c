@@ -23,6 +23,7 @@
 
 #include "lib/cred.h"
 #include "lib/log.h"
+#include "lib/utf8.h"
 #include "vm/sandbox/registry.h"
 #include "vm/sandbox/sandbox.h"
 
@@ -82,12 +83,12 @@ static time_t fs_mount_time;
  * looks: the sandbox's `error` and the log. */
 static int fs_fail(struct fs_ctx *c, struct err *e)
 {
-	if (c && c->sb && *c->rel)
-		vm_sandbox_set_error(c->sb, "%s: %s", c->rel, e->msg);
-	else if (c && c->sb)
-		vm_sandbox_set_error(c->sb, "%s", e->msg);
-	else
+	if (c && c->sb) {
+		cleanup_free char *msg = *c->rel ? xasprintf("%s: %s", c->rel, e->msg) : xstrdup(e->msg);
+		vm_sandbox_write_failed(c->sb, e->code, msg);
+	} else {
 		log_err("%s", e->msg);
+	}
 	return -e->code;
 }
 
@@ -285,6 +286,21 @@ static int json_gather(struct fs_handle *h, const char *buf, size_t size, char *
 	return 1;
 }
 
+/* What a store gets is text: strict UTF-8, and in JSON no lone surrogate
+ * escape (json-c would take either and the state file, `config` and the
+ * log would stop being valid JSON or UTF-8). */
+static int value_text(const char *v, bool json, struct err **e)
+{
+	size_t bad;
+	if (!utf8_valid(v, strlen(v), &bad))
+		return err_set(e, EINVAL, "not valid UTF-8 (byte %zu, 0x%02x)", bad,
+			       (unsigned)(unsigned char)v[bad]);
+	if (json && utf8_json_lone_surrogate(v, strlen(v), &bad))
+		return err_set(e, EINVAL, "a lone UTF-16 surrogate escape at byte %zu ('%.6s'): "
+			       "not a character", bad, v + bad);
+	return 0;
+}
+
 static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -309,7 +325,9 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 			v[size - 1] = '\0';
 	}
 	struct cred who;
-	int r = fs_caller(&who, &e);
+	int r = value_text(v, h->node->flags & FS_JSON, &e);
+	if (r == 0)
+		r = fs_caller(&who, &e);
 	if (r == 0)
 		r = node_store(h->node, &h->ctx, v, &who, &e);
 	if (r < 0)

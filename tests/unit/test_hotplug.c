@@ -388,6 +388,7 @@ static void test_vfio(void)
 static void test_vhost_user_blk(void)
 {
 	setup();
+	sb->cfg.mem_shared = true; /* a vhost-user backend maps guest memory */
 	struct err *e = NULL;
 	/* A hot-added vhost-user device needs its backend listening: the
 	 * daemon connects to the socket as the writer before any QMP. */

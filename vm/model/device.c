@@ -453,6 +453,13 @@ int vm_device_check_config(const struct vm_device *d, const struct vm_config *cf
 		return err_set(e, EINVAL,
 			       "device %s: type: %s has no %s-ccw (of vhost-user only fs and net)",
 			       d->id, a->name, d->type);
+	/* A vhost-user backend maps guest memory: QEMU must share it. */
+	bool vhost_user = d->kind == VM_DEVK_VIRTIOFS || d->kind == VM_DEVK_VHOST_USER_NET ||
+			  d->kind == VM_DEVK_VHOST_USER_SCSI || d->kind == VM_DEVK_VHOST_USER_BLK;
+	if (vhost_user && !cfg->mem_shared && !cfg->hugepages)
+		return err_set(e, EINVAL, "device %s: type: %s needs the guest's memory shared with "
+			       "its backend: set \"mem_shared\": true (or hugepages) in config",
+			       d->id, d->type);
 	return 0;
 }
 

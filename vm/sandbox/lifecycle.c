@@ -32,9 +32,33 @@
 #define STOP_GRACE_MS 5000
 #define KILL_WAIT_MS 5000
 
+static void (*lifecycle_settle)(struct vm_sandbox *sb, enum vm_settle_job job);
+
+void vm_lifecycle_settle_hook(void (*fn)(struct vm_sandbox *sb, enum vm_settle_job job))
+{
+	lifecycle_settle = fn;
+}
+
+/* Under sb->lock: a DEVICE_DELETED nobody waits for (a removal whose wait
+ * gave up, an unplug by the guest): the tree follows QEMU — now when the
+ * sandbox is idle, else before its next operation. */
+static bool deleted_unawaited(struct vm_sandbox *sb)
+{
+	static const char *const awaiting[] = {"devices/remove", "cpus/target", "memory/target",
+					       "reconcile"};
+	if (!*sb->op_what)
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(awaiting); i++)
+		if (!strncmp(sb->op_what, awaiting[i], strlen(awaiting[i])))
+			return false;
+	sb->settling = true;
+	return false;
+}
+
 static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 {
 	struct vm_sandbox *sb = opaque;
+	bool settle = false;
 	char *line = xstrdup(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
 								   JSON_C_TO_STRING_NOSLASHESCAPE));
 	pthread_mutex_lock(&sb->lock);
@@ -43,6 +67,8 @@ static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 		sb->state = VM_PAUSED;
 	else if (!strcmp(name, "RESUME") && sb->state == VM_PAUSED)
 		sb->state = VM_RUNNING;
+	else if (!strcmp(name, "DEVICE_DELETED"))
+		settle = deleted_unawaited(sb);
 	else if (!strcmp(name, "SHUTDOWN")) {
 		struct json_object *data, *guest;
 		if (json_object_object_get_ex(ev, "data", &data) &&
@@ -53,11 +79,14 @@ static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 	/* A state change persists (vm_sandbox_notify sees it); other events
 	 * only wake events readers and pollers. */
 	vm_sandbox_notify(sb);
+	if (settle && lifecycle_settle)
+		lifecycle_settle(sb, VM_SETTLE_RECONCILE);
 }
 
 /* QMP lost while QEMU lives on (garbage, oversize line, QEMU closing it):
- * say so in `error`; control writes fail until the sandbox is stopped (stop
- * falls back to SIGKILL).  QEMU exiting is the monitor's business, and the
+ * say so in `error` and connect again in the background (vm/sandbox/
+ * settle), which reconciles; until then control writes fail (stop falls
+ * back to SIGKILL).  QEMU exiting is the monitor's business, and the
  * daemon exiting is no fault. */
 static void on_qmp_closed(void *opaque, const char *why)
 {
@@ -69,9 +98,12 @@ static void on_qmp_closed(void *opaque, const char *why)
 	bool fault = vm_state_is_live(sb->state) && !sb->expect_exit && sb->pid > 0 &&
 		     vm_process_start_time(sb->pid) == sb->start_time;
 	pthread_mutex_unlock(&sb->lock);
-	if (fault)
-		vm_sandbox_set_error(sb, "QMP connection to qemu pid %d lost (%s); "
-				     "control writes fail until the sandbox is stopped", (int)sb->pid, why);
+	if (!fault)
+		return;
+	vm_sandbox_set_error(sb, "QMP connection to qemu pid %d lost (%s); connecting again",
+			     (int)sb->pid, why);
+	if (lifecycle_settle)
+		lifecycle_settle(sb, VM_SETTLE_RECONNECT);
 }
 
 void vm_lifecycle_qmp_callbacks(struct vm_sandbox *sb, struct qmp_callbacks *cb)

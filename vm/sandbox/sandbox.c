@@ -211,6 +211,20 @@ void vm_sandbox_qemu_gone_locked(struct vm_sandbox *sb)
 			sb->devs[i]->state = VM_DEV_CONFIGURED;
 }
 
+void vm_sandbox_write_failed(struct vm_sandbox *sb, int code, const char *msg)
+{
+	bool lost = code == ECONNRESET || code == ENOTCONN || code == EPIPE;
+	pthread_mutex_lock(&sb->lock);
+	bool gone = sb->state == VM_CRASHED || sb->state == VM_STOPPED;
+	pthread_mutex_unlock(&sb->lock);
+	/* A write that lost its QEMU says less than why QEMU went. */
+	if (lost && gone) {
+		log_err("%s: %s (the reason QEMU went stays in error)", sb->name, msg);
+		return;
+	}
+	vm_sandbox_set_error(sb, "%s", msg);
+}
+
 void vm_sandbox_set_error(struct vm_sandbox *sb, const char *fmt, ...)
 {
 	va_list ap;

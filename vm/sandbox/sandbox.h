@@ -127,6 +127,12 @@ void vm_sandbox_events_push_locked(struct vm_sandbox *sb, char *line);
 struct json_object;
 char *vm_sandbox_event_line(const char *name, struct json_object *data);
 
+/* Background work that follows QEMU (vm/sandbox/settle). */
+enum vm_settle_job {
+	VM_SETTLE_RECONCILE, /* ask QEMU and follow it */
+	VM_SETTLE_RECONNECT, /* QMP again, then reconcile */
+};
+
 /* What a commit tells its observers. */
 enum vm_change {
 	VM_CHANGE_SAVE,   /* must be durable before the caller goes on: a failure is its verdict */
@@ -176,6 +182,10 @@ void vm_sandbox_qemu_gone_locked(struct vm_sandbox *sb);
 /* Record `msg` as the sandbox's last error (and log it), then commit. */
 void vm_sandbox_set_error(struct vm_sandbox *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A write failed with `code` and `msg`: recorded as the error, unless it
+ * only says the connection to a QEMU that has gone since was lost (then the
+ * reason QEMU went stays, and the write's message is logged). */
+void vm_sandbox_write_failed(struct vm_sandbox *sb, int code, const char *msg);
 /* A new reference to the QMP client, or NULL + EBUSY (not running) /
  * ENOTCONN (no connection). */
 struct qmp_client *vm_sandbox_qmp(struct vm_sandbox *sb, struct err **e);
