@@ -36,5 +36,7 @@ int fs_handle_poll(const char *path, struct fuse_file_info *fi, struct fuse_poll
  * whole lines; 0 at the sandbox's removal or the daemon's exit, -EINTR on
  * an interrupt. */
 int fs_events_read(struct fs_handle *h, char *buf, size_t size);
+/* A write to an events file: the line number to read on after. */
+int fs_events_seek(struct fs_handle *h, const char *buf, size_t size);
 
 #endif

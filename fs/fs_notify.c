@@ -118,6 +118,34 @@ int fs_events_read(struct fs_handle *h, char *buf, size_t size)
 	return (int)n;
 }
 
+/* A number N written to an open events file: it reads on after line N
+ * (the "seq" of each line), e.g. the last one a reader saw before the
+ * daemon restarted; 0: from the oldest line kept. */
+int fs_events_seek(struct fs_handle *h, const char *buf, size_t size)
+{
+	struct vm_sandbox *sb = h->ctx.sb;
+	cleanup_free char *v = xstrndup(buf, size);
+	if (size && v[size - 1] == '\n')
+		v[size - 1] = '\0';
+	long long n;
+	cleanup_err struct err *e = NULL;
+	int r = util_parse_int(v, 0, INT64_MAX, &n);
+	pthread_mutex_lock(&sb->lock);
+	uint64_t last = sb->events_next;
+	if (r == -EINVAL)
+		err_set(&e, EINVAL, "events: not a line number: '%.32s'", v);
+	else if (r < 0 || (uint64_t)n > last)
+		err_set(&e, ERANGE, "events: no line %s yet (the last is %llu)", v, (unsigned long long)last);
+	else
+		h->ev_seq = (uint64_t)n;
+	pthread_mutex_unlock(&sb->lock);
+	if (e) {
+		vm_sandbox_write_failed(sb, e->code, e->msg);
+		return -e->code;
+	}
+	return (int)size;
+}
+
 /*
  * poll(): readable at once (POLLIN); once the sandbox changed since what
  * this handle last rendered (for `state`: since the state last changed),

@@ -195,7 +195,8 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	bool rd = acc == O_RDONLY || acc == O_RDWR, wr = acc == O_WRONLY || acc == O_RDWR;
 	if (S_ISDIR(n->mode))
 		r = -EISDIR;
-	else if ((wr && !node_writes(n)) || (rd && !node_reads(n) && !(n->flags & (FS_STREAM | FS_EVENTS))))
+	else if ((wr && !node_writes(n) && !(n->flags & FS_EVENTS)) ||
+		 (rd && !node_reads(n) && !(n->flags & (FS_STREAM | FS_EVENTS))))
 		r = -EACCES;
 	if (r < 0) {
 		fs_ctx_release(&c);
@@ -207,7 +208,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	h->stream_fd = -1;
 	if (rd && (n->flags & FS_STREAM)) {
 		h->stream_fd = open(c.sb->console_log, O_RDONLY | O_CLOEXEC);
-	} else if (rd && (n->flags & FS_EVENTS)) {
+	} else if (n->flags & FS_EVENTS) {
 		h->ev_seq = h->gen = fs_handle_gen(h); /* a reader gets new events */
 	} else if (rd) {
 		r = render(h);
@@ -314,6 +315,8 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 		err_set(&e, EINVAL, "a NUL byte in the written value");
 		return fs_fail(&h->ctx, e);
 	}
+	if (h->node->flags & FS_EVENTS)
+		return fs_events_seek(h, buf, size);
 	cleanup_free char *v = NULL;
 	if (h->node->flags & FS_JSON) {
 		int g = json_gather(h, buf, size, &v, &e);

@@ -20,8 +20,9 @@ static const struct fs_node sandbox_nodes[] = {
 	FS_ATTR_RO(error, vm_sandbox_error, "the last failure message"),
 	FS_ATTR_RO(cgroup, vm_sandbox_cgroup, "the cgroup(s) QEMU runs in: key path lines"),
 	{ "console", FS_RO, .flags = FS_STREAM, .help = "guest serial console (tail -f works)" },
-	{ "events", FS_RO, .flags = FS_EVENTS,
-	  .help = "QMP events and state changes, one JSON line each (blocks like tail -f)" },
+	{ "events", FS_RW, .flags = FS_EVENTS,
+	  .help = "QMP events and state changes, one numbered JSON line each (blocks like\n"
+		  "tail -f); write N to an open file to read on after line N" },
 	FS_SUBDIR(cpus, fs_cpus_dir, "vCPUs"),
 	FS_SUBDIR(memory, fs_memory_dir, "memory"),
 	FS_SUBDIR(devices, fs_devices_dir, "devices"),

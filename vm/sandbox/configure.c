@@ -15,6 +15,11 @@
 int vm_configure_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
 {
 	pthread_mutex_lock(&sb->lock);
+	if (sb->state == VM_BROKEN) {
+		pthread_mutex_unlock(&sb->lock);
+		return err_set(e, EIO, "sandbox %s is broken: its config could not be loaded (see "
+			       "error)", sb->name);
+	}
 	cleanup_json struct json_object *o = vm_config_to_json(&sb->cfg);
 	pthread_mutex_unlock(&sb->lock);
 	sbuf_add(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |

@@ -174,6 +174,9 @@ int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, const struct 
 	const struct arch_ops *a = vm_config_arch(&sb->cfg);
 	if (want < boot) {
 		r = err_set(e, ERANGE, "%lld is below the boot vCPU count %d", want, boot);
+	} else if (want != current && a && a->cpus_cold) {
+		r = err_set(e, EOPNOTSUPP, "%s has no vCPU hotplug: set the count while the sandbox "
+			    "is stopped", a->name);
 	} else if (want < current && a && a->cpus_fixed) {
 		r = err_set(e, EOPNOTSUPP, "%s cannot unplug vCPUs", a->name);
 	} else if (want == current) {

@@ -52,7 +52,7 @@ CTL_LIFECYCLE(resume)
 static const struct ctl_verb ctl_verbs[] = {
 	{ "start", CTL_ARG_NONE, DOWN, VM_OP_CHANGES, ctl_start },
 	{ "stop", CTL_ARG_NONE, LIVE, VM_OP_QUIET, ctl_stop },
-	{ "kill", CTL_ARG_NONE, LIVE, VM_OP_QUIET, ctl_kill },
+	{ "kill", CTL_ARG_NONE, LIVE | VM_STATE_BIT(VM_BROKEN), VM_OP_QUIET, ctl_kill },
 	{ "pause", CTL_ARG_NONE, VM_STATE_BIT(VM_RUNNING), VM_OP_CHANGES, ctl_pause },
 	{ "resume", CTL_ARG_NONE, VM_STATE_BIT(VM_PAUSED), VM_OP_CHANGES, ctl_resume },
 };

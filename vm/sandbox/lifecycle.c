@@ -456,7 +456,8 @@ void vm_lifecycle_exited(struct vm_sandbox *sb, int wstatus, bool have_status)
 	if (sb->pidfd >= 0)
 		close(sb->pidfd);
 	sb->pidfd = -1;
-	sb->state = expected || clean ? VM_STOPPED : VM_CRASHED;
+	bool broken = sb->state == VM_BROKEN; /* a broken sandbox's QEMU, killed */
+	sb->state = broken ? VM_BROKEN : expected || clean ? VM_STOPPED : VM_CRASHED;
 	sb->expect_exit = false;
 	sb->settling = false;
 	vm_sandbox_qemu_gone_locked(sb);
@@ -471,7 +472,10 @@ void vm_lifecycle_exited(struct vm_sandbox *sb, int wstatus, bool have_status)
 	int64_t ooms = sb->cgroup ? vm_cgroup_oom_kills(sb->cgroup) : 0;
 	cgroup_release(sb);
 	/* Both paths commit: waiters (stop, kill) wake from there. */
-	if (st == VM_CRASHED && ooms > 0) {
+	if (broken) {
+		log_info("%s: its qemu is gone (%s); the sandbox stays broken", sb->name, why);
+		vm_sandbox_commit(sb);
+	} else if (st == VM_CRASHED && ooms > 0) {
 		vm_sandbox_set_error(sb, "%s: the kernel killed it for the memory limit "
 				     "(memory_max_mib %d; oom_kill %lld in its cgroup)", why,
 				     sb->cfg.memory_max_mib, (long long)ooms);

@@ -86,10 +86,13 @@ int vm_op_begin(struct vm_sandbox *sb, const char *what, unsigned flags, struct 
 	snprintf(sb->op_what, sizeof(sb->op_what), "%s", what);
 	sb->op_since_ms = util_now_ms();
 	bool settle = sb->settling && vm_state_is_live(sb->state) && !(flags & VM_OP_QUIET);
-	bool removed = sb->removed;
+	bool removed = sb->removed, broken = sb->state == VM_BROKEN;
 	pthread_mutex_unlock(&sb->lock);
 	if (removed)
 		r = err_set(e, ENOENT, "sandbox %s was removed", sb->name);
+	else if (broken && !(flags & VM_OP_QUIET))
+		r = err_set(e, EBUSY, "sandbox %s is broken (see error): only kill and rmdir apply",
+			    sb->name);
 	if (r == 0 && (flags & VM_OP_CHANGES))
 		r = vm_op_room(sb, e);
 	if (r == 0 && settle && op_settle_fn)

@@ -26,7 +26,7 @@
 #include "vm/sandbox/registry.h"
 #include "vm/sandbox/sandbox.h"
 
-#define PERSIST_FILE "sandbox.json"
+#define PERSIST_FILE VM_PERSIST_FILE
 #define PERSIST_VERSION 1
 
 static struct json_object *jstr(const char *s) { return json_object_new_string(s ? s : ""); }
@@ -168,7 +168,8 @@ static int persist_save(struct vm_sandbox *sb, bool strict, struct err **e)
 {
 	pthread_mutex_lock(&sb->persist_lock);
 	pthread_mutex_lock(&sb->lock);
-	bool removed = sb->removed;
+	/* A broken sandbox's file is the operator's to look at: never written. */
+	bool removed = sb->removed || sb->state == VM_BROKEN;
 	cleanup_json struct json_object *o = removed ? NULL : persist_to_json(sb);
 	pthread_mutex_unlock(&sb->lock);
 	int r = 0;
@@ -301,6 +302,7 @@ static int load_one(const char *name, const char *path, struct err **e)
 		vm_sandbox_put(sb);
 		return err_wrap(e, "%s", path);
 	}
+	vm_sandbox_events_load(sb);
 	load_cpus(sb, json_object_object_get_ex(o, "hot_cpus", &v) ? v : NULL);
 	load_dimms(sb, json_object_object_get_ex(o, "dimms", &v) ? v : NULL);
 	free(sb->error);
@@ -356,25 +358,33 @@ static int persist_observer(struct vm_sandbox *sb, enum vm_change what, struct e
 	return 0;
 }
 
-/* Load every sandbox found in the state dir; re-adopt live QEMUs. */
+/* Load every sandbox found in the state dir (names starting with '.'
+ * too); re-adopt live QEMUs.  What cannot be loaded is shown broken, after
+ * the others, so that their QEMUs are known when looking for its own. */
 static void persist_load_all(void)
 {
 	const char *dir = vm_get_settings()->state_dir;
 	DIR *d = opendir(dir);
 	if (!d)
 		return;
+	cleanup_strv struct strv broken = {0}, why = {0};
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		cleanup_free char *path = xasprintf("%s/%s/%s", dir, de->d_name, PERSIST_FILE);
-		if (access(path, F_OK) < 0)
-			continue;
+		cleanup_free char *kept = xasprintf("%s/%s/%s", dir, de->d_name, VM_PERSIST_BROKEN);
 		cleanup_err struct err *e = NULL;
-		if (load_one(de->d_name, path, &e) < 0)
-			log_err("cannot restore sandbox %s: %s", de->d_name, e->msg);
+		if (access(path, F_OK) == 0 && load_one(de->d_name, path, &e) == 0)
+			continue;
+		if (e || access(kept, F_OK) == 0) {
+			strv_add(&broken, de->d_name);
+			strv_add(&why, e ? e->msg : "its state file was found unreadable earlier");
+		}
 	}
 	closedir(d);
+	for (size_t i = 0; i < broken.n; i++)
+		vm_persist_broken(broken.v[i], why.v[i]);
 }
 
 void vm_persist_start(void)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "lib/log.h"
 #include "vm/sandbox/sandbox.h"
@@ -172,6 +173,12 @@ int vm_registry_create(const char *name, const struct cred *who, struct err **e)
 
 static void remove_rundir(struct vm_sandbox *sb)
 {
+	/* A broken sandbox's unreadable file outlives it, beside the others. */
+	cleanup_free char *kept = xasprintf("%s/sandbox.json.broken", sb->rundir);
+	cleanup_free char *aside = xasprintf("%s/%s.sandbox.json.broken.%lld", vm_get_settings()->state_dir,
+					     sb->name, (long long)time(NULL));
+	if (rename(kept, aside) == 0)
+		log_info("%s: its unreadable state file is kept as %s", sb->name, aside);
 	DIR *d = opendir(sb->rundir);
 	if (d) {
 		struct dirent *de;

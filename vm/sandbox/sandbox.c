@@ -19,7 +19,7 @@
 
 static const char *const state_names[VM_STATE_COUNT] = {
 	[VM_CREATED] = "created", [VM_RUNNING] = "running", [VM_PAUSED] = "paused",
-	[VM_STOPPED] = "stopped", [VM_CRASHED] = "crashed",
+	[VM_STOPPED] = "stopped", [VM_CRASHED] = "crashed", [VM_BROKEN] = "broken",
 };
 
 const char *vm_state_name(enum vm_state s)
@@ -70,28 +70,6 @@ void vm_sandbox_observe(vm_observer_fn fn)
 		observers[nobservers++] = fn;
 }
 
-void vm_sandbox_events_push_locked(struct vm_sandbox *sb, char *line)
-{
-	char **slot = &sb->events[sb->events_next % VM_EVENTS_MAX];
-	free(*slot);
-	*slot = line;
-	sb->events_next++;
-}
-
-char *vm_sandbox_event_line(const char *name, struct json_object *data)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	cleanup_json struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "event", json_object_new_string(name));
-	json_object_object_add(o, "data", json_object_get(data));
-	struct json_object *t = json_object_new_object();
-	json_object_object_add(t, "seconds", json_object_new_int64(ts.tv_sec));
-	json_object_object_add(t, "microseconds", json_object_new_int64(ts.tv_nsec / 1000));
-	json_object_object_add(o, "timestamp", t);
-	return xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							  JSON_C_TO_STRING_NOSLASHESCAPE));
-}
 
 /* {"event":"SANDBOX_STATE","data":{"state":S},"timestamp":{...}} */
 static char *state_event(enum vm_state st)
@@ -148,6 +126,7 @@ struct vm_sandbox *vm_sandbox_alloc(const char *name)
 	pthread_mutex_init(&sb->persist_lock, NULL);
 	sb->refs = 1;
 	sb->pidfd = -1;
+	sb->events_fd = -1;
 	sb->owner_uid = VM_OWNER_TREE;
 	sb->owner_gid = (gid_t)VM_OWNER_TREE;
 	vm_config_init(&sb->cfg);
@@ -179,6 +158,8 @@ static void sandbox_free(struct vm_sandbox *sb)
 	free(sb->error);
 	for (size_t i = 0; i < VM_EVENTS_MAX; i++)
 		free(sb->events[i]);
+	if (sb->events_fd >= 0)
+		close(sb->events_fd);
 	free(sb->name);
 	free(sb->rundir);
 	free(sb->console_log);

@@ -38,6 +38,7 @@ enum vm_state {
 	VM_PAUSED,
 	VM_STOPPED,
 	VM_CRASHED,
+	VM_BROKEN,  /* its state file could not be loaded: shown, reserved, never saved */
 	VM_STATE_COUNT
 };
 #define VM_STATE_BIT(s) (1u << (s))
@@ -115,13 +116,19 @@ struct vm_sandbox {
 	/* events: QMP events and state changes as JSON lines, seq-numbered;
 	 * line n is events[n % VM_EVENTS_MAX] while n + VM_EVENTS_MAX > next. */
 	char *events[VM_EVENTS_MAX];
-	uint64_t events_next;
+	uint64_t events_next;      /* lines so far; line n has "seq": n + 1 */
+	int events_fd;             /* rundir/events.jsonl, appended to (-1: none) */
+	uint64_t events_on_disk;   /* lines in that file */
 	enum vm_state last_state;  /* as of the last commit */
 	uint64_t state_changes;    /* bumped when `state` changes: poll on it */
 };
 
-/* Append one JSON line (taken) to the events ring; caller holds sb->lock. */
+/* Append one JSON object line (taken) to the events ring, numbered
+ * {"seq":N,...}, and to its copy on disk; caller holds sb->lock. */
 void vm_sandbox_events_push_locked(struct vm_sandbox *sb, char *line);
+/* A restarted daemon's sandbox takes its ring back from disk (before it
+ * is registered). */
+void vm_sandbox_events_load(struct vm_sandbox *sb);
 /* {"event":NAME,"data":DATA,"timestamp":{...}} as one line (a heap string;
  * data is borrowed). */
 struct json_object;
