@@ -499,7 +499,7 @@ int main(void)
 {
 	if (!mkdtemp(state_dir))
 		return 1;
-	vm_op_settle_hook(vm_reconcile); /* as vm_daemon_start does */
+	vm_op_settle_hook(vm_reconcile, NULL); /* as vm_daemon_start does, no background */
 	/* Taps opened by the net test live and die in a private namespace. */
 	have_netns = unshare(CLONE_NEWNET) == 0;
 	struct vm_settings set = {.state_dir = state_dir, .qmp_timeout_ms = 1000};

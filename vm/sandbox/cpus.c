@@ -107,7 +107,15 @@ static int cpus_remove(struct vm_sandbox *sb, struct qmp_client *qmp, int count,
 		}
 		struct vm_cpu cpu = sb->hot_cpus[sb->nhot_cpus - 1];
 		int tmo = sb->cfg.remove_timeout_ms;
+		sb->hot_cpus[sb->nhot_cpus - 1].removing = true;
 		pthread_mutex_unlock(&sb->lock);
+		/* On disk as removing before QEMU hears of it (write-ahead). */
+		if (!cpu.removing && vm_sandbox_save(sb, e) < 0) {
+			pthread_mutex_lock(&sb->lock);
+			sb->hot_cpus[sb->nhot_cpus - 1].removing = false;
+			pthread_mutex_unlock(&sb->lock);
+			return err_ret(e);
+		}
 
 		struct json_object *args = json_object_new_object();
 		json_object_object_add(args, "id", json_object_new_string(cpu.id));
@@ -127,9 +135,13 @@ static int cpus_remove(struct vm_sandbox *sb, struct qmp_client *qmp, int count,
 			r = qmp_wait_event_match(qmp, "DEVICE_DELETED", cpu_deleted, cpu.id, tmo, NULL, e);
 		else
 			r = 0;
-		if (r < 0)
+		if (r < 0) {
+			pthread_mutex_lock(&sb->lock);
+			sb->settling = true; /* followed when the guest releases it */
+			pthread_mutex_unlock(&sb->lock);
 			return err_wrap(e, "waiting for the guest to release %s (it goes when the guest "
 					   "does)", cpu.id);
+		}
 		pthread_mutex_lock(&sb->lock);
 		sb->nhot_cpus--;
 		pthread_mutex_unlock(&sb->lock);
@@ -234,7 +246,9 @@ int vm_cpus_hotplugged_show(struct vm_sandbox *sb, struct sbuf *out, struct err 
 	pthread_mutex_lock(&sb->lock);
 	for (size_t i = 0; i < sb->nhot_cpus; i++) {
 		const struct vm_cpu *c = &sb->hot_cpus[i];
-		sbuf_printf(out, "%s %d %d %d\n", c->id, c->socket, c->core, c->thread);
+		sbuf_printf(out, "%s %d %d %d%s\n", c->id, c->socket, c->core, c->thread,
+			    c->removing ? " removing" : "");
 	}
-	pthread_mutex_unlock(&sb->lock);	return 0;
+	pthread_mutex_unlock(&sb->lock);
+	return 0;
 }

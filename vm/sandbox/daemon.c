@@ -15,7 +15,7 @@
 
 int vm_daemon_start(struct err **e)
 {
-	vm_op_settle_hook(vm_reconcile);
+	vm_op_settle_hook(vm_reconcile, vm_settle_kick);
 	vm_lifecycle_settle_hook(vm_settle_soon);
 	int r = vm_settle_start(e);
 	if (r == 0)

@@ -376,9 +376,13 @@ static int unplug(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_devic
 		return err_set(e, de->code, "%s: device_del: %s", id, de->msg);
 	}
 	r = qmp_wait_event(qmp, "DEVICE_DELETED", "device", main_id, wait_ms, NULL, e);
-	if (r < 0)
+	if (r < 0) {
+		pthread_mutex_lock(&sb->lock);
+		sb->settling = true; /* followed when the guest releases it */
+		pthread_mutex_unlock(&sb->lock);
 		return err_wrap(e, "%s: the guest did not release the device (it stays 'removing'; "
 				   "it goes when the guest does, or write remove again)", id);
+	}
 	return 0;
 }
 

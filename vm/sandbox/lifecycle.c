@@ -48,6 +48,9 @@ static bool deleted_unawaited(struct vm_sandbox *sb)
 					       "reconcile"};
 	if (!*sb->op_what)
 		return true;
+	/* A removal waits for exactly this; after another operation (or a
+	 * removal whose wait just gave up, which leaves the sandbox settling
+	 * itself), the next operation reconciles. */
 	for (size_t i = 0; i < ARRAY_SIZE(awaiting); i++)
 		if (!strncmp(sb->op_what, awaiting[i], strlen(awaiting[i])))
 			return false;

@@ -95,15 +95,33 @@ static int dimm_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct err
 	int wait_ms = sb->cfg.remove_timeout_ms;
 	sb->dimms[sb->ndimms - 1].removing = true;
 	pthread_mutex_unlock(&sb->lock);
+	/* On disk as removing before QEMU hears of it (write-ahead). */
+	if (!d.removing && vm_sandbox_save(sb, e) < 0) {
+		pthread_mutex_lock(&sb->lock);
+		sb->dimms[sb->ndimms - 1].removing = false;
+		pthread_mutex_unlock(&sb->lock);
+		return err_ret(e);
+	}
 	struct json_object *args = json_object_new_object();
 	json_object_object_add(args, "id", json_object_new_string(d.id));
 	cleanup_err struct err *de = NULL;
-	if (qmp_execute(qmp, "device_del", args, tmo, NULL, &de) < 0 && !d.removing)
+	/* ENODEV: QEMU has no such DIMM any more (a late unplug completed): gone. */
+	if (qmp_execute(qmp, "device_del", args, tmo, NULL, &de) < 0 && de->code != ENODEV &&
+	    !d.removing) {
+		pthread_mutex_lock(&sb->lock);
+		sb->dimms[sb->ndimms - 1].removing = false;
+		pthread_mutex_unlock(&sb->lock);
 		return err_set(e, de->code, "device_del %s: %s", d.id, de->msg);
+	}
 	if (!(de && de->code == ENODEV) &&
-	    qmp_wait_event(qmp, "DEVICE_DELETED", "device", d.id, wait_ms, NULL, e) < 0)
+	    qmp_wait_event(qmp, "DEVICE_DELETED", "device", d.id, wait_ms, NULL, e) < 0) {
+		pthread_mutex_lock(&sb->lock);
+		sb->settling = true; /* followed when the guest releases it */
+		pthread_mutex_unlock(&sb->lock);
 		return err_wrap(e, "the guest did not release %s (it could not "
-				   "offline that memory); write again to retry", d.id);
+				   "offline that memory yet); it goes when the guest does, or write again",
+				   d.id);
+	}
 	char mem[40];
 	snprintf(mem, sizeof(mem), "mem-%s", d.id);
 	struct json_object *del = json_object_new_object();

@@ -17,9 +17,13 @@
 static bool (*op_interrupted_fn)(void);
 static int (*op_settle_fn)(struct vm_sandbox *sb, const char *why, struct err **e);
 
-void vm_op_settle_hook(int (*fn)(struct vm_sandbox *sb, const char *why, struct err **e))
+static void (*op_kick_fn)(struct vm_sandbox *sb);
+
+void vm_op_settle_hook(int (*fn)(struct vm_sandbox *sb, const char *why, struct err **e),
+		       void (*kick)(struct vm_sandbox *sb))
 {
 	op_settle_fn = fn;
+	op_kick_fn = kick;
 }
 
 void vm_op_interrupted_hook(bool (*fn)(void)) { op_interrupted_fn = fn; }
@@ -105,7 +109,13 @@ int vm_op_begin(struct vm_sandbox *sb, const char *what, unsigned flags, struct 
 void vm_op_end(struct vm_sandbox *sb)
 {
 	pthread_mutex_lock(&sb->lock);
+	/* Left settling (a wait that gave up: QEMU may finish yet): follow
+	 * QEMU in the background too, not only before the next operation. */
+	bool kick = sb->settling && vm_state_is_live(sb->state) &&
+		    strcmp(sb->op_what, VM_OP_SETTLE_WHAT) != 0;
 	sb->op_what[0] = '\0';
 	pthread_mutex_unlock(&sb->lock);
 	pthread_mutex_unlock(&sb->op_lock);
+	if (kick && op_kick_fn)
+		op_kick_fn(sb);
 }

@@ -34,9 +34,14 @@ enum vm_op_flags {
 int vm_op_begin(struct vm_sandbox *sb, const char *what, unsigned flags, struct err **e);
 void vm_op_end(struct vm_sandbox *sb);
 
-/* What settles a sandbox before the next operation (vm_reconcile; set by
- * vm_daemon_start, so this module need not know it). */
-void vm_op_settle_hook(int (*fn)(struct vm_sandbox *sb, const char *why, struct err **e));
+/* What settles a sandbox before the next operation (vm_reconcile), and
+ * what follows QEMU in the background when an operation ends settling
+ * (vm/sandbox/settle); set by vm_daemon_start, so this module need not
+ * know them. */
+void vm_op_settle_hook(int (*fn)(struct vm_sandbox *sb, const char *why, struct err **e),
+		       void (*kick)(struct vm_sandbox *sb));
+/* The `what` of the background reconciliation's own operation. */
+#define VM_OP_SETTLE_WHAT "reconcile with QEMU"
 
 /* The fs's "the caller gave up" test (fuse_interrupted), polled by bounded
  * waits; NULL: never. */

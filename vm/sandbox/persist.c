@@ -103,6 +103,7 @@ static struct json_object *persist_to_json(struct vm_sandbox *sb)
 		json_object_object_add(jc, "socket", json_object_new_int(c->socket));
 		json_object_object_add(jc, "core", json_object_new_int(c->core));
 		json_object_object_add(jc, "thread", json_object_new_int(c->thread));
+		json_object_object_add(jc, "removing", json_object_new_boolean(c->removing));
 		json_object_array_add(cpus, jc);
 	}
 	json_object_object_add(o, "hot_cpus", cpus);
@@ -238,6 +239,8 @@ static void load_cpus(struct vm_sandbox *sb, struct json_object *arr)
 		c->socket = util_json_int(jc, "socket", &v) == 0 ? (int)v : 0;
 		c->core = util_json_int(jc, "core", &v) == 0 ? (int)v : 0;
 		c->thread = util_json_int(jc, "thread", &v) == 0 ? (int)v : 0;
+		struct json_object *rm;
+		c->removing = json_object_object_get_ex(jc, "removing", &rm) && json_object_get_boolean(rm);
 		sb->nhot_cpus++;
 	}
 }

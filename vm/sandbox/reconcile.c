@@ -31,7 +31,41 @@ static bool holds(const struct vm_reconcile_view *v, const char *undo, const cha
 	return true;
 }
 
-/* Undo, newest first, every part of a device QEMU still holds. */
+/* device_del, newest first, each device function of the parts QEMU still
+ * holds, waiting for the guest: 1 when one was not released in time (the
+ * device is then `removing`). */
+static int unplug_held(struct vm_sandbox *sb, struct qmp_client *qmp, const struct vm_reconcile_view *v,
+		       struct vm_device *d, struct json_object *cmds, struct vm_reconcile_report *rep,
+		       struct err **e)
+{
+	pthread_mutex_lock(&sb->lock);
+	int wait_ms = sb->cfg.remove_timeout_ms;
+	pthread_mutex_unlock(&sb->lock);
+	size_t n = json_object_array_length(cmds);
+	while (n-- > 0) {
+		struct json_object *c = json_object_array_get_idx(cmds, n), *a;
+		if (strcmp(util_json_str(c, "execute"), "device_add") ||
+		    !json_object_object_get_ex(c, "arguments", &a) ||
+		    !vm_reconcile_has(&v->peripheral, util_json_str(a, "id")))
+			continue;
+		cleanup_err struct err *ue = NULL;
+		if (vm_devices_undo(sb, qmp, c, wait_ms, &ue) == 0) {
+			vm_reconcile_note(rep, "orphans_removed", util_json_str(a, "id"));
+			continue;
+		}
+		if (ue->code == ECONNRESET || ue->code == ENOTCONN)
+			return err_set(e, ue->code, "%s", ue->msg);
+		pthread_mutex_lock(&sb->lock);
+		d->state = VM_DEV_REMOVING;
+		pthread_mutex_unlock(&sb->lock);
+		vm_reconcile_note(rep, "removing", d->id);
+		return 1;
+	}
+	return 0;
+}
+
+/* Undo, newest first, every part of a device QEMU still holds (its device
+ * functions are gone already). */
 static int undo_held(struct vm_sandbox *sb, struct qmp_client *qmp, const struct vm_reconcile_view *v,
 		     struct json_object *cmds, struct vm_reconcile_report *rep, struct err **e)
 {
@@ -41,7 +75,7 @@ static int undo_held(struct vm_sandbox *sb, struct qmp_client *qmp, const struct
 		const char *cmd = NULL, *name = NULL;
 		cleanup_json struct json_object *undo =
 			vm_devices_undo_cmd(json_object_array_get_idx(cmds, n), &cmd, &name);
-		if (!undo || !holds(v, cmd, name))
+		if (!undo || !strcmp(cmd, "device_del") || !holds(v, cmd, name))
 			continue;
 		struct json_object *a;
 		json_object_object_get_ex(undo, "arguments", &a);
@@ -50,6 +84,21 @@ static int undo_held(struct vm_sandbox *sb, struct qmp_client *qmp, const struct
 			vm_reconcile_note(rep, "orphans_removed", name);
 	}
 	return r;
+}
+
+/* Does QEMU hold every device function the add commands create? */
+static bool functions_held(const struct vm_reconcile_view *v, struct json_object *cmds)
+{
+	size_t n = json_object_array_length(cmds);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *c = json_object_array_get_idx(cmds, i), *a;
+		if (strcmp(util_json_str(c, "execute"), "device_add") ||
+		    !json_object_object_get_ex(c, "arguments", &a))
+			continue;
+		if (!vm_reconcile_has(&v->peripheral, util_json_str(a, "id")))
+			return false;
+	}
+	return true;
 }
 
 /* The fdsets QEMU holds for device `id` (add-fd's opaque is "ID PATH"). */
@@ -94,7 +143,9 @@ static int device_pass(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_
 	int r = vm_devices_main_id(sb, d, main_id, sizeof(main_id), &cmds, &nfds, e);
 	if (r < 0)
 		return r;
-	bool present = vm_reconcile_has(&v->peripheral, main_id);
+	/* Present only whole: every device function the parts add (an add
+	 * cut short may have placed the main one and not a port on it). */
+	bool present = vm_reconcile_has(&v->peripheral, main_id) && functions_held(v, cmds);
 	pthread_mutex_lock(&sb->lock);
 	enum vm_device_state st = d->state;
 	if (present && (st == VM_DEV_ADDING || st == VM_DEV_LOST)) {
@@ -112,10 +163,18 @@ static int device_pass(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_
 		vm_reconcile_note(rep, "lost", d->id);
 	if (present || (st != VM_DEV_ADDING && st != VM_DEV_REMOVING))
 		return 0;
-	/* Never added, or removed while nobody watched: what is left goes. */
-	r = undo_held(sb, qmp, v, cmds, rep, e);
+	/* Never added, or removed while nobody watched: what is left goes —
+	 * its device functions first, released by the guest (a backend in use
+	 * cannot go); one not released in time leaves it `removing`, finished
+	 * when its DEVICE_DELETED comes. */
+	r = unplug_held(sb, qmp, v, d, cmds, rep, e);
+	if (r == 1)
+		return 0;
+	if (r == 0)
+		r = undo_held(sb, qmp, v, cmds, rep, e);
+	/* getfd names cannot be listed: closed blind; the fdsets go with the
+	 * orphans (their opaque names a device no longer in the tree). */
 	struct vm_fds_passed sets = {.names = nfds};
-	sets.nsets = fdsets_of(v, d->id, sets.sets, VM_FDS_SETS_MAX);
 	if (r == 0)
 		vm_fds_close_qmp(qmp, d->id, &sets, vm_get_settings()->qmp_timeout_ms);
 	if (r == 0) {
@@ -177,10 +236,24 @@ static bool orphan_name(const char *name, const char *prefix, const struct strv 
 	return !strncmp(name, prefix, n) && name[n] && !vm_reconcile_has(owners, name + n);
 }
 
+/* Removed already in this reconciliation (the view is from before)? */
+static bool removed_now(const struct vm_reconcile_report *rep, const char *name)
+{
+	struct json_object *list;
+	if (!json_object_object_get_ex(rep->data, "orphans_removed", &list))
+		return false;
+	for (size_t i = 0; i < json_object_array_length(list); i++)
+		if (!strcmp(json_object_get_string(json_object_array_get_idx(list, i)), name))
+			return true;
+	return false;
+}
+
 static int remove_named(struct vm_sandbox *sb, struct qmp_client *qmp, const char *cmd,
 			const char *key, const char *name, struct vm_reconcile_report *rep,
 			struct err **e)
 {
+	if (removed_now(rep, name))
+		return 0;
 	struct json_object *a = json_object_new_object();
 	json_object_object_add(a, key, json_object_new_string(name));
 	vm_reconcile_note(rep, "orphans_removed", name);
@@ -225,7 +298,7 @@ static int orphans_pass(struct vm_sandbox *sb, struct qmp_client *qmp, const str
 		if (!op || util_json_int(s, "fdset-id", &set) < 0 || !strchr(op, ' '))
 			continue;
 		cleanup_free char *owner = xstrndup(op, (size_t)(strchr(op, ' ') - op));
-		if (vm_reconcile_has(&owners, owner))
+		if (vm_reconcile_has(&owners, owner) || removed_now(rep, op))
 			continue;
 		struct json_object *a = json_object_new_object();
 		json_object_object_add(a, "fdset-id", json_object_new_int64(set));

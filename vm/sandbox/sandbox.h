@@ -52,6 +52,7 @@ struct vm_dimm {
 struct vm_cpu {
 	char id[32];
 	int socket, core, thread;
+	bool removing; /* device_del sent, DEVICE_DELETED not yet seen */
 };
 
 #define VM_NAME_MAX 64

@@ -42,6 +42,8 @@ static void wake(void)
 		return;
 }
 
+void vm_settle_kick(struct vm_sandbox *sb) { vm_settle_soon(sb, VM_SETTLE_RECONCILE); }
+
 void vm_settle_soon(struct vm_sandbox *sb, enum vm_settle_job job)
 {
 	pthread_mutex_lock(&settle_lock);
@@ -110,7 +112,7 @@ static bool run(struct settle_item *it)
 {
 	struct vm_sandbox *sb = it->sb;
 	cleanup_err struct err *e = NULL;
-	if (vm_op_begin(sb, "reconcile with QEMU", VM_OP_QUIET, &e) < 0)
+	if (vm_op_begin(sb, VM_OP_SETTLE_WHAT, VM_OP_QUIET, &e) < 0)
 		return e->code != EBUSY && e->code != EINTR;
 	pthread_mutex_lock(&sb->lock);
 	bool live = vm_state_is_live(sb->state);

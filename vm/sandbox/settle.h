@@ -23,5 +23,7 @@ void vm_settle_stop(void);
 /* Queue a job for the sandbox (a reference is taken); repeated jobs of
  * one sandbox merge. */
 void vm_settle_soon(struct vm_sandbox *sb, enum vm_settle_job job);
+/* vm_settle_soon(sb, VM_SETTLE_RECONCILE). */
+void vm_settle_kick(struct vm_sandbox *sb);
 
 #endif
