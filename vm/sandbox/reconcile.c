@@ -101,6 +101,14 @@ static bool functions_held(const struct vm_reconcile_view *v, struct json_object
 	return true;
 }
 
+static int unplug_again(struct vm_sandbox *sb, struct qmp_client *qmp, const char *id,
+			struct err **e)
+{
+	struct json_object *a = json_object_new_object();
+	json_object_object_add(a, "id", json_object_new_string(id));
+	return vm_reconcile_exec(sb, qmp, "device_del", a, e);
+}
+
 /* The fdsets QEMU holds for device `id` (add-fd's opaque is "ID PATH"). */
 static size_t fdsets_of(const struct vm_reconcile_view *v, const char *id, int64_t *sets, size_t max)
 {
@@ -161,6 +169,12 @@ static int device_pass(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_
 		vm_reconcile_note(rep, "found", d->id);
 	else if (!present && (st == VM_DEV_ATTACHED || st == VM_DEV_CONFIGURED))
 		vm_reconcile_note(rep, "lost", d->id);
+	/* Still there while `removing`: its device_del may never have reached
+	 * QEMU (written ahead, then the daemon killed) — ask again; QEMU
+	 * answers an error while an unplug is pending, and the DEVICE_DELETED
+	 * that ends it is followed. */
+	if (present && st == VM_DEV_REMOVING)
+		return unplug_again(sb, qmp, main_id, e);
 	if (present || (st != VM_DEV_ADDING && st != VM_DEV_REMOVING))
 		return 0;
 	/* Never added, or removed while nobody watched: what is left goes —
@@ -335,7 +349,7 @@ int vm_reconcile(struct vm_sandbox *sb, const char *why, struct err **e)
 	struct vm_reconcile_report rep = {.data = data};
 	r = devices_pass(sb, qmp, &v, &rep, e);
 	if (r == 0)
-		r = vm_reconcile_cpus(sb, &v, &rep);
+		r = vm_reconcile_cpus(sb, qmp, &v, &rep, e);
 	if (r == 0)
 		r = vm_reconcile_dimms(sb, qmp, &v, &rep, e);
 	if (r == 0)

@@ -48,8 +48,23 @@ static size_t qemu_cpus(const struct vm_reconcile_view *v, struct vm_cpu *out, s
 	return n;
 }
 
-int vm_reconcile_cpus(struct vm_sandbox *sb, const struct vm_reconcile_view *v,
-		      struct vm_reconcile_report *rep)
+/* device_del again each vCPU or DIMM still `removing` (its unplug may
+ * never have reached QEMU); errors (an unplug pending) are fine. */
+static int unplug_again(struct vm_sandbox *sb, struct qmp_client *qmp, const struct strv *ids,
+			struct err **e)
+{
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < ids->n; i++) {
+		struct json_object *a = json_object_new_object();
+		json_object_object_add(a, "id", json_object_new_string(ids->v[i]));
+		r = vm_reconcile_exec(sb, qmp, "device_del", a, e);
+	}
+	return r;
+}
+
+int vm_reconcile_cpus(struct vm_sandbox *sb, struct qmp_client *qmp,
+		      const struct vm_reconcile_view *v, struct vm_reconcile_report *rep,
+		      struct err **e)
 {
 	if (!v->cpus || !json_object_is_type(v->cpus, json_type_array))
 		return 0;
@@ -74,9 +89,13 @@ int vm_reconcile_cpus(struct vm_sandbox *sb, const struct vm_reconcile_view *v,
 	free(sb->hot_cpus);
 	sb->hot_cpus = next;
 	sb->nhot_cpus = n;
+	cleanup_strv struct strv again = {0};
+	for (size_t i = 0; i < n; i++)
+		if (next[i].removing)
+			strv_add(&again, next[i].id);
 	pthread_mutex_unlock(&sb->lock);
 	free(q);
-	return 0;
+	return unplug_again(sb, qmp, &again, e);
 }
 
 /* The pc-dimm `id` in query-memory-devices, its size in MiB (0: none). */
@@ -144,9 +163,13 @@ int vm_reconcile_dimms(struct vm_sandbox *sb, struct qmp_client *qmp,
 	free(sb->dimms);
 	sb->dimms = next;
 	sb->ndimms = n;
+	cleanup_strv struct strv again = {0};
+	for (size_t i = 0; i < n; i++)
+		if (next[i].removing)
+			strv_add(&again, next[i].id);
 	pthread_mutex_unlock(&sb->lock);
+	int r = unplug_again(sb, qmp, &again, e);
 	/* A DIMM gone leaves its backend behind: that goes too. */
-	int r = 0;
 	for (size_t i = 0; r == 0 && i < gone.n; i++) {
 		vm_reconcile_note(rep, "dimms_gone", gone.v[i]);
 		cleanup_free char *mem = xasprintf("mem-%s", gone.v[i]);

@@ -43,8 +43,9 @@ int vm_reconcile_exec(struct vm_sandbox *sb, struct qmp_client *qmp, const char 
 		      struct json_object *args, struct err **e);
 
 /* The vCPU and DIMM passes (reconcile_hot.c). */
-int vm_reconcile_cpus(struct vm_sandbox *sb, const struct vm_reconcile_view *v,
-		      struct vm_reconcile_report *rep);
+int vm_reconcile_cpus(struct vm_sandbox *sb, struct qmp_client *qmp,
+		      const struct vm_reconcile_view *v, struct vm_reconcile_report *rep,
+		      struct err **e);
 int vm_reconcile_dimms(struct vm_sandbox *sb, struct qmp_client *qmp,
 		       const struct vm_reconcile_view *v, struct vm_reconcile_report *rep,
 		       struct err **e);
