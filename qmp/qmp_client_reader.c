@@ -174,6 +174,9 @@ static bool process_lines(struct qmp_client *c, size_t scan, char *why, size_t w
 		}
 		if (!handle_line(c, c->buf + start, n, why, whysz))
 			return false;
+		pthread_mutex_lock(&c->lock);
+		c->stalled = false; /* QEMU speaks again */
+		pthread_mutex_unlock(&c->lock);
 		start = scan = end + 1;
 		/* A callback may have shut us down (or dropped the last ref). */
 		if (client_dead(c)) {
