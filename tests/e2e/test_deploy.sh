@@ -175,6 +175,8 @@ for m in \$(awk '\$9 ~ /^cgroup2?\$/ { print \$5 }' /proc/self/mountinfo | sort 
 done
 mkdir -p ${ARGS[-1]}
 $CMD ${ARGS[*]} >/tmp/daemon.log 2>&1 &
+# Whatever fails below, the daemon goes with the pod (no process left).
+trap 'fusermount3 -u ${ARGS[-1]} 2>/dev/null; kill \$! 2>/dev/null' EXIT
 for i in \$(seq 100); do mountpoint -q ${ARGS[-1]} && break; sleep 0.1; done
 cat ${ARGS[-1]}/version || { cat /tmp/daemon.log; exit 1; }
 ls /var/lib/sandboxfs/guest

@@ -194,6 +194,9 @@ static void test_add_disconnect(void)
 {
 	setup();
 	close_on = "device_add";
+	/* The reconciliation a settling sandbox gets first, as vm_daemon_start
+	 * sets it up (the fake peer models no devices, so only here). */
+	vm_op_settle_hook(vm_reconcile, NULL);
 	struct err *e = NULL;
 	int before = free_slots();
 	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), -ECONNRESET);
@@ -212,6 +215,7 @@ static void test_add_disconnect(void)
 	CU_ASSERT_PTR_NOT_NULL(e && strstr(e->msg, "reconcile"));
 	err_free(&e);
 	CU_ASSERT_EQUAL(free_slots(), before - 1);
+	vm_op_settle_hook(NULL, NULL);
 	teardown();
 }
 
@@ -499,7 +503,6 @@ int main(void)
 {
 	if (!mkdtemp(state_dir))
 		return 1;
-	vm_op_settle_hook(vm_reconcile, NULL); /* as vm_daemon_start does, no background */
 	/* Taps opened by the net test live and die in a private namespace. */
 	have_netns = unshare(CLONE_NEWNET) == 0;
 	struct vm_settings set = {.state_dir = state_dir, .qmp_timeout_ms = 1000};

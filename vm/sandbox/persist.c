@@ -140,7 +140,8 @@ static void reserve_make(struct vm_sandbox *sb, size_t len)
 	if (fd < 0)
 		return;
 	if (posix_fallocate(fd, 0, want) != 0)
-		(void)ftruncate(fd, 0); /* no room now: try again after the next save */
+		if (ftruncate(fd, 0) < 0) /* no room now: try again after the next save */
+			return;
 }
 
 static bool reserve_release(struct vm_sandbox *sb)

@@ -205,7 +205,8 @@ static int devices_pass(struct vm_sandbox *sb, struct qmp_client *qmp, const str
 	pthread_mutex_lock(&sb->lock);
 	size_t n = sb->ndevs;
 	struct vm_device **devs = xcalloc(n + 1, sizeof(*devs));
-	memcpy(devs, sb->devs, n * sizeof(*devs));
+	if (n)
+		memcpy(devs, sb->devs, n * sizeof(*devs));
 	pthread_mutex_unlock(&sb->lock);
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < n; i++)
