@@ -231,7 +231,10 @@ runner_verdict() { # runner_verdict NAME RC LOG
 	      if [ "$allowed" -gt 0 ]; then echo "PASS $name ($allowed skipped inside)"; else echo "PASS $name"; fi ;;
 	SKIP) R_SKIP=$((R_SKIP + 1)); R_SKIPS+=("$name: $whole"); echo "SKIP $name ($whole)" ;;
 	FAIL) R_FAIL=$((R_FAIL + 1))
-	      [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || R_FAILS+=("$name: $(fail_reason "$rc")")
+	      # the summary names the first failed check, so a cut log still says why
+	      local first; first=$(grep -a -m1 -E '^(FAIL - |not ok )' "$log" | cut -c1-200)
+	      [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] ||
+		      R_FAILS+=("$name: $(fail_reason "$rc")${first:+; first: $first}")
 	      echo "FAIL $name ($(fail_reason "$rc"))" ;;
 	esac
 }

@@ -76,6 +76,9 @@ void vm_config_set_defaults(const struct vm_defaults *d);
 /* When the config's kernel is its architecture's built-in guest and that
  * is not built: the architecture (make guest-ARCH); else NULL. */
 const char *vm_config_builtin_missing(const struct vm_config *cfg);
+/* Is PATH the config's architecture's built-in guest kernel (or, with
+ * initrd, initramfs)?  The daemon's own files, not a writer's. */
+bool vm_config_is_builtin(const struct vm_config *cfg, const char *path, bool initrd);
 
 /* Fill every field with its default (uuid freshly generated). */
 void vm_config_init(struct vm_config *cfg);

@@ -205,6 +205,12 @@ const char *vm_config_builtin_missing(const struct vm_config *cfg)
 	return cfg->arch;
 }
 
+bool vm_config_is_builtin(const struct vm_config *cfg, const char *path, bool initrd)
+{
+	cleanup_free char *b = initrd ? cfg_def_initrd(cfg) : cfg_def_kernel(cfg);
+	return path && *b && !strcmp(b, path);
+}
+
 int vm_config_sockets(const struct vm_config *cfg)
 {
 	if (cfg->sockets > 0)

@@ -39,9 +39,12 @@ int vm_access_config(const struct vm_config *cur, const struct vm_config *next,
 	int r = 0;
 	if (changed(cur->qemu, next->qemu) && *next->qemu)
 		r = vm_access_qemu(next->qemu, who, qemu_dirs, e);
-	if (r == 0 && changed(cur->kernel, next->kernel))
+	/* the built-in guest is the daemon's (a missing one is ENOENT at start) */
+	if (r == 0 && changed(cur->kernel, next->kernel) &&
+	    !vm_config_is_builtin(next, next->kernel, false))
 		r = access_open(who, "kernel", next->kernel, O_RDONLY, e);
-	if (r == 0 && changed(cur->initrd, next->initrd))
+	if (r == 0 && changed(cur->initrd, next->initrd) &&
+	    !vm_config_is_builtin(next, next->initrd, true))
 		r = access_open(who, "initrd", next->initrd, O_RDONLY, e);
 	if (r == 0 && changed(cur->netns, next->netns) && *next->netns) {
 		int fd = vm_access_netns(next, who, e);

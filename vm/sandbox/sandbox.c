@@ -138,6 +138,9 @@ struct vm_sandbox *vm_sandbox_alloc(const char *name)
 
 static void sandbox_free(struct vm_sandbox *sb)
 {
+	/* first: its reader may be inside a callback that reads the sandbox */
+	if (sb->qmp)
+		qmp_client_unref(sb->qmp);
 	for (size_t i = 0; i < sb->ndevs; i++)
 		vm_device_free(sb->devs[i]);
 	free(sb->devs);
@@ -145,8 +148,6 @@ static void sandbox_free(struct vm_sandbox *sb)
 	free(sb->dimms);
 	vm_topology_release(&sb->topo);
 	vm_config_release(&sb->cfg);
-	if (sb->qmp)
-		qmp_client_unref(sb->qmp);
 	vm_cgroup_free(sb->cgroup);
 	if (sb->pidfd >= 0)
 		close(sb->pidfd);
