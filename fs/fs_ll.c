@@ -19,6 +19,7 @@
 #include "fs/fs_ops.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fs/fs_handle.h"
@@ -263,6 +264,8 @@ static void dir_job(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return (void)fuse_reply_err(req, EPERM);
 	struct fs_job *j = fs_job_new(req, fn);
 	j->data = xstrdup(name);
+	if (j->t_recv)
+		snprintf(j->op, sizeof(j->op), "%s", fn == job_mkdir ? "mkdir" : "rmdir");
 	fs_work_submit(NULL, j);
 }
 

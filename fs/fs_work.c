@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "lib/log.h"
+#include "lib/probe.h"
 #include "lib/util.h"
 
 #define FS_WORK_THREADS_MAX 4096
@@ -56,6 +57,7 @@ struct fs_job *fs_job_new(fuse_req_t req, void (*fn)(struct fs_job *j))
 	struct fs_job *j = xcalloc(1, sizeof(*j));
 	j->req = req;
 	j->fn = fn;
+	j->t_recv = probe_now();
 	return j;
 }
 
@@ -211,7 +213,12 @@ static void *worker_main(void *arg)
 	while (j) {
 		pthread_mutex_unlock(&work_lock);
 		current = j;
+		int64_t t_start = probe_now();
+		if (*j->op)
+			probe_begin();
 		j->fn(j);
+		if (*j->op)
+			probe_end(j->op, j->t_recv, t_start);
 		current = NULL;
 		pthread_mutex_lock(&work_lock);
 		/* The lane's next waiting job, if any, runs here at once. */

@@ -40,6 +40,9 @@ struct fs_job {
 	off_t off;
 	struct stat attr;
 	int to_set;
+	/* The bench's breakdown (lib/probe.h): what it is, when it came. */
+	char op[240];
+	int64_t t_recv;
 };
 
 /* A job for `req` (freed after fn ran, with its data). */

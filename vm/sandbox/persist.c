@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/probe.h"
 #include "vm/sandbox/adopt.h"
 #include "vm/sandbox/registry.h"
 #include "vm/sandbox/sandbox.h"
@@ -118,6 +119,7 @@ static struct json_object *persist_to_json(struct vm_sandbox *sb)
 
 static int persist_save(struct vm_sandbox *sb, struct err **e)
 {
+	int64_t t0 = probe_now(); /* the bench's breakdown (lib/probe.h) */
 	pthread_mutex_lock(&sb->persist_lock);
 	pthread_mutex_lock(&sb->lock);
 	bool removed = sb->removed;
@@ -132,7 +134,9 @@ static int persist_save(struct vm_sandbox *sb, struct err **e)
 		 * already reflected): write only what differs. */
 		if (!sb->persisted || strcmp(sb->persisted, text) != 0) {
 			cleanup_free char *path = xasprintf("%s/%s", sb->rundir, PERSIST_FILE);
+			int64_t tw = probe_now();
 			r = util_write_file_atomic(path, text, strlen(text), 0600);
+			probe_add("persist", "write", tw);
 			if (r < 0) {
 				r = err_sys(e, -r, "write %s", path);
 			} else {
@@ -142,6 +146,7 @@ static int persist_save(struct vm_sandbox *sb, struct err **e)
 		}
 	}
 	pthread_mutex_unlock(&sb->persist_lock);
+	probe_add("persist", NULL, t0);
 	return r;
 }
 
