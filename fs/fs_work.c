@@ -38,7 +38,7 @@ static pthread_cond_t done_cond;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static struct fs_lane *lanes[FS_WORK_LANE_BUCKETS];
 static struct fs_job *run_head, **run_tail = &run_head;
-static int nthreads, nidle;
+static int nthreads, nidle, nrun; /* nrun: jobs on the run queue */
 static bool stopping;
 static __thread struct fs_job *current;
 
@@ -100,7 +100,10 @@ static void run_locked(struct fs_job *j)
 	j->next = NULL;
 	*run_tail = j;
 	run_tail = &j->next;
-	if (nidle > 0) {
+	nrun++;
+	/* Every queued job has an idle thread of its own, or a new one: the
+	 * threads that are busy may stay busy (a stuck sandbox's). */
+	if (nrun <= nidle) {
 		pthread_cond_signal(&work_cond);
 		return;
 	}
@@ -203,6 +206,7 @@ static struct fs_job *next_job(void)
 	struct fs_job *j = run_head;
 	if (!(run_head = j->next))
 		run_tail = &run_head;
+	nrun--;
 	return j;
 }
 

@@ -50,8 +50,8 @@ static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 			sb->guest_shutdown = true;
 	}
 	pthread_mutex_unlock(&sb->lock);
-	/* A state change persists (vm_sandbox_notify sees it); other events
-	 * only wake events readers and pollers. */
+	/* Wake events readers and pollers; a state change is saved by the
+	 * next commit (pause/resume's own, at once), not on this thread. */
 	vm_sandbox_notify(sb);
 }
 
