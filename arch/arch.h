@@ -99,6 +99,9 @@ struct arch_ops {
 	/* Hot-added vCPUs cannot be unplugged again (s390x, QEMU 7.2:
 	 * device_del says "CPU hot unplug not supported on this machine"). */
 	bool cpus_fixed;
+	/* No vCPU hotplug at all (aarch64 virt: QEMU answers "'query-hotpluggable-cpus'
+	 * is not enabled"): the count is set while the sandbox is stopped. */
+	bool cpus_cold;
 	/* Memory sizes (memory_mib, maxmem_mib) must be multiples of this (MiB);
 	 * 0: no rule. */
 	int memory_align_mib;

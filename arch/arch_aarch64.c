@@ -128,4 +128,5 @@ const struct arch_ops arch_aarch64 = {
 	.default_bridges = 4,
 	.remove_timeout_ms = 15000,
 	.memory_hotplug = true,
+	.cpus_cold = true,
 };

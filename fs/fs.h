@@ -140,10 +140,13 @@ struct fuse_session *fs_session_new(struct fuse_args *args, void (*init)(void));
 /* After the session loop ended, before unmounting: answer the reads still
  * parked (events readers get EOF) and stop the invalidation thread. */
 void fs_session_end(void);
+/* On a worker serving a write (fs/fs_work.h): did its caller give up (an
+ * interrupt, ^C on the writing shell)?  The vm layer's waits end early. */
+bool fs_interrupted(void);
 /* The fs's observer of sandbox changes: wakes poll()ers of its files,
  * completes parked events reads, invalidates what went. */
 enum vm_change;
-void fs_notify_change(struct vm_sandbox *sb, enum vm_change what);
+int fs_notify_change(struct vm_sandbox *sb, enum vm_change what, struct err **e);
 
 #define SANDBOXFS_VERSION "0.1.0"
 

@@ -39,6 +39,9 @@ void fs_handle_poll(fuse_req_t req, struct fs_handle *h, struct fuse_pollhandle 
  * lines come, the sandbox is removed or the daemon exits (end of file), or
  * the reader is interrupted (EINTR). */
 void fs_events_read(fuse_req_t req, struct fs_handle *h, size_t size);
+/* A write to an events file: the line number to read on after (returns
+ * the bytes taken or -errno). */
+int fs_events_seek(struct fs_handle *h, const char *buf, size_t size);
 /* Every parked read of sb's events gets end of file (it was removed). */
 void fs_events_removed(struct vm_sandbox *sb);
 /* Every parked read gets end of file (the daemon exits). */

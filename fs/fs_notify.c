@@ -175,7 +175,7 @@ void fs_events_shutdown(void)
 
 static void inval_gone(const struct fs_inode *in) { fs_inval_entry(in->parent, in->comp); }
 
-void fs_notify_change(struct vm_sandbox *sb, enum vm_change what)
+int fs_notify_change(struct vm_sandbox *sb, enum vm_change what, struct err **e)
 {
 	pthread_mutex_lock(&pollers_lock);
 	for (size_t i = 0; i < npollers;) {
@@ -193,13 +193,42 @@ void fs_notify_change(struct vm_sandbox *sb, enum vm_change what)
 	wake_reads(sb);
 	/* A device or bridge that went: its name goes from the kernel's
 	 * cache too (a new one needs none: names not found are not cached). */
-	if (what == VM_CHANGE_STATE)
+	if (what != VM_CHANGE_NOTIFY)
 		fs_inode_sweep_gone(sb, inval_gone);
 	pthread_mutex_lock(&sb->lock);
 	bool removed = sb->removed;
 	pthread_mutex_unlock(&sb->lock);
 	if (removed) /* other than by rmdir, which the kernel saw */
 		fs_inval_entry(FS_ROOT_INO, sb->name);
+	return 0;
+}
+
+/* A number N written to an open events file: it reads on after line N
+ * (the "seq" of each line), e.g. the last one a reader saw before the
+ * daemon restarted; 0: from the oldest line kept. */
+int fs_events_seek(struct fs_handle *h, const char *buf, size_t size)
+{
+	struct vm_sandbox *sb = h->ctx.sb;
+	cleanup_free char *v = xstrndup(buf, size);
+	if (size && v[size - 1] == '\n')
+		v[size - 1] = '\0';
+	long long n;
+	cleanup_err struct err *e = NULL;
+	int r = util_parse_int(v, 0, INT64_MAX, &n);
+	pthread_mutex_lock(&sb->lock);
+	uint64_t last = sb->events_next;
+	if (r == -EINVAL)
+		err_set(&e, EINVAL, "events: not a line number: '%.32s'", v);
+	else if (r < 0 || (uint64_t)n > last)
+		err_set(&e, ERANGE, "events: no line %s yet (the last is %llu)", v, (unsigned long long)last);
+	else
+		h->ev_seq = (uint64_t)n;
+	pthread_mutex_unlock(&sb->lock);
+	if (e) {
+		vm_sandbox_write_failed(sb, e->code, e->msg);
+		return -e->code;
+	}
+	return (int)size;
 }
 
 /*

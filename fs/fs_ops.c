@@ -25,6 +25,7 @@
 #include "fs/fs_work.h"
 #include "lib/cred.h"
 #include "lib/log.h"
+#include "lib/utf8.h"
 #include "vm/sandbox/sandbox.h"
 
 #define FS_WRITE_MAX (64 * 1024)
@@ -65,12 +66,12 @@ int fs_caller(fuse_req_t req, struct cred *out, struct err **e)
 
 int fs_fail(struct fs_ctx *c, struct err *e)
 {
-	if (c && c->sb && *c->rel)
-		vm_sandbox_set_error(c->sb, "%s: %s", c->rel, e->msg);
-	else if (c && c->sb)
-		vm_sandbox_set_error(c->sb, "%s", e->msg);
-	else
+	if (c && c->sb) {
+		cleanup_free char *msg = *c->rel ? xasprintf("%s: %s", c->rel, e->msg) : xstrdup(e->msg);
+		vm_sandbox_write_failed(c->sb, e->code, msg);
+	} else {
 		log_err("%s", e->msg);
+	}
 	return -e->code;
 }
 
@@ -126,7 +127,7 @@ static void open_node(fuse_req_t req, struct fs_inode *in, struct fuse_file_info
 		;
 	else if (rd && (n->flags & FS_STREAM))
 		h->stream_fd = open(h->ctx.sb->console_log, O_RDONLY | O_CLOEXEC);
-	else if (rd && (n->flags & FS_EVENTS))
+	else if (n->flags & FS_EVENTS)
 		h->ev_seq = h->gen = fs_handle_gen(h); /* a reader gets new events */
 	else if (rd)
 		r = render(h);
@@ -168,7 +169,8 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	bool rd = acc == O_RDONLY || acc == O_RDWR, wr = acc == O_WRONLY || acc == O_RDWR;
 	if (S_ISDIR(n->mode))
 		return (void)fuse_reply_err(req, EISDIR);
-	if ((wr && !node_writes(n)) || (rd && !node_reads(n) && !(n->flags & (FS_STREAM | FS_EVENTS))))
+	if ((wr && !node_writes(n) && !(n->flags & FS_EVENTS)) ||
+	    (rd && !node_reads(n) && !(n->flags & (FS_STREAM | FS_EVENTS))))
 		return (void)fuse_reply_err(req, EACCES);
 	if (!(rd && (n->flags & FS_SLOW)))
 		return open_node(req, in, fi);
@@ -241,6 +243,21 @@ static int json_gather(struct fs_handle *h, const char *buf, size_t size, char *
 	return 1;
 }
 
+/* What a store gets is text: strict UTF-8, and in JSON no lone surrogate
+ * escape (json-c would take either and the state file, `config` and the
+ * log would stop being valid JSON or UTF-8). */
+static int value_text(const char *v, bool json, struct err **e)
+{
+	size_t bad;
+	if (!utf8_valid(v, strlen(v), &bad))
+		return err_set(e, EINVAL, "not valid UTF-8 (byte %zu, 0x%02x)", bad,
+			       (unsigned)(unsigned char)v[bad]);
+	if (json && utf8_json_lone_surrogate(v, strlen(v), &bad))
+		return err_set(e, EINVAL, "a lone UTF-16 surrogate escape at byte %zu ('%.6s'): "
+			       "not a character", bad, v + bad);
+	return 0;
+}
+
 /* One write, one command: 0 or -errno (the message is in `error`). */
 static int do_write(fuse_req_t req, struct fs_handle *h, const char *buf, size_t size)
 {
@@ -253,6 +270,10 @@ static int do_write(fuse_req_t req, struct fs_handle *h, const char *buf, size_t
 		err_set(&e, EINVAL, "a NUL byte in the written value");
 		return fs_fail(&h->ctx, e);
 	}
+	if (h->node->flags & FS_EVENTS) {
+		int r = fs_events_seek(h, buf, size);
+		return r < 0 ? r : 0;
+	}
 	cleanup_free char *v = NULL;
 	if (h->node->flags & FS_JSON) {
 		int g = json_gather(h, buf, size, &v, &e);
@@ -264,7 +285,9 @@ static int do_write(fuse_req_t req, struct fs_handle *h, const char *buf, size_t
 			v[size - 1] = '\0';
 	}
 	struct cred who;
-	int r = fs_caller(req, &who, &e);
+	int r = value_text(v, h->node->flags & FS_JSON, &e);
+	if (r == 0)
+		r = fs_caller(req, &who, &e);
 	if (r == 0)
 		r = node_store(h->node, &h->ctx, v, &who, &e);
 	return r < 0 ? fs_fail(&h->ctx, e) : 0;

@@ -5,11 +5,12 @@
  */
 #include "fs/fs.h"
 
+#include "vm/sandbox/configure.h"
 #include "vm/sandbox/ctl.h"
 #include "vm/sandbox/sandbox.h"
 
 static const struct fs_node sandbox_nodes[] = {
-	{ "config", FS_RW, .sb_show = vm_sandbox_config_show, .sb_store = vm_sandbox_config_store,
+	{ "config", FS_RW, .sb_show = vm_configure_show, .sb_store = vm_configure_store,
 	  .flags = FS_JSON, .help = "JSON config; a write merges keys (see `cat config`)" },
 	FS_ATTR_RO(cmdline, vm_sandbox_cmdline, "the QEMU argv the config builds, one per line"),
 	FS_ATTR_RW(ctl, vm_ctl, "write a verb; read: the verbs the state allows"),
@@ -19,8 +20,9 @@ static const struct fs_node sandbox_nodes[] = {
 	FS_ATTR_RO(error, vm_sandbox_error, "the last failure message"),
 	FS_ATTR_RO(cgroup, vm_sandbox_cgroup, "the cgroup(s) QEMU runs in: key path lines"),
 	{ "console", FS_RO, .flags = FS_STREAM, .help = "guest serial console (tail -f works)" },
-	{ "events", FS_RO, .flags = FS_EVENTS,
-	  .help = "QMP events and state changes, one JSON line each (blocks like tail -f)" },
+	{ "events", FS_RW, .flags = FS_EVENTS,
+	  .help = "QMP events and state changes, one numbered JSON line each (blocks like\n"
+		  "tail -f); write N to an open file to read on after line N" },
 	FS_SUBDIR(cpus, fs_cpus_dir, "vCPUs"),
 	FS_SUBDIR(memory, fs_memory_dir, "memory"),
 	FS_SUBDIR(devices, fs_devices_dir, "devices"),

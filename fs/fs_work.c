@@ -11,6 +11,8 @@
  */
 #include "fs/fs_work.h"
 
+#include "fs/fs.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -185,7 +187,7 @@ void fs_work_submit(const void *key, struct fs_job *j)
 	pthread_mutex_unlock(&work_lock);
 }
 
-bool fs_work_interrupted(void) { return current && fuse_req_interrupted(current->req); }
+bool fs_interrupted(void) { return current && fuse_req_interrupted(current->req); }
 
 /* Under work_lock: the next job to run, waiting at most FS_WORK_IDLE_S;
  * NULL: this thread may end. */

@@ -49,8 +49,6 @@ struct fs_job {
 struct fs_job *fs_job_new(fuse_req_t req, void (*fn)(struct fs_job *j));
 /* Run it in the lane of `key` (a sandbox; NULL: the registry's). */
 void fs_work_submit(const void *key, struct fs_job *j);
-/* On a worker: was the request being served interrupted? */
-bool fs_work_interrupted(void);
 /* At the end of the session: the waiting jobs get ENOTCONN, the running
  * ones finish, the threads exit. */
 void fs_work_stop(void);

@@ -22,6 +22,7 @@
 #include "lib/log.h"
 #include "vm/model/config.h"
 #include "vm/sandbox/daemon.h"
+#include "vm/sandbox/op.h"
 #include "vm/sandbox/sandbox.h"
 
 extern char **environ;
@@ -166,6 +167,7 @@ static void main_init(void)
 	cleanup_err struct err *e = NULL;
 	fs_reserve_names();
 	vm_sandbox_observe(fs_notify_change);
+	vm_op_interrupted_hook(fs_interrupted); /* ^C on the writing shell */
 	if (vm_daemon_start(&e) < 0) {
 		log_err("%s", e->msg);
 		exit(1);

@@ -80,9 +80,18 @@ e2e_cleanup() {
 		done
 		fusermount3 -u "$MNT" 2>/dev/null
 	fi
-	[ -n "${DAEMON:-}" ] && wait "$DAEMON" 2>/dev/null
+	if [ -n "${DAEMON:-}" ]; then
+		# A daemon that does not exit after its unmount is a failure, not a hang.
+		for _ in $(seq 120); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.25; done
+		if kill -0 "$DAEMON" 2>/dev/null; then
+			fail "the daemon (pid $DAEMON) did not exit within 30 s of its unmount"
+			kill -9 "$DAEMON" 2>/dev/null
+		fi
+		wait "$DAEMON" 2>/dev/null
+	fi
 	if [ "$FAILS" -ne 0 ] && [ -n "${LOG:-}" ]; then echo "--- daemon log"; tail -n 80 "$LOG"; fi
-	[ -n "${T:-}" ] && rm -rf "$T"
+	# E2E_KEEP=1 keeps the test's directory (daemon log, state) to look at.
+	if [ -n "${T:-}" ] && [ "${E2E_KEEP:-0}" = 1 ]; then echo "kept: $T"; elif [ -n "${T:-}" ]; then rm -rf "$T"; fi
 	[ -n "${CG_PARENT:-}" ] && rmdir /sys/fs/cgroup/*/"$CG_PARENT" /sys/fs/cgroup/"$CG_PARENT" 2>/dev/null
 	return 0
 }

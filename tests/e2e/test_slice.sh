@@ -66,7 +66,10 @@ check "hot-add a 64 MiB disk" bash -c "echo '{\"type\":\"block\",\"id\":\"d1\",\
 check "guest sees vda" wait_for 30 guest_says demo 'blk=vda '
 check "bridges/rp0 slot taken by d1" grep -qx "slot 0 d1" "$S/bridges/rp0"
 check "device dir shows bus and addr" [ "$(cat "$S/devices/d1/bus")/$(cat "$S/devices/d1/addr")" = "rp0/02/00" ]
-check "duplicate id is EEXIST" write_expect "$S/devices/add" "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"$T/d1.img\"}" "File exists"
+check "the same device again is done already (a retry succeeds)" \
+	bash -c "echo '{\"type\":\"block\",\"id\":\"d1\",\"file\":\"$T/d1.img\"}' > $S/devices/add"
+check "... and takes no second slot" test "$(grep -c ' d1$' $S/bridges/* | awk -F: '{s += $2} END {print s}')" = 1
+check "another device under id d1 is EEXIST" write_expect "$S/devices/add" "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/dev/zero\"}" "File exists"
 check "remove of an unknown id is ENODEV" write_expect "$S/devices/remove" nosuch "No such device"
 check "remove d1" bash -c "echo d1 > '$S/devices/remove'"
 check "guest lost vda" wait_for 30 guest_says demo 'blk=- '

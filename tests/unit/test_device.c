@@ -14,6 +14,7 @@
 #include "lib/err.h"
 #include "lib/util.h"
 #include "tests/unit/support_cunit.h"
+#include "vm/model/config.h"
 #include "vm/model/device.h"
 #include "vm/model/parts.h"
 #include "qmp/qmp_keyval.h"
@@ -91,6 +92,40 @@ static void test_state_names(void)
 	CU_ASSERT_STRING_EQUAL(vm_device_state_name(VM_DEV_CONFIGURED), "configured");
 	CU_ASSERT_STRING_EQUAL(vm_device_state_name(VM_DEV_ATTACHED), "attached");
 	CU_ASSERT_STRING_EQUAL(vm_device_state_name(VM_DEV_REMOVING), "removing");
+	CU_ASSERT_STRING_EQUAL(vm_device_state_name(VM_DEV_ADDING), "adding");
+	CU_ASSERT_STRING_EQUAL(vm_device_state_name(VM_DEV_LOST), "lost");
+	for (int s = 0; s < VM_DEV_STATE_COUNT; s++) /* the names round-trip */
+		CU_ASSERT_EQUAL(vm_device_state_parse(vm_device_state_name((enum vm_device_state)s)), s);
+	CU_ASSERT_EQUAL(vm_device_state_parse("gone"), -1);
+	CU_ASSERT_EQUAL(vm_device_state_parse(NULL), -1);
+}
+
+/* vhost-user backends map guest memory: refused without mem_shared (or
+ * hugepages, which shares it), at add and at a config change. */
+static void test_shared_memory(void)
+{
+	static const char *const specs[] = {
+		"{\"type\":\"virtio-fs\",\"id\":\"f\",\"socket\":\"/run/f.sock\",\"tag\":\"t\"}",
+		"{\"type\":\"vhost-user-blk\",\"id\":\"b\",\"socket\":\"/run/b.sock\"}",
+		"{\"type\":\"vhost-user-net\",\"id\":\"n\",\"socket\":\"/run/n.sock\"}",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(specs); i++) {
+		struct vm_device *d = NULL;
+		cleanup_err struct err *e = NULL;
+		CU_ASSERT_EQUAL_FATAL(vm_device_parse(specs[i], &d, &e), 0);
+		struct vm_config cfg;
+		vm_config_init(&cfg);
+		CU_ASSERT_EQUAL(vm_device_check_config(d, &cfg, &e), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(e && strstr(e->msg, "\"mem_shared\": true"));
+		err_free(&e);
+		cfg.mem_shared = true;
+		CU_ASSERT_EQUAL(vm_device_check_config(d, &cfg, &e), 0);
+		cfg.mem_shared = false;
+		cfg.hugepages = true;
+		CU_ASSERT_EQUAL(vm_device_check_config(d, &cfg, &e), 0);
+		vm_config_release(&cfg);
+		vm_device_free(d);
+	}
 }
 
 /* vm_device_parse(json) fails with -EINVAL, no device and an error whose
@@ -532,6 +567,7 @@ int main(void)
 		{ "kinds_invalid", test_kinds_invalid },
 		{ "disable_modern", test_disable_modern },
 		{ "hotplug_view", test_hotplug_view },
+		{ "shared_memory", test_shared_memory },
 	};
 	return unit_main("vm_device", tests, ARRAY_SIZE(tests));
 }

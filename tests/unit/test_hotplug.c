@@ -27,7 +27,9 @@
 #include "vm/sandbox/devices.h"
 #include "vm/sandbox/lifecycle.h"
 #include "vm/sandbox/memory.h"
+#include "vm/sandbox/op.h"
 #include "vm/sandbox/persist.h"
+#include "vm/sandbox/reconcile.h"
 #include "vm/sandbox/sandbox.h"
 
 static struct fakeqmp fq;
@@ -141,8 +143,12 @@ static void test_add_ok(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
 	CU_ASSERT_EQUAL(d->state, VM_DEV_ATTACHED);
 	CU_ASSERT_STRING_EQUAL(sb->topo.bridges[0].slots[0], "d1");
-	/* The same id again: EEXIST, nothing sent. */
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), -EEXIST);
+	/* The same device again (a retry): done already, nothing sent. */
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), 0);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-add", NULL), 1);
+	/* Another device under the same id: EEXIST, nothing sent. */
+	const char *other = "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"/dev/zero\"}";
+	CU_ASSERT_EQUAL(vm_devices_add_store(sb, other, &cred_root, &e), -EEXIST);
 	err_free(&e);
 	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "blockdev-add", NULL), 1);
 	teardown();
@@ -191,13 +197,21 @@ static void test_add_disconnect(void)
 	struct err *e = NULL;
 	int before = free_slots();
 	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), -ECONNRESET);
+	CU_ASSERT_PTR_NOT_NULL(e && strstr(e->msg, "outcome unknown"));
 	err_free(&e);
-	CU_ASSERT_EQUAL(free_slots(), before);
-	CU_ASSERT_PTR_NULL(vm_devices_find(sb, "d1"));
+	/* QEMU may have the device: it stays 'adding', its slot taken, and the
+	 * sandbox settles (asks QEMU) before its next operation. */
+	struct vm_device *d = vm_devices_find(sb, "d1");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT_EQUAL(d->state, VM_DEV_ADDING);
+	CU_ASSERT(sb->settling);
+	CU_ASSERT_EQUAL(free_slots(), before - 1);
 	/* Nothing else can be done over the dead connection, and says so. */
-	CU_ASSERT_EQUAL(vm_devices_add_store(sb, disk, &cred_root, &e), -ECONNRESET);
+	int r = vm_devices_add_store(sb, disk, &cred_root, &e);
+	CU_ASSERT_EQUAL(r, -ECONNRESET);
+	CU_ASSERT_PTR_NOT_NULL(e && strstr(e->msg, "reconcile"));
 	err_free(&e);
-	CU_ASSERT_EQUAL(free_slots(), before);
+	CU_ASSERT_EQUAL(free_slots(), before - 1);
 	teardown();
 }
 
@@ -374,6 +388,7 @@ static void test_vfio(void)
 static void test_vhost_user_blk(void)
 {
 	setup();
+	sb->cfg.mem_shared = true; /* a vhost-user backend maps guest memory */
 	struct err *e = NULL;
 	/* A hot-added vhost-user device needs its backend listening: the
 	 * daemon connects to the socket as the writer before any QMP. */
@@ -484,6 +499,7 @@ int main(void)
 {
 	if (!mkdtemp(state_dir))
 		return 1;
+	vm_op_settle_hook(vm_reconcile, NULL); /* as vm_daemon_start does, no background */
 	/* Taps opened by the net test live and die in a private namespace. */
 	have_netns = unshare(CLONE_NEWNET) == 0;
 	struct vm_settings set = {.state_dir = state_dir, .qmp_timeout_ms = 1000};
@@ -494,7 +510,7 @@ int main(void)
 		{ "block add: blockdev-add then device_add on a free root port", test_add_ok },
 		{ "block add: device_add fails -> blockdev-del, slot free", test_add_device_add_fails },
 		{ "block add: blockdev-add fails -> nothing else sent", test_add_blockdev_fails },
-		{ "block add: disconnect mid-sequence -> nothing leaked", test_add_disconnect },
+		{ "block add: disconnect mid-sequence -> adding, settling, reconciled first", test_add_disconnect },
 		{ "block add: every slot full -> ENOSPC; free one, reuse it", test_add_no_slot },
 		{ "block remove: device_del, DEVICE_DELETED, blockdev-del", test_remove_ok },
 		{ "block remove: no DEVICE_DELETED -> ETIMEDOUT, removing, retry", test_remove_timeout_then_retry },

@@ -364,17 +364,23 @@ struct json_object *vm_device_spec(const struct vm_device *d)
 	return copy;
 }
 
+static const char *const device_state_names[VM_DEV_STATE_COUNT] = {
+	[VM_DEV_CONFIGURED] = "configured", [VM_DEV_ATTACHED] = "attached",
+	[VM_DEV_REMOVING] = "removing",     [VM_DEV_ADDING] = "adding",
+	[VM_DEV_LOST] = "lost",
+};
+
 const char *vm_device_state_name(enum vm_device_state s)
 {
-	switch (s) {
-	case VM_DEV_CONFIGURED:
-		return "configured";
-	case VM_DEV_ATTACHED:
-		return "attached";
-	case VM_DEV_REMOVING:
-		return "removing";
-	}
-	return "unknown";
+	return (unsigned)s < VM_DEV_STATE_COUNT ? device_state_names[s] : "unknown";
+}
+
+int vm_device_state_parse(const char *name)
+{
+	for (int i = 0; name && i < VM_DEV_STATE_COUNT; i++)
+		if (!strcmp(name, device_state_names[i]))
+			return i;
+	return -1;
 }
 
 const char *vm_device_node_name(const struct vm_device *d, char *buf, size_t len)
@@ -447,6 +453,13 @@ int vm_device_check_config(const struct vm_device *d, const struct vm_config *cf
 		return err_set(e, EINVAL,
 			       "device %s: type: %s has no %s-ccw (of vhost-user only fs and net)",
 			       d->id, a->name, d->type);
+	/* A vhost-user backend maps guest memory: QEMU must share it. */
+	bool vhost_user = d->kind == VM_DEVK_VIRTIOFS || d->kind == VM_DEVK_VHOST_USER_NET ||
+			  d->kind == VM_DEVK_VHOST_USER_SCSI || d->kind == VM_DEVK_VHOST_USER_BLK;
+	if (vhost_user && !cfg->mem_shared && !cfg->hugepages)
+		return err_set(e, EINVAL, "device %s: type: %s needs the guest's memory shared with "
+			       "its backend: set \"mem_shared\": true (or hugepages) in config",
+			       d->id, d->type);
 	return 0;
 }
 

@@ -36,7 +36,12 @@ enum vm_device_state {
 	VM_DEV_CONFIGURED, /* on the boot command line (added while not running) */
 	VM_DEV_ATTACHED,   /* hot-added and live */
 	VM_DEV_REMOVING,   /* device_del sent, DEVICE_DELETED not yet seen */
+	VM_DEV_ADDING,     /* hot-add begun (written ahead), not yet confirmed */
+	VM_DEV_LOST,       /* the tree has it, the running QEMU no longer does */
+	VM_DEV_STATE_COUNT
 };
+/* The state named `name`; -1 when there is none. */
+int vm_device_state_parse(const char *name);
 
 enum vm_dev_kind {
 	VM_DEVK_BLOCK,

@@ -10,10 +10,12 @@
  */
 #include "vm/qemu/process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <grp.h>
 #include <sys/resource.h>
@@ -164,6 +166,50 @@ bool vm_process_has_uuid(pid_t pid, const char *uuid)
 		if (!strcmp(cmd + i, "-uuid") && i + 6 < len && !strcmp(cmd + i + 6, uuid))
 			return true;
 	return false;
+}
+
+/* Does the argv (NUL-separated, len bytes) match one of the three? */
+static bool argv_matches(const char *cmd, size_t len, const char *uuid, const char *guest,
+			 const char *dir)
+{
+	const char *base = strrchr(cmd, '/');
+	if (strncmp(base ? base + 1 : cmd, "qemu-system-", 12))
+		return false;
+	size_t dlen = dir ? strlen(dir) : 0;
+	for (size_t i = 0; i < len; i += strlen(cmd + i) + 1) {
+		const char *a = cmd + i, *next = i + strlen(a) + 1 < len ? a + strlen(a) + 1 : NULL;
+		if (uuid && next && !strcmp(a, "-uuid") && !strcmp(next, uuid))
+			return true;
+		if (guest && next && !strcmp(a, "-name") && !strcmp(next, guest))
+			return true;
+		if (dir && strstr(a, dir) && (strstr(a, dir)[dlen] == '/'))
+			return true;
+	}
+	return false;
+}
+
+pid_t vm_process_find(const char *uuid, const char *name, const char *dir)
+{
+	cleanup_free char *guest = name ? xasprintf("guest=%s", name) : NULL;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	pid_t found = 0;
+	struct dirent *de;
+	while (!found && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+		size_t len = 0;
+		cleanup_free char *cmd = util_read_file(path, &len);
+		if (cmd && len && argv_matches(cmd, len, uuid, guest, dir))
+			found = (pid_t)pid;
+	}
+	closedir(d);
+	return found;
 }
 
 int vm_process_pidfd(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }

@@ -46,6 +46,10 @@ int vm_process_spawn(const struct vm_process_spawn *s, pid_t *pid, struct err **
 unsigned long long vm_process_start_time(pid_t pid);
 /* Does /proc/<pid>/cmdline carry "-uuid <uuid>"? */
 bool vm_process_has_uuid(pid_t pid, const char *uuid);
+/* A running QEMU (argv[0] qemu-system-*) whose argv has `-uuid UUID`, or
+ * `-name guest=NAME`, or an argument naming a path under `dir` (any may be
+ * NULL); 0 when none. */
+pid_t vm_process_find(const char *uuid, const char *name, const char *dir);
 
 /* pidfd_open(2) / pidfd_send_signal(2); -1 + errno on failure. */
 int vm_process_pidfd(pid_t pid);

@@ -13,6 +13,7 @@
 #include "vm/qemu/process.h"
 #include "vm/sandbox/lifecycle.h"
 #include "vm/sandbox/monitor.h"
+#include "vm/sandbox/reconcile.h"
 
 int vm_adopt_qemu(struct vm_sandbox *sb, enum vm_state was, struct err **e)
 {
@@ -61,6 +62,17 @@ int vm_adopt_qemu(struct vm_sandbox *sb, enum vm_state was, struct err **e)
 	if (vm_monitor_watch(sb, &we) < 0)
 		log_err("%s: cannot watch qemu: %s", sb->name, we->msg);
 	log_info("%s: re-adopted qemu pid %d", sb->name, (int)pid);
+	/* The state file says what QEMU had when it was written; QEMU says
+	 * what it has (a daemon killed mid-hotplug left them apart). */
+	err_free(&we);
+	pthread_mutex_lock(&sb->op_lock);
+	if (vm_reconcile(sb, "re-adopted after a daemon restart", &we) < 0) {
+		log_err("%s: %s (retried before the next operation)", sb->name, we->msg);
+		pthread_mutex_lock(&sb->lock);
+		sb->settling = true;
+		pthread_mutex_unlock(&sb->lock);
+	}
+	pthread_mutex_unlock(&sb->op_lock);
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "arch/arch.h"
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
+#include "vm/sandbox/op.h"
 #include "vm/sandbox/sandbox.h"
 
 /* The integer member `k`, or 0. */
@@ -157,17 +158,41 @@ static int cpus_remove(struct vm_sandbox *sb, struct qmp_client *qmp, int count,
 		}
 		struct vm_cpu cpu = sb->hot_cpus[sb->nhot_cpus - 1];
 		int tmo = sb->cfg.remove_timeout_ms;
+		sb->hot_cpus[sb->nhot_cpus - 1].removing = true;
 		pthread_mutex_unlock(&sb->lock);
+		/* On disk as removing before QEMU hears of it (write-ahead). */
+		if (!cpu.removing && vm_sandbox_save(sb, e) < 0) {
+			pthread_mutex_lock(&sb->lock);
+			sb->hot_cpus[sb->nhot_cpus - 1].removing = false;
+			pthread_mutex_unlock(&sb->lock);
+			return err_ret(e);
+		}
 
 		struct json_object *args = json_object_new_object();
 		json_object_object_add(args, "id", json_object_new_string(cpu.id));
 		cleanup_err struct err *de = NULL;
-		if (qmp_execute(qmp, "device_del", args, set->qmp_timeout_ms, NULL, &de) < 0 &&
-		    de->code != EIO) /* EIO: an unplug already in flight; wait for it */
+		int r = qmp_execute(qmp, "device_del", args, set->qmp_timeout_ms, NULL, &de);
+		if (r < 0 && (de->code == ETIMEDOUT || de->code == ECONNRESET)) {
+			pthread_mutex_lock(&sb->lock);
+			sb->settling = true; /* QEMU may unplug it yet: ask it next time */
+			pthread_mutex_unlock(&sb->lock);
+		}
+		/* ENODEV: QEMU has no such vCPU any more (an unplug that completed
+		 * after an earlier wait gave up): it is gone.  EIO: an unplug in
+		 * flight already; wait for it. */
+		if (r < 0 && de->code != ENODEV && de->code != EIO)
 			return err_set(e, de->code, "device_del %s: %s", cpu.id, de->msg);
-		int r = qmp_wait_event_match(qmp, "DEVICE_DELETED", cpu_deleted, cpu.id, tmo, NULL, e);
-		if (r < 0)
-			return err_wrap(e, "waiting for the guest to release %s", cpu.id);
+		if (!(r < 0 && de->code == ENODEV))
+			r = qmp_wait_event_match(qmp, "DEVICE_DELETED", cpu_deleted, cpu.id, tmo, NULL, e);
+		else
+			r = 0;
+		if (r < 0) {
+			pthread_mutex_lock(&sb->lock);
+			sb->settling = true; /* followed when the guest releases it */
+			pthread_mutex_unlock(&sb->lock);
+			return err_wrap(e, "waiting for the guest to release %s (it goes when the guest "
+					   "does)", cpu.id);
+		}
 		pthread_mutex_lock(&sb->lock);
 		sb->nhot_cpus--;
 		pthread_mutex_unlock(&sb->lock);
@@ -188,7 +213,8 @@ int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, const struct 
 	if (r < 0 || want < 1)
 		return err_set(e, ERANGE, "must be at least 1");
 
-	pthread_mutex_lock(&sb->op_lock);
+	if ((r = vm_op_begin(sb, "cpus/target", VM_OP_CHANGES, e)) < 0)
+		return r;
 	pthread_mutex_lock(&sb->lock);
 	int max = sb->cfg.maxvcpus;
 	int boot = sb->cfg.vcpus;
@@ -205,13 +231,16 @@ int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, const struct 
 	pthread_mutex_unlock(&sb->lock);
 	vm_sandbox_commit(sb);
 	if (!live) {
-		pthread_mutex_unlock(&sb->op_lock);
+		vm_op_end(sb);
 		return 0;
 	}
 
 	const struct arch_ops *a = vm_config_arch(&sb->cfg);
 	if (want < boot) {
 		r = err_set(e, ERANGE, "%lld is below the boot vCPU count %d", want, boot);
+	} else if (want != current && a && a->cpus_cold) {
+		r = err_set(e, EOPNOTSUPP, "%s has no vCPU hotplug: set the count while the sandbox "
+			    "is stopped", a->name);
 	} else if (want < current && a && a->cpus_fixed) {
 		r = err_set(e, EOPNOTSUPP, "%s cannot unplug vCPUs", a->name);
 	} else if (want == current) {
@@ -225,7 +254,7 @@ int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, const struct 
 		else
 			r = cpus_remove(sb, qmp, current - (int)want, e);
 	}
-	pthread_mutex_unlock(&sb->op_lock);
+	vm_op_end(sb);
 	return r;
 }
 
@@ -247,15 +276,12 @@ int vm_cpus_online_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
 		sbuf_add(out, "0\n");
 		return 0;
 	}
-	cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
-	if (!qmp)
-		return err_ret(e);
-	cleanup_json struct json_object *cpus = NULL;
-	int r = qmp_execute(qmp, "query-cpus-fast", NULL, vm_get_settings()->qmp_timeout_ms, &cpus, e);
-	if (r < 0)
-		return err_wrap(e, "query-cpus-fast");
-	sbuf_printf(out, "%zu\n", json_object_is_type(cpus, json_type_array) ?
-					json_object_array_length(cpus) : (size_t)0);
+	/* What QEMU has, as the daemon keeps it current (each hot-add and
+	 * removal, reconciled after any unknown outcome): no QMP at open. */
+	pthread_mutex_lock(&sb->lock);
+	int n = sb->cfg.vcpus + (int)sb->nhot_cpus;
+	pthread_mutex_unlock(&sb->lock);
+	sbuf_printf(out, "%d\n", n);
 	return 0;
 }
 
@@ -272,7 +298,9 @@ int vm_cpus_hotplugged_show(struct vm_sandbox *sb, struct sbuf *out, struct err 
 	pthread_mutex_lock(&sb->lock);
 	for (size_t i = 0; i < sb->nhot_cpus; i++) {
 		const struct vm_cpu *c = &sb->hot_cpus[i];
-		sbuf_printf(out, "%s %d %d %d\n", c->id, c->socket, c->core, c->thread);
+		sbuf_printf(out, "%s %d %d %d%s\n", c->id, c->socket, c->core, c->thread,
+			    c->removing ? " removing" : "");
 	}
-	pthread_mutex_unlock(&sb->lock);	return 0;
+	pthread_mutex_unlock(&sb->lock);
+	return 0;
 }

@@ -8,8 +8,9 @@
  *   VERB    := a name of the table below
  *   ARG     := what the verb's grammar takes (none of today's verbs take one)
  *
- * The dispatcher takes op_lock, checks the verb's states under the
- * sandbox's lock, then runs the verb with op_lock still held, so no other
+ * The dispatcher takes op_lock (vm_op_begin: bounded, room on disk,
+ * reconciled first), checks the verb's states under the sandbox's lock,
+ * then runs the verb with op_lock still held, so no other
  * operation can change the state in between (the QEMU exit monitor can: a
  * verb copes with QEMU having gone meanwhile).
  */
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "vm/sandbox/lifecycle.h"
+#include "vm/sandbox/op.h"
 #include "vm/sandbox/sandbox.h"
 
 enum ctl_arg {
@@ -28,6 +30,7 @@ struct ctl_verb {
 	const char *name;
 	enum ctl_arg arg;
 	unsigned states; /* VM_STATE_BIT of each state the verb applies in */
+	unsigned op;     /* vm_op_flags: stop and kill work on a full disk */
 	/* Runs under op_lock, the state checked; `arg` is NULL for CTL_ARG_NONE. */
 	int (*fn)(struct vm_sandbox *sb, const char *arg, struct err **e);
 };
@@ -47,11 +50,11 @@ CTL_LIFECYCLE(resume)
 #define DOWN (VM_STATE_BIT(VM_CREATED) | VM_STATE_BIT(VM_STOPPED) | VM_STATE_BIT(VM_CRASHED))
 
 static const struct ctl_verb ctl_verbs[] = {
-	{ "start", CTL_ARG_NONE, DOWN, ctl_start },
-	{ "stop", CTL_ARG_NONE, LIVE, ctl_stop },
-	{ "kill", CTL_ARG_NONE, LIVE, ctl_kill },
-	{ "pause", CTL_ARG_NONE, VM_STATE_BIT(VM_RUNNING), ctl_pause },
-	{ "resume", CTL_ARG_NONE, VM_STATE_BIT(VM_PAUSED), ctl_resume },
+	{ "start", CTL_ARG_NONE, DOWN, VM_OP_CHANGES, ctl_start },
+	{ "stop", CTL_ARG_NONE, LIVE, VM_OP_QUIET, ctl_stop },
+	{ "kill", CTL_ARG_NONE, LIVE | VM_STATE_BIT(VM_BROKEN), VM_OP_QUIET, ctl_kill },
+	{ "pause", CTL_ARG_NONE, VM_STATE_BIT(VM_RUNNING), VM_OP_CHANGES, ctl_pause },
+	{ "resume", CTL_ARG_NONE, VM_STATE_BIT(VM_PAUSED), VM_OP_CHANGES, ctl_resume },
 };
 
 static void ctl_list_verbs(struct sbuf *b)
@@ -105,14 +108,13 @@ int vm_ctl_store(struct vm_sandbox *sb, const char *cmd, const struct cred *who,
 	int r = ctl_parse(cmd, &v, &arg, e);
 	if (r < 0)
 		return r;
-	pthread_mutex_lock(&sb->op_lock);
+	cleanup_free char *what = xasprintf("ctl %s", v->name);
+	if ((r = vm_op_begin(sb, what, v->op, e)) < 0)
+		return r;
 	pthread_mutex_lock(&sb->lock);
 	enum vm_state st = sb->state;
-	bool removed = sb->removed;
 	pthread_mutex_unlock(&sb->lock);
-	if (removed) {
-		r = err_set(e, ENOENT, "sandbox %s was removed", sb->name);
-	} else if (!(v->states & VM_STATE_BIT(st))) {
+	if (!(v->states & VM_STATE_BIT(st))) {
 		cleanup_sbuf struct sbuf b = {0};
 		ctl_list_states(&b, v->states);
 		r = err_set(e, EBUSY, "%s: sandbox %s is %s (%s applies when: %s)", v->name, sb->name,
@@ -122,7 +124,7 @@ int vm_ctl_store(struct vm_sandbox *sb, const char *cmd, const struct cred *who,
 		if (r < 0)
 			err_wrap(e, "%s", v->name);
 	}
-	pthread_mutex_unlock(&sb->op_lock);
+	vm_op_end(sb);
 	return r;
 }
 

@@ -6,13 +6,20 @@
 #include "lib/log.h"
 #include "vm/sandbox/lifecycle.h"
 #include "vm/sandbox/monitor.h"
+#include "vm/sandbox/op.h"
 #include "vm/sandbox/persist.h"
+#include "vm/sandbox/reconcile.h"
 #include "vm/sandbox/registry.h"
 #include "vm/sandbox/sandbox.h"
+#include "vm/sandbox/settle.h"
 
 int vm_daemon_start(struct err **e)
 {
-	int r = vm_monitor_start(vm_lifecycle_exited, e);
+	vm_op_settle_hook(vm_reconcile, vm_settle_kick);
+	vm_lifecycle_settle_hook(vm_settle_soon);
+	int r = vm_settle_start(e);
+	if (r == 0)
+		r = vm_monitor_start(vm_lifecycle_exited, e);
 	if (r < 0)
 		return r;
 	vm_persist_start();
@@ -34,5 +41,6 @@ void vm_daemon_shutdown(void)
 	/* Otherwise QEMUs keep running; their state files let the next daemon
 	 * re-adopt them.  Stop watching first so closing QMP is not a crash. */
 	vm_monitor_stop();
+	vm_settle_stop();
 	vm_registry_clear();
 }

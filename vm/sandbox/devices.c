@@ -23,6 +23,7 @@
 #include "vm/model/parts.h"
 #include "vm/qemu/fds.h"
 #include "vm/sandbox/access.h"
+#include "vm/sandbox/op.h"
 #include "vm/sandbox/sandbox.h"
 
 static const char *const *reserved_ids;
@@ -71,27 +72,6 @@ static void remove_from_list(struct vm_sandbox *sb, struct vm_device *d)
 	}
 }
 
-/* The QMP parts of a device placed on bus/addr (one model, two outputs);
- * the descriptors they name by number are listed in *plan. */
-static int device_parts(struct vm_sandbox *sb, const struct vm_device *d, const char *bus, int addr,
-			struct vm_dev_parts *parts, struct vm_fdplan *plan, struct err **e)
-{
-	pthread_mutex_lock(&sb->lock);
-	struct vm_dev_env env = {
-		.arch = vm_config_arch(&sb->cfg),
-		.bus = bus && *bus ? bus : NULL,
-		.addr = addr,
-		.disable_modern = sb->cfg.disable_modern,
-		.console_log = sb->console_log,
-		.fds = plan,
-		.pass_files = vm_settings_confined(),
-		.owner = &d->owner,
-	};
-	int r = vm_device_parts(d, &env, parts, e);
-	pthread_mutex_unlock(&sb->lock);
-	return r;
-}
-
 /* VFIO devices take longer to realize (DMA mapping of guest memory). */
 static int add_timeout(const struct vm_device *d)
 {
@@ -99,41 +79,31 @@ static int add_timeout(const struct vm_device *d)
 	return d->type && !strcmp(d->type, "vfio") ? tmo * 6 : tmo;
 }
 
-/* Undo one executed QMP add (best effort, logged), for rollback/removal;
- * a device_del waits (wait_ms) for its DEVICE_DELETED. */
-static void undo_part(struct vm_sandbox *sb, struct qmp_client *qmp, const char *cmd,
-		      struct json_object *args, int wait_ms)
+/* A QMP failure after which QEMU may still do (or have done) the command:
+ * no reply in time, or the connection gone before one. */
+static bool outcome_unknown(const struct err *e)
 {
-	int tmo = vm_get_settings()->qmp_timeout_ms;
-	cleanup_json struct json_object *undo = vm_dev_parts_undo(cmd, args);
-	if (!undo)
-		return;
-	const char *del = util_json_str(undo, "execute");
-	struct json_object *a;
-	json_object_object_get_ex(undo, "arguments", &a);
-	const char *name = util_json_str(a, !strcmp(del, "blockdev-del") ? "node-name" : "id");
-	cleanup_err struct err *e = NULL;
-	if (qmp_execute(qmp, del, json_object_get(a), tmo, NULL, &e) < 0) {
-		log_err("%s: %s %s: %s", sb->name, del, name, e->msg);
-		return;
-	}
-	if (!strcmp(del, "device_del") &&
-	    qmp_wait_event(qmp, "DEVICE_DELETED", "device", name, wait_ms, NULL, &e) < 0)
-		log_err("%s: %s %s: %s", sb->name, del, name, e->msg);
+	return e && (e->code == ETIMEDOUT || e->code == ECONNRESET || e->code == ENOTCONN ||
+		     e->code == EPIPE);
 }
 
-/* Undo the first `done` commands of `cmds`, newest first. */
-static void undo_done(struct vm_sandbox *sb, struct qmp_client *qmp, struct json_object *cmds,
+/* Undo the first `done` commands of `cmds`, newest first: false when one
+ * could not be undone (QEMU may hold it still). */
+static bool undo_done(struct vm_sandbox *sb, struct qmp_client *qmp, struct json_object *cmds,
 		      size_t done)
 {
 	pthread_mutex_lock(&sb->lock);
 	int wait_ms = sb->cfg.remove_timeout_ms;
 	pthread_mutex_unlock(&sb->lock);
+	bool all = true;
 	while (done-- > 0) {
-		struct json_object *c = json_object_array_get_idx(cmds, done), *args;
-		json_object_object_get_ex(c, "arguments", &args);
-		undo_part(sb, qmp, util_json_str(c, "execute"), args, wait_ms);
+		cleanup_err struct err *e = NULL;
+		if (vm_devices_undo(sb, qmp, json_object_array_get_idx(cmds, done), wait_ms, &e) < 0) {
+			log_err("%s", e->msg);
+			all = false;
+		}
 	}
+	return all;
 }
 
 /*
@@ -142,12 +112,12 @@ static void undo_done(struct vm_sandbox *sb, struct qmp_client *qmp, struct json
  * half-added.
  */
 static int hot_add(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_device *d,
-		   const char *bus, int addr, struct err **e)
+		   const char *bus, int addr, bool *unknown, struct err **e)
 {
 	int tmo = add_timeout(d), qtmo = vm_get_settings()->qmp_timeout_ms;
 	struct vm_dev_parts parts = {.main = -1};
 	struct vm_fdplan plan = {0};
-	int r = device_parts(sb, d, bus, addr, &parts, &plan, e);
+	int r = vm_devices_parts(sb, d, bus, addr, &parts, &plan, e);
 	cleanup_json struct json_object *cmds = NULL;
 	if (r == 0)
 		r = vm_dev_parts_qmp(&parts, &cmds, e);
@@ -162,7 +132,8 @@ static int hot_add(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_devi
 		close(ctx.netns_fd);
 	vm_fdplan_release(&plan);
 	if (r < 0) {
-		if (qmp_client_alive(qmp))
+		*unknown = outcome_unknown(*e);
+		if (!*unknown && qmp_client_alive(qmp))
 			vm_fds_close_qmp(qmp, d->id, &passed, qtmo);
 		return err_wrap(e, "%s", d->id);
 	}
@@ -177,8 +148,12 @@ static int hot_add(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_devi
 			break;
 		}
 	}
-	if (r < 0 && qmp_client_alive(qmp)) {
-		undo_done(sb, qmp, cmds, done);
+	/* Failed for sure: undo what was done.  Unknown (no reply), or an undo
+	 * that failed: leave it to the reconciliation with QEMU's answer. */
+	if (r < 0)
+		*unknown = outcome_unknown(*e) || !qmp_client_alive(qmp);
+	if (r < 0 && !*unknown) {
+		*unknown = !undo_done(sb, qmp, cmds, done);
 		/* Names not consumed by a netdev are still QEMU's to close. */
 		vm_fds_close_qmp(qmp, d->id, &passed, qtmo);
 	}
@@ -230,22 +205,53 @@ static int admit(struct vm_sandbox *sb, struct vm_device *d, bool live, struct e
 	return r;
 }
 
-/* Under op_lock: the QMP side of an add (the device is listed already). */
+/* Under op_lock: take a listed device out again (its add failed). */
+static void unlist(struct vm_sandbox *sb, struct vm_device *d)
+{
+	pthread_mutex_lock(&sb->lock);
+	vm_topology_free(&sb->topo, d->bridge, d->slot);
+	remove_from_list(sb, d);
+	pthread_mutex_unlock(&sb->lock);
+	vm_device_free(d);
+}
+
+/* Under op_lock: the QMP side of an add (the device is listed, `adding`,
+ * and on disk already). */
 static int add_live(struct vm_sandbox *sb, struct vm_device *d, const char *bus, int addr,
 		    struct err **e)
 {
 	cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
-	int r = qmp ? hot_add(sb, qmp, d, bus, addr, e) : err_ret(e);
+	bool unknown = false;
+	int r = qmp ? hot_add(sb, qmp, d, bus, addr, &unknown, e) : err_ret(e);
+	pthread_mutex_lock(&sb->lock);
+	bool live = vm_state_is_live(sb->state);
+	if (r < 0 && unknown && live) /* the next operation asks QEMU first */
+		sb->settling = true;
+	pthread_mutex_unlock(&sb->lock);
+	if (r < 0 && unknown && live)
+		return err_wrap(e, "outcome unknown; it stays 'adding', and the next operation on "
+				   "the sandbox reconciles with QEMU (writing the same device again "
+				   "completes or redoes it)");
 	if (r < 0) {
-		pthread_mutex_lock(&sb->lock);
-		vm_topology_free(&sb->topo, d->bridge, d->slot);
-		remove_from_list(sb, d);
-		pthread_mutex_unlock(&sb->lock);
-		vm_device_free(d);
-	} else {
-		log_info("%s: hot-added %s on %s", sb->name, d->id, bus);
+		unlist(sb, d);
+		return r;
 	}
-	return r;
+	pthread_mutex_lock(&sb->lock);
+	d->state = VM_DEV_ATTACHED;
+	pthread_mutex_unlock(&sb->lock);
+	log_info("%s: hot-added %s on %s", sb->name, d->id, bus);
+	return 0;
+}
+
+/* Under op_lock and sb->lock: the same device (same spec) is there and
+ * done already — a retry of an add whose outcome was unknown. */
+static bool added_already(struct vm_sandbox *sb, const struct vm_device *d, bool live)
+{
+	struct vm_device *o = vm_devices_find(sb, d->id);
+	if (!o || o->state != (live ? VM_DEV_ATTACHED : VM_DEV_CONFIGURED))
+		return false;
+	cleanup_json struct json_object *a = vm_device_spec(o), *b = vm_device_spec(d);
+	return json_object_equal(a, b);
 }
 
 int vm_devices_add_store(struct vm_sandbox *sb, const char *json, const struct cred *who,
@@ -256,7 +262,12 @@ int vm_devices_add_store(struct vm_sandbox *sb, const char *json, const struct c
 	if (r < 0)
 		return r;
 	d->owner = *who;
-	pthread_mutex_lock(&sb->op_lock);
+	char what[64];
+	snprintf(what, sizeof(what), "devices/add %s", d->id);
+	if ((r = vm_op_begin(sb, what, VM_OP_CHANGES, e)) < 0) {
+		vm_device_free(d);
+		return r;
+	}
 	/* What it names on the host, as the writer (a cold device too).  The
 	 * config only changes under op_lock: read here without sb->lock, which
 	 * is never held while a caller's path is opened (the path may be in
@@ -265,16 +276,23 @@ int vm_devices_add_store(struct vm_sandbox *sb, const char *json, const struct c
 	if (r == 0)
 		r = access_device(sb, d, e);
 	if (r < 0) {
-		pthread_mutex_unlock(&sb->op_lock);
+		vm_op_end(sb);
 		vm_device_free(d);
 		return r;
 	}
 	pthread_mutex_lock(&sb->lock);
 	bool live = vm_state_is_live(sb->state);
+	if (added_already(sb, d, live)) {
+		pthread_mutex_unlock(&sb->lock);
+		vm_op_end(sb);
+		log_info("%s: %s was added already (a retry)", sb->name, d->id);
+		vm_device_free(d);
+		return 0;
+	}
 	r = admit(sb, d, live, e);
 	if (r < 0) {
 		pthread_mutex_unlock(&sb->lock);
-		pthread_mutex_unlock(&sb->op_lock);
+		vm_op_end(sb);
 		vm_device_free(d);
 		return r;
 	}
@@ -284,46 +302,94 @@ int vm_devices_add_store(struct vm_sandbox *sb, const char *json, const struct c
 		memcpy(bus, sb->topo.bridges[d->bridge].id, sizeof(bus));
 		addr = vm_topology_slot_addr(&sb->topo, d->bridge, d->slot);
 	}
-	d->state = live ? VM_DEV_ATTACHED : VM_DEV_CONFIGURED;
-	/* Listed now so the id stays taken while QMP runs without the lock. */
+	d->state = live ? VM_DEV_ADDING : VM_DEV_CONFIGURED;
+	/* Listed now so the id stays taken while QMP runs without the lock,
+	 * and on disk before QEMU hears of it (write-ahead): whatever happens
+	 * next, the state file knows what QEMU may hold. */
 	sb->devs = xrealloc(sb->devs, (sb->ndevs + 1) * sizeof(*sb->devs));
 	sb->devs[sb->ndevs++] = d;
 	pthread_mutex_unlock(&sb->lock);
-	if (live)
+	r = vm_sandbox_save(sb, e);
+	if (r < 0)
+		unlist(sb, d);
+	else if (live)
 		r = add_live(sb, d, bus, addr, e);
 	vm_sandbox_commit(sb);
-	pthread_mutex_unlock(&sb->op_lock);
+	vm_op_end(sb);
 	return r;
 }
 
-/* The QEMU id of the device's main (placed) function, from its parts. */
-static int main_function(struct vm_sandbox *sb, const struct vm_device *d, char *buf, size_t len,
-			 struct json_object **cmdsp, struct err **e)
+/* After its main function is gone: the backends in reverse order (child
+ * devices — a scsi-hd on its controller — went with their parent), then
+ * its descriptors. */
+static void backends_undo(struct vm_sandbox *sb, struct qmp_client *qmp, const char *id,
+			  struct json_object *cmds, const struct vm_fds_passed *sets, int wait_ms)
 {
-	struct vm_dev_parts parts = {.main = -1};
-	struct vm_fdplan plan = {0};
-	int r = device_parts(sb, d, NULL, 0, &parts, &plan, e);
-	if (r == 0)
-		r = vm_dev_parts_qmp(&parts, cmdsp, e);
-	int main_part = parts.main;
-	vm_dev_parts_release(&parts);
-	vm_fdplan_release(&plan);
-	if (r < 0)
+	size_t n = json_object_array_length(cmds);
+	while (n-- > 0) {
+		struct json_object *c = json_object_array_get_idx(cmds, n);
+		if (!strcmp(util_json_str(c, "execute"), "device_add"))
+			continue;
+		cleanup_err struct err *e = NULL;
+		if (vm_devices_undo(sb, qmp, c, wait_ms, &e) < 0)
+			log_err("%s", e->msg);
+	}
+	vm_fds_close_qmp(qmp, id, sets, vm_get_settings()->qmp_timeout_ms);
+}
+
+/* device_del of the main function, on disk as `removing` first; false in
+ * *gone when the guest has not released it yet. */
+static int unplug(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_device *d,
+		  const char *main_id, int wait_ms, struct err **e)
+{
+	char id[VM_DEVICE_ID_MAX + 1];
+	snprintf(id, sizeof(id), "%s", d->id);
+	pthread_mutex_lock(&sb->lock);
+	enum vm_device_state prev = d->state;
+	d->state = VM_DEV_REMOVING;
+	pthread_mutex_unlock(&sb->lock);
+	int r = vm_sandbox_save(sb, e);
+	if (r < 0) {
+		pthread_mutex_lock(&sb->lock);
+		d->state = prev;
+		pthread_mutex_unlock(&sb->lock);
 		return r;
-	struct json_object *mc = json_object_array_get_idx(*cmdsp, (size_t)(main_part >= 0 ? main_part : 0));
-	struct json_object *margs;
-	json_object_object_get_ex(mc, "arguments", &margs);
-	const char *main_id = util_json_str(margs, "id");
-	if (!main_id)
-		return err_set(e, EINVAL, "%s: no device function to unplug", d->id);
-	snprintf(buf, len, "%s", main_id);
+	}
+	struct json_object *args = json_object_new_object();
+	json_object_object_add(args, "id", json_object_new_string(main_id));
+	cleanup_err struct err *de = NULL;
+	r = qmp_execute(qmp, "device_del", args, vm_get_settings()->qmp_timeout_ms, NULL, &de);
+	if (r < 0 && de->code == ENODEV)
+		return 0; /* QEMU no longer knows it: gone */
+	if (r < 0 && outcome_unknown(de)) {
+		pthread_mutex_lock(&sb->lock);
+		sb->settling = true;
+		pthread_mutex_unlock(&sb->lock);
+		return err_set(e, de->code, "%s: device_del: %s (outcome unknown: it stays 'removing'; "
+			       "the next operation reconciles with QEMU)", id, de->msg);
+	}
+	/* Refused, unless an unplug is in flight already (a retry): wait for it. */
+	if (r < 0 && !(prev == VM_DEV_REMOVING && de->code == EIO)) {
+		pthread_mutex_lock(&sb->lock);
+		d->state = prev;
+		pthread_mutex_unlock(&sb->lock);
+		return err_set(e, de->code, "%s: device_del: %s", id, de->msg);
+	}
+	r = qmp_wait_event(qmp, "DEVICE_DELETED", "device", main_id, wait_ms, NULL, e);
+	if (r < 0) {
+		pthread_mutex_lock(&sb->lock);
+		sb->settling = true; /* followed when the guest releases it */
+		pthread_mutex_unlock(&sb->lock);
+		return err_wrap(e, "%s: the guest did not release the device (it stays 'removing'; "
+				   "it goes when the guest does, or write remove again)", id);
+	}
 	return 0;
 }
 
 /*
- * device_del of the device's main (placed) function, DEVICE_DELETED, then
- * the backends in reverse order; child devices (a scsi-hd on its
- * controller, a virtconsole on its virtio-serial) go with their parent.
+ * Unplug the device's main (placed) function and wait for DEVICE_DELETED,
+ * then undo its backends.  A `lost` device (QEMU has no such function any
+ * more) only has its backends undone.
  */
 static int hot_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_device *d,
 		      int wait_ms, struct err **e)
@@ -331,41 +397,15 @@ static int hot_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct vm_d
 	/* QEMU may exit while we wait; never touch d after that. */
 	char id[VM_DEVICE_ID_MAX + 1], main_id[64];
 	snprintf(id, sizeof(id), "%s", d->id);
-	bool retry = d->state == VM_DEV_REMOVING;
 	struct vm_fds_passed sets = {.nsets = d->nfdsets};
 	memcpy(sets.sets, d->fdsets, d->nfdsets * sizeof(d->fdsets[0]));
 	cleanup_json struct json_object *cmds = NULL;
-	int r = main_function(sb, d, main_id, sizeof(main_id), &cmds, e);
-	if (r < 0)
-		return r;
-	struct json_object *args = json_object_new_object();
-	json_object_object_add(args, "id", json_object_new_string(main_id));
-	cleanup_err struct err *de = NULL;
-	r = qmp_execute(qmp, "device_del", args, vm_get_settings()->qmp_timeout_ms, NULL, &de);
-	if (r < 0 && !retry)
-		return err_set(e, de->code, "%s: device_del: %s", id, de->msg);
-	/* On a retry, QEMU no longer knowing the device means it is gone. */
-	if (!(r < 0 && de->code == ENODEV)) {
-		pthread_mutex_lock(&sb->lock);
-		d->state = VM_DEV_REMOVING;
-		pthread_mutex_unlock(&sb->lock);
-		vm_sandbox_commit(sb);
-		r = qmp_wait_event(qmp, "DEVICE_DELETED", "device", main_id, wait_ms, NULL, e);
-		if (r < 0)
-			return err_wrap(e, "%s: the guest did not release the device "
-					   "(it stays 'removing'; write remove again to retry)", id);
-	}
-	size_t n = json_object_array_length(cmds);
-	while (n-- > 0) {
-		struct json_object *c = json_object_array_get_idx(cmds, n), *a;
-		const char *cmd = util_json_str(c, "execute");
-		if (!strcmp(cmd, "device_add"))
-			continue; /* gone with the main function */
-		json_object_object_get_ex(c, "arguments", &a);
-		undo_part(sb, qmp, cmd, a, wait_ms);
-	}
-	vm_fds_close_qmp(qmp, id, &sets, vm_get_settings()->qmp_timeout_ms);
-	return 0;
+	int r = vm_devices_main_id(sb, d, main_id, sizeof(main_id), &cmds, NULL, e);
+	if (r == 0 && d->state != VM_DEV_LOST)
+		r = unplug(sb, qmp, d, main_id, wait_ms, e);
+	if (r == 0)
+		backends_undo(sb, qmp, id, cmds, &sets, wait_ms);
+	return r;
 }
 
 static int device_remove_locked(struct vm_sandbox *sb, const char *id, struct err **e)
@@ -387,20 +427,44 @@ static int device_remove_locked(struct vm_sandbox *sb, const char *id, struct er
 			return r;
 	}
 	pthread_mutex_lock(&sb->lock);
-	vm_topology_free(&sb->topo, d->bridge, d->slot);
+	size_t at = 0;
+	while (at < sb->ndevs && sb->devs[at] != d)
+		at++;
 	remove_from_list(sb, d);
+	pthread_mutex_unlock(&sb->lock);
+	/* Not running, the removal is the change itself: on disk, or undone. */
+	int r = vm_sandbox_save(sb, e);
+	if (r < 0 && !live) {
+		pthread_mutex_lock(&sb->lock);
+		sb->devs = xrealloc(sb->devs, (sb->ndevs + 1) * sizeof(*sb->devs));
+		memmove(&sb->devs[at + 1], &sb->devs[at], (sb->ndevs - at) * sizeof(*sb->devs));
+		sb->devs[at] = d;
+		sb->ndevs++;
+		pthread_mutex_unlock(&sb->lock);
+		return r;
+	}
+	/* Live, it is gone from QEMU: `removing` on disk reconciles to gone. */
+	if (r < 0)
+		log_warn("%s: %s (the device is gone from QEMU all the same)", sb->name, (*e)->msg);
+	err_free(e);
+	pthread_mutex_lock(&sb->lock);
+	vm_topology_free(&sb->topo, d->bridge, d->slot);
 	pthread_mutex_unlock(&sb->lock);
 	log_info("%s: removed device %s", sb->name, id);
 	vm_device_free(d);
-	vm_sandbox_commit(sb);
 	return 0;
 }
 
 int vm_devices_remove_store(struct vm_sandbox *sb, const char *id, const struct cred *who,
 			struct err **e)
 {
-	pthread_mutex_lock(&sb->op_lock);
-	int r = device_remove_locked(sb, id, e);
-	pthread_mutex_unlock(&sb->op_lock);
+	char what[96];
+	snprintf(what, sizeof(what), "devices/remove %.64s", id);
+	int r = vm_op_begin(sb, what, VM_OP_CHANGES, e);
+	if (r < 0)
+		return r;
+	r = device_remove_locked(sb, id, e);
+	vm_sandbox_commit(sb);
+	vm_op_end(sb);
 	return r;
 }

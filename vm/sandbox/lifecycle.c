@@ -27,14 +27,42 @@
 #include "vm/qemu/process.h"
 #include "vm/sandbox/access.h"
 #include "vm/sandbox/monitor.h"
+#include "vm/sandbox/op.h"
 #include "vm/sandbox/sandbox.h"
 
 #define STOP_GRACE_MS 5000
 #define KILL_WAIT_MS 5000
 
+static void (*lifecycle_settle)(struct vm_sandbox *sb, enum vm_settle_job job);
+
+void vm_lifecycle_settle_hook(void (*fn)(struct vm_sandbox *sb, enum vm_settle_job job))
+{
+	lifecycle_settle = fn;
+}
+
+/* Under sb->lock: a DEVICE_DELETED nobody waits for (a removal whose wait
+ * gave up, an unplug by the guest): the tree follows QEMU — now when the
+ * sandbox is idle, else before its next operation. */
+static bool deleted_unawaited(struct vm_sandbox *sb)
+{
+	static const char *const awaiting[] = {"devices/remove", "cpus/target", "memory/target",
+					       "reconcile"};
+	if (!*sb->op_what)
+		return true;
+	/* A removal waits for exactly this; after another operation (or a
+	 * removal whose wait just gave up, which leaves the sandbox settling
+	 * itself), the next operation reconciles. */
+	for (size_t i = 0; i < ARRAY_SIZE(awaiting); i++)
+		if (!strncmp(sb->op_what, awaiting[i], strlen(awaiting[i])))
+			return false;
+	sb->settling = true;
+	return false;
+}
+
 static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 {
 	struct vm_sandbox *sb = opaque;
+	bool settle = false;
 	char *line = xstrdup(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
 								   JSON_C_TO_STRING_NOSLASHESCAPE));
 	pthread_mutex_lock(&sb->lock);
@@ -43,6 +71,8 @@ static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 		sb->state = VM_PAUSED;
 	else if (!strcmp(name, "RESUME") && sb->state == VM_PAUSED)
 		sb->state = VM_RUNNING;
+	else if (!strcmp(name, "DEVICE_DELETED"))
+		settle = deleted_unawaited(sb);
 	else if (!strcmp(name, "SHUTDOWN")) {
 		struct json_object *data, *guest;
 		if (json_object_object_get_ex(ev, "data", &data) &&
@@ -53,11 +83,14 @@ static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 	/* Wake events readers and pollers; a state change is saved by the
 	 * next commit (pause/resume's own, at once), not on this thread. */
 	vm_sandbox_notify(sb);
+	if (settle && lifecycle_settle)
+		lifecycle_settle(sb, VM_SETTLE_RECONCILE);
 }
 
 /* QMP lost while QEMU lives on (garbage, oversize line, QEMU closing it):
- * say so in `error`; control writes fail until the sandbox is stopped (stop
- * falls back to SIGKILL).  QEMU exiting is the monitor's business, and the
+ * say so in `error` and connect again in the background (vm/sandbox/
+ * settle), which reconciles; until then control writes fail (stop falls
+ * back to SIGKILL).  QEMU exiting is the monitor's business, and the
  * daemon exiting is no fault. */
 static void on_qmp_closed(void *opaque, const char *why)
 {
@@ -69,9 +102,12 @@ static void on_qmp_closed(void *opaque, const char *why)
 	bool fault = vm_state_is_live(sb->state) && !sb->expect_exit && sb->pid > 0 &&
 		     vm_process_start_time(sb->pid) == sb->start_time;
 	pthread_mutex_unlock(&sb->lock);
-	if (fault)
-		vm_sandbox_set_error(sb, "QMP connection to qemu pid %d lost (%s); "
-				     "control writes fail until the sandbox is stopped", (int)sb->pid, why);
+	if (!fault)
+		return;
+	vm_sandbox_set_error(sb, "QMP connection to qemu pid %d lost (%s); connecting again",
+			     (int)sb->pid, why);
+	if (lifecycle_settle)
+		lifecycle_settle(sb, VM_SETTLE_RECONNECT);
 }
 
 void vm_lifecycle_qmp_callbacks(struct vm_sandbox *sb, struct qmp_callbacks *cb)
@@ -116,11 +152,12 @@ static int prepare_start(struct vm_sandbox *sb, struct strv *argv, struct vm_fdp
 		return err_set(e, ENOENT, "sandbox %s was removed", sb->name);
 	if (sb->pid > 0)
 		return err_set(e, EBUSY, "sandbox %s still has qemu pid %d", sb->name, (int)sb->pid);
-	/* Removals interrupted by QEMU exiting are complete now. */
+	/* Removals interrupted by QEMU exiting are complete now; adds that
+	 * never completed are void. */
 	size_t keep = 0;
 	for (size_t i = 0; i < sb->ndevs; i++) {
 		struct vm_device *d = sb->devs[i];
-		if (d->state == VM_DEV_REMOVING) {
+		if (d->state == VM_DEV_REMOVING || d->state == VM_DEV_ADDING) {
 			vm_topology_free(&sb->topo, d->bridge, d->slot);
 			vm_device_free(d);
 			continue;
@@ -390,9 +427,11 @@ int vm_lifecycle_kill_locked(struct vm_sandbox *sb, struct err **e) { return ter
 
 int vm_lifecycle_stop(struct vm_sandbox *sb, struct err **e)
 {
-	pthread_mutex_lock(&sb->op_lock);
-	int r = terminate(sb, true, e);
-	pthread_mutex_unlock(&sb->op_lock);
+	int r = vm_op_begin(sb, "stop (the daemon exits)", VM_OP_QUIET, e);
+	if (r == 0) {
+		r = terminate(sb, true, e);
+		vm_op_end(sb);
+	}
 	return r;
 }
 
@@ -434,16 +473,11 @@ void vm_lifecycle_exited(struct vm_sandbox *sb, int wstatus, bool have_status)
 	if (sb->pidfd >= 0)
 		close(sb->pidfd);
 	sb->pidfd = -1;
-	sb->state = expected || clean ? VM_STOPPED : VM_CRASHED;
+	bool broken = sb->state == VM_BROKEN; /* a broken sandbox's QEMU, killed */
+	sb->state = broken ? VM_BROKEN : expected || clean ? VM_STOPPED : VM_CRASHED;
 	sb->expect_exit = false;
-	sb->nhot_cpus = 0;
-	sb->ndimms = 0;
-	/* Hot-added devices stay configured (cold-plugged at the next start).
-	 * A removal in flight stays 'removing': it is finished under op_lock by
-	 * the next start or remove, never here, as a remover may hold it. */
-	for (size_t i = 0; i < sb->ndevs; i++)
-		if (sb->devs[i]->state != VM_DEV_REMOVING)
-			sb->devs[i]->state = VM_DEV_CONFIGURED;
+	sb->settling = false;
+	vm_sandbox_qemu_gone_locked(sb);
 	enum vm_state st = sb->state;
 	pthread_mutex_unlock(&sb->lock);
 
@@ -455,7 +489,10 @@ void vm_lifecycle_exited(struct vm_sandbox *sb, int wstatus, bool have_status)
 	int64_t ooms = sb->cgroup ? vm_cgroup_oom_kills(sb->cgroup) : 0;
 	cgroup_release(sb);
 	/* Both paths commit: waiters (stop, kill) wake from there. */
-	if (st == VM_CRASHED && ooms > 0) {
+	if (broken) {
+		log_info("%s: its qemu is gone (%s); the sandbox stays broken", sb->name, why);
+		vm_sandbox_commit(sb);
+	} else if (st == VM_CRASHED && ooms > 0) {
 		vm_sandbox_set_error(sb, "%s: the kernel killed it for the memory limit "
 				     "(memory_max_mib %d; oom_kill %lld in its cgroup)", why,
 				     sb->cfg.memory_max_mib, (long long)ooms);

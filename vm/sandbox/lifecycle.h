@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "lib/err.h"
+#include "vm/sandbox/sandbox.h" /* enum vm_settle_job */
 
 struct vm_sandbox;
 struct qmp_callbacks;
@@ -26,6 +27,11 @@ int vm_lifecycle_resume_locked(struct vm_sandbox *sb, struct err **e);
 int vm_lifecycle_cgroup(struct vm_sandbox *sb, struct err **e);
 /* stop, taking op_lock itself (daemon shutdown). */
 int vm_lifecycle_stop(struct vm_sandbox *sb, struct err **e);
+
+/* What follows QEMU in the background (vm_settle_soon; set by
+ * vm_daemon_start): a lost connection is made again, a DEVICE_DELETED
+ * nobody waited for is reconciled. */
+void vm_lifecycle_settle_hook(void (*fn)(struct vm_sandbox *sb, enum vm_settle_job job));
 
 /* The QMP callbacks a sandbox's connection uses (events → state and the
  * events ring; a lost connection → error). */

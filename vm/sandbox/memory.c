@@ -21,6 +21,8 @@
 #include "arch/arch.h"
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
+#include "vm/sandbox/op.h"
+#include "vm/sandbox/configure.h"
 #include "vm/sandbox/sandbox.h"
 
 #define VM_MEMORY_BLOCK_MIB 128 /* Linux's memory block size on x86_64 and arm64 */
@@ -93,15 +95,33 @@ static int dimm_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct err
 	int wait_ms = sb->cfg.remove_timeout_ms;
 	sb->dimms[sb->ndimms - 1].removing = true;
 	pthread_mutex_unlock(&sb->lock);
+	/* On disk as removing before QEMU hears of it (write-ahead). */
+	if (!d.removing && vm_sandbox_save(sb, e) < 0) {
+		pthread_mutex_lock(&sb->lock);
+		sb->dimms[sb->ndimms - 1].removing = false;
+		pthread_mutex_unlock(&sb->lock);
+		return err_ret(e);
+	}
 	struct json_object *args = json_object_new_object();
 	json_object_object_add(args, "id", json_object_new_string(d.id));
 	cleanup_err struct err *de = NULL;
-	if (qmp_execute(qmp, "device_del", args, tmo, NULL, &de) < 0 && !d.removing)
+	/* ENODEV: QEMU has no such DIMM any more (a late unplug completed): gone. */
+	if (qmp_execute(qmp, "device_del", args, tmo, NULL, &de) < 0 && de->code != ENODEV &&
+	    !d.removing) {
+		pthread_mutex_lock(&sb->lock);
+		sb->dimms[sb->ndimms - 1].removing = false;
+		pthread_mutex_unlock(&sb->lock);
 		return err_set(e, de->code, "device_del %s: %s", d.id, de->msg);
+	}
 	if (!(de && de->code == ENODEV) &&
-	    qmp_wait_event(qmp, "DEVICE_DELETED", "device", d.id, wait_ms, NULL, e) < 0)
+	    qmp_wait_event(qmp, "DEVICE_DELETED", "device", d.id, wait_ms, NULL, e) < 0) {
+		pthread_mutex_lock(&sb->lock);
+		sb->settling = true; /* followed when the guest releases it */
+		pthread_mutex_unlock(&sb->lock);
 		return err_wrap(e, "the guest did not release %s (it could not "
-				   "offline that memory); write again to retry", d.id);
+				   "offline that memory yet); it goes when the guest does, or write again",
+				   d.id);
+	}
 	char mem[40];
 	snprintf(mem, sizeof(mem), "mem-%s", d.id);
 	struct json_object *del = json_object_new_object();
@@ -177,17 +197,18 @@ int vm_memory_target_store(struct vm_sandbox *sb, const char *value, const struc
 		return err_set(e, EINVAL, "not a number of MiB: '%.32s'", value);
 	if (r < 0)
 		return err_set(e, ERANGE, "out of range");
-	pthread_mutex_lock(&sb->op_lock);
+	if ((r = vm_op_begin(sb, "memory/target", VM_OP_CHANGES, e)) < 0)
+		return r;
 	pthread_mutex_lock(&sb->lock);
 	bool live = vm_state_is_live(sb->state);
 	pthread_mutex_unlock(&sb->lock);
 	if (live)
 		r = set_target_live(sb, want, e);
-	pthread_mutex_unlock(&sb->op_lock);
+	vm_op_end(sb);
 	if (!live) {
 		/* Not running: the boot size, validated like a config write. */
 		cleanup_free char *json = xasprintf("{\"memory_mib\": %lld}", want);
-		r = vm_sandbox_config_store(sb, json, who, e);
+		r = vm_configure_store(sb, json, who, e);
 	}
 	return r;
 }

@@ -14,9 +14,12 @@
 #include "vm/sandbox/persist.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/probe.h"
@@ -24,7 +27,7 @@
 #include "vm/sandbox/registry.h"
 #include "vm/sandbox/sandbox.h"
 
-#define PERSIST_FILE "sandbox.json"
+#define PERSIST_FILE VM_PERSIST_FILE
 #define PERSIST_VERSION 1
 
 static struct json_object *jstr(const char *s) { return json_object_new_string(s ? s : ""); }
@@ -101,6 +104,7 @@ static struct json_object *persist_to_json(struct vm_sandbox *sb)
 		json_object_object_add(jc, "socket", json_object_new_int(c->socket));
 		json_object_object_add(jc, "core", json_object_new_int(c->core));
 		json_object_object_add(jc, "thread", json_object_new_int(c->thread));
+		json_object_object_add(jc, "removing", json_object_new_boolean(c->removing));
 		json_object_array_add(cpus, jc);
 	}
 	json_object_object_add(o, "hot_cpus", cpus);
@@ -117,12 +121,58 @@ static struct json_object *persist_to_json(struct vm_sandbox *sb)
 	return o;
 }
 
-static int persist_save(struct vm_sandbox *sb, struct err **e)
+/*
+ * The reserve: a file of zeroes beside the state file (twice its size, at
+ * least PERSIST_RESERVE_MIN), given back to the filesystem when a save that
+ * must not fail (a crash recorded, a stop, a rollback) finds it full, and
+ * made again after the next save that succeeds with room to spare.
+ */
+#define PERSIST_RESERVE ".reserve"
+#define PERSIST_RESERVE_MIN (64 * 1024)
+
+static void reserve_make(struct vm_sandbox *sb, size_t len)
+{
+	off_t want = (off_t)(2 * len < PERSIST_RESERVE_MIN ? PERSIST_RESERVE_MIN : 2 * len);
+	cleanup_free char *path = xasprintf("%s/%s", sb->rundir, PERSIST_RESERVE);
+	struct stat st;
+	if (stat(path, &st) == 0 && st.st_size >= want)
+		return;
+	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (posix_fallocate(fd, 0, want) != 0)
+		(void)ftruncate(fd, 0); /* no room now: try again after the next save */
+}
+
+static bool reserve_release(struct vm_sandbox *sb)
+{
+	cleanup_free char *path = xasprintf("%s/%s", sb->rundir, PERSIST_RESERVE);
+	return unlink(path) == 0;
+}
+
+/* Write the state file; `strict`: never touch the reserve. */
+static int persist_write(struct vm_sandbox *sb, const char *text, bool strict, struct err **e)
+{
+	cleanup_free char *path = xasprintf("%s/%s", sb->rundir, PERSIST_FILE);
+	size_t len = strlen(text);
+	int r = util_write_file_atomic(path, text, len, 0600);
+	if (r == -ENOSPC && !strict && reserve_release(sb)) {
+		log_warn("%s: the state directory is full: saved with the reserve", sb->name);
+		r = util_write_file_atomic(path, text, len, 0600);
+	}
+	if (r < 0)
+		return err_sys(e, -r, "cannot save the state to %s", path);
+	reserve_make(sb, len);
+	return 0;
+}
+
+static int persist_save(struct vm_sandbox *sb, bool strict, struct err **e)
 {
 	int64_t t0 = probe_now(); /* the bench's breakdown (lib/probe.h) */
 	pthread_mutex_lock(&sb->persist_lock);
 	pthread_mutex_lock(&sb->lock);
-	bool removed = sb->removed;
+	/* A broken sandbox's file is the operator's to look at: never written. */
+	bool removed = sb->removed || sb->state == VM_BROKEN;
 	cleanup_json struct json_object *o = removed ? NULL : persist_to_json(sb);
 	pthread_mutex_unlock(&sb->lock);
 	int r = 0;
@@ -133,13 +183,10 @@ static int persist_save(struct vm_sandbox *sb, struct err **e)
 		/* Many commits change nothing on disk (a repeated error, an event
 		 * already reflected): write only what differs. */
 		if (!sb->persisted || strcmp(sb->persisted, text) != 0) {
-			cleanup_free char *path = xasprintf("%s/%s", sb->rundir, PERSIST_FILE);
 			int64_t tw = probe_now();
-			r = util_write_file_atomic(path, text, strlen(text), 0600);
+			r = persist_write(sb, text, strict, e);
 			probe_add("persist", "write", tw);
-			if (r < 0) {
-				r = err_sys(e, -r, "write %s", path);
-			} else {
+			if (r == 0) {
 				free(sb->persisted);
 				sb->persisted = xstrdup(text);
 			}
@@ -163,9 +210,8 @@ static int load_devices(struct vm_sandbox *sb, struct json_object *arr, struct e
 		int64_t b = -1, s = -1;
 		util_json_int(jd, "bridge", &b);
 		util_json_int(jd, "slot", &s);
-		const char *st = util_json_str(jd, "state");
-		d->state = st && !strcmp(st, "removing") ? VM_DEV_REMOVING
-			   : st && !strcmp(st, "attached") ? VM_DEV_ATTACHED : VM_DEV_CONFIGURED;
+		int st = vm_device_state_parse(util_json_str(jd, "state"));
+		d->state = st >= 0 ? (enum vm_device_state)st : VM_DEV_CONFIGURED;
 		d->bridge = (int)b;
 		d->slot = (int)s;
 		load_cred(jd, "owner", &d->owner);
@@ -198,6 +244,8 @@ static void load_cpus(struct vm_sandbox *sb, struct json_object *arr)
 		c->socket = util_json_int(jc, "socket", &v) == 0 ? (int)v : 0;
 		c->core = util_json_int(jc, "core", &v) == 0 ? (int)v : 0;
 		c->thread = util_json_int(jc, "thread", &v) == 0 ? (int)v : 0;
+		struct json_object *rm;
+		c->removing = json_object_object_get_ex(jc, "removing", &rm) && json_object_get_boolean(rm);
 		sb->nhot_cpus++;
 	}
 }
@@ -217,6 +265,22 @@ static void load_dimms(struct vm_sandbox *sb, struct json_object *arr)
 		m->size_mib = (int)size;
 		m->removing = json_object_object_get_ex(jm, "removing", &v) && json_object_get_boolean(v);
 	}
+}
+
+/* Adds that never completed, their QEMU gone while no daemon ran. */
+static void drop_adding(struct vm_sandbox *sb)
+{
+	size_t keep = 0;
+	for (size_t i = 0; i < sb->ndevs; i++) {
+		struct vm_device *d = sb->devs[i];
+		if (d->state == VM_DEV_ADDING) {
+			vm_topology_free(&sb->topo, d->bridge, d->slot);
+			vm_device_free(d);
+		} else {
+			sb->devs[keep++] = d;
+		}
+	}
+	sb->ndevs = keep;
 }
 
 /* Rebuild one sandbox from its state file; adopt its QEMU if alive. */
@@ -246,6 +310,7 @@ static int load_one(const char *name, const char *path, struct err **e)
 		vm_sandbox_put(sb);
 		return err_wrap(e, "%s", path);
 	}
+	vm_sandbox_events_load(sb);
 	load_cpus(sb, json_object_object_get_ex(o, "hot_cpus", &v) ? v : NULL);
 	load_dimms(sb, json_object_object_get_ex(o, "dimms", &v) ? v : NULL);
 	free(sb->error);
@@ -272,8 +337,8 @@ static int load_one(const char *name, const char *path, struct err **e)
 		if (r < 0) {
 			/* Gone (or not ours any more) while no daemon watched it. */
 			sb->pid = 0;
-			sb->nhot_cpus = 0;
-			sb->ndimms = 0;
+			vm_sandbox_qemu_gone_locked(sb);
+			drop_adding(sb);
 			sb->state = VM_CRASHED;
 			free(sb->error);
 			sb->error = xasprintf("qemu pid %lld was lost while sandboxfs was not running: %s",
@@ -291,32 +356,43 @@ static int load_one(const char *name, const char *path, struct err **e)
 	return 0;
 }
 
-static void persist_observer(struct vm_sandbox *sb, enum vm_change what)
+static int persist_observer(struct vm_sandbox *sb, enum vm_change what, struct err **e)
 {
-	cleanup_err struct err *e = NULL;
-	if (what == VM_CHANGE_STATE && persist_save(sb, &e) < 0)
-		log_err("%s: cannot save state: %s", sb->name, e->msg);
+	if (what == VM_CHANGE_SAVE)
+		return persist_save(sb, true, e);
+	cleanup_err struct err *le = NULL;
+	if (what == VM_CHANGE_STATE && persist_save(sb, false, &le) < 0)
+		log_err("%s: %s", sb->name, le->msg);
+	return 0;
 }
 
-/* Load every sandbox found in the state dir; re-adopt live QEMUs. */
+/* Load every sandbox found in the state dir (names starting with '.'
+ * too); re-adopt live QEMUs.  What cannot be loaded is shown broken, after
+ * the others, so that their QEMUs are known when looking for its own. */
 static void persist_load_all(void)
 {
 	const char *dir = vm_get_settings()->state_dir;
 	DIR *d = opendir(dir);
 	if (!d)
 		return;
+	cleanup_strv struct strv broken = {0}, why = {0};
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		cleanup_free char *path = xasprintf("%s/%s/%s", dir, de->d_name, PERSIST_FILE);
-		if (access(path, F_OK) < 0)
-			continue;
+		cleanup_free char *kept = xasprintf("%s/%s/%s", dir, de->d_name, VM_PERSIST_BROKEN);
 		cleanup_err struct err *e = NULL;
-		if (load_one(de->d_name, path, &e) < 0)
-			log_err("cannot restore sandbox %s: %s", de->d_name, e->msg);
+		if (access(path, F_OK) == 0 && load_one(de->d_name, path, &e) == 0)
+			continue;
+		if (e || access(kept, F_OK) == 0) {
+			strv_add(&broken, de->d_name);
+			strv_add(&why, e ? e->msg : "its state file was found unreadable earlier");
+		}
 	}
 	closedir(d);
+	for (size_t i = 0; i < broken.n; i++)
+		vm_persist_broken(broken.v[i], why.v[i]);
 }
 
 void vm_persist_start(void)

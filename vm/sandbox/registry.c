@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "lib/log.h"
 #include "vm/sandbox/sandbox.h"
@@ -131,6 +132,42 @@ int vm_registry_add(struct vm_sandbox *sb, struct err **e)
 	return r;
 }
 
+static void remove_rundir(struct vm_sandbox *sb)
+{
+	/* A broken sandbox's unreadable file outlives it, beside the others. */
+	cleanup_free char *kept = xasprintf("%s/sandbox.json.broken", sb->rundir);
+	cleanup_free char *aside = xasprintf("%s/%s.sandbox.json.broken.%lld", vm_get_settings()->state_dir,
+					     sb->name, (long long)time(NULL));
+	if (rename(kept, aside) == 0)
+		log_info("%s: its unreadable state file is kept as %s", sb->name, aside);
+	DIR *d = opendir(sb->rundir);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			cleanup_free char *p = xasprintf("%s/%s", sb->rundir, de->d_name);
+			unlink(p);
+		}
+		closedir(d);
+	}
+	rmdir(sb->rundir);
+	unlink(sb->qmp_path);
+}
+
+/* Out of the list again (a creation that could not be saved). */
+static void registry_forget(struct vm_sandbox *sb)
+{
+	pthread_rwlock_wrlock(&registry_lock);
+	for (size_t i = 0; i < registry_n; i++)
+		if (registry[i] == sb) {
+			registry[i] = registry[--registry_n];
+			vm_sandbox_put(sb);
+			break;
+		}
+	pthread_rwlock_unlock(&registry_lock);
+}
+
 int vm_registry_create(const char *name, const struct cred *who, struct err **e)
 {
 	int r = vm_registry_check_name(name, e);
@@ -164,27 +201,20 @@ int vm_registry_create(const char *name, const struct cred *who, struct err **e)
 	}
 	vm_sandbox_ref(sb);
 	pthread_rwlock_unlock(&registry_lock);
+	/* On disk before mkdir succeeds; else nothing is left behind. */
+	r = vm_sandbox_save(sb, e);
+	if (r < 0) {
+		pthread_mutex_lock(&sb->lock);
+		sb->removed = true;
+		pthread_mutex_unlock(&sb->lock);
+		registry_forget(sb);
+		remove_rundir(sb);
+		vm_sandbox_put(sb);
+		return err_wrap(e, "mkdir %s", name);
+	}
 	log_info("%s: created", name);
-	vm_sandbox_commit(sb);
 	vm_sandbox_put(sb);
 	return 0;
-}
-
-static void remove_rundir(struct vm_sandbox *sb)
-{
-	DIR *d = opendir(sb->rundir);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			cleanup_free char *p = xasprintf("%s/%s", sb->rundir, de->d_name);
-			unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(sb->rundir);
-	unlink(sb->qmp_path);
 }
 
 int vm_registry_destroy(const char *name, struct err **e)

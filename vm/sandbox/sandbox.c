@@ -19,7 +19,7 @@
 
 static const char *const state_names[VM_STATE_COUNT] = {
 	[VM_CREATED] = "created", [VM_RUNNING] = "running", [VM_PAUSED] = "paused",
-	[VM_STOPPED] = "stopped", [VM_CRASHED] = "crashed",
+	[VM_STOPPED] = "stopped", [VM_CRASHED] = "crashed", [VM_BROKEN] = "broken",
 };
 
 const char *vm_state_name(enum vm_state s)
@@ -70,32 +70,16 @@ void vm_sandbox_observe(vm_observer_fn fn)
 		observers[nobservers++] = fn;
 }
 
-void vm_sandbox_events_push_locked(struct vm_sandbox *sb, char *line)
-{
-	char **slot = &sb->events[sb->events_next % VM_EVENTS_MAX];
-	free(*slot);
-	*slot = line;
-	sb->events_next++;
-}
 
 /* {"event":"SANDBOX_STATE","data":{"state":S},"timestamp":{...}} */
 static char *state_event(enum vm_state st)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	cleanup_json struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "event", json_object_new_string("SANDBOX_STATE"));
-	struct json_object *data = json_object_new_object();
+	cleanup_json struct json_object *data = json_object_new_object();
 	json_object_object_add(data, "state", json_object_new_string(vm_state_name(st)));
-	json_object_object_add(o, "data", data);
-	struct json_object *t = json_object_new_object();
-	json_object_object_add(t, "seconds", json_object_new_int64(ts.tv_sec));
-	json_object_object_add(t, "microseconds", json_object_new_int64(ts.tv_nsec / 1000));
-	json_object_object_add(o, "timestamp", t);
-	return xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	return vm_sandbox_event_line("SANDBOX_STATE", data);
 }
 
-static void changed(struct vm_sandbox *sb, enum vm_change what)
+static int changed(struct vm_sandbox *sb, enum vm_change what, struct err **e)
 {
 	pthread_mutex_lock(&sb->lock);
 	if (sb->state != sb->last_state) {
@@ -106,12 +90,19 @@ static void changed(struct vm_sandbox *sb, enum vm_change what)
 	sb->state_gen++;
 	pthread_cond_broadcast(&sb->cond);
 	pthread_mutex_unlock(&sb->lock);
+	int r = 0;
 	for (size_t i = 0; i < nobservers; i++)
-		observers[i](sb, what);
+		if (observers[i](sb, what, e) < 0 && r == 0)
+			r = -1;
+	return r;
 }
 
-void vm_sandbox_commit(struct vm_sandbox *sb) { changed(sb, VM_CHANGE_STATE); }
-void vm_sandbox_notify(struct vm_sandbox *sb) { changed(sb, VM_CHANGE_NOTIFY); }
+void vm_sandbox_commit(struct vm_sandbox *sb) { changed(sb, VM_CHANGE_STATE, NULL); }
+void vm_sandbox_notify(struct vm_sandbox *sb) { changed(sb, VM_CHANGE_NOTIFY, NULL); }
+int vm_sandbox_save(struct vm_sandbox *sb, struct err **e)
+{
+	return changed(sb, VM_CHANGE_SAVE, e) < 0 ? err_ret(e) : 0;
+}
 
 /* ---- the object ---- */
 
@@ -133,6 +124,7 @@ struct vm_sandbox *vm_sandbox_alloc(const char *name)
 	pthread_mutex_init(&sb->persist_lock, NULL);
 	sb->refs = 1;
 	sb->pidfd = -1;
+	sb->events_fd = -1;
 	sb->owner_uid = VM_OWNER_TREE;
 	sb->owner_gid = (gid_t)VM_OWNER_TREE;
 	vm_config_init(&sb->cfg);
@@ -165,6 +157,8 @@ static void sandbox_free(struct vm_sandbox *sb)
 	free(sb->error);
 	for (size_t i = 0; i < VM_EVENTS_MAX; i++)
 		free(sb->events[i]);
+	if (sb->events_fd >= 0)
+		close(sb->events_fd);
 	free(sb->name);
 	free(sb->rundir);
 	free(sb->console_log);
@@ -183,6 +177,32 @@ void vm_sandbox_put(struct vm_sandbox *sb)
 {
 	if (__atomic_sub_fetch(&sb->refs, 1, __ATOMIC_SEQ_CST) == 0)
 		sandbox_free(sb);
+}
+
+void vm_sandbox_qemu_gone_locked(struct vm_sandbox *sb)
+{
+	sb->nhot_cpus = 0;
+	sb->ndimms = 0;
+	/* An add or removal in flight stays 'adding' or 'removing': it is
+	 * finished under op_lock (by its writer, the next start or remove),
+	 * never here, as the writer may hold the device. */
+	for (size_t i = 0; i < sb->ndevs; i++)
+		if (sb->devs[i]->state != VM_DEV_REMOVING && sb->devs[i]->state != VM_DEV_ADDING)
+			sb->devs[i]->state = VM_DEV_CONFIGURED;
+}
+
+void vm_sandbox_write_failed(struct vm_sandbox *sb, int code, const char *msg)
+{
+	bool lost = code == ECONNRESET || code == ENOTCONN || code == EPIPE;
+	pthread_mutex_lock(&sb->lock);
+	bool gone = sb->state == VM_CRASHED || sb->state == VM_STOPPED;
+	pthread_mutex_unlock(&sb->lock);
+	/* A write that lost its QEMU says less than why QEMU went. */
+	if (lost && gone) {
+		log_err("%s: %s (the reason QEMU went stays in error)", sb->name, msg);
+		return;
+	}
+	vm_sandbox_set_error(sb, "%s", msg);
 }
 
 void vm_sandbox_set_error(struct vm_sandbox *sb, const char *fmt, ...)
@@ -214,111 +234,6 @@ struct qmp_client *vm_sandbox_qmp(struct vm_sandbox *sb, struct err **e)
 }
 
 /* ---- its files ---- */
-
-int vm_sandbox_config_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
-{
-	pthread_mutex_lock(&sb->lock);
-	cleanup_json struct json_object *o = vm_config_to_json(&sb->cfg);
-	pthread_mutex_unlock(&sb->lock);
-	sbuf_add(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-							   JSON_C_TO_STRING_NOSLASHESCAPE));
-	sbuf_addc(out, '\n');
-	return 0;
-}
-
-/* Lay the devices out again on a new topology (the bridges changed). */
-static int relayout(struct vm_sandbox *sb, const struct vm_config *cfg, struct err **e)
-{
-	struct vm_topology t;
-	vm_config_topology(cfg, &t);
-	int *b = xcalloc(sb->ndevs + 1, sizeof(int)), *s = xcalloc(sb->ndevs + 1, sizeof(int));
-	int r = 0;
-	for (size_t i = 0; i < sb->ndevs && r == 0; i++) {
-		b[i] = s[i] = -1;
-		if (vm_device_is_pci(sb->devs[i])) /* nvdimm, vIOMMU: no bridge slot */
-			r = vm_topology_alloc(&t, sb->devs[i]->id, &b[i], &s[i], e);
-	}
-	if (r < 0) {
-		vm_topology_release(&t);
-		r = err_wrap(e, "the new bridges cannot hold the %zu configured devices", sb->ndevs);
-	} else {
-		vm_topology_release(&sb->topo);
-		sb->topo = t;
-		for (size_t i = 0; i < sb->ndevs; i++) {
-			sb->devs[i]->bridge = b[i];
-			sb->devs[i]->slot = s[i];
-		}
-	}
-	free(b);
-	free(s);
-	return r;
-}
-
-static bool topology_changed(const struct vm_config *a, const struct vm_config *b)
-{
-	return a->root_ports != b->root_ports || a->pci_bridges != b->pci_bridges ||
-	       a->pcie_pci_bridges != b->pcie_pci_bridges || strcmp(a->machine, b->machine) ||
-	       strcmp(a->arch, b->arch);
-}
-
-static bool cgroup_changed(const struct vm_config *a, const struct vm_config *b)
-{
-	return strcmp(a->cpu_max, b->cpu_max) || a->memory_max_mib != b->memory_max_mib ||
-	       a->pids_max != b->pids_max;
-}
-
-struct vm_cgroup_limits vm_sandbox_cgroup_limits(const struct vm_config *cfg)
-{
-	return (struct vm_cgroup_limits){
-		.cpu_max = cfg->cpu_max,
-		.memory_max_bytes = (int64_t)cfg->memory_max_mib << 20,
-		.pids_max = cfg->pids_max,
-	};
-}
-
-int vm_sandbox_config_store(struct vm_sandbox *sb, const char *json, const struct cred *who,
-			struct err **e)
-{
-	pthread_mutex_lock(&sb->op_lock);
-	pthread_mutex_lock(&sb->lock);
-	bool live = vm_state_is_live(sb->state);
-	struct vm_config next = {0};
-	vm_config_copy(&next, &sb->cfg);
-	pthread_mutex_unlock(&sb->lock);
-	/* The config changes only under op_lock: read without sb->lock, which
-	 * is never held while a caller's path is opened. */
-	int r = vm_config_merge(&next, json, live, e);
-	bool paths = r == 0 && vm_config_paths_differ(&sb->cfg, &next);
-	if (paths) /* what the write names on the host, as the writer */
-		r = vm_access_config(&sb->cfg, &next, who, vm_get_settings()->qemu_dirs, e);
-	pthread_mutex_lock(&sb->lock);
-	/* The devices already added must still fit the new config. */
-	for (size_t i = 0; r == 0 && i < sb->ndevs; i++)
-		r = vm_device_check_config(sb->devs[i], &next, e);
-	if (r == 0 && !live && topology_changed(&next, &sb->cfg))
-		r = relayout(sb, &next, e);
-	if (r == 0 && sb->cgroup && cgroup_changed(&next, &sb->cfg)) {
-		/* the kernel judges the new limits; refused, nothing changed */
-		struct vm_cgroup_limits lim = vm_sandbox_cgroup_limits(&next);
-		r = vm_cgroup_limit(sb->cgroup, &lim, e);
-	} else if (r == 0 && live && cgroup_changed(&next, &sb->cfg)) {
-		r = err_set(e, EINVAL, "cgroup limits: this QEMU runs without a cgroup of its own "
-			    "(see the log); nothing changed");
-	}
-	if (r == 0) {
-		vm_config_release(&sb->cfg);
-		sb->cfg = next;
-		if (paths)
-			sb->cfg_owner = *who;
-	} else {
-		vm_config_release(&next);
-	}
-	pthread_mutex_unlock(&sb->lock);
-	if (r == 0)
-		vm_sandbox_commit(sb);
-	pthread_mutex_unlock(&sb->op_lock);
-	return r;
-}
 
 struct vm_cmdline_ctx vm_sandbox_cmdline_ctx(struct vm_sandbox *sb, struct vm_fdplan *plan)
 {

@@ -38,6 +38,7 @@ enum vm_state {
 	VM_PAUSED,
 	VM_STOPPED,
 	VM_CRASHED,
+	VM_BROKEN,  /* its state file could not be loaded: shown, reserved, never saved */
 	VM_STATE_COUNT
 };
 #define VM_STATE_BIT(s) (1u << (s))
@@ -51,6 +52,7 @@ struct vm_dimm {
 struct vm_cpu {
 	char id[32];
 	int socket, core, thread;
+	bool removing; /* device_del sent, DEVICE_DELETED not yet seen */
 };
 
 #define VM_NAME_MAX 64
@@ -65,7 +67,12 @@ struct vm_sandbox {
 	char *qmp_path;     /* rundir/qmp.sock, or a shortened path */
 
 	pthread_mutex_t lock;    /* guards every field below */
-	pthread_mutex_t op_lock; /* serialises control operations */
+	pthread_mutex_t op_lock; /* serialises control operations (vm/sandbox/op) */
+	char op_what[96];        /* the operation holding op_lock ("" when none) */
+	int64_t op_since_ms;     /* ... since (util_now_ms) */
+	/* An outcome QEMU may still change (a QMP timeout, a lost connection):
+	 * the next operation reconciles with QEMU first (vm/sandbox/reconcile). */
+	bool settling;
 	pthread_cond_t cond;     /* signalled on every state change */
 	pthread_mutex_t persist_lock; /* orders writes of the state file */
 	char *persisted;         /* text last written (persist_lock): skip rewrites */
@@ -116,31 +123,55 @@ struct vm_sandbox {
 	/* events: QMP events and state changes as JSON lines, seq-numbered;
 	 * line n is events[n % VM_EVENTS_MAX] while n + VM_EVENTS_MAX > next. */
 	char *events[VM_EVENTS_MAX];
-	uint64_t events_next;
+	uint64_t events_next;      /* lines so far; line n has "seq": n + 1 */
+	int events_fd;             /* rundir/events.jsonl, appended to (-1: none) */
+	uint64_t events_on_disk;   /* lines in that file */
 	enum vm_state last_state;  /* as of the last commit */
 	uint64_t state_changes;    /* bumped when `state` changes: poll on it */
 };
 
-/* Append one JSON line (taken) to the events ring; caller holds sb->lock. */
+/* Append one JSON object line (taken) to the events ring, numbered
+ * {"seq":N,...}, and to its copy on disk; caller holds sb->lock. */
 void vm_sandbox_events_push_locked(struct vm_sandbox *sb, char *line);
+/* A restarted daemon's sandbox takes its ring back from disk (before it
+ * is registered). */
+void vm_sandbox_events_load(struct vm_sandbox *sb);
+/* {"event":NAME,"data":DATA,"timestamp":{...}} as one line (a heap string;
+ * data is borrowed). */
+struct json_object;
+char *vm_sandbox_event_line(const char *name, struct json_object *data);
+
+/* Background work that follows QEMU (vm/sandbox/settle). */
+enum vm_settle_job {
+	VM_SETTLE_RECONCILE, /* ask QEMU and follow it */
+	VM_SETTLE_RECONNECT, /* QMP again, then reconcile */
+};
 
 /* What a commit tells its observers. */
 enum vm_change {
-	VM_CHANGE_STATE,  /* something the state file holds changed: persist it */
+	VM_CHANGE_SAVE,   /* must be durable before the caller goes on: a failure is its verdict */
+	VM_CHANGE_STATE,  /* something the state file holds changed: persist it (best effort) */
 	VM_CHANGE_NOTIFY, /* only what pollers see (a new line in events) */
 };
 /* Observers of every sandbox's changes, called without locks in the order
  * they registered (persistence first, then the fs's poll wake-ups).  At
- * most VM_OBSERVERS_MAX; register before any sandbox exists. */
+ * most VM_OBSERVERS_MAX; register before any sandbox exists.  An observer
+ * fails (<0) only for VM_CHANGE_SAVE. */
 #define VM_OBSERVERS_MAX 4
-typedef void (*vm_observer_fn)(struct vm_sandbox *sb, enum vm_change what);
+typedef int (*vm_observer_fn)(struct vm_sandbox *sb, enum vm_change what, struct err **e);
 void vm_sandbox_observe(vm_observer_fn fn);
 /*
  * After any change a user could see: bump state_gen, wake waiters, and
  * tell the observers (which persist the sandbox, wake pollers).  Call
- * without sb->lock.
+ * without sb->lock.  A failed save is logged; the state file keeps a
+ * reserve for these (a full disk does not stop `stop` or a crash being
+ * recorded).
  */
 void vm_sandbox_commit(struct vm_sandbox *sb);
+/* The same, for a change that must be on disk before it is reported done
+ * (a write's verdict): the save's error (ENOSPC, EIO...) when it is not;
+ * the caller then undoes the change. */
+int vm_sandbox_save(struct vm_sandbox *sb, struct err **e);
 /* The same without saving (a new events line; a state QEMU reports by
  * itself, STOP or RESUME, from the QMP reader, which does no file I/O so
  * that no command's reply waits behind it): the state file gets it with
@@ -159,9 +190,19 @@ void vm_sandbox_put(struct vm_sandbox *sb);
 static inline void vm_sandbox_putp(struct vm_sandbox **sb) { if (*sb) vm_sandbox_put(*sb); }
 #define cleanup_sandbox __attribute__((cleanup(vm_sandbox_putp)))
 
+/* Its QEMU is gone (exited, or lost while no daemon ran); caller holds
+ * sb->lock: the devices wait to be cold-plugged at the next start (an add
+ * or a removal in flight is finished there: dropped, or gone); hot-added
+ * vCPUs and DIMMs are gone with QEMU. */
+void vm_sandbox_qemu_gone_locked(struct vm_sandbox *sb);
+
 /* Record `msg` as the sandbox's last error (and log it), then commit. */
 void vm_sandbox_set_error(struct vm_sandbox *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A write failed with `code` and `msg`: recorded as the error, unless it
+ * only says the connection to a QEMU that has gone since was lost (then the
+ * reason QEMU went stays, and the write's message is logged). */
+void vm_sandbox_write_failed(struct vm_sandbox *sb, int code, const char *msg);
 /* A new reference to the QMP client, or NULL + EBUSY (not running) /
  * ENOTCONN (no connection). */
 struct qmp_client *vm_sandbox_qmp(struct vm_sandbox *sb, struct err **e);
@@ -179,11 +220,8 @@ struct vm_cmdline_ctx vm_sandbox_cmdline_ctx(struct vm_sandbox *sb, struct vm_fd
 struct vm_fds_ctx;
 int vm_sandbox_fds_ctx(struct vm_sandbox *sb, struct vm_fds_ctx *ctx, struct err **e);
 
-/* The sandbox's own files: config (show, store: a JSON object merged),
- * cmdline, state, pid, error. */
-int vm_sandbox_config_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
-int vm_sandbox_config_store(struct vm_sandbox *sb, const char *json, const struct cred *who,
-			struct err **e);
+/* The sandbox's own files: cmdline, state, pid, error (config:
+ * configure.h). */
 int vm_sandbox_cmdline_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
 int vm_sandbox_state_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
 int vm_sandbox_pid_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e);
