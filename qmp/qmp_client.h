@@ -103,6 +103,11 @@ typedef bool (*qmp_event_match_fn)(struct json_object *ev, void *opaque);
 int qmp_wait_event_match(struct qmp_client *c, const char *name, qmp_event_match_fn match,
 			 void *opaque, int timeout_ms, struct json_object **ev, struct err **e);
 
+/* How long QEMU has said nothing since a command timed out (ms; 0: it
+ * answered since, or nothing timed out): a stuck QEMU, to fail fast on
+ * instead of waiting out another timeout. */
+int qmp_client_stalled_ms(struct qmp_client *c);
+
 /* Drop every queued event named `name` (NULL: all). */
 void qmp_drop_events(struct qmp_client *c, const char *name);
 

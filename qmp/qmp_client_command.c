@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include "lib/probe.h"
@@ -189,6 +190,10 @@ static int execute(struct qmp_client *c, const char *cmd, struct json_object *ar
 			r = err_set(e, ECONNRESET, "qmp: %s: connection lost (%s)", cmd, c->why);
 		else
 			r = err_set(e, ETIMEDOUT, "qmp: %s: no reply within %d ms", cmd, timeout_ms);
+		if (!c->dead && !c->stalled) {
+			c->stalled = true;
+			clock_gettime(CLOCK_MONOTONIC, &c->stalled_since);
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (r < 0)
@@ -335,3 +340,18 @@ void qmp_drop_events(struct qmp_client *c, const char *name)
 	pthread_mutex_unlock(&c->lock);
 }
 
+
+int qmp_client_stalled_ms(struct qmp_client *c)
+{
+	pthread_mutex_lock(&c->lock);
+	int ms = 0;
+	if (c->stalled && !c->dead) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		int64_t d = (now.tv_sec - c->stalled_since.tv_sec) * 1000 +
+			    (now.tv_nsec - c->stalled_since.tv_nsec) / 1000000;
+		ms = d > 0 ? (int)d : 1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return ms;
+}

@@ -53,6 +53,10 @@ struct qmp_client {
 	int version[3];
 	int64_t next_id;
 	struct qmp_pending *pending;
+	/* Unanswered: a command timed out after the last line QEMU sent
+	 * (qmp_client_stalled); cleared by the next line, a late reply too. */
+	bool stalled;
+	struct timespec stalled_since;
 	struct qmp_event *ev_head, *ev_tail;
 	size_t ev_count;
 

@@ -209,6 +209,9 @@ static bool process_lines(struct qmp_client *c, size_t scan, char *why, size_t w
 			run_events(c, &evs, ignored, sizeof(ignored));
 			return false;
 		}
+		pthread_mutex_lock(&c->lock);
+		c->stalled = false; /* QEMU speaks again */
+		pthread_mutex_unlock(&c->lock);
 		start = scan = end + 1;
 		if (ev)
 			evs.v[evs.n++] = ev;

@@ -136,7 +136,7 @@ kill -STOP "$qpid"
 check "a hot-add on a stopped QEMU times out (ETIMEDOUT)" fails_with "Connection timed out" add "$T1"
 check "... and says its outcome is unknown" grep -q "outcome unknown" "$S/error"
 kill -CONT "$qpid"
-check "retried after SIGCONT, it succeeds" add "$T1"
+check "retried after SIGCONT, it succeeds (once QEMU answers again)" wait_for 10 add "$T1"
 check "t1 is attached" reads_as "$S/devices/t1/state" attached
 check "QEMU holds exactly one copy of t1 (and nothing else differs)" verify
 check "the guest sees one more disk ($((ndisk + 1)))" wait_for 30 disks_are $((ndisk + 1))

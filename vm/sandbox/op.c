@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lib/log.h"
+#include "qmp/qmp_client.h"
 #include "vm/sandbox/sandbox.h"
 
 #define OP_POLL_MS 20
@@ -81,6 +82,19 @@ int vm_op_room(struct vm_sandbox *sb, struct err **e)
 		       "nothing was changed", vm_get_settings()->state_dir, avail, need);
 }
 
+/* A QEMU that left a command unanswered and has said nothing since is
+ * not sent another (each would wait out the timeout, and writers of one
+ * file queue behind each other in the kernel): ETIMEDOUT at once. */
+static int op_answering(struct vm_sandbox *sb, struct err **e)
+{
+	cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, NULL);
+	int ms = qmp ? qmp_client_stalled_ms(qmp) : 0;
+	if (!ms)
+		return 0;
+	return err_set(e, ETIMEDOUT, "QEMU has not answered for %d ms (a command timed out): nothing "
+		       "was sent; the sandbox settles when QEMU answers again", ms);
+}
+
 int vm_op_begin(struct vm_sandbox *sb, const char *what, unsigned flags, struct err **e)
 {
 	int r = op_lock_bounded(sb, e);
@@ -97,6 +111,8 @@ int vm_op_begin(struct vm_sandbox *sb, const char *what, unsigned flags, struct 
 	else if (broken && !(flags & VM_OP_QUIET))
 		r = err_set(e, EBUSY, "sandbox %s is broken (see error): only kill and rmdir apply",
 			    sb->name);
+	if (r == 0 && !(flags & VM_OP_QUIET))
+		r = op_answering(sb, e);
 	if (r == 0 && (flags & VM_OP_CHANGES))
 		r = vm_op_room(sb, e);
 	if (r == 0 && settle && op_settle_fn)

@@ -196,9 +196,11 @@ void vm_sandbox_write_failed(struct vm_sandbox *sb, int code, const char *msg)
 	bool lost = code == ECONNRESET || code == ENOTCONN || code == EPIPE;
 	pthread_mutex_lock(&sb->lock);
 	bool gone = sb->state == VM_CRASHED || sb->state == VM_STOPPED;
+	bool broken = sb->state == VM_BROKEN;
 	pthread_mutex_unlock(&sb->lock);
-	/* A write that lost its QEMU says less than why QEMU went. */
-	if (lost && gone) {
+	/* A write that lost its QEMU says less than why QEMU went; and why a
+	 * sandbox is broken stays until it is removed. */
+	if ((lost && gone) || broken) {
 		log_err("%s: %s (the reason QEMU went stays in error)", sb->name, msg);
 		return;
 	}

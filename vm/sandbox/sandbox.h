@@ -201,7 +201,8 @@ void vm_sandbox_set_error(struct vm_sandbox *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* A write failed with `code` and `msg`: recorded as the error, unless it
  * only says the connection to a QEMU that has gone since was lost (then the
- * reason QEMU went stays, and the write's message is logged). */
+ * reason QEMU went stays), or the sandbox is broken (its reason stays);
+ * the write's message is logged then. */
 void vm_sandbox_write_failed(struct vm_sandbox *sb, int code, const char *msg);
 /* A new reference to the QMP client, or NULL + EBUSY (not running) /
  * ENOTCONN (no connection). */

@@ -19,7 +19,7 @@
 #include "vm/sandbox/sandbox.h"
 
 #define SETTLE_RETRY_MS 200
-#define SETTLE_TRIES 50
+#define SETTLE_TRIES 300 /* a minute of tries */
 
 struct settle_item {
 	struct vm_sandbox *sb;
@@ -112,6 +112,9 @@ static bool run(struct settle_item *it)
 {
 	struct vm_sandbox *sb = it->sb;
 	cleanup_err struct err *e = NULL;
+	cleanup_qmp struct qmp_client *q = vm_sandbox_qmp(sb, NULL);
+	if (q && qmp_client_stalled_ms(q))
+		return false; /* QEMU stuck: again later, when it may answer */
 	if (vm_op_begin(sb, VM_OP_SETTLE_WHAT, VM_OP_QUIET, &e) < 0)
 		return e->code != EBUSY && e->code != EINTR;
 	pthread_mutex_lock(&sb->lock);
