@@ -170,8 +170,9 @@ function start(   s, r, r2, ok, ok2) {
 function conc(   s, c0, c1, c2, o, r, ok, ops, i, idle) {
 	s = "## 4. Concurrency: one stuck sandbox\n\n"
 	s = s "17 sandboxes run paused (64 MiB); 16 have a writer each (a vCPU hot-add every 20 ms), one is probed (5 × `cat state`,\n"
-	s = s "`ls` of the root, a vCPU hot-add, every 20 ms); an 18th has its QEMU SIGSTOPped and 16 readers of its `cpus/online`,\n"
-	s = s "each blocked until its QMP command times out (5 s).  µs, median / p90.  Reads are judged against idle (the probe\n"
+	s = s "`ls` of the root, a vCPU hot-add, every 20 ms); an 18th has its QEMU SIGSTOPped, 16 readers (8 following its `events`,\n"
+	s = s "each read waiting for a line; 8 reading its `cpus/online` and `state`) and 4 writers of its `ctl` (the first waits for its\n"
+	s = s "QMP timeout, 5 s).  µs, median / p90.  Reads are judged against idle (the probe\n"
 	s = s "alone); writes against the same 16 writers without the stuck sandbox (16 writers on 2 CPUs are a load of their own).\n\n"
 	c0 = "idle"; c1 = "16 writers"; c2 = "16 writers + 16 stuck readers"
 	if (!has("conc", "cat state (another sandbox)", c2)) { notrun("6", "others within 2× idle with a stuck sandbox", "the concurrency phase did not run"); return s }
@@ -185,7 +186,7 @@ function conc(   s, c0, c1, c2, o, r, ok, ops, i, idle) {
 		s = s sprintf("| %s | %s | %s | %s | %.2f× (vs %s) | %s |\n", o, ucell("conc", o, c0), ucell("conc", o, c1), ucell("conc", o, c2), r, idle, yn(ok))
 		target("6", o " with a stuck sandbox ≤ 2× " idle, usf(med("conc", o, c2)) " vs " usf(med("conc", o, idle)) " µs", sprintf("%.2f×", r), ok, "CPU contention on 2 cores (see §4)")
 	}
-	s = s sprintf("\nThe stuck sandbox's readers: %s.\n", I["conc_readers"])
+	s = s sprintf("\nThe stuck sandbox's callers: %s.\n", I["conc_readers"])
 	return s
 }
 

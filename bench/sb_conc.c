@@ -2,9 +2,10 @@
  * sb_conc — one stuck sandbox must not slow the others.  17 sandboxes run
  * paused (64 MiB): 16 have a writer each (a vCPU hot-add every 20 ms, as a
  * control plane paces itself), one is probed (cat state, ls of the root, a
- * hot-add, in turn); an 18th runs with its QEMU SIGSTOPped and 16 readers
- * of its cpus/online, each blocked until its QMP command times out (5 s),
- * then again.  Three conditions, each a few seconds: idle (the probe
+ * hot-add, in turn); an 18th runs with its QEMU SIGSTOPped, 16 readers
+ * (8 following its events, each read waiting for a line; 8 reading its
+ * cpus/online and state) and 4 writers of its ctl (the first waits for
+ * its QMP timeout, 5 s).  Three conditions, each a few seconds: idle (the probe
  * alone), the 16 writers, the 16 writers and the 16 stuck readers.  A
  * FUSE worker pool that the stuck readers could fill would stop every
  * other request here.
@@ -12,6 +13,7 @@
 #include "sb.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 
 #define NWRITERS 16
 #define NREADERS 16
+#define NSTUCKW 4     /* writers of the stuck sandbox */
 #define PROBE_OPS 10   /* per kind and condition */
 #define WRITER_ADDS 8  /* per condition */
 #define CONF "{\"memory_mib\": 64, \"maxvcpus\": 32}\n"
@@ -31,9 +34,9 @@ struct conc {
 	pthread_mutex_t lock;
 	struct samples writes;   /* the writers' hot-adds */
 	int vcpus[NWRITERS];
-	/* The stuck sandbox's readers: reads that timed out, that were
-	 * answered (after SIGCONT), that failed otherwise. */
-	int timed_out, answered, failed;
+	/* The stuck sandbox's callers: writes that timed out, reads answered,
+	 * reads that failed. */
+	int timed_out, answered, failed, readers_done;
 };
 
 struct wctx {
@@ -60,22 +63,62 @@ static void *writer(void *arg)
 	return NULL;
 }
 
+/* A reader of the stuck sandbox: even ones follow its events (each read
+ * waits until a line comes: parked, no thread held), odd ones read its
+ * cpus/online and state over and over (served from the daemon's record). */
+struct rctx {
+	struct conc *c;
+	int i;
+};
+
 static void *reader(void *arg)
 {
-	struct conc *c = arg;
-	char *p = path_of(c->mnt, "cstuck", "cpus/online"), buf[64];
+	struct rctx *r = arg;
+	struct conc *c = r->c;
+	char *ev = path_of(c->mnt, "cstuck", "events"), *on = path_of(c->mnt, "cstuck", "cpus/online");
+	char *st = path_of(c->mnt, "cstuck", "state"), buf[4096];
 	while (!c->stop) {
-		ssize_t r = fs_read(p, buf, sizeof(buf));
+		ssize_t n;
+		if (r->i % 2 == 0) {
+			int fd = open(ev, O_RDONLY | O_CLOEXEC);
+			n = fd < 0 ? -errno : read(fd, buf, sizeof(buf)) < 0 ? -errno : 0;
+			if (fd >= 0)
+				close(fd);
+		} else {
+			n = fs_read(on, buf, sizeof(buf));
+			if (n >= 0)
+				n = fs_read(st, buf, sizeof(buf));
+			usleep(5000);
+		}
 		pthread_mutex_lock(&c->lock);
-		if (r == -ETIMEDOUT)
-			c->timed_out++;
-		else if (r >= 0)
+		if (n >= 0)
 			c->answered++;
 		else
 			c->failed++;
 		pthread_mutex_unlock(&c->lock);
 	}
-	free(p);
+	free(ev), free(on), free(st);
+	pthread_mutex_lock(&c->lock);
+	c->readers_done++;
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* A writer of the stuck sandbox: its first write waits for QEMU's answer
+ * until it times out; later ones fail fast (a stalled QEMU). */
+static void *stuck_writer(void *arg)
+{
+	struct conc *c = arg;
+	char *ctl = path_of(c->mnt, "cstuck", "ctl");
+	while (!c->stop) {
+		int r = fs_write(ctl, "pause\n");
+		pthread_mutex_lock(&c->lock);
+		if (r == -ETIMEDOUT)
+			c->timed_out++;
+		pthread_mutex_unlock(&c->lock);
+		usleep(20000);
+	}
+	free(ctl);
 	return NULL;
 }
 
@@ -130,13 +173,18 @@ int phase_conc(const char *mnt, const char *tmp)
 	for (int k = 0; k < 3; k++) {
 		progress("concurrency: %s", conds[k]);
 		c.stop = false;
-		pthread_t rt[NREADERS], wt[NWRITERS];
+		pthread_t rt[NREADERS], wt[NWRITERS], st[NSTUCKW];
 		struct wctx wc[NWRITERS];
+		struct rctx rc[NREADERS];
 		if (k == 2) {
 			kill(stuck, SIGSTOP);
-			for (int i = 0; i < NREADERS; i++)
-				pthread_create(&rt[i], NULL, reader, &c);
-			usleep(500000); /* every reader blocked in its QMP command */
+			for (int i = 0; i < NREADERS; i++) {
+				rc[i] = (struct rctx){&c, i};
+				pthread_create(&rt[i], NULL, reader, &rc[i]);
+			}
+			for (int i = 0; i < NSTUCKW; i++)
+				pthread_create(&st[i], NULL, stuck_writer, &c);
+			usleep(500000); /* the readers parked, a write waiting on QMP */
 		}
 		if (k >= 1)
 			for (int i = 0; i < NWRITERS; i++) {
@@ -151,10 +199,24 @@ int phase_conc(const char *mnt, const char *tmp)
 			report("conc", "vCPU hot-add (the 16 writers)", conds[k], &c.writes);
 		}
 		if (k == 2) {
-			kill(stuck, SIGCONT); /* the readers' QMP commands are answered */
+			kill(stuck, SIGCONT);
+			for (int i = 0; i < NSTUCKW; i++)
+				pthread_join(st[i], NULL);
+			/* A line on its events (a state change) ends the parked reads. */
+			char *sctl = path_of(mnt, "cstuck", "ctl");
+			for (int t = 0; t < 100; t++) {
+				fs_write(sctl, t % 2 ? "resume\n" : "pause\n");
+				usleep(50000);
+				pthread_mutex_lock(&c.lock);
+				bool all = c.readers_done == NREADERS;
+				pthread_mutex_unlock(&c.lock);
+				if (all)
+					break;
+			}
+			free(sctl);
 			for (int i = 0; i < NREADERS; i++)
 				pthread_join(rt[i], NULL);
-			info("conc_readers", "%d timed out, %d answered after SIGCONT, %d failed otherwise",
+			info("conc_readers", "%d writes to it timed out, %d reads of it answered, %d failed",
 			     c.timed_out, c.answered, c.failed);
 		}
 	}

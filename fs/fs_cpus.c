@@ -5,8 +5,7 @@
 
 static const struct fs_node cpus_nodes[] = {
 	FS_ATTR_RW(target, vm_cpus_target, "wanted vCPUs (hotplug while running)"),
-	{ "online", FS_RO, .sb_show = vm_cpus_online_show, .flags = FS_SLOW,
-	  .help = "vCPUs QEMU has online" },
+	FS_ATTR_RO(online, vm_cpus_online, "vCPUs QEMU has online"),
 	FS_ATTR_RO(max, vm_cpus_max, "the ceiling (maxvcpus)"),
 	FS_ATTR_RO(hotplugged, vm_cpus_hotplugged, "hot-added vCPUs: id socket core thread"),
 };

@@ -96,12 +96,13 @@ echo '{"memory_mib": 128}' > "$MNT/b/config"
 echo start > "$MNT/b/ctl"
 apid=$(cat "$MNT/a/pid")
 kill -STOP "$apid"
-# cpus/online asks QEMU at open: each of these waits for its QMP timeout.
+# Readers of events wait (like tail -f) until a line comes; a write waits
+# for QEMU's answer until it times out (then the next ones fail fast).
 stuck=()
-for _ in $(seq 40); do timeout 20 cat "$MNT/a/cpus/online" >/dev/null 2>&1 & stuck+=($!); done
-for _ in $(seq 8); do (echo pause > "$MNT/a/ctl") 2>/dev/null & stuck+=($!); done
+for _ in $(seq 40); do timeout 30 head -n 1 "$MNT/a/events" >/dev/null 2>&1 & stuck+=($!); done
+for _ in $(seq 8); do (echo pause > "$MNT/a/ctl") 2>/dev/null & done
 sleep 1
-check "the stuck callers are still waiting (the test measures what it claims)" kill -0 "${stuck[0]}"
+check "the stuck readers are still waiting (the test measures what it claims)" kill -0 "${stuck[0]}"
 worst=0 broken=0
 for _ in $(seq 10); do
 	t0=$(ms_now)
@@ -111,9 +112,18 @@ for _ in $(seq 10); do
 done
 check "with 48 callers stuck on a, ls, b's reads and writes and a's state all work" [ $broken -eq 0 ]
 check "... without waiting for a's QEMU (worst ${worst} ms of 10 rounds)" [ $worst -lt 2000 ]
+check "... while a's readers still wait" kill -0 "${stuck[39]}"
 kill -CONT "$apid"
+# A line on a's events (its state changing) answers every parked read.
+a_paused() {
+	[ "$(cat "$MNT/a/state")" = paused ] && return 0
+	echo pause > "$MNT/a/ctl" 2>/dev/null
+	[ "$(cat "$MNT/a/state")" = paused ]
+}
+check "a answers again after SIGCONT (paused)" wait_for 15 a_paused
+ended() { local p; for p in "${stuck[@]}"; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
+check "... and its 40 events readers got their line and ended" wait_for 10 ended
 for p in "${stuck[@]}"; do wait "$p" 2>/dev/null; done
-check "a answers again after SIGCONT" bash -c "grep -q . '$MNT/a/cpus/online'"
 echo kill > "$MNT/a/ctl"
 echo kill > "$MNT/b/ctl"
 
