@@ -59,7 +59,7 @@ static const struct fs_node device_nodes[] = {
 	{"spec", FS_RO, show_spec, .help = "the device as JSON, every default filled in"},
 	{"bus", FS_RO, show_bus, .help = "the bridge it sits on"},
 	{"addr", FS_RO, show_addr, .help = "its guest address (bridge/slot, or a CCW devno)"},
-	{"state", FS_RO, show_dstate, .help = "configured | attached | removing"},
+	{"state", FS_RO, show_dstate, .help = "configured | attached | adding | removing | lost"},
 };
 
 static const struct fs_dir device_dir = {FS_DIR(device_nodes)};

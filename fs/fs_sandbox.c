@@ -21,8 +21,7 @@ static const struct fs_node sandbox_nodes[] = {
 	FS_ATTR_RO(cgroup, vm_sandbox_cgroup, "the cgroup(s) QEMU runs in: key path lines"),
 	{ "console", FS_RO, .flags = FS_STREAM, .help = "guest serial console (tail -f works)" },
 	{ "events", FS_RW, .flags = FS_EVENTS,
-	  .help = "QMP events and state changes, one numbered JSON line each (blocks like\n"
-		  "tail -f); write N to an open file to read on after line N" },
+	  .help = "numbered QMP events and state changes, one JSON line each; write N to resume" },
 	FS_SUBDIR(cpus, fs_cpus_dir, "vCPUs"),
 	FS_SUBDIR(memory, fs_memory_dir, "memory"),
 	FS_SUBDIR(devices, fs_devices_dir, "devices"),

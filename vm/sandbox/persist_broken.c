@@ -66,6 +66,13 @@ static void find_qemu(struct vm_sandbox *sb, const char *text, struct sbuf *why)
 
 void vm_persist_broken(const char *name, const char *why)
 {
+	cleanup_err struct err *ne = NULL;
+	if (vm_registry_check_name(name, &ne) < 0) {
+		/* No sandbox can be shown under a name the tree has for itself. */
+		log_err("state directory entry %s cannot be shown (%s): %s; left as it is", name,
+			ne->msg, why);
+		return;
+	}
 	struct vm_sandbox *sb = vm_sandbox_alloc(name);
 	cleanup_free char *path = xasprintf("%s/%s", sb->rundir, VM_PERSIST_FILE);
 	cleanup_free char *kept = xasprintf("%s/%s", sb->rundir, VM_PERSIST_BROKEN);
