@@ -220,7 +220,8 @@ int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, const struct 
 	int boot = sb->cfg.vcpus;
 	bool live = vm_state_is_live(sb->state);
 	int current = boot + (int)sb->nhot_cpus;
-	if (want > max) {
+	bool clamped = want > max;
+	if (clamped) {
 		free(sb->error);
 		sb->error = xasprintf("vCPU target %lld exceeds maxcpus %d; clamped to %d", want, max, max);
 		log_warn("%s: %s", sb->name, sb->error);
@@ -229,7 +230,10 @@ int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, const struct 
 	if (!live)
 		sb->cfg.vcpus = (int)want;
 	pthread_mutex_unlock(&sb->lock);
-	vm_sandbox_commit(sb);
+	/* Running and not clamped, nothing changed yet: each hot-add or
+	 * removal commits its own (a save less per write). */
+	if (!live || clamped)
+		vm_sandbox_commit(sb);
 	if (!live) {
 		vm_op_end(sb);
 		return 0;
