@@ -282,7 +282,7 @@ int phase_control(const char *mnt, const char *tmp)
 	const int base_mib = 256;
 	char cfg[256];
 	snprintf(cfg, sizeof(cfg), "{\"memory_mib\": %d, \"memory_slots\": %d, \"maxmem_mib\": %d}\n",
-		 base_mib, MEM_RUNS + 2, base_mib + 64 * (MEM_RUNS + 2));
+		 base_mib, MEM_RUNS + 2, base_mib + DIMM_MIB * (MEM_RUNS + 2));
 	sb_mkdir(mnt, c.sb, cfg);
 	char con[1024], sock[1024], log[1024];
 	snprintf(con, sizeof(con), "%s/raw-cp-console.log", tmp);

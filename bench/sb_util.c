@@ -308,16 +308,19 @@ void rq_cmd_fd(struct rawq *q, const char *cmd, int fd, char **ret)
 void rq_cmd(struct rawq *q, const char *cmd, char **ret) { rq_cmd_fd(q, cmd, -1, ret); }
 
 /* DEVICE_DELETED of the device `id`: by its id, or (a vCPU, as QEMU 7.2
- * and 10 report it) only by the path of a child of it, as the daemon
- * matches (vm/sandbox/cpus.c). */
+ * and 10 report it) by the path of a child of it, as the daemon matches
+ * (vm/sandbox/cpus.c). */
 static bool deleted_is(const char *line, const char *id)
 {
 	char want[160], path[160];
 	snprintf(want, sizeof(want), "\"device\": \"%s\"", id);
 	snprintf(path, sizeof(path), "\"path\": \"/machine/peripheral/%s", id);
 	const char *p = strstr(line, path);
+	/* Only a vCPU is reported by a child's path alone; a disk's child
+	 * (its virtio-backend) goes first, before the disk itself. */
+	bool cpu = !strncmp(id, "cpu-", 4);
 	return strstr(line, "DEVICE_DELETED") &&
-	       (strstr(line, want) || (p && (p[strlen(path)] == '"' || p[strlen(path)] == '/')));
+	       (strstr(line, want) || (cpu && p && (p[strlen(path)] == '"' || p[strlen(path)] == '/')));
 }
 
 void rq_wait_deleted(struct rawq *q, const char *id)
