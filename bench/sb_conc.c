@@ -1,7 +1,7 @@
 /*
  * sb_conc — one stuck sandbox must not slow the others.  17 sandboxes run
- * paused (64 MiB): 16 have a writer each (a vCPU hot-add every 20 ms, as a
- * control plane paces itself), one is probed (cat state, ls of the root, a
+ * paused (64 MiB): 16 have a writer each (a vCPU hot-add every 100 ms, as
+ * a control plane paces itself), one is probed (cat state, ls of the root, a
  * hot-add, in turn); an 18th runs with its QEMU SIGSTOPped, 16 readers
  * (8 following its events, each read waiting for a line; 8 reading its
  * cpus/online and state) and 4 writers of its ctl (the first waits for
@@ -24,8 +24,12 @@
 #define NWRITERS 16
 #define NREADERS 16
 #define NSTUCKW 4     /* writers of the stuck sandbox */
-#define PROBE_OPS 10   /* per kind and condition */
+#define PROBE_OPS 16   /* per kind and condition */
 #define WRITER_ADDS 8  /* per condition */
+/* How often each writer writes: 16 hot-adds every 100 ms keep QEMU busy
+ * about half a CPU; every 20 ms they would fill both cores by themselves,
+ * and every read would measure the CPU, not the FUSE path. */
+#define WRITER_PACE_US 100000
 #define CONF "{\"memory_mib\": 64, \"maxvcpus\": 32}\n"
 
 struct conc {
@@ -57,7 +61,7 @@ static void *writer(void *arg)
 		pthread_mutex_lock(&w->c->lock);
 		s_add(&w->c->writes, us);
 		pthread_mutex_unlock(&w->c->lock);
-		usleep(20000);
+		usleep(WRITER_PACE_US);
 	}
 	free(t);
 	return NULL;
@@ -136,7 +140,7 @@ static void probe(struct conc *c, const char *cond)
 		char v[16];
 		snprintf(v, sizeof(v), "%d\n", ++probe_vcpus);
 		s_add(&w, timed_write(t, v));
-		usleep(20000);
+		usleep(50000);
 	}
 	report("conc", "cat state (another sandbox)", cond, &r);
 	report("conc", "ls of the root", cond, &l);
