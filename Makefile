@@ -115,10 +115,21 @@ fuzz-run: $(B)/fuzz/fuzz_config
 
 # The benchmark: bench/run measures sandboxfs against raw QMP side by side
 # and writes bench/results/.  `make bench LIBVIRT=1` adds libvirt.
-$(B)/bench/sbbench: bench/sbbench.c
+# bench/floorfs.c is libfuse's own hello example (#included from
+# libfuse3-dev's examples) with direct_io, mounted beside sandboxfs as the
+# floor of every read and write; floorfs-cached is the example as shipped.
+FLOOR_EX  ?= /usr/share/doc/libfuse3-dev/examples
+FLOOR_FLAGS = -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare -I$(FLOOR_EX)
+$(B)/bench/sbbench: $(wildcard bench/sb*.c) bench/sb.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LDLIBS)
-bench: all guest $(B)/bench/sbbench
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $(filter %.c,$^) $(LDLIBS)
+$(B)/bench/floorfs: bench/floorfs.c $(FLOOR_EX)/hello.c
+	@mkdir -p $(dir $@)
+	$(CC) $(FLOOR_FLAGS) -DFLOORFS_DIRECT_IO -DFLOORFS_WRITE -o $@ $< $(shell pkg-config --cflags --libs fuse3)
+$(B)/bench/floorfs-cached: bench/floorfs.c $(FLOOR_EX)/hello.c
+	@mkdir -p $(dir $@)
+	$(CC) $(FLOOR_FLAGS) -o $@ $< $(shell pkg-config --cflags --libs fuse3)
+bench: all guest $(B)/bench/sbbench $(B)/bench/floorfs $(B)/bench/floorfs-cached
 	bench/run $(if $(LIBVIRT),--libvirt)
 
 # make install / make uninstall [prefix=/usr/local] [DESTDIR=...]: what a

@@ -1,7 +1,7 @@
 # plot.gp — latency per op, sandboxfs vs raw QMP vs libvirt (median, log
 # scale).  Called by bench/run:
 #   gnuplot -e "datafile='..'; outfile='..'; haslv=0|1" plot.gp
-set terminal pngcairo size 1000,560 font "sans,10"
+set terminal pngcairo size 1200,560 font "sans,10"
 set output outfile
 set title "sandboxfs vs raw QMP vs libvirt: median latency per operation (TCG guest)"
 set ylabel "milliseconds (log scale)"

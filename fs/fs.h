@@ -48,6 +48,8 @@ enum {
 	FS_EVENTS = 2, /* reads block for new event lines (events) */
 	FS_POLL_STATE = 4, /* poll() wakes on state changes only (state) */
 	FS_JSON = 8,   /* a JSON value may span several writes (config, devices/add) */
+	FS_SLOW = 16,  /* its show asks QEMU: the open runs on a worker, not on the
+			* FUSE loop, which must never wait (fs/fs_work.h) */
 };
 
 struct fs_node {
@@ -110,9 +112,11 @@ extern const struct fs_dir fs_memory_dir;
 extern const struct fs_dir fs_devices_dir;
 extern const struct fs_dir fs_bridges_dir;
 
-/* Resolve a path; on success *node is set and ctx holds a sandbox ref
- * (release with fs_ctx_release). -ENOENT otherwise. */
-int fs_resolve(const char *path, const struct fs_node **node, struct fs_ctx *ctx);
+/* One name in a directory node: the table's own node of that name, else
+ * the dynamic child its lookup finds (which sets c->sb for a sandbox, or
+ * c->name for a device or bridge); NULL when there is none.  c holds the
+ * directory's context. */
+const struct fs_node *fs_dir_find(const struct fs_node *dir, struct fs_ctx *c, const char *comp);
 void fs_ctx_release(struct fs_ctx *c);
 
 /* Daemon facts shown at the root. */
@@ -127,9 +131,20 @@ struct fs_info {
 const struct fs_info *fs_get_info(void);
 void fs_set_info(const struct fs_info *info);
 
-struct fuse_operations;
-extern const struct fuse_operations fs_operations;
-/* The fs's observer of sandbox changes: wakes poll()ers of its files. */
+/* The FUSE session serving the tree (low-level API, fs_ll.c), from the
+ * FUSE arguments: mount options, -d.  NULL when they do not parse.
+ * init() is called when the kernel connects: the daemon's own start-up. */
+struct fuse_args;
+struct fuse_session;
+struct fuse_session *fs_session_new(struct fuse_args *args, void (*init)(void));
+/* After the session loop ended, before unmounting: answer the reads still
+ * parked (events readers get EOF) and stop the invalidation thread. */
+void fs_session_end(void);
+/* On a worker serving a write (fs/fs_work.h): did its caller give up (an
+ * interrupt, ^C on the writing shell)?  The vm layer's waits end early. */
+bool fs_interrupted(void);
+/* The fs's observer of sandbox changes: wakes poll()ers of its files,
+ * completes parked events reads, invalidates what went. */
 enum vm_change;
 int fs_notify_change(struct vm_sandbox *sb, enum vm_change what, struct err **e);
 

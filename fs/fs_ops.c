@@ -1,37 +1,34 @@
 /*
- * fs_ops — the libfuse3 high-level callbacks, all driven by the directory
- * tables of fs_tree.c and friends.
+ * fs_ops — the file operations of the tree (low-level FUSE API: open,
+ * read, write, flush, release, poll), driven by the directory tables of
+ * fs_tree.c and friends; the directories and the session are fs_ll.c's.
  *
  * open() renders a node's content into a per-handle snapshot (direct_io, so
  * sizes need not be exact); read() serves offsets from it.  Each write() is
  * handed whole to the node's store function; its errno is the reply.
  * The console is the one stream: read in place from its log file, with its
- * real size, so `tail -f` follows it.
+ * real size, so `tail -f` follows it.  Only a file that gathers JSON over
+ * several writes asks the kernel for a flush at close (its verdict on an
+ * unfinished value); every other open says noflush, saving that round
+ * trip on every `cat` and `echo`.
  */
-#define FUSE_USE_VERSION 35
-#include "fs/fs.h"
-#include "fs/fs_handle.h"
+#include "fs/fs_ops.h"
 
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <fuse.h>
-#include <fuse_lowlevel.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "fs/fs_handle.h"
+#include "fs/fs_inode.h"
+#include "fs/fs_inval.h"
+#include "fs/fs_work.h"
 #include "lib/cred.h"
 #include "lib/log.h"
 #include "lib/utf8.h"
-#include "vm/sandbox/registry.h"
 #include "vm/sandbox/sandbox.h"
 
 #define FS_WRITE_MAX (64 * 1024)
-#define FS_NOMINAL_SIZE 4096
-
-static int fs_fail(struct fs_ctx *c, struct err *e);
-
 
 static bool node_reads(const struct fs_node *n) { return n->show || n->sb_show; }
 static bool node_writes(const struct fs_node *n) { return n->store || n->sb_store; }
@@ -47,22 +44,45 @@ static int node_store(const struct fs_node *n, struct fs_ctx *c, const char *v,
 	return n->sb_store ? n->sb_store(c->sb, v, who, e) : n->store(c, v, who, e);
 }
 
-/* The credentials of the process behind this request: its uid, gid and
- * supplementary groups.  Refused (EACCES), never taken for root, when they
- * cannot be read. */
-static int fs_caller(struct cred *out, struct err **e)
+int fs_caller(fuse_req_t req, struct cred *out, struct err **e)
 {
-	struct fuse_context *fc = fuse_get_context();
-	if (!fc || !fc->fuse)
+	const struct fuse_ctx *fc = req ? fuse_req_ctx(req) : NULL;
+	if (!fc)
 		return err_set(e, EACCES, "the caller's credentials cannot be read");
 	*out = (struct cred){.uid = fc->uid, .gid = fc->gid};
-	int n = fuse_getgroups(CRED_GROUPS_MAX, out->groups);
+	/* Root opens with the daemon's full rights whatever its groups
+	 * (lib/cred.h): reading them (/proc/PID/task/PID/status, tens of µs
+	 * on every write) would change nothing. */
+	if (cred_is_root(out))
+		return 0;
+	int n = fuse_req_getgroups(req, CRED_GROUPS_MAX, out->groups);
 	if (n < 0 && out->uid != 0)
 		return err_set(e, EACCES, "the groups of uid %u cannot be read (%s)", (unsigned)fc->uid,
 			       strerror(-n));
 	/* More groups than fit: the caller acts with fewer rights, never more. */
 	out->ngroups = n < 0 ? 0 : n > CRED_GROUPS_MAX ? CRED_GROUPS_MAX : n;
 	return 0;
+}
+
+int fs_fail(struct fs_ctx *c, struct err *e)
+{
+	if (c && c->sb) {
+		cleanup_free char *msg = *c->rel ? xasprintf("%s: %s", c->rel, e->msg) : xstrdup(e->msg);
+		vm_sandbox_write_failed(c->sb, e->code, msg);
+	} else {
+		log_err("%s", e->msg);
+	}
+	return -e->code;
+}
+
+bool fs_sandbox_gone(struct vm_sandbox *sb)
+{
+	if (!sb)
+		return false;
+	pthread_mutex_lock(&sb->lock);
+	bool gone = sb->removed;
+	pthread_mutex_unlock(&sb->lock);
+	return gone;
 }
 
 /* Render the node's content into the handle's snapshot. */
@@ -76,181 +96,117 @@ static int render(struct fs_handle *h)
 	return 0;
 }
 
-static time_t fs_mount_time;
-
-/* Turn an error into -errno, recording its message, which starts with the
- * file's path below the sandbox ("cpus/target: ..."), where the user
- * looks: the sandbox's `error` and the log. */
-static int fs_fail(struct fs_ctx *c, struct err *e)
+static void handle_free(struct fs_handle *h)
 {
-	if (c && c->sb) {
-		cleanup_free char *msg = *c->rel ? xasprintf("%s: %s", c->rel, e->msg) : xstrdup(e->msg);
-		vm_sandbox_write_failed(c->sb, e->code, msg);
-	} else {
-		log_err("%s", e->msg);
-	}
-	return -e->code;
+	if (h->stream_fd >= 0)
+		close(h->stream_fd);
+	sbuf_release(&h->data);
+	sbuf_release(&h->pending);
+	fs_ctx_release(&h->ctx);
+	free(h);
 }
 
-static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+static struct fs_handle *handle_of(struct fuse_file_info *fi)
 {
-	/* `echo v > f` opens with O_TRUNC: take it with the open, saving the
-	 * separate truncate round trip on every control write. */
-	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
-		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-	cfg->entry_timeout = 0;
-	cfg->attr_timeout = 0;
-	cfg->negative_timeout = 0;
-	cfg->direct_io = 1;
-	cfg->use_ino = 0;
-	cfg->hard_remove = 1;
-	fs_mount_time = time(NULL);
-	return NULL;
+	return (struct fs_handle *)(uintptr_t)fi->fh;
 }
 
-static void fill_stat(const struct fs_node *n, struct fs_ctx *c, struct stat *st)
+/* Open `in`: a handle, its snapshot rendered. */
+static void open_node(fuse_req_t req, struct fs_inode *in, struct fuse_file_info *fi)
 {
-	const struct fs_info *info = fs_get_info();
-	memset(st, 0, sizeof(*st));
-	st->st_mode = info->private_mode ? n->mode & ~(mode_t)0007 : n->mode;
-	if (n == &fs_root && info->user_sandboxes) /* like /tmp: anyone mkdirs, owners rmdir */
-		st->st_mode = S_IFDIR | 01777;
-	st->st_nlink = S_ISDIR(n->mode) ? 2 : 1;
-	st->st_uid = info->uid;
-	st->st_gid = info->gid;
-	if (c && c->sb) { /* a sandbox's files take its owner (chown delegates) */
-		pthread_mutex_lock(&c->sb->lock);
-		if (c->sb->owner_uid != VM_OWNER_TREE)
-			st->st_uid = c->sb->owner_uid;
-		if (c->sb->owner_gid != (gid_t)VM_OWNER_TREE)
-			st->st_gid = c->sb->owner_gid;
-		pthread_mutex_unlock(&c->sb->lock);
-	}
-	st->st_atime = st->st_mtime = st->st_ctime = fs_mount_time;
-	st->st_blksize = 4096;
-	if (S_ISREG(n->mode)) {
-		st->st_size = FS_NOMINAL_SIZE;
-		if (n->flags & FS_STREAM) {
-			struct stat real;
-			st->st_size = stat(c->sb->console_log, &real) == 0 ? real.st_size : 0;
-			if (st->st_size)
-				st->st_mtim = real.st_mtim;
-		}
-	}
-}
-
-static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
-{
-	const struct fs_node *n;
-	struct fs_ctx c;
-	int r = fs_resolve(path, &n, &c);
-	if (r < 0)
-		return r;
-	fill_stat(n, &c, st);
-	fs_ctx_release(&c);
-	return 0;
-}
-
-static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
-		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
-{
-	const struct fs_node *n;
-	struct fs_ctx c;
-	int r = fs_resolve(path, &n, &c);
-	if (r < 0)
-		return r;
-	if (!n->dir) {
-		fs_ctx_release(&c);
-		return -ENOTDIR;
-	}
-	fill(buf, ".", NULL, 0, 0);
-	fill(buf, "..", NULL, 0, 0);
-	const struct fs_dir *d = n->dir;
-	for (size_t i = 0; i < d->n; i++) {
-		struct stat st;
-		fill_stat(&d->nodes[i], &c, &st);
-		fill(buf, d->nodes[i].name, &st, 0, 0);
-	}
-	if (d->list) {
-		cleanup_strv struct strv names = {0};
-		d->list(&c, &names);
-		for (size_t i = 0; i < names.n; i++) {
-			struct stat st;
-			fill_stat(d->child, &c, &st);
-			fill(buf, names.v[i], &st, 0, 0);
-		}
-	}
-	fs_ctx_release(&c);
-	return 0;
-}
-
-static int fs_open(const char *path, struct fuse_file_info *fi)
-{
-	const struct fs_node *n;
-	struct fs_ctx c;
-	int r = fs_resolve(path, &n, &c);
-	if (r < 0)
-		return r;
+	const struct fs_node *n = in->node;
 	int acc = fi->flags & O_ACCMODE;
 	bool rd = acc == O_RDONLY || acc == O_RDWR, wr = acc == O_WRONLY || acc == O_RDWR;
-	if (S_ISDIR(n->mode))
-		r = -EISDIR;
-	else if ((wr && !node_writes(n) && !(n->flags & FS_EVENTS)) ||
-		 (rd && !node_reads(n) && !(n->flags & (FS_STREAM | FS_EVENTS))))
-		r = -EACCES;
-	if (r < 0) {
-		fs_ctx_release(&c);
-		return r;
-	}
 	struct fs_handle *h = xcalloc(1, sizeof(*h));
 	h->node = n;
-	h->ctx = c;
+	fs_inode_ctx(in, &h->ctx);
 	h->stream_fd = -1;
-	if (rd && (n->flags & FS_STREAM)) {
-		h->stream_fd = open(c.sb->console_log, O_RDONLY | O_CLOEXEC);
-	} else if (n->flags & FS_EVENTS) {
+	int r = fs_sandbox_gone(h->ctx.sb) ? -ENOENT : 0; /* removed since the lookup */
+	int64_t t0 = util_now_us();
+	if (r < 0)
+		;
+	else if (rd && (n->flags & FS_STREAM))
+		h->stream_fd = open(h->ctx.sb->console_log, O_RDONLY | O_CLOEXEC);
+	else if (n->flags & FS_EVENTS)
 		h->ev_seq = h->gen = fs_handle_gen(h); /* a reader gets new events */
-	} else if (rd) {
+	else if (rd)
 		r = render(h);
-		if (r < 0) {
-			fs_ctx_release(&h->ctx);
-			sbuf_release(&h->data);
-			free(h);
-			return r;
-		}
-	} else {
+	else
 		h->gen = fs_handle_gen(h);
+	/* The FUSE loop serves every other request meanwhile: a show that
+	 * waits for QEMU must say so (FS_SLOW) and run on a worker. */
+	int64_t took = util_now_us() - t0;
+	if (took > 20000 && !(n->flags & FS_SLOW))
+		log_warn("%s: rendering took %lld ms on the FUSE loop (a show that asks QEMU "
+			 "must be FS_SLOW)", *in->rel ? in->rel : in->comp, (long long)took / 1000);
+	if (r < 0) {
+		handle_free(h);
+		return (void)fuse_reply_err(req, -r);
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
 	fi->nonseekable = 0;
-	return 0;
+	fi->noflush = !(wr && (n->flags & FS_JSON));
+	if (fuse_reply_open(req, fi) == -ENOENT) /* the caller went away */
+		handle_free(h);
 }
 
-static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+static void job_open(struct fs_job *j)
 {
-	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	struct fs_inode *in = fs_inode_get(j->ino);
+	if (!in)
+		return (void)fuse_reply_err(j->req, ESTALE);
+	open_node(j->req, in, &j->fi);
+}
+
+void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_inode *in = fs_inode_get(ino);
+	if (!in)
+		return (void)fuse_reply_err(req, ESTALE);
+	const struct fs_node *n = in->node;
+	int acc = fi->flags & O_ACCMODE;
+	bool rd = acc == O_RDONLY || acc == O_RDWR, wr = acc == O_WRONLY || acc == O_RDWR;
+	if (S_ISDIR(n->mode))
+		return (void)fuse_reply_err(req, EISDIR);
+	if ((wr && !node_writes(n) && !(n->flags & FS_EVENTS)) ||
+	    (rd && !node_reads(n) && !(n->flags & (FS_STREAM | FS_EVENTS))))
+		return (void)fuse_reply_err(req, EACCES);
+	if (!(rd && (n->flags & FS_SLOW)))
+		return open_node(req, in, fi);
+	struct fs_job *j = fs_job_new(req, job_open);
+	j->ino = ino;
+	j->fi = *fi;
+	fs_work_submit(in->sb, j);
+}
+
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fs_handle *h = handle_of(fi);
 	if (h->node->flags & FS_EVENTS)
-		return fs_events_read(h, buf, size);
+		return fs_events_read(req, h, size);
 	if (node_reads(h->node) && off == 0 && h->read_once) {
 		int r = render(h); /* sysfs: read from 0 again after poll() */
 		if (r < 0)
-			return r;
+			return (void)fuse_reply_err(req, -r);
 	}
 	h->read_once = true;
 	if (h->node->flags & FS_STREAM) {
 		if (h->stream_fd < 0)
-			return 0;
+			return (void)fuse_reply_buf(req, NULL, 0);
+		char *buf = xmalloc(size ? size : 1);
 		ssize_t n = pread(h->stream_fd, buf, size, off);
-		return n < 0 ? -errno : (int)n;
+		if (n < 0)
+			fuse_reply_err(req, errno);
+		else
+			fuse_reply_buf(req, buf, (size_t)n);
+		free(buf);
+		return;
 	}
 	if (off < 0 || (size_t)off >= h->data.len)
-		return 0;
+		return (void)fuse_reply_buf(req, NULL, 0);
 	size_t n = h->data.len - (size_t)off;
-	if (n > size)
-		n = size;
-	memcpy(buf, h->data.s + off, n);
-	return (int)n;
+	fuse_reply_buf(req, h->data.s + off, n < size ? n : size);
 }
 
 /* FS_JSON: is the buffered text one whole JSON value yet (or already not
@@ -302,10 +258,9 @@ static int value_text(const char *v, bool json, struct err **e)
 	return 0;
 }
 
-static int fs_write(const char *path, const char *buf, size_t size, off_t off,
-		    struct fuse_file_info *fi)
+/* One write, one command: 0 or -errno (the message is in `error`). */
+static int do_write(fuse_req_t req, struct fs_handle *h, const char *buf, size_t size)
 {
-	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
 	cleanup_err struct err *e = NULL;
 	if (size > FS_WRITE_MAX) {
 		err_set(&e, EINVAL, "a write of %zu bytes is larger than %d", size, FS_WRITE_MAX);
@@ -315,13 +270,15 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 		err_set(&e, EINVAL, "a NUL byte in the written value");
 		return fs_fail(&h->ctx, e);
 	}
-	if (h->node->flags & FS_EVENTS)
-		return fs_events_seek(h, buf, size);
+	if (h->node->flags & FS_EVENTS) {
+		int r = fs_events_seek(h, buf, size);
+		return r < 0 ? r : 0;
+	}
 	cleanup_free char *v = NULL;
 	if (h->node->flags & FS_JSON) {
 		int g = json_gather(h, buf, size, &v, &e);
 		if (g <= 0)
-			return g < 0 ? fs_fail(&h->ctx, e) : (int)size;
+			return g < 0 ? fs_fail(&h->ctx, e) : 0;
 	} else {
 		v = xstrndup(buf, size);
 		if (size && v[size - 1] == '\n')
@@ -330,12 +287,40 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 	struct cred who;
 	int r = value_text(v, h->node->flags & FS_JSON, &e);
 	if (r == 0)
-		r = fs_caller(&who, &e);
+		r = fs_caller(req, &who, &e);
 	if (r == 0)
 		r = node_store(h->node, &h->ctx, v, &who, &e);
+	return r < 0 ? fs_fail(&h->ctx, e) : 0;
+}
+
+static void job_write(struct fs_job *j)
+{
+	int r = do_write(j->req, handle_of(&j->fi), j->data, j->size);
+	/* What the write changed is what its caller looks at next: the
+	 * kernel's caches hear of it before the write returns. */
+	fs_inval_flush();
 	if (r < 0)
-		return fs_fail(&h->ctx, e);
-	return (int)size;
+		fuse_reply_err(j->req, -r);
+	else
+		fuse_reply_write(j->req, j->size);
+}
+
+/* A write is a command: it runs in its sandbox's lane (fs_work.h). */
+void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		 struct fuse_file_info *fi)
+{
+	struct fs_job *j = fs_job_new(req, job_write);
+	j->fi = *fi;
+	j->data = xmalloc(size + 1);
+	memcpy(j->data, buf, size);
+	j->data[size] = '\0';
+	j->size = size;
+	struct fs_handle *h = handle_of(fi);
+	bool json = h->node->flags & FS_JSON;
+	if (j->t_recv) /* probing: "ctl pause", "cpus/target 3", "devices/add" */
+		snprintf(j->op, sizeof(j->op), "%s%s%.*s", h->ctx.rel, json ? "" : " ",
+			 json ? 0 : (int)strcspn(j->data, " \n"), j->data);
+	fs_work_submit(h->ctx.sb, j);
 }
 
 /* A JSON value left incomplete at close: nothing was applied; the error
@@ -351,122 +336,47 @@ static int json_abandoned(struct fs_handle *h)
 	return fs_fail(&h->ctx, e);
 }
 
-static int fs_flush(const char *path, struct fuse_file_info *fi)
+static void job_flush(struct fs_job *j)
 {
-	return json_abandoned((struct fs_handle *)(uintptr_t)fi->fh);
+	fuse_reply_err(j->req, -json_abandoned(handle_of(&j->fi)));
 }
 
-static int fs_release(const char *path, struct fuse_file_info *fi)
+static void job_release(struct fs_job *j)
 {
-	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	struct fs_handle *h = handle_of(&j->fi);
 	json_abandoned(h);
 	fs_pollers_drop(h);
-	if (h->stream_fd >= 0)
-		close(h->stream_fd);
-	sbuf_release(&h->data);
-	fs_ctx_release(&h->ctx);
-	free(h);
-	return 0;
+	handle_free(h);
+	fuse_reply_err(j->req, 0);
 }
 
-/* `echo x > file` opens with O_TRUNC: accept truncation of writable files. */
-static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+/* Only a JSON value left unfinished has work to do at close (its error
+ * is recorded and saved): on a worker, as a write's would be. */
+static void at_close(fuse_req_t req, struct fuse_file_info *fi, void (*fn)(struct fs_job *))
 {
-	const struct fs_node *n;
-	struct fs_ctx c;
-	int r = fs_resolve(path, &n, &c);
-	if (r < 0)
-		return r;
-	r = S_ISDIR(n->mode) ? -EISDIR : node_writes(n) ? 0 : -EACCES;
-	fs_ctx_release(&c);
-	return r;
-}
-
-static int fs_mkdir(const char *path, mode_t mode)
-{
-	const char *name = path + 1;
-	if (path[0] != '/' || strchr(name, '/'))
-		return -EPERM; /* only sandboxes can be created, at the top */
-	cleanup_err struct err *e = NULL;
-	struct cred who;
-	int r = fs_caller(&who, &e);
-	if (r == 0)
-		r = vm_registry_create(name, &who, &e);
-	if (r < 0)
-		err_wrap(&e, "mkdir %s", name);
-	return r < 0 ? fs_fail(NULL, e) : 0;
-}
-
-static int fs_rmdir(const char *path)
-{
-	const char *name = path + 1;
-	if (path[0] != '/' || strchr(name, '/'))
-		return -EPERM;
-	cleanup_err struct err *e = NULL;
-	cleanup_sandbox struct vm_sandbox *sb = vm_registry_get(name);
-	if (!sb)
-		return -ENOENT;
-	int r = vm_registry_destroy(name, &e);
-	if (r < 0) {
-		struct fs_ctx c = {.sb = sb, .rel = "rmdir"};
-		return fs_fail(&c, e);
+	struct fs_handle *h = handle_of(fi);
+	struct fs_job *j = fs_job_new(req, fn);
+	j->fi = *fi;
+	if (h->pending.len)
+		fs_work_submit(h->ctx.sb, j);
+	else {
+		fn(j);
+		free(j);
 	}
-	return 0;
 }
 
-static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	return -EACCES; /* the tree is fixed: no new files */
+	at_close(req, fi, job_flush);
 }
 
-static int fs_unlink(const char *path) { return -EPERM; }
-
-static int fs_rename(const char *from, const char *to, unsigned int flags) { return -EPERM; }
-
-static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi) { return -EPERM; }
-
-/* chown of a sandbox directory delegates it (cgroup v2 style): root only. */
-static int fs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	const char *name = path + 1;
-	if (path[0] != '/' || !*name || strchr(name, '/'))
-		return -EPERM; /* only a sandbox directory changes hands */
-	cleanup_err struct err *e = NULL;
-	struct cred who;
-	int r = fs_caller(&who, &e);
-	if (r == 0 && !cred_is_root(&who))
-		r = err_set(&e, EPERM, "only root may hand a sandbox to another owner");
-	if (r == 0)
-		r = vm_registry_chown(name, uid, gid, &e);
-	if (r < 0) {
-		err_wrap(&e, "chown %s", name);
-		return fs_fail(NULL, e);
-	}
-	return 0;
+	at_close(req, fi, job_release);
 }
 
-static int fs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+void fs_op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		struct fuse_pollhandle *ph)
 {
-	return 0; /* `touch` of a control file is harmless */
+	fs_handle_poll(req, handle_of(fi), ph);
 }
-
-const struct fuse_operations fs_operations = {
-	.init = fs_init,
-	.getattr = fs_getattr,
-	.readdir = fs_readdir,
-	.open = fs_open,
-	.read = fs_read,
-	.write = fs_write,
-	.flush = fs_flush,
-	.release = fs_release,
-	.truncate = fs_truncate,
-	.poll = fs_handle_poll,
-	.mkdir = fs_mkdir,
-	.rmdir = fs_rmdir,
-	.create = fs_create,
-	.unlink = fs_unlink,
-	.rename = fs_rename,
-	.chmod = fs_chmod,
-	.chown = fs_chown,
-	.utimens = fs_utimens,
-};

@@ -1,6 +1,6 @@
 /*
  * fs_tree — the root directory (README, version, one directory per
- * sandbox), path resolution over the directory tables, and what is
+ * sandbox), name lookup in the directory tables, and what is
  * generated from the tables: the walk of every path, the README, the
  * names reserved from the vm layer.
  */
@@ -64,45 +64,17 @@ void fs_ctx_release(struct fs_ctx *c)
 	c->sb = NULL;
 }
 
-int fs_resolve(const char *path, const struct fs_node **nodep, struct fs_ctx *ctx)
+const struct fs_node *fs_dir_find(const struct fs_node *dir, struct fs_ctx *c, const char *comp)
 {
-	memset(ctx, 0, sizeof(*ctx));
-	const struct fs_node *node = &fs_root;
-	const char *p = path;
-	int depth = 0;
-	while (*p) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		if (depth++ == 1) /* below the sandbox: the path messages start with */
-			snprintf(ctx->rel, sizeof(ctx->rel), "%s", p);
-		const char *end = strchrnul(p, '/');
-		size_t len = (size_t)(end - p);
-		if (!node->dir || len >= sizeof(ctx->name))
-			goto enoent;
-		char comp[sizeof(ctx->name)];
-		memcpy(comp, p, len);
-		comp[len] = '\0';
-		const struct fs_dir *d = node->dir;
-		const struct fs_node *next = NULL;
-		for (size_t i = 0; i < d->n; i++)
-			if (!strcmp(d->nodes[i].name, comp)) {
-				next = &d->nodes[i];
-				break;
-			}
-		if (!next && d->lookup && d->lookup(ctx, comp) == 0)
-			next = d->child;
-		if (!next)
-			goto enoent;
-		node = next;
-		p = end;
-	}
-	*nodep = node;
-	return 0;
-enoent:
-	fs_ctx_release(ctx);
-	return -ENOENT;
+	const struct fs_dir *d = dir->dir;
+	if (!d || strlen(comp) >= sizeof(c->name))
+		return NULL;
+	for (size_t i = 0; i < d->n; i++)
+		if (!strcmp(d->nodes[i].name, comp))
+			return &d->nodes[i];
+	if (d->lookup && d->lookup(c, comp) == 0)
+		return d->child;
+	return NULL;
 }
 
 /* ---- generated from the tables ---- */

@@ -6,9 +6,9 @@
  * Exit status: 0 unmounted cleanly (or --help, --version); 1 the log, the
  * state directory or the mount failed; 2 a command line that does not parse.
  */
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 312 /* fuse_cmdline_opts of 3.12 */
 #include <fcntl.h>
-#include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <libgen.h>
 #include <limits.h>
 #include <spawn.h>
@@ -161,23 +161,49 @@ static int main_configure(const struct options *o)
 	return 0;
 }
 
-static struct fuse_operations main_ops;
-
-/* A caller who gave up (^C on the writing shell): waits end early. */
-static bool main_interrupted(void) { return fuse_interrupted() != 0; }
-
-static void *main_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+/* When the kernel connects (after daemonizing: threads start here). */
+static void main_init(void)
 {
-	void *r = fs_operations.init(conn, cfg);
 	cleanup_err struct err *e = NULL;
 	fs_reserve_names();
 	vm_sandbox_observe(fs_notify_change);
-	vm_op_interrupted_hook(main_interrupted);
+	vm_op_interrupted_hook(fs_interrupted); /* ^C on the writing shell */
 	if (vm_daemon_start(&e) < 0) {
 		log_err("%s", e->msg);
 		exit(1);
 	}
 	log_info("mounted");
+}
+
+/* Mount, serve until unmounted or signalled, unmount: 0, or 1. */
+static int main_serve(struct strv *fuse_argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT((int)fuse_argv->n, fuse_argv->v);
+	struct fuse_cmdline_opts co = {0};
+	int r = 1;
+	if (fuse_parse_cmdline(&args, &co) != 0)
+		return 1;
+	struct fuse_session *se = fs_session_new(&args, main_init);
+	if (!se)
+		goto out;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto destroy;
+	if (fuse_session_mount(se, co.mountpoint) != 0)
+		goto signals;
+	fuse_daemonize(co.foreground);
+	/* One thread reads the FUSE device and answers what never waits;
+	 * what may wait runs on fs/'s workers (fs/fs_work.h, docs/design.md
+	 * "Locking"), so -s changes nothing. */
+	r = fuse_session_loop(se) != 0;
+	fs_session_end();
+	fuse_session_unmount(se);
+signals:
+	fuse_remove_signal_handlers(se);
+destroy:
+	fuse_session_destroy(se);
+out:
+	free(co.mountpoint);
+	fuse_opt_free_args(&args);
 	return r;
 }
 
@@ -205,13 +231,9 @@ int main(int argc, char **argv)
 	if (c < 0)
 		return c == -2 ? 2 : 1;
 
-	/* libfuse 3.14 warns about its own default otherwise. */
-	strv_add(&o.fuse_argv, "-omax_idle_threads=16");
 	/* The kernel enforces the modes and owner the tables report. */
 	strv_add(&o.fuse_argv, "-odefault_permissions");
-	main_ops = fs_operations;
-	main_ops.init = main_init;
-	int r = fuse_main((int)o.fuse_argv.n, o.fuse_argv.v, &main_ops, NULL);
+	int r = main_serve(&o.fuse_argv);
 	vm_daemon_shutdown();
 	log_info("unmounted");
 	return r;

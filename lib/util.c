@@ -6,7 +6,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 
 static void oom(void)
@@ -235,7 +237,11 @@ int util_write_file_atomic(const char *path, const char *data, size_t len, int m
 		}
 		off += (size_t)n;
 	}
-	if (fsync(fd) < 0 || close(move_fd(fd)) < 0 || rename(tmp, path) < 0) {
+	/* On tmpfs (a state directory under /run) there is no disk to be
+	 * durable on: fsync does nothing there but cost system calls. */
+	struct statfs sf;
+	bool mem = fstatfs(fd, &sf) == 0 && (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC);
+	if ((!mem && fsync(fd) < 0) || close(move_fd(fd)) < 0 || rename(tmp, path) < 0) {
 		int e = errno;
 		unlink(tmp);
 		return -e;
@@ -243,7 +249,7 @@ int util_write_file_atomic(const char *path, const char *data, size_t len, int m
 	/* Make the rename itself durable. */
 	cleanup_free char *dir = xstrdup(path);
 	char *slash = strrchr(dir, '/');
-	if (slash) {
+	if (slash && !mem) {
 		*slash = '\0';
 		cleanup_close int dfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd >= 0)

@@ -77,7 +77,8 @@ int util_parse_int(const char *s, long long min, long long max, long long *out);
 /* Monotonic clock in milliseconds / microseconds. */
 int64_t util_now_ms(void);
 int64_t util_now_us(void);
-/* Write a whole file atomically (temp + fsync + rename). */
+/* Write a whole file atomically (temp + fsync + rename + fsync of the
+ * directory; on tmpfs, where fsync does nothing, without them). */
 int util_write_file_atomic(const char *path, const char *data, size_t len, int mode);
 /* Read a whole (small) file; NULL with errno on failure. */
 char *util_read_file(const char *path, size_t *len);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <sys/socket.h>
 
+#include "lib/probe.h"
 #include "lib/util.h"
 
 static ssize_t send_some(int sock, const char *s, size_t len, int *pass_fd)
@@ -207,11 +208,22 @@ static int execute(struct qmp_client *c, const char *cmd, struct json_object *ar
 	return reply_error(reply, err_class, e);
 }
 
+/* Each round trip goes into the bench's breakdown (lib/probe.h). */
+static int execute_probed(struct qmp_client *c, const char *cmd, struct json_object *args,
+			  int pass_fd, int timeout_ms, struct json_object **ret,
+			  const char **err_class, struct err **e)
+{
+	int64_t t0 = probe_now();
+	int r = execute(c, cmd, args, pass_fd, timeout_ms, ret, err_class, e);
+	probe_add("qmp", cmd, t0);
+	return r;
+}
+
 int qmp_execute_full(struct qmp_client *c, const char *cmd, struct json_object *args,
 		     int timeout_ms, struct json_object **ret, const char **err_class,
 		     struct err **e)
 {
-	return execute(c, cmd, args, -1, timeout_ms, ret, err_class, e);
+	return execute_probed(c, cmd, args, -1, timeout_ms, ret, err_class, e);
 }
 
 int qmp_execute_fd(struct qmp_client *c, const char *cmd, struct json_object *args, int fd,
@@ -221,7 +233,7 @@ int qmp_execute_fd(struct qmp_client *c, const char *cmd, struct json_object *ar
 		json_object_put(args);
 		return err_set(e, EBADF, "qmp: %s: no file descriptor to pass", cmd);
 	}
-	return execute(c, cmd, args, fd, timeout_ms, ret, NULL, e);
+	return execute_probed(c, cmd, args, fd, timeout_ms, ret, NULL, e);
 }
 
 int qmp_execute(struct qmp_client *c, const char *cmd, struct json_object *args,
@@ -284,6 +296,7 @@ int qmp_wait_event_match(struct qmp_client *c, const char *name, qmp_event_match
 	qmp_client_deadline_init(&d, timeout_ms);
 	int r = 0;
 	bool timed_out = false;
+	int64_t t0 = probe_now();
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		/* Queued events outlive the connection: QEMU sends SHUTDOWN, then EOF. */
@@ -306,6 +319,7 @@ int qmp_wait_event_match(struct qmp_client *c, const char *name, qmp_event_match
 		timed_out = qmp_client_wait(c, &d) == ETIMEDOUT; /* scan once more */
 	}
 	pthread_mutex_unlock(&c->lock);
+	probe_add("wait", name, t0); /* the guest's part: an unplug, ... */
 	return r;
 }
 

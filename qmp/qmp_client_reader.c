@@ -97,9 +97,11 @@ static void handle_reply(struct qmp_client *c, struct json_object *o)
 		json_object_put(o);
 }
 
-/* Handle one line (without its line ending).  Returns false, with *why set,
+/* Handle one line (without its line ending); an event is handed back in
+ * *ev (its callback is run by the caller).  Returns false, with *why set,
  * when the line is a protocol violation that drops the connection. */
-static bool handle_line(struct qmp_client *c, const char *s, size_t n, char *why, size_t whysz)
+static bool handle_line(struct qmp_client *c, const char *s, size_t n, struct json_object **ev,
+			char *why, size_t whysz)
 {
 	while (n && (*s == ' ' || *s == '\t' || *s == '\r'))
 		s++, n--;
@@ -136,7 +138,7 @@ static bool handle_line(struct qmp_client *c, const char *s, size_t n, char *why
 		return true;
 	}
 	if (json_object_object_get_ex(o, "event", &v) && json_object_is_type(v, json_type_string)) {
-		handle_event(c, o, json_object_get_string(v));
+		*ev = o;
 		return true;
 	}
 	if (json_object_object_get_ex(o, "return", NULL) || json_object_object_get_ex(o, "error", NULL)) {
@@ -155,11 +157,40 @@ static bool client_dead(struct qmp_client *c)
 	return d;
 }
 
+/* The events of one read, in order: their callbacks run once every reply
+ * that came with them has woken its waiter (a callback may save the state
+ * file; a `stop`'s reply should not wait for the STOP event's save). */
+struct events {
+	struct json_object *v[32];
+	size_t n;
+};
+
+static bool run_events(struct qmp_client *c, struct events *evs, char *why, size_t whysz)
+{
+	bool ok = true;
+	for (size_t i = 0; i < evs->n; i++) {
+		struct json_object *v;
+		json_object_object_get_ex(evs->v[i], "event", &v);
+		if (ok)
+			handle_event(c, evs->v[i], json_object_get_string(v));
+		else
+			json_object_put(evs->v[i]);
+		/* A callback may have shut us down (or dropped the last ref). */
+		if (ok && client_dead(c)) {
+			snprintf(why, whysz, "connection shut down");
+			ok = false;
+		}
+	}
+	evs->n = 0;
+	return ok;
+}
+
 /* Handle every complete line in c->buf; `scan` is where new data starts. */
 static bool process_lines(struct qmp_client *c, size_t scan, char *why, size_t whysz)
 {
 	size_t start = 0;
 	bool ok = true;
+	struct events evs = {.n = 0};
 	for (;;) {
 		char *nl = memchr(c->buf + scan, '\n', c->len - scan);
 		if (!nl)
@@ -172,19 +203,23 @@ static bool process_lines(struct qmp_client *c, size_t scan, char *why, size_t w
 			snprintf(why, whysz, "line longer than %d bytes from QEMU", QMP_LINE_MAX);
 			return false;
 		}
-		if (!handle_line(c, c->buf + start, n, why, whysz))
+		struct json_object *ev = NULL;
+		if (!handle_line(c, c->buf + start, n, &ev, why, whysz)) {
+			char ignored[64]; /* the violation is the reason */
+			run_events(c, &evs, ignored, sizeof(ignored));
 			return false;
+		}
 		pthread_mutex_lock(&c->lock);
 		c->stalled = false; /* QEMU speaks again */
 		pthread_mutex_unlock(&c->lock);
 		start = scan = end + 1;
-		/* A callback may have shut us down (or dropped the last ref). */
-		if (client_dead(c)) {
-			snprintf(why, whysz, "connection shut down");
-			ok = false;
+		if (ev)
+			evs.v[evs.n++] = ev;
+		if (evs.n == ARRAY_SIZE(evs.v) && !(ok = run_events(c, &evs, why, whysz)))
 			break;
-		}
 	}
+	if (ok)
+		ok = run_events(c, &evs, why, whysz);
 	memmove(c->buf, c->buf + start, c->len - start);
 	c->len -= start;
 	/* What is left has no newline: QMP_LINE_MAX bytes plus a '\r' at most. */

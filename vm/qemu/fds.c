@@ -108,11 +108,18 @@ static void *fds_net_thread(void *arg)
 static int fds_open_net(const struct vm_fd *f, const struct vm_fds_ctx *ctx, struct err **e)
 {
 	struct fds_net_job j = {.f = f, .netns_fd = ctx ? ctx->netns_fd : -1, .fd = -1};
-	pthread_t t;
-	int r = pthread_create(&t, NULL, fds_net_thread, &j);
-	if (r)
-		return err_sys(e, r, "pthread_create");
-	pthread_join(t, NULL);
+	/* The thread is there to keep setns and the identity change to
+	 * itself: with neither to make (root's tap, no namespace), the open is
+	 * the same on this thread, without a thread's start-up. */
+	if (j.netns_fd < 0 && cred_is_root(&f->cred)) {
+		fds_net_thread(&j);
+	} else {
+		pthread_t t;
+		int r = pthread_create(&t, NULL, fds_net_thread, &j);
+		if (r)
+			return err_sys(e, r, "pthread_create");
+		pthread_join(t, NULL);
+	}
 	if (j.fd < 0) {
 		int code = err_code(j.err);
 		err_set(e, code, "%s", j.err ? j.err->msg : "tap: failed");

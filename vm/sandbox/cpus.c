@@ -2,7 +2,8 @@
  * vm_cpus — vCPU count and hotplug; see cpus.h.
  *
  * The target while running: adding asks QEMU for the free hotpluggable
- * slots (query-hotpluggable-cpus, entries without a qom-path) and
+ * slots (query-hotpluggable-cpus, entries without a qom-path; asked once
+ * per QEMU process and kept, those hot-added since counting as taken) and
  * device_adds one vCPU per slot, in order; removing unplugs the most
  * recently added vCPUs first and waits for DEVICE_DELETED.  A target above
  * maxcpus is clamped with a note in `error` (Kata's behaviour); one below the
@@ -27,15 +28,61 @@ static int prop_int(struct json_object *o, const char *k)
 	return util_json_int(o, k, &v) == 0 ? (int)v : 0;
 }
 
+/* Drop the cached slots (an unplug, a failed add: ask QEMU again). */
+static void slots_forget(struct vm_sandbox *sb)
+{
+	pthread_mutex_lock(&sb->lock);
+	json_object_put(move_ptr(sb->cpu_slots));
+	pthread_mutex_unlock(&sb->lock);
+}
+
+/* QEMU's hotpluggable vCPU slots: asked once per QEMU process, then kept
+ * (a running QEMU's slots do not change; which are taken, we know). */
+static int slots_get(struct vm_sandbox *sb, struct qmp_client *qmp, struct json_object **out,
+		     struct err **e)
+{
+	pthread_mutex_lock(&sb->lock);
+	bool cached = sb->cpu_slots && sb->cpu_slots_pid == sb->pid && sb->cpu_slots_start == sb->start_time;
+	*out = cached ? json_object_get(sb->cpu_slots) : NULL;
+	pid_t pid = sb->pid;
+	unsigned long long start = sb->start_time;
+	pthread_mutex_unlock(&sb->lock);
+	if (cached)
+		return 0;
+	int r = qmp_execute(qmp, "query-hotpluggable-cpus", NULL, vm_get_settings()->qmp_timeout_ms, out, e);
+	if (r < 0)
+		return err_wrap(e, "query-hotpluggable-cpus");
+	if (!json_object_is_type(*out, json_type_array)) {
+		json_object_put(move_ptr(*out));
+		return err_set(e, EIO, "query-hotpluggable-cpus returned no list");
+	}
+	pthread_mutex_lock(&sb->lock);
+	json_object_put(sb->cpu_slots);
+	sb->cpu_slots = json_object_get(*out);
+	sb->cpu_slots_pid = pid;
+	sb->cpu_slots_start = start;
+	pthread_mutex_unlock(&sb->lock);
+	return 0;
+}
+
+/* Hot-added by us since the slots were listed? */
+static bool slot_taken(struct vm_sandbox *sb, const char *id)
+{
+	pthread_mutex_lock(&sb->lock);
+	bool taken = false;
+	for (size_t i = 0; i < sb->nhot_cpus && !taken; i++)
+		taken = !strcmp(sb->hot_cpus[i].id, id);
+	pthread_mutex_unlock(&sb->lock);
+	return taken;
+}
+
 static int cpus_add(struct vm_sandbox *sb, struct qmp_client *qmp, int count, struct err **e)
 {
 	int tmo = vm_get_settings()->qmp_timeout_ms;
 	cleanup_json struct json_object *slots = NULL;
-	int r = qmp_execute(qmp, "query-hotpluggable-cpus", NULL, tmo, &slots, e);
+	int r = slots_get(sb, qmp, &slots, e);
 	if (r < 0)
-		return err_wrap(e, "query-hotpluggable-cpus");
-	if (!json_object_is_type(slots, json_type_array))
-		return err_set(e, EIO, "query-hotpluggable-cpus returned no list");
+		return r;
 	/* QEMU lists slots highest first; plug in ascending order. */
 	size_t n = json_object_array_length(slots);
 	for (size_t k = n; k-- > 0 && count > 0;) {
@@ -51,6 +98,8 @@ static int cpus_add(struct vm_sandbox *sb, struct qmp_client *qmp, int count, st
 		cpu.core = prop_int(props, "core-id");
 		cpu.thread = prop_int(props, "thread-id");
 		snprintf(cpu.id, sizeof(cpu.id), "cpu-%d-%d-%d", cpu.socket, cpu.core, cpu.thread);
+		if (slot_taken(sb, cpu.id))
+			continue;
 
 		struct json_object *args = json_object_new_object();
 		json_object_object_add(args, "driver", json_object_get(type));
@@ -59,8 +108,10 @@ static int cpus_add(struct vm_sandbox *sb, struct qmp_client *qmp, int count, st
 		json_object_object_foreach(props, key, val)
 			json_object_object_add(args, key, json_object_get(val));
 		r = qmp_execute(qmp, "device_add", args, tmo, NULL, e);
-		if (r < 0)
+		if (r < 0) {
+			slots_forget(sb);
 			return err_wrap(e, "device_add %s", cpu.id);
+		}
 		pthread_mutex_lock(&sb->lock);
 		sb->hot_cpus = xrealloc(sb->hot_cpus, (sb->nhot_cpus + 1) * sizeof(*sb->hot_cpus));
 		sb->hot_cpus[sb->nhot_cpus++] = cpu;
@@ -145,6 +196,7 @@ static int cpus_remove(struct vm_sandbox *sb, struct qmp_client *qmp, int count,
 		pthread_mutex_lock(&sb->lock);
 		sb->nhot_cpus--;
 		pthread_mutex_unlock(&sb->lock);
+		slots_forget(sb); /* QEMU had it when the slots were listed */
 		vm_sandbox_commit(sb);
 		log_info("%s: hot-removed vCPU %s", sb->name, cpu.id);
 	}
@@ -168,7 +220,8 @@ int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, const struct 
 	int boot = sb->cfg.vcpus;
 	bool live = vm_state_is_live(sb->state);
 	int current = boot + (int)sb->nhot_cpus;
-	if (want > max) {
+	bool clamped = want > max;
+	if (clamped) {
 		free(sb->error);
 		sb->error = xasprintf("vCPU target %lld exceeds maxcpus %d; clamped to %d", want, max, max);
 		log_warn("%s: %s", sb->name, sb->error);
@@ -177,7 +230,10 @@ int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, const struct 
 	if (!live)
 		sb->cfg.vcpus = (int)want;
 	pthread_mutex_unlock(&sb->lock);
-	vm_sandbox_commit(sb);
+	/* Running and not clamped, nothing changed yet: each hot-add or
+	 * removal commits its own (a save less per write). */
+	if (!live || clamped)
+		vm_sandbox_commit(sb);
 	if (!live) {
 		vm_op_end(sb);
 		return 0;

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 
 #include "lib/log.h"
+#include "lib/probe.h"
 #include "qmp/qmp_client.h"
 #include "vm/model/parts.h"
 #include "vm/qemu/cgroup.h"
@@ -79,8 +80,8 @@ static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 			sb->guest_shutdown = true;
 	}
 	pthread_mutex_unlock(&sb->lock);
-	/* A state change persists (vm_sandbox_notify sees it); other events
-	 * only wake events readers and pollers. */
+	/* Wake events readers and pollers; a state change is saved by the
+	 * next commit (pause/resume's own, at once), not on this thread. */
 	vm_sandbox_notify(sb);
 	if (settle && lifecycle_settle)
 		lifecycle_settle(sb, VM_SETTLE_RECONCILE);
@@ -245,8 +246,9 @@ static int launch(struct vm_sandbox *sb, struct strv *argv, const struct vm_fdpl
 	for (size_t i = 0; i < sb->ndevs && !sp.memlock; i++)
 		sp.memlock = sb->devs[i]->kind == VM_DEVK_VFIO;
 	pid_t pid = -1;
-	int64_t t0 = util_now_us();
+	int64_t t0 = util_now_us(), tp = probe_now();
 	r = vm_process_spawn(&sp, &pid, e);
+	probe_add("start", "spawn", tp);
 	close(lfd); /* QEMU holds the only copy now: if it dies, connects fail */
 	while (ncg > 0)
 		close(cg_fds[--ncg]);
@@ -257,11 +259,15 @@ static int launch(struct vm_sandbox *sb, struct strv *argv, const struct vm_fdpl
 	vm_lifecycle_qmp_callbacks(sb, &cb);
 	struct qmp_client *qmp = NULL;
 	cleanup_err struct err *qe = NULL;
+	tp = probe_now(); /* QEMU's own start-up, until it greets */
 	if (qmp_client_connect(sb->qmp_path, &cb, vm_get_settings()->start_timeout_ms, &qmp, &qe) < 0)
 		return start_failed(sb, pid, pidfd, qe, e);
+	probe_add("start", "qmp-connect", tp);
 	log_info("%s: started qemu pid %d, QMP ready in %.1f ms", sb->name, (int)pid,
 		 (util_now_us() - t0) / 1000.0);
+	tp = probe_now();
 	started(sb, pid, pidfd, qmp);
+	probe_add("start", "watch+save", tp);
 	return 0;
 }
 
@@ -321,6 +327,7 @@ int vm_lifecycle_start_locked(struct vm_sandbox *sb, struct err **e)
 {
 	cleanup_strv struct strv argv = {0};
 	struct vm_fdplan plan = {0};
+	int64_t tp = probe_now(); /* the bench's breakdown (lib/probe.h) */
 	pthread_mutex_lock(&sb->lock);
 	int r = prepare_start(sb, &argv, &plan, e);
 	pthread_mutex_unlock(&sb->lock);
@@ -330,15 +337,20 @@ int vm_lifecycle_start_locked(struct vm_sandbox *sb, struct err **e)
 			    "or set kernel and initrd)", unbuilt, unbuilt);
 	if (r == 0) /* what the paths' writers may still use, as at the writes */
 		r = access_start(sb, e);
+	probe_add("start", "argv+access", tp);
+	tp = probe_now();
 	/* Descriptors the argv names (files as their writers, taps, vhost). */
 	int *fds = xcalloc(plan.n + 1, sizeof(int));
 	struct vm_fds_ctx ctx = {.netns_fd = -1};
 	if (r == 0)
 		r = vm_lifecycle_cgroup(sb, e);
+	probe_add("start", "cgroup", tp);
+	tp = probe_now();
 	if (r == 0)
 		r = vm_sandbox_fds_ctx(sb, &ctx, e);
 	if (r == 0)
 		r = vm_fds_open(&plan, &ctx, fds, e);
+	probe_add("start", "fds", tp);
 	if (ctx.netns_fd >= 0)
 		close(ctx.netns_fd);
 	if (r == 0) {
@@ -388,9 +400,11 @@ static int terminate(struct vm_sandbox *sb, bool graceful, struct err **e)
 		if (qmp_execute(qmp, "quit", NULL, vm_get_settings()->qmp_timeout_ms, NULL, &qe) < 0)
 			log_warn("%s: quit: %s", sb->name, qe->msg);
 		qmp_client_unref(qmp);
+		int64_t tp = probe_now(); /* QEMU exiting, seen by the monitor */
 		pthread_mutex_lock(&sb->lock);
 		gone = wait_exit_locked(sb, STOP_GRACE_MS);
 		pthread_mutex_unlock(&sb->lock);
+		probe_add("wait", "exit", tp);
 	}
 	int r = 0;
 	if (!gone) {

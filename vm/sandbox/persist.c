@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/probe.h"
 #include "vm/sandbox/adopt.h"
 #include "vm/sandbox/registry.h"
 #include "vm/sandbox/sandbox.h"
@@ -168,6 +169,7 @@ static int persist_write(struct vm_sandbox *sb, const char *text, bool strict, s
 
 static int persist_save(struct vm_sandbox *sb, bool strict, struct err **e)
 {
+	int64_t t0 = probe_now(); /* the bench's breakdown (lib/probe.h) */
 	pthread_mutex_lock(&sb->persist_lock);
 	pthread_mutex_lock(&sb->lock);
 	/* A broken sandbox's file is the operator's to look at: never written. */
@@ -182,7 +184,9 @@ static int persist_save(struct vm_sandbox *sb, bool strict, struct err **e)
 		/* Many commits change nothing on disk (a repeated error, an event
 		 * already reflected): write only what differs. */
 		if (!sb->persisted || strcmp(sb->persisted, text) != 0) {
+			int64_t tw = probe_now();
 			r = persist_write(sb, text, strict, e);
+			probe_add("persist", "write", tw);
 			if (r == 0) {
 				free(sb->persisted);
 				sb->persisted = xstrdup(text);
@@ -190,6 +194,7 @@ static int persist_save(struct vm_sandbox *sb, bool strict, struct err **e)
 		}
 	}
 	pthread_mutex_unlock(&sb->persist_lock);
+	probe_add("persist", NULL, t0);
 	return r;
 }
 

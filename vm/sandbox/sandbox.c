@@ -86,8 +86,6 @@ static int changed(struct vm_sandbox *sb, enum vm_change what, struct err **e)
 		sb->last_state = sb->state;
 		sb->state_changes++;
 		vm_sandbox_events_push_locked(sb, state_event(sb->state));
-		if (what == VM_CHANGE_NOTIFY)
-			what = VM_CHANGE_STATE;
 	}
 	sb->state_gen++;
 	pthread_cond_broadcast(&sb->cond);
@@ -145,6 +143,7 @@ static void sandbox_free(struct vm_sandbox *sb)
 		vm_device_free(sb->devs[i]);
 	free(sb->devs);
 	free(sb->hot_cpus);
+	json_object_put(sb->cpu_slots);
 	free(sb->dimms);
 	vm_topology_release(&sb->topo);
 	vm_config_release(&sb->cfg);

@@ -109,6 +109,12 @@ struct vm_sandbox {
 
 	struct vm_cpu *hot_cpus; /* hot-added vCPUs, in order */
 	size_t nhot_cpus;
+	/* query-hotpluggable-cpus of the QEMU of pid/start_time (cpus.c): its
+	 * slots do not change while it runs, so a hot-add asks once; dropped
+	 * after an unplug or a failed add. */
+	struct json_object *cpu_slots;
+	pid_t cpu_slots_pid;
+	unsigned long long cpu_slots_start;
 	struct vm_dimm *dimms;   /* hot-added memory, in order */
 	size_t ndimms;
 
@@ -166,7 +172,10 @@ void vm_sandbox_commit(struct vm_sandbox *sb);
  * (a write's verdict): the save's error (ENOSPC, EIO...) when it is not;
  * the caller then undoes the change. */
 int vm_sandbox_save(struct vm_sandbox *sb, struct err **e);
-/* The same for changes the state file does not hold (a new events line). */
+/* The same without saving (a new events line; a state QEMU reports by
+ * itself, STOP or RESUME, from the QMP reader, which does no file I/O so
+ * that no command's reply waits behind it): the state file gets it with
+ * the next commit, and a restarted daemon asks QEMU anyway (adopt.c). */
 void vm_sandbox_notify(struct vm_sandbox *sb);
 
 const char *vm_state_name(enum vm_state s);
