@@ -24,8 +24,9 @@
  * its deadline.  No lock is held while sending.
  *
  * Lifetime.  The reader holds no reference.  The last unref marks the client
- * quiet (no callbacks from then on, not even a closed callback already
- * due: its owner is letting go and may be freeing what it points at), shuts the socket down (the
+ * quiet (no callbacks from then on, except a closed callback already due
+ * because the connection had died before: an owner unrefs before it frees
+ * what the callbacks read), shuts the socket down (the
  * reader's read() returns 0), joins the reader and frees; if that unref runs
  * on the reader itself (from a callback) the reader is detached and frees the
  * client when it unwinds.  The fd is closed only at free, so shutdown() can

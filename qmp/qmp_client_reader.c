@@ -271,7 +271,7 @@ void *qmp_client_reader_main(void *arg)
 	qmp_client_conn_drop(c, why); /* keeps an earlier reason, e.g. an explicit shutdown */
 
 	pthread_mutex_lock(&c->lock);
-	bool call = c->closed_due && !c->quiet && c->cb.closed; /* not for an owner letting go */
+	bool call = c->closed_due && c->cb.closed;
 	const char *reason = c->why; /* immutable once set */
 	pthread_mutex_unlock(&c->lock);
 	if (call)
