@@ -98,7 +98,7 @@ check: all guest $(UNITS) $(UNITS_SAN) fuzz-run
 # from the seed corpus in fuzz/corpus; a crash, sanitizer report or leak fails.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_SRC     := $(wildcard lib/*.c arch/*.c vm/model/*.c) qmp/qmp_keyval.c vm/qemu/cmdline.c
+FUZZ_SRC     := $(wildcard lib/*.c arch/*.c vm/model/*.c) qmp/qmp_keyval.c vm/qemu/cmdline.c vm/qemu/version.c
 fuzz: $(B)/fuzz/fuzz_config
 $(B)/fuzz/fuzz_config: fuzz/fuzz_config.c $(FUZZ_SRC) $(wildcard lib/*.h arch/*.h vm/*/*.h qmp/*.h)
 	@mkdir -p $(dir $@)

@@ -76,7 +76,7 @@ const char *vm_config_qemu_binary(const struct vm_config *cfg)
 	if (cfg->qemu && *cfg->qemu)
 		return cfg->qemu;
 	const struct arch_ops *a = vm_config_arch(cfg);
-	const char *bin = a ? a->qemu_binary(cfg->machine) : NULL;
+	const char *bin = vm_config_qemu_default(a ? a->qemu_binary(cfg->machine) : NULL);
 	return bin ? bin : "";
 }
 
