@@ -46,7 +46,7 @@ static const struct fs_node sandbox_node = {"", FS_DIRMODE, .dir = &fs_sandbox_d
 
 static const struct fs_node root_nodes[] = {
 	{"README", FS_RO, show_readme, .help = "the files, ctl verbs and states of this tree"},
-	{"version", FS_RO, show_version, .help = "sandboxfs's version; the default QEMU's, and its binary"},
+	{"version", FS_RO, show_version, .help = "sandboxfs VERSION; qemu VERSION BINARY (the default QEMU)"},
 };
 
 static const struct fs_dir root_dir = {

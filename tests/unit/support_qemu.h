@@ -21,6 +21,33 @@
 struct json_object;
 struct qmp_client;
 struct vm_device;
+struct vm_qemu_caps;
+
+/* ---- which QEMU (docs/testing.md, "Two QEMUs") ----
+ *
+ * The real-QEMU tests run the QEMU in $TEST_QEMU_DIR when it is set
+ * (tests/run-all.sh's pass against QEMU 10 sets build/qemu-10/bin), else
+ * the system's (/usr/bin).  Whoever asks the binary what it is
+ * (sqemu_qemu) prints one line per binary, which the runners count:
+ *
+ *     QEMU-USED <version> <binary>
+ */
+/* `name` (a file name, qemu-system-x86_64, or a path: its file name is
+ * taken) in $TEST_QEMU_DIR or /usr/bin; a heap string. */
+char *sqemu_binary(const char *name);
+/* {$TEST_QEMU_DIR, NULL} for vm_defaults.qemu_dirs (an empty `qemu` key
+ * then means that directory's binary), or NULL when it is not set. */
+const char *const *sqemu_dirs(void);
+/* What `binary` is (vm/qemu/probe, as root, unconfined), for
+ * vm_cmdline_ctx.qemu; prints the QEMU-USED line the first time.  NULL
+ * after printing why when it does not answer.  The facts stay valid for
+ * the program's life. */
+const struct vm_qemu_caps *sqemu_qemu(const char *binary);
+/* The facts of recorded QMP replies (tests/unit/golden_qemu.h: version,
+ * target, machines as JSON text; target or machines NULL: none), as if
+ * `binary` had given them.  False after printing why. */
+bool sqemu_caps_from(const char *binary, const char *version, const char *target,
+		     const char *machines, struct vm_qemu_caps *q);
 
 /* A listening unix socket bound at `path`, on a descriptor >= 64 (clear of
  * the numbers a fd plan uses), close-on-exec; -1 on failure. */
