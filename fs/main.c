@@ -68,13 +68,15 @@ static char *main_default_qemu_dirs(void)
 	return xasprintf("/usr/bin:%s/qemu-10/bin", dirname(exe));
 }
 
-/* --qemu-dir as a list (kept for the daemon's life). */
+/* --qemu-dir as a list, made once (kept for the daemon's life). */
 static const char *const *main_qemu_dirs(const struct options *o)
 {
-	static char *dirs;
-	free(dirs);
-	dirs = o->qemu_dir ? xstrdup(o->qemu_dir) : main_default_qemu_dirs();
-	return vm_settings_dirs(dirs);
+	static const char *const *list;
+	if (!list) {
+		cleanup_free char *dirs = o->qemu_dir ? xstrdup(o->qemu_dir) : main_default_qemu_dirs();
+		list = vm_settings_dirs(dirs);
+	}
+	return list;
 }
 
 /* Who QEMU runs as, which binaries tenants may pick, where cgroups go. */

@@ -115,6 +115,9 @@ const struct arch_ops *vm_config_arch(const struct vm_config *cfg);
  * (in the first vm_defaults.qemu_dirs directory holding it) when cfg->qemu
  * is "" ("" if neither is known). */
 const char *vm_config_qemu_binary(const struct vm_config *cfg);
+/* What an empty `qemu` means for an architecture and machine (NULL: the
+ * architecture's default machine): as above; "" when neither is known. */
+const char *vm_config_default_qemu(const char *arch, const char *machine);
 /* Effective CPU model: cfg->cpu_model, or the arch default; "" = QEMU's. */
 const char *vm_config_cpu_model(const struct vm_config *cfg);
 /* Strictly parse `text` as one JSON object (trailing whitespace allowed,

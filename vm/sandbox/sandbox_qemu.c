@@ -17,7 +17,7 @@
 /* The unprivileged identity the daemon's own probes run as. */
 #define BINARY_NOBODY 65534
 
-static struct vm_qemu_probe binary_how(uid_t uid, gid_t gid)
+static struct vm_qemu_probe probe_how(uid_t uid, gid_t gid)
 {
 	const struct vm_settings *s = vm_get_settings();
 	struct vm_qemu_probe h = {.uid = uid, .gid = gid, .confine = vm_settings_confined(),
@@ -31,7 +31,7 @@ int vm_sandbox_qemu_caps(struct vm_sandbox *sb, struct vm_qemu_caps *out, char *
 {
 	pthread_mutex_lock(&sb->lock);
 	cleanup_free char *bin = xstrdup(vm_config_qemu_binary(&sb->cfg));
-	struct vm_qemu_probe how = binary_how(sb->qemu_uid, sb->qemu_gid);
+	struct vm_qemu_probe how = probe_how(sb->qemu_uid, sb->qemu_gid);
 	pthread_mutex_unlock(&sb->lock);
 	int r = vm_qemu_caps_get(bin, &how, out, e);
 	if (binary)
@@ -47,10 +47,7 @@ void vm_sandbox_qemu_describe(const char *binary, const struct vm_qemu_caps *q, 
 
 void vm_sandbox_default_qemu_describe(struct sbuf *out)
 {
-	const struct arch_ops *a = arch_lookup(arch_host());
-	struct vm_config c = {.arch = (char *)arch_host(), .qemu = (char *)"",
-			      .machine = (char *)(a ? a->default_machine : "")};
-	const char *bin = vm_config_qemu_binary(&c);
+	const char *bin = vm_config_default_qemu(arch_host(), NULL);
 	const struct vm_settings *s = vm_get_settings();
 	uid_t uid = 0;
 	gid_t gid = 0;
@@ -60,7 +57,7 @@ void vm_sandbox_default_qemu_describe(struct sbuf *out)
 	} else if (s->qemu_mode == VM_QEMU_RANGE) {
 		uid = gid = BINARY_NOBODY;
 	}
-	struct vm_qemu_probe how = binary_how(uid, gid);
+	struct vm_qemu_probe how = probe_how(uid, gid);
 	struct vm_qemu_caps q;
 	cleanup_err struct err *e = NULL;
 	bool known = *bin && vm_qemu_caps_get(bin, &how, &q, &e) == 0;
