@@ -353,8 +353,7 @@ static void huge_start_guardian(int pages, bool made_dir)
 		long over = read_long(OVERCOMMIT);
 		if (pages && over >= pages)
 			write_long(OVERCOMMIT, over - pages);
-		if (made_dir)
-			rmdir(HUGE_DIR);
+		(void)made_dir; /* the directory stays: see sqemu_hugepages_begin */
 		_exit(0);
 	}
 	close(p[0]);
@@ -370,12 +369,21 @@ const char *sqemu_hugepages_begin(int pages)
 {
 	struct stat st;
 	bool made_dir = false;
+	/* A directory this makes is left in place (empty, as systemd's
+	 * dev-hugepages.mount would leave it): removing it while another test
+	 * program has its private hugetlbfs mounted there would detach that
+	 * mount, and that program's QEMU would then write its guest RAM into a
+	 * regular file /dev/hugepages on devtmpfs. */
 	if (stat(HUGE_DIR, &st) < 0) {
-		if (mkdir(HUGE_DIR, 0755) < 0) {
+		if (mkdir(HUGE_DIR, 0755) < 0 && errno != EEXIST) {
 			printf("hugepages: cannot create %s (%s)\n", HUGE_DIR, strerror(errno));
 			return NULL;
 		}
 		made_dir = true;
+	} else if (!S_ISDIR(st.st_mode)) {
+		printf("hugepages: %s is not a directory (a stray file of %lld bytes, left by a QEMU "
+		       "whose mem-path had no hugetlbfs): remove it\n", HUGE_DIR, (long long)st.st_size);
+		return NULL;
 	}
 	long over = read_long(OVERCOMMIT);
 	int added = over >= 0 && write_long(OVERCOMMIT, over + pages) == 0 ? pages : 0;

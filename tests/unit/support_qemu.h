@@ -112,9 +112,11 @@ bool sqemu_have_dev(const char *label, const char *dev, const char *module);
  * directory if the host has none; raise vm.nr_overcommit_hugepages by
  * `pages` 2 MiB pages so QEMU can take surplus huge pages (given back when
  * it exits).  If hugetlbfs cannot be had, a tmpfs stands in.  Returns
- * "hugetlbfs", "tmpfs" or NULL (after printing why).  What was done to
- * the host (the sysctl, the directory) is undone by sqemu_hugepages_end,
- * or by a guardian process when the test dies without calling it. */
+ * "hugetlbfs", "tmpfs" or NULL (after printing why: also when
+ * /dev/hugepages is a stray regular file).  The sysctl is given back by
+ * sqemu_hugepages_end, or by a guardian process when the test dies without
+ * calling it; a directory it made stays (removing it could detach another
+ * test program's private mount there). */
 const char *sqemu_hugepages_begin(int pages);
 void sqemu_hugepages_end(void);
 
