@@ -122,7 +122,6 @@ void fs_ctx_release(struct fs_ctx *c);
 /* Daemon facts shown at the root. */
 struct fs_info {
 	const char *version;      /* sandboxfs version */
-	const char *qemu_version; /* detected */
 	uid_t uid;                /* owner of every file (--owner) */
 	gid_t gid;
 	bool private_mode;        /* --private: nothing world-readable */

@@ -12,7 +12,7 @@
 static const struct fs_node sandbox_nodes[] = {
 	{ "config", FS_RW, .sb_show = vm_configure_show, .sb_store = vm_configure_store,
 	  .flags = FS_JSON, .help = "JSON config; a write merges keys (see `cat config`)" },
-	FS_ATTR_RO(cmdline, vm_sandbox_cmdline, "the QEMU argv the config builds, one per line"),
+	FS_ATTR_RO(cmdline, vm_sandbox_cmdline, "# qemu VERSION BINARY, then the argv the config builds, one per line"),
 	FS_ATTR_RW(ctl, vm_ctl, "write a verb; read: the verbs the state allows"),
 	{ "state", FS_RO, .sb_show = vm_sandbox_state_show, .flags = FS_POLL_STATE,
 	  .help = "the sandbox's state; poll() wakes when it changes" },

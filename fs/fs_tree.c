@@ -13,6 +13,7 @@
 #include "vm/sandbox/devices.h"
 #include "vm/sandbox/registry.h"
 #include "vm/sandbox/sandbox.h"
+#include "vm/sandbox/sandbox_qemu.h"
 
 static struct fs_info info;
 
@@ -27,8 +28,8 @@ static int show_readme(struct fs_ctx *c, struct sbuf *out, struct err **e)
 
 static int show_version(struct fs_ctx *c, struct sbuf *out, struct err **e)
 {
-	sbuf_printf(out, "sandboxfs %s\nqemu %s\n", info.version ? info.version : SANDBOXFS_VERSION,
-		    info.qemu_version ? info.qemu_version : "unknown");
+	sbuf_printf(out, "sandboxfs %s\n", info.version ? info.version : SANDBOXFS_VERSION);
+	vm_sandbox_default_qemu_describe(out);
 	return 0;
 }
 
@@ -45,7 +46,7 @@ static const struct fs_node sandbox_node = {"", FS_DIRMODE, .dir = &fs_sandbox_d
 
 static const struct fs_node root_nodes[] = {
 	{"README", FS_RO, show_readme, .help = "the files, ctl verbs and states of this tree"},
-	{"version", FS_RO, show_version, .help = "sandboxfs and QEMU versions"},
+	{"version", FS_RO, show_version, .help = "sandboxfs VERSION; qemu VERSION BINARY (the default QEMU)"},
 };
 
 static const struct fs_dir root_dir = {

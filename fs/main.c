@@ -1,5 +1,5 @@
 /*
- * main — sandboxfs entry point: defaults, QEMU detection, mount.
+ * main — sandboxfs entry point: defaults, which QEMUs, mount.
  *
  *   sandboxfs [OPTION...] [SOURCE] MOUNTPOINT      (fs/options.c: the options)
  *
@@ -11,75 +11,54 @@
 #include <fuse_lowlevel.h>
 #include <libgen.h>
 #include <limits.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "arch/arch.h"
 #include "fs/fs.h"
 #include "fs/options.h"
 #include "lib/log.h"
 #include "vm/model/config.h"
+#include "vm/qemu/probe.h"
 #include "vm/sandbox/daemon.h"
 #include "vm/sandbox/op.h"
 #include "vm/sandbox/sandbox.h"
-
-extern char **environ;
 
 #define MAIN_DEFAULT_STATE_DIR "/run/sandboxfs"
 #define MAIN_DEFAULT_ACCEL "tcg,thread=multi"
 #define MAIN_DEFAULT_CGROUP_PARENT "sandboxfs"
 
-/* "QEMU emulator version 7.2.22 (...)" → "7.2.22"; "not found". */
-static char *main_qemu_version(const char *binary)
+/* The host architecture's QEMU binary in each of the --qemu-dir
+ * directories, the first of them the default (vm/model/config_qemu.c),
+ * each with the version it answers to over QMP (vm/qemu/probe). */
+static void main_print_version(const char *const *dirs)
 {
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return xstrdup("unknown");
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	char *argv[] = {(char *)binary, (char *)"--version", NULL};
-	pid_t pid;
-	int r = posix_spawn(&pid, binary, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(p[1]);
-	char buf[256] = "";
-	size_t len = 0;
-	ssize_t n;
-	while (r == 0 && len < sizeof(buf) - 1 && (n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
-	buf[len] = '\0';
-	close(p[0]);
-	if (r == 0)
-		waitpid(pid, NULL, 0);
-	const char *v = strstr(buf, "version ");
-	if (!v)
-		return xstrdup("not found");
-	v += strlen("version ");
-	return xstrndup(v, strcspn(v, " \n"));
-}
-
-/* The QEMU of the host architecture's default machine. */
-static const char *main_qemu_binary(void)
-{
+	printf("sandboxfs %s\nlibfuse %s\n", SANDBOXFS_VERSION, fuse_pkgversion());
 	const struct arch_ops *a = arch_lookup(arch_host());
-	const char *qemu = a ? a->qemu_binary(a->default_machine) : NULL;
-	return qemu ? qemu : "/usr/bin/qemu-system-x86_64";
+	const char *arch_bin = a ? a->qemu_binary(a->default_machine) : NULL;
+	const char *base = arch_bin ? strrchr(arch_bin, '/') + 1 : "qemu-system-?";
+	bool first = true;
+	for (size_t i = 0; dirs[i]; i++) {
+		cleanup_free char *bin = xasprintf("%s/%s", dirs[i], base);
+		if (access(bin, X_OK) < 0)
+			continue;
+		struct vm_qemu_caps q;
+		cleanup_err struct err *e = NULL;
+		struct vm_qemu_probe how = {.timeout_ms = 10000};
+		char v[32] = "unknown";
+		if (vm_qemu_caps_get(bin, &how, &q, &e) == 0)
+			vm_qemu_version_str(&q, v, sizeof(v));
+		printf("qemu %s %s (%s%s guests)\n", v, bin, first ? "default, " : "", arch_host());
+		first = false;
+	}
+	if (first)
+		printf("qemu not found (%s in no --qemu-dir directory)\n", base);
 }
 
-static void main_print_version(void)
-{
-	const char *qemu = main_qemu_binary();
-	cleanup_free char *v = main_qemu_version(qemu);
-	printf("sandboxfs %s\nlibfuse %s\nqemu %s (%s, %s guests)\n", SANDBOXFS_VERSION,
-	       fuse_pkgversion(), v, qemu, arch_host());
-}
-
-/* The QEMU binaries a non-root writer may choose: the system's, and the
- * QEMU 10 unpacked beside the binary (build/qemu-10, make qemu-10). */
+/* The QEMU binaries a non-root writer may choose, the first that holds an
+ * architecture's binary its default: the system's, then the QEMU 10
+ * unpacked beside the binary (build/qemu-10, make qemu-10: its bin/ holds
+ * the wrappers that give it its own firmware and modules). */
 static char *main_default_qemu_dirs(void)
 {
 	char exe[PATH_MAX];
@@ -87,16 +66,24 @@ static char *main_default_qemu_dirs(void)
 	if (n <= 0)
 		return xstrdup("/usr/bin");
 	exe[n] = '\0';
-	return xasprintf("/usr/bin:%s/qemu-10/usr/bin", dirname(exe));
+	return xasprintf("/usr/bin:%s/qemu-10/bin", dirname(exe));
+}
+
+/* --qemu-dir as a list, made once (kept for the daemon's life). */
+static const char *const *main_qemu_dirs(const struct options *o)
+{
+	static const char *const *list;
+	if (!list) {
+		cleanup_free char *dirs = o->qemu_dir ? xstrdup(o->qemu_dir) : main_default_qemu_dirs();
+		list = vm_settings_dirs(dirs);
+	}
+	return list;
 }
 
 /* Who QEMU runs as, which binaries tenants may pick, where cgroups go. */
 static int main_confine(const struct options *o, struct vm_settings *set)
 {
-	static char *dirs; /* the daemon's for its life */
-	free(dirs);
-	dirs = o->qemu_dir ? xstrdup(o->qemu_dir) : main_default_qemu_dirs();
-	set->qemu_dirs = vm_settings_dirs(dirs);
+	set->qemu_dirs = main_qemu_dirs(o);
 	set->cgroup_parent = o->cgroup_parent ? o->cgroup_parent : MAIN_DEFAULT_CGROUP_PARENT;
 	if (!*set->cgroup_parent) /* --cgroup-parent= : no cgroups of their own */
 		set->cgroup_parent = NULL;
@@ -133,15 +120,12 @@ static int main_configure(const struct options *o)
 		.guest_kernel = kernel,
 		.guest_initrd = initrd,
 		.accel = o->accel ? o->accel : MAIN_DEFAULT_ACCEL,
+		.qemu_dirs = main_qemu_dirs(o),
 	});
 	if (access(kernel, R_OK) < 0)
 		log_warn("built-in guest kernel %s is missing (build it: docs/deploy.md)", kernel);
 
-	/* fs_set_info borrows its strings: this one lives as long as the daemon. */
-	static char *qemu_version;
-	free(qemu_version);
-	qemu_version = main_qemu_version(main_qemu_binary());
-	fs_set_info(&(struct fs_info){.version = SANDBOXFS_VERSION, .qemu_version = qemu_version,
+	fs_set_info(&(struct fs_info){.version = SANDBOXFS_VERSION,
 				      .uid = o->has_owner ? o->owner_uid : getuid(),
 				      .gid = o->has_owner ? o->owner_gid : getgid(),
 				      .private_mode = o->private_mode,
@@ -220,7 +204,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (o.version) {
-		main_print_version();
+		main_print_version(main_qemu_dirs(&o));
 		return 0;
 	}
 	if (!o.mountpoint) {

@@ -35,8 +35,10 @@
 #      QEMU_MODULE_DIR=OUTDIR/usr/lib/<multiarch>/qemu
 #         its own modules ("Only modules from the same build can be loaded").
 #
-# Environment: QEMU_SUITE  the suite to take QEMU from (default bookworm-backports)
-#              QEMU_PKGS   the packages (default: the list below)
+# Environment: QEMU_SUITE    the suite to take QEMU from (default bookworm-backports)
+#              QEMU_PKGS     the packages (default: the list below)
+#              QEMU_REFRESH  ask apt again even when OUTDIR holds a QEMU 10
+#                            already (else that is all: make check runs this)
 # The downloaded .debs stay in OUTDIR/.debs: a rerun needs no network.
 set -euo pipefail
 
@@ -58,6 +60,13 @@ say() { echo "qemu-10: $*"; }
 die() { echo "qemu-10: error: $*" >&2; exit 1; }
 apt_opts=(-q -o APT::Sandbox::User=root)
 
+# Already unpacked and answering as QEMU 10: nothing to do, no apt query
+# (make check runs this every time).  QEMU_REFRESH=1 asks apt again.
+if [ -z "${QEMU_REFRESH:-}" ] && compgen -G "$out/.stamp-*" >/dev/null &&
+	"$out/bin/qemu-system-x86_64" --version 2>/dev/null | grep -q '^QEMU emulator version 10\.'; then
+	say "already unpacked: $out ($("$out/bin/qemu-system-x86_64" --version | head -n1))"
+	exit 0
+fi
 [ "$(id -u)" = 0 ] || die "needs root (it adds an apt source and runs apt-get update)"
 mkdir -p "$out/.debs"
 out=$(cd "$out" && pwd)

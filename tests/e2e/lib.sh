@@ -15,6 +15,16 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=$ROOT/build/sandboxfs
 GUEST=$ROOT/build/guest
 FAILS=0
+# The QEMU under test (docs/testing.md, "Two QEMUs"): $TEST_QEMU_DIR's
+# (tests/run-all.sh's pass against QEMU 10 sets build/qemu-10/bin), else
+# the system's.  e2e_mount makes it the daemon's default (--qemu-dir), so
+# every sandbox with an empty `qemu` key runs it.
+QEMU_DIR=${TEST_QEMU_DIR:-/usr/bin}
+QEMU_X86=$QEMU_DIR/qemu-system-x86_64
+# qemu_version BINARY: "X.Y.Z", as its --version prints it.
+qemu_version() { "$1" --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9.]*\).*/\1/p'; }
+# qemu_at_least MAJOR BINARY: its version is MAJOR.0 or later.
+qemu_at_least() { local v; v=$(qemu_version "$2"); [ -n "$v" ] && [ "${v%%.*}" -ge "$1" ]; }
 
 # A capability is one word without ':' (the separator of the skip line).
 skip_word() { local w=${1:-unnamed}; w=${w//[[:space:]:]/-}; echo "${w:-unnamed}"; }
@@ -43,7 +53,7 @@ e2e_requirements() {
 	[ "$(id -u)" = 0 ] || skip root "needs root (mounting FUSE, running QEMU)"
 	[ -c /dev/fuse ] || skip /dev/fuse "no /dev/fuse on this machine"
 	command -v fusermount3 >/dev/null || skip fusermount3 "fusermount3 is not installed (scripts/deps.sh)"
-	[ -x /usr/bin/qemu-system-x86_64 ] || skip qemu-system-x86_64 "qemu-system-x86_64 is not installed (scripts/deps.sh)"
+	[ -x "$QEMU_X86" ] || skip qemu-system-x86_64 "$QEMU_X86 is not installed (scripts/deps.sh; make qemu-10)"
 	[ -r "$GUEST/vmlinuz" ] && [ -r "$GUEST/initramfs.cpio.gz" ] || skip guest "built-in guest missing (make guest)"
 	[ -x "$BIN" ] || skip sandboxfs-binary "sandboxfs not built (make all)"
 }
@@ -67,7 +77,7 @@ e2e_mount_again() {
 	# E2E_WRAP runs the daemon under a tool, e.g. E2E_WRAP="valgrind --log-file=/tmp/vg.%p".
 	# shellcheck disable=SC2086
 	${E2E_WRAP:-} "$BIN" -f --state-dir="$STATE" --log="$LOG" --cgroup-parent="${CG_PARENT:-sandboxfs}" \
-		${E2E_ARGS:-} "$MNT" &
+		${TEST_QEMU_DIR:+--qemu-dir="$TEST_QEMU_DIR:/usr/bin"} ${E2E_ARGS:-} "$MNT" &
 	DAEMON=$!
 	for _ in $(seq 400); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
 	echo "daemon did not mount; log:"; cat "$LOG"; exit 1
@@ -89,11 +99,20 @@ e2e_cleanup() {
 		fi
 		wait "$DAEMON" 2>/dev/null
 	fi
+	qemu_used "${LOG:-}"
 	if [ "$FAILS" -ne 0 ] && [ -n "${LOG:-}" ]; then echo "--- daemon log"; tail -n 80 "$LOG"; fi
 	# E2E_KEEP=1 keeps the test's directory (daemon log, state) to look at.
 	if [ -n "${T:-}" ] && [ "${E2E_KEEP:-0}" = 1 ]; then echo "kept: $T"; elif [ -n "${T:-}" ]; then rm -rf "$T"; fi
 	[ -n "${CG_PARENT:-}" ] && rmdir /sys/fs/cgroup/*/"$CG_PARENT" /sys/fs/cgroup/"$CG_PARENT" 2>/dev/null
 	return 0
+}
+
+# qemu_used LOG: one "QEMU-USED VERSION BINARY" line for each QEMU the
+# daemon of LOG started ("qemu pid N is QEMU V (BINARY)"); the runners
+# count the tests that ran against each version by these lines.
+qemu_used() {
+	[ -r "$1" ] || return 0
+	sed -n 's/.*: qemu pid [0-9]* is QEMU \([0-9.]*\) (\(.*\))$/QEMU-USED \1 \2/p' "$1" | sort -u
 }
 
 # mounted: the sandboxfs of this test is mounted at $MNT (and answers).
@@ -217,6 +236,19 @@ runner_verdict() { # runner_verdict NAME RC LOG
 			fi
 		fi
 	done
+	# Which QEMUs it ran against (QEMU-USED lines: tests/unit/support_qemu.h,
+	# qemu_used below); a pass against one QEMU (RUN_QEMU_EXPECT, set by
+	# tests/run-all.sh) must have run that one and no other.
+	local used v
+	used=$(grep -o 'QEMU-USED [0-9][0-9.]*' "$log" | cut -d' ' -f2 | sort -u)
+	if [ -n "${RUN_QEMU_EXPECT:-}" ] && [ "$rc" -eq 0 ] && [ "$used" != "$RUN_QEMU_EXPECT" ]; then
+		denied=$((denied + 1))
+		R_FAILS+=("$name: this pass is against QEMU $RUN_QEMU_EXPECT, and it ran '${used//$'\n'/ }'")
+		echo "FAIL $name: this pass is against QEMU $RUN_QEMU_EXPECT, and it ran '${used//$'\n'/ }'"
+	fi
+	if [ "$rc" -ne 77 ]; then
+		for v in $used; do echo "RAN-AGAINST $v $name"; done
+	fi
 	if [ "$denied" -gt 0 ] && [ "$rc" -eq 0 -o "$rc" -eq 77 ]; then
 		verdict=FAIL
 	elif [ "$rc" -eq 0 ]; then
@@ -240,7 +272,7 @@ runner_verdict() { # runner_verdict NAME RC LOG
 }
 fail_reason() {
 	case $1 in
-	0 | 77) echo "a skip CI does not allow" ;;
+	0 | 77) echo "a skip CI does not allow, or the wrong QEMU" ;;
 	124) echo "timed out" ;;
 	*) echo "exit $1" ;;
 	esac

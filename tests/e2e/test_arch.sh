@@ -14,6 +14,11 @@ trap e2e_cleanup EXIT
 e2e_mount
 
 has_line() { grep -qxF -- "$2" "$1"; }
+# argv0 SANDBOX: the binary its cmdline runs (line 2: line 1 is "# qemu
+# VERSION BINARY"); header_names SANDBOX BINARY: line 1 names it with the
+# version it answers to.
+argv0() { sed -n 2p "$1/cmdline"; }
+header_names() { [ "$(head -n1 "$1/cmdline")" = "# qemu $(qemu_version "$2") $2" ]; }
 has_text() { grep -qF -- "$2" "$1"; }
 # lacks_text FILE TEXT: FILE reads, and TEXT is not in it (a failed read
 # is not an absence).
@@ -24,8 +29,9 @@ A=$MNT/arm
 check "mkdir arm" mkdir "$A"
 check "config arch aarch64" bash -c "echo '{\"arch\":\"aarch64\"}' > '$A/config'"
 check "config follows: machine virt" grep -q '"machine": "virt"' "$A/config"
-check "config follows: qemu-system-aarch64" grep -q '"qemu": "/usr/bin/qemu-system-aarch64"' "$A/config"
-check "cmdline starts with qemu-system-aarch64" [ "$(head -n1 "$A/cmdline")" = /usr/bin/qemu-system-aarch64 ]
+check "config follows: qemu-system-aarch64" grep -qF "\"qemu\": \"$QEMU_DIR/qemu-system-aarch64\"" "$A/config"
+check "cmdline's first line: its version and binary" header_names "$A" "$QEMU_DIR/qemu-system-aarch64"
+check "cmdline starts with qemu-system-aarch64" [ "$(argv0 "$A")" = "$QEMU_DIR/qemu-system-aarch64" ]
 check "cmdline machine virt, gic-version=3 under TCG" has_line "$A/cmdline" "virt,usb=off,gic-version=3"
 check "cmdline -cpu max" bash -c "grep -A1 -x -- -cpu '$A/cmdline' | grep -qx max"
 check "cmdline kernel params as Kata's arm64" has_text "$A/cmdline" "console=ttyAMA0 console=hvc0 console=hvc1 iommu.passthrough=0"
@@ -42,13 +48,14 @@ check "unknown machine type is EINVAL" write_expect "$A/config" '{"machine":"q35
 check "error says unknown machine type" grep -q "unknown machine type: q35" "$A/error"
 check "a vIOMMU on aarch64 is EINVAL" write_expect "$A/devices/add" '{"type":"iommu","id":"vi"}' "Invalid argument"
 check "error names the vIOMMU rule" grep -q "aarch64 does not support a vIOMMU" "$A/error"
-check "cmdline still aarch64 after the bad writes" [ "$(head -n1 "$A/cmdline")" = /usr/bin/qemu-system-aarch64 ]
+check "cmdline still aarch64 after the bad writes" [ "$(argv0 "$A")" = "$QEMU_DIR/qemu-system-aarch64" ]
 
 # ppc64le
 P=$MNT/ppc
 check "mkdir ppc" mkdir "$P"
 check "config arch ppc64le" bash -c "echo '{\"arch\":\"ppc64le\"}' > '$P/config'"
-check "cmdline starts with qemu-system-ppc64" [ "$(head -n1 "$P/cmdline")" = /usr/bin/qemu-system-ppc64 ]
+check "cmdline starts with qemu-system-ppc64" [ "$(argv0 "$P")" = "$QEMU_DIR/qemu-system-ppc64" ]
+check "cmdline's first line names qemu-system-ppc64" header_names "$P" "$QEMU_DIR/qemu-system-ppc64"
 check "cmdline machine pseries" has_line "$P/cmdline" "pseries,usb=off,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off"
 check "bridges/pb0 is a pci-bridge on pci.0" bash -c "grep -qx 'type pci-bridge' '$P/bridges/pb0' && grep -qx 'bus pci.0' '$P/bridges/pb0'"
 check "memory not a multiple of 256 MiB is EINVAL" write_expect "$P/config" '{"memory_mib":300}' "Invalid argument"
@@ -60,7 +67,7 @@ D=$T/disk1.img
 truncate -s 8M "$D"
 check "mkdir z" mkdir "$Z"
 check "config arch s390x" bash -c "echo '{\"arch\":\"s390x\"}' > '$Z/config'"
-check "cmdline starts with qemu-system-s390x" [ "$(head -n1 "$Z/cmdline")" = /usr/bin/qemu-system-s390x ]
+check "cmdline starts with qemu-system-s390x" [ "$(argv0 "$Z")" = "$QEMU_DIR/qemu-system-s390x" ]
 check "bridges/ has the CCW set only" [ "$(ls "$Z/bridges")" = ccw ]
 check "bridges/ccw is the CCW set" has_line "$Z/bridges/ccw" "type ccw"
 check "add a disk" bash -c "echo '{\"type\":\"block\",\"id\":\"d1\",\"file\":\"$D\"}' > '$Z/devices/add'"
@@ -71,7 +78,7 @@ check "root ports on s390x are EINVAL" write_expect "$Z/config" '{"root_ports":1
 check "error names the CCW rule" grep -q "s390x has no PCI bridges" "$Z/error"
 check "back to x86_64: the disk moves to rp0" bash -c "echo '{\"arch\":\"x86_64\"}' > '$Z/config'"
 check "x86 addr" [ "$(cat "$Z/devices/d1/addr")" = 02/00 ]
-check "x86 cmdline" [ "$(head -n1 "$Z/cmdline")" = /usr/bin/qemu-system-x86_64 ]
+check "x86 cmdline" [ "$(argv0 "$Z")" = "$QEMU_DIR/qemu-system-x86_64" ]
 
 check "rmdir the sandboxes" rmdir "$A" "$P" "$Z"
 check "they are gone" bash -c "mountpoint -q '$MNT' && [ -z \"\$(ls '$MNT' | grep -vx 'README\|version')\" ] && [ -r '$MNT/version' ]"

@@ -41,15 +41,15 @@ ARCH=${1:-aarch64}
 RMFIX=      # "yes": a default removal wait below RMWAIT is raised (and said)
 case $ARCH in
 aarch64)
-	QBIN=/usr/bin/qemu-system-aarch64 QPKG=qemu-system-arm NAME=arm
+	QBIN=$QEMU_DIR/qemu-system-aarch64 QPKG=qemu-system-arm NAME=arm
 	CONSOLE=ttyAMA0 MEM=256 BRIDGE=rp0 INSLOT='slot 0 d1' FREESLOT='slot 0 -'
 	ACCEL= RMWAIT=15000 CPUPLUG= ;;
 ppc64le)
-	QBIN=/usr/bin/qemu-system-ppc64 QPKG=qemu-system-ppc NAME=ppc
+	QBIN=$QEMU_DIR/qemu-system-ppc64 QPKG=qemu-system-ppc NAME=ppc
 	CONSOLE=hvc0 MEM=512 BRIDGE=pb0 INSLOT='slot 0 d1' FREESLOT='slot 0 -'
 	ACCEL=tcg RMWAIT=15000 CPUPLUG=yes RMFIX=yes ;;
 s390x)
-	QBIN=/usr/bin/qemu-system-s390x QPKG=qemu-system-misc NAME=s390
+	QBIN=$QEMU_DIR/qemu-system-s390x QPKG=qemu-system-misc NAME=s390
 	CONSOLE=ttysclp0 MEM=512 BRIDGE=ccw INSLOT='devno fe.0.0000 d1' FREESLOT='free 256'
 	ACCEL=tcg RMWAIT=5000 CPUPLUG=yes ;;
 *)
@@ -97,7 +97,8 @@ if [ -n "$RMFIX" ] && [ "${rmdef:-0}" -lt "$RMWAIT" ]; then
 	check "removal wait raised to $RMWAIT ms" bash -c "echo '{\"remove_timeout_ms\":$RMWAIT}' > '$S/config'"
 fi
 check "$ARCH's removal wait is $RMWAIT ms" grep -q "\"remove_timeout_ms\": $RMWAIT" "$S/config"
-check "cmdline starts with $(basename "$QBIN")" [ "$(head -n1 "$S/cmdline")" = "$QBIN" ]
+check "cmdline names $(basename "$QBIN") and its version" [ "$(head -n1 "$S/cmdline")" = "# qemu $(qemu_version "$QBIN") $QBIN" ]
+check "cmdline runs $(basename "$QBIN")" [ "$(sed -n 2p "$S/cmdline")" = "$QBIN" ]
 check "cmdline runs TCG" grep -qE '^tcg(,|$)' "$S/cmdline"
 check "the kernel's console is the $CONSOLE the serial feeds" bash -c "grep -qx chardev:console '$S/cmdline' && grep -qE '(^| )console=$CONSOLE( |\$)' '$S/cmdline'"
 
@@ -146,6 +147,6 @@ check "sandbox gone" [ ! -e "$S" ]
 
 fusermount3 -u "$MNT"
 wait "$DAEMON"; DAEMON=
-if pgrep -f "^/usr/bin/qemu-system.*$STATE" >/dev/null; then fail "no qemu left behind"; else ok "no qemu left behind"; fi
+if pgrep -f "qemu-system.*$STATE" >/dev/null; then fail "no qemu left behind"; else ok "no qemu left behind"; fi
 echo "arch_boot $ARCH: build ${build}s, boot ${boot}s, hot-add ${add}s, remove ${del}s (the write ${rmw} ms), vCPU add $cpu, total $((SECONDS - t0))s; $FAILS failure(s)"
 [ "$FAILS" -eq 0 ]

@@ -37,7 +37,8 @@ mounted_with() {
 	fi
 	mkdir "$MNT/x"
 	check "$d: mounts, state in DIR" test -f "$state/x/sandbox.json"
-	[ -z "$QV" ] || check "$d: version says qemu $QV" version_says "qemu $QV"
+	[ -z "$QV" ] || check "$d: version says qemu $QV /usr/bin/qemu-system-x86_64" \
+		version_says "qemu $QV /usr/bin/qemu-system-x86_64"
 	rmdir "$MNT/x"
 	fusermount3 -u "$MNT"
 	wait "$DAEMON"; DAEMON=
@@ -115,7 +116,14 @@ echo "$v" | sed 's/^/  /'
 check "--version exits 0" test "$rc" = 0
 check "--version names sandboxfs" grep -Eq '^sandboxfs [0-9]+\.[0-9]+' <<<"$v"
 check "--version names libfuse $(pkg-config --modversion fuse3 2>/dev/null)" grep -Eq '^libfuse [0-9]+\.[0-9]+' <<<"$v"
-[ -z "$QV" ] || check "--version names QEMU $QV" grep -Eq "^qemu $QV " <<<"$v"
+[ -z "$QV" ] || check "--version names QEMU $QV, the default" grep -Fxq "qemu $QV /usr/bin/qemu-system-x86_64 (default, $(uname -m) guests)" <<<"$v"
+q10=$ROOT/build/qemu-10/bin/qemu-system-x86_64
+if [ -x "$q10" ]; then
+	V10=$("$q10" --version | sed -n 's/^QEMU emulator version \([^ ]*\).*/\1/p')
+	check "--version names the QEMU $V10 beside the binary" grep -Fxq "qemu $V10 $q10 ($(uname -m) guests)" <<<"$v"
+	v=$("$BIN" --version --qemu-dir="$ROOT/build/qemu-10/bin:/usr/bin" 2>&1)
+	check "--qemu-dir first: QEMU $V10 is the default" grep -Fxq "qemu $V10 $q10 (default, $(uname -m) guests)" <<<"$v"
+fi
 
 # One list: every long option --help shows is in the man page.
 man=$ROOT/docs/sandboxfs.1

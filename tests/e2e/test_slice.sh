@@ -2,7 +2,10 @@
 # The first vertical slice, end to end, through echo and cat only:
 # mkdir → start → hot-add vCPUs and a disk → the guest sees them → remove
 # them → the guest loses them → crash detection → restart → stop → rmdir,
-# plus the bad-input errnos.  The guest's own console is the proof.
+# plus the bad-input errnos.  The guest's own console is the proof.  Runs
+# the QEMU under test (lib.sh: TEST_QEMU_DIR, else /usr/bin); with QEMU
+# before 10.0 the vCPU unplug is refused (EOPNOTSUPP: docs/abi.md, Known
+# issues) and the sandbox keeps running.
 set -u
 . "$(dirname "$0")/lib.sh"
 e2e_requirements
@@ -10,11 +13,15 @@ trap e2e_cleanup EXIT
 e2e_mount
 S=$MNT/demo
 
-check "README and version at the root" grep -q "qemu 7\|qemu [0-9]" "$MNT/version"
+QV=$(qemu_version "$QEMU_X86")
+check "version names the default QEMU: qemu $QV $QEMU_X86" reads_as "$MNT/version" "sandboxfs $(sed -n 1p "$MNT/version" | cut -d' ' -f2)
+qemu $QV $QEMU_X86"
 check "mkdir creates a sandbox" mkdir "$S"
 check "state is created" [ "$(cat "$S/state")" = created ]
 check "config shows defaults" grep -q '"maxvcpus": 4' "$S/config"
-check "cmdline starts with the qemu binary" [ "$(head -n1 "$S/cmdline")" = /usr/bin/qemu-system-x86_64 ]
+check "config's qemu is the QEMU under test" grep -qF "\"qemu\": \"$QEMU_X86\"" "$S/config"
+check "cmdline names the QEMU and its version (query-version = --version)" [ "$(head -n1 "$S/cmdline")" = "# qemu $QV $QEMU_X86" ]
+check "then the argv, from the qemu binary" [ "$(sed -n 2p "$S/cmdline")" = "$QEMU_X86" ]
 check "root port rp0 exists and is free" grep -qx "slot 0 -" "$S/bridges/rp0"
 
 # Bad input: precise errno from write(), message in error, config unchanged.
@@ -76,11 +83,19 @@ check "guest lost vda" wait_for 30 guest_says demo 'blk=- '
 check "slot is free again" grep -qx "slot 0 -" "$S/bridges/rp0"
 check "device dir gone" gone "$S/devices/d1"
 
-# vCPU hot-unplug.
-check "echo 1 > cpus/target" bash -c "echo 1 > '$S/cpus/target'"
-check "guest back to 1 CPU" wait_for 30 guest_says demo 'ncpus=1 '
-check "cpus/online says 1" reads_as "$S/cpus/online" 1
-check "no hot-added vCPU listed" reads_as "$S/cpus/hotplugged" ""
+# vCPU hot-unplug: QEMU 10 does it; QEMU 7.2 under TCG would corrupt its
+# heap and crash at the next hotplug, so the daemon refuses it there.
+if qemu_at_least 10 "$QEMU_X86"; then
+	check "echo 1 > cpus/target" bash -c "echo 1 > '$S/cpus/target'"
+	check "guest back to 1 CPU" wait_for 30 guest_says demo 'ncpus=1 '
+	check "cpus/online says 1" reads_as "$S/cpus/online" 1
+	check "no hot-added vCPU listed" reads_as "$S/cpus/hotplugged" ""
+else
+	check "QEMU $QV: echo 1 > cpus/target is EOPNOTSUPP" write_expect "$S/cpus/target" 1 "Operation not supported"
+	check "error says why" grep -q "QEMU $QV under TCG corrupts its heap" "$S/error"
+	check "still running" reads_as "$S/state" running
+	check "cpus/online still 4" reads_as "$S/cpus/online" 4
+fi
 
 # Crash detection.
 pid=$(cat "$S/pid")
@@ -105,6 +120,6 @@ check "sandbox gone" gone "$S"
 
 fusermount3 -u "$MNT"
 wait "$DAEMON"; DAEMON=
-if pgrep -f "^/usr/bin/qemu-system.*$STATE" >/dev/null; then fail "no qemu left behind"; else ok "no qemu left behind"; fi
+if pgrep -f "qemu-system.*$STATE" >/dev/null; then fail "no qemu left behind"; else ok "no qemu left behind"; fi
 echo "slice: $FAILS failure(s)"
 [ "$FAILS" -eq 0 ]

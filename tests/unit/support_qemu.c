@@ -27,9 +27,66 @@
 #include "qmp/qmp_client.h"
 #include "vm/qemu/cmdline.h"
 #include "vm/qemu/fds.h"
+#include "vm/qemu/probe.h"
 #include "vm/model/device.h"
 #include "vm/model/parts.h"
 #include "vm/model/topology.h"
+
+/* ---- which QEMU ---- */
+
+char *sqemu_binary(const char *name)
+{
+	const char *dir = getenv("TEST_QEMU_DIR");
+	const char *base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	return xasprintf("%s/%s", dir && *dir ? dir : "/usr/bin", base);
+}
+
+const char *const *sqemu_dirs(void)
+{
+	static const char *dirs[2];
+	dirs[0] = getenv("TEST_QEMU_DIR");
+	return dirs[0] && *dirs[0] ? dirs : NULL;
+}
+
+const struct vm_qemu_caps *sqemu_qemu(const char *binary)
+{
+	static struct {
+		char *binary;
+		struct vm_qemu_caps caps;
+	} seen[8];
+	static size_t nseen;
+	for (size_t i = 0; i < nseen; i++)
+		if (!strcmp(seen[i].binary, binary))
+			return &seen[i].caps;
+	struct vm_qemu_caps q;
+	cleanup_err struct err *e = NULL;
+	if (nseen == ARRAY_SIZE(seen) || vm_qemu_caps_get(binary, NULL, &q, &e) < 0) {
+		fprintf(stderr, "\n  %s: %s\n", binary, e ? e->msg : "too many binaries");
+		return NULL;
+	}
+	char v[32];
+	printf("\nQEMU-USED %s %s\n", vm_qemu_version_str(&q, v, sizeof(v)), binary);
+	fflush(stdout);
+	seen[nseen].binary = xstrdup(binary);
+	seen[nseen].caps = q;
+	return &seen[nseen++].caps;
+}
+
+bool sqemu_caps_from(const char *binary, const char *version, const char *target,
+		     const char *machines, struct vm_qemu_caps *q)
+{
+	cleanup_json struct json_object *v = json_tokener_parse(version);
+	cleanup_json struct json_object *t = target ? json_tokener_parse(target) : NULL;
+	cleanup_json struct json_object *m = machines ? json_tokener_parse(machines) : NULL;
+	cleanup_err struct err *e = NULL;
+	if (vm_qemu_caps_parse(binary, v, t, m, q, &e) == 0)
+		return true;
+	fprintf(stderr, "\n  %s: %s\n", binary, e->msg);
+	return false;
+}
+
+/* ---- starting it ---- */
 
 int sqemu_listen(const char *path)
 {
@@ -296,8 +353,7 @@ static void huge_start_guardian(int pages, bool made_dir)
 		long over = read_long(OVERCOMMIT);
 		if (pages && over >= pages)
 			write_long(OVERCOMMIT, over - pages);
-		if (made_dir)
-			rmdir(HUGE_DIR);
+		(void)made_dir; /* the directory stays: see sqemu_hugepages_begin */
 		_exit(0);
 	}
 	close(p[0]);
@@ -313,12 +369,21 @@ const char *sqemu_hugepages_begin(int pages)
 {
 	struct stat st;
 	bool made_dir = false;
+	/* A directory this makes is left in place (empty, as systemd's
+	 * dev-hugepages.mount would leave it): removing it while another test
+	 * program has its private hugetlbfs mounted there would detach that
+	 * mount, and that program's QEMU would then write its guest RAM into a
+	 * regular file /dev/hugepages on devtmpfs. */
 	if (stat(HUGE_DIR, &st) < 0) {
-		if (mkdir(HUGE_DIR, 0755) < 0) {
+		if (mkdir(HUGE_DIR, 0755) < 0 && errno != EEXIST) {
 			printf("hugepages: cannot create %s (%s)\n", HUGE_DIR, strerror(errno));
 			return NULL;
 		}
 		made_dir = true;
+	} else if (!S_ISDIR(st.st_mode)) {
+		printf("hugepages: %s is not a directory (a stray file of %lld bytes, left by a QEMU "
+		       "whose mem-path had no hugetlbfs): remove it\n", HUGE_DIR, (long long)st.st_size);
+		return NULL;
 	}
 	long over = read_long(OVERCOMMIT);
 	int added = over >= 0 && write_long(OVERCOMMIT, over + pages) == 0 ? pages : 0;
@@ -362,7 +427,8 @@ void sqemu_sb_init(struct sqemu_sb *s, const char *dir, const char *label)
 	s->qlog = xasprintf("%s/%s.qemu.log", dir, label);
 	s->qsock = xasprintf("%s/%s.qmp", dir, label);
 	s->pid = -1;
-	struct vm_defaults defs = { .guest_kernel = "/nonexistent/vmlinuz", .guest_initrd = "" };
+	struct vm_defaults defs = { .guest_kernel = "/nonexistent/vmlinuz", .guest_initrd = "",
+				    .qemu_dirs = sqemu_dirs() };
 	vm_config_set_defaults(&defs);
 	vm_config_init(&s->cfg);
 }
@@ -403,7 +469,8 @@ bool sqemu_sb_build(struct sqemu_sb *s, const char *name, const char *console_lo
 		vm_config_topology(&s->cfg, &s->t);
 		s->topo = true;
 	}
-	struct vm_cmdline_ctx ctx = { .name = name, .console_log = console_log, .fds = &s->plan };
+	struct vm_cmdline_ctx ctx = { .name = name, .console_log = console_log, .fds = &s->plan,
+				      .qemu = sqemu_qemu(vm_config_qemu_binary(&s->cfg)) };
 	if (vm_cmdline_build(&s->cfg, &s->t, s->devs, s->n, &ctx, &s->built, &e) < 0) {
 		fprintf(stderr, "\n  %s: build: %s\n", s->label, e->msg);
 		return false;

@@ -21,6 +21,33 @@
 struct json_object;
 struct qmp_client;
 struct vm_device;
+struct vm_qemu_caps;
+
+/* ---- which QEMU (docs/testing.md, "Two QEMUs") ----
+ *
+ * The real-QEMU tests run the QEMU in $TEST_QEMU_DIR when it is set
+ * (tests/run-all.sh's pass against QEMU 10 sets build/qemu-10/bin), else
+ * the system's (/usr/bin).  Whoever asks the binary what it is
+ * (sqemu_qemu) prints one line per binary, which the runners count:
+ *
+ *     QEMU-USED <version> <binary>
+ */
+/* `name` (a file name, qemu-system-x86_64, or a path: its file name is
+ * taken) in $TEST_QEMU_DIR or /usr/bin; a heap string. */
+char *sqemu_binary(const char *name);
+/* {$TEST_QEMU_DIR, NULL} for vm_defaults.qemu_dirs (an empty `qemu` key
+ * then means that directory's binary), or NULL when it is not set. */
+const char *const *sqemu_dirs(void);
+/* What `binary` is (vm/qemu/probe, as root, unconfined), for
+ * vm_cmdline_ctx.qemu; prints the QEMU-USED line the first time.  NULL
+ * after printing why when it does not answer.  The facts stay valid for
+ * the program's life. */
+const struct vm_qemu_caps *sqemu_qemu(const char *binary);
+/* The facts of recorded QMP replies (tests/unit/golden_qemu.h: version,
+ * target, machines as JSON text; target or machines NULL: none), as if
+ * `binary` had given them.  False after printing why. */
+bool sqemu_caps_from(const char *binary, const char *version, const char *target,
+		     const char *machines, struct vm_qemu_caps *q);
 
 /* A listening unix socket bound at `path`, on a descriptor >= 64 (clear of
  * the numbers a fd plan uses), close-on-exec; -1 on failure. */
@@ -85,9 +112,11 @@ bool sqemu_have_dev(const char *label, const char *dev, const char *module);
  * directory if the host has none; raise vm.nr_overcommit_hugepages by
  * `pages` 2 MiB pages so QEMU can take surplus huge pages (given back when
  * it exits).  If hugetlbfs cannot be had, a tmpfs stands in.  Returns
- * "hugetlbfs", "tmpfs" or NULL (after printing why).  What was done to
- * the host (the sysctl, the directory) is undone by sqemu_hugepages_end,
- * or by a guardian process when the test dies without calling it. */
+ * "hugetlbfs", "tmpfs" or NULL (after printing why: also when
+ * /dev/hugepages is a stray regular file).  The sysctl is given back by
+ * sqemu_hugepages_end, or by a guardian process when the test dies without
+ * calling it; a directory it made stays (removing it could detach another
+ * test program's private mount there). */
 const char *sqemu_hugepages_begin(int pages);
 void sqemu_hugepages_end(void);
 

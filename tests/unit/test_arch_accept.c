@@ -129,7 +129,8 @@ static void run_arch(const char *arch)
 			sqemu_make_file(d1, 8 << 20) == 0 && sqemu_make_file(d2, 8 << 20) == 0 &&
 			mkdir(share, 0700) == 0);
 
-	struct vm_defaults defs = { .guest_kernel = "/nonexistent/vmlinuz", .guest_initrd = "" };
+	struct vm_defaults defs = { .guest_kernel = "/nonexistent/vmlinuz", .guest_initrd = "",
+				    .qemu_dirs = sqemu_dirs() };
 	vm_config_set_defaults(&defs);
 	struct vm_config cfg;
 	vm_config_init(&cfg);
@@ -160,7 +161,8 @@ static void run_arch(const char *arch)
 		CU_ASSERT_EQUAL_FATAL(vm_device_parse(specs[i], &devs[i], &e), 0);
 		CU_ASSERT_EQUAL_FATAL(vm_topology_alloc(&t, devs[i]->id, &devs[i]->bridge, &devs[i]->slot, &e), 0);
 	}
-	struct vm_cmdline_ctx ctx = { .name = arch, .console_log = log };
+	struct vm_cmdline_ctx ctx = { .name = arch, .console_log = log,
+				      .qemu = sqemu_qemu(vm_config_qemu_binary(&cfg)) };
 	cleanup_strv struct strv built = {0};
 	r = vm_cmdline_build(&cfg, &t, devs, n, &ctx, &built, &e);
 	if (r < 0)
@@ -256,11 +258,13 @@ static void run_arch(const char *arch)
 static bool have_binary(const char *arch)
 {
 	const struct arch_ops *a = arch_lookup(arch);
-	const char *bin = a ? a->qemu_binary(a->default_machine) : NULL;
+	const char *def = a ? a->qemu_binary(a->default_machine) : NULL;
+	cleanup_free char *bin = def ? sqemu_binary(def) : NULL;
 	if (bin && access(bin, X_OK) == 0)
 		return true;
-	printf("arch-accept: %s skipped: %s is not installed (scripts/deps.sh installs it)\n", arch,
-	       bin ? bin : "?");
+	const char *base = def ? strrchr(def, '/') + 1 : arch;
+	unit_skip(base, "arch-accept: %s not run: %s is not installed (scripts/deps.sh; make qemu-10)",
+		  arch, bin ? bin : "?");
 	return false;
 }
 

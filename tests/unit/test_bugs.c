@@ -46,11 +46,11 @@
 #include "vm/sandbox/lifecycle.h"
 #include "vm/sandbox/sandbox.h"
 
-#define QEMU "/usr/bin/qemu-system-x86_64"
 #define TMO 10000
 
 static char dir[] = "/tmp/sbfs-bugs-XXXXXX";
 static bool can_run_qemu, have_files;
+static char *qemu; /* sqemu_binary: the QEMU under test */
 
 /* What became of a config: the daemon refused it (config or argv build:
  * an honest EINVAL), or QEMU accepted or refused the argv it was given.
@@ -89,7 +89,7 @@ static enum outcome starts(const char *label, const char *const *cfg, const char
 static bool qemu_ready(void)
 {
 	if (!can_run_qemu)
-		unit_skip(geteuid() ? "root" : QEMU, "needs root and %s", QEMU);
+		unit_skip(geteuid() ? "root" : "qemu-system-x86_64", "needs root and %s", qemu);
 	else if (!have_files)
 		CU_FAIL("the knob files could not be made");
 	return can_run_qemu && have_files;
@@ -168,7 +168,8 @@ int main(void)
 		return 2;
 	struct vm_settings set = { .state_dir = dir, .qmp_timeout_ms = 1000 };
 	vm_settings_apply(&set);
-	can_run_qemu = geteuid() == 0 && access(QEMU, X_OK) == 0;
+	qemu = sqemu_binary("qemu-system-x86_64");
+	can_run_qemu = geteuid() == 0 && access(qemu, X_OK) == 0;
 	if (can_run_qemu) {
 		const char *fs = sqemu_hugepages_begin(256 + 16);
 		printf("bugs: /dev/hugepages is %s\n", fs ? fs : "unavailable");
@@ -189,5 +190,6 @@ int main(void)
 		rc = 1;
 	if (can_run_qemu)
 		sqemu_hugepages_end();
+	free(qemu);
 	return rc;
 }

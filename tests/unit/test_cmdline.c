@@ -20,10 +20,12 @@
 #include "lib/err.h"
 #include "lib/util.h"
 #include "tests/unit/golden_knobs.h"
+#include "tests/unit/golden_qemu.h"
 #include "tests/unit/support_cunit.h"
 #include "tests/unit/support_qemu.h"
 #include "vm/qemu/cmdline.h"
 #include "vm/qemu/fds.h"
+#include "vm/qemu/version.h"
 #include "vm/model/config.h"
 #include "vm/model/device.h"
 #include "vm/model/parts.h"
@@ -334,8 +336,9 @@ static const char *jstr(struct json_object *o, const char *k)
 
 static void test_real_qemu(void)
 {
-	if (access(QEMU, X_OK) != 0) {
-		unit_skip(QEMU, "not found, real-QEMU check not run");
+	cleanup_free char *qemu = sqemu_binary("qemu-system-x86_64");
+	if (access(qemu, X_OK) != 0) {
+		unit_skip("qemu-system-x86_64", "%s not found, real-QEMU check not run", qemu);
 		return;
 	}
 	char dir[] = "/tmp/sbfs-cmdline-XXXXXX";
@@ -355,7 +358,10 @@ static void test_real_qemu(void)
 	struct fixture f;
 	fixture_init(&f, NULL);
 	fixture_add(&f, "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"" DISK "\"}");
-	struct vm_cmdline_ctx ctx = { .name = "web,1", .console_log = log };
+	cleanup_free char *set = xasprintf("{\"qemu\":\"%s\"}", qemu);
+	cleanup_err struct err *se = NULL;
+	CU_ASSERT_EQUAL_FATAL(vm_config_merge(&f.cfg, set, false, &se), 0);
+	struct vm_cmdline_ctx ctx = { .name = "web,1", .console_log = log, .qemu = sqemu_qemu(qemu) };
 	cleanup_strv struct strv built = {0};
 	cleanup_err struct err *e = NULL;
 	CU_ASSERT_EQUAL_FATAL(vm_cmdline_build(&f.cfg, &f.topo, f.devs, f.ndevs, &ctx, &built, &e), 0);
@@ -638,10 +644,96 @@ static void test_device_rules(void)
 	unlink(NV_IMG);
 }
 
+/* The golden argv and the knobs golden again, built by what QEMU 7.2.22 and
+ * 10.0.2 said they are (golden_qemu.h): no form differs between the two,
+ * so both argvs are the goldens, the binary aside.  What the builder does
+ * check by them: the binary's target and its machine type; the facts of
+ * another binary than the config's are not used. */
+#define QEMU10 "/opt/qemu-10/bin/qemu-system-x86_64"
+
+static void build_with(const char *qemu, const struct vm_qemu_caps *q, const char *const *want,
+		       size_t n, bool knobs)
+{
+	struct fixture f;
+	if (knobs) {
+		make_nv_img();
+		fixture_init_config(&f, KNOBS_CONFIG);
+		static const char *const devs[] = { KNOBS_DEVICES };
+		for (size_t i = 0; i < ARRAY_SIZE(devs); i++)
+			fixture_add(&f, devs[i]);
+	} else {
+		fixture_init(&f, NULL);
+		fixture_add(&f, "{\"type\":\"block\",\"id\":\"d1\",\"file\":\"" DISK "\"}");
+	}
+	cleanup_free char *set = xasprintf("{\"qemu\":\"%s\"}", qemu);
+	cleanup_err struct err *e = NULL;
+	CU_ASSERT_EQUAL_FATAL(vm_config_merge(&f.cfg, set, false, &e), 0);
+	struct vm_fdplan fds = {0};
+	struct vm_cmdline_ctx ctx = knobs ? (struct vm_cmdline_ctx){ .name = KNOBS_NAME,
+					     .console_log = KNOBS_CONSOLE_LOG, .fds = &fds }
+					  : golden_ctx;
+	ctx.qemu = q;
+	cleanup_strv struct strv argv = {0};
+	CU_ASSERT_EQUAL_FATAL(vm_cmdline_build(&f.cfg, &f.topo, f.devs, f.ndevs, &ctx, &argv, &e), 0);
+	const char *w[128];
+	CU_ASSERT_FATAL(n <= ARRAY_SIZE(w));
+	memcpy(w, want, n * sizeof(*w));
+	w[0] = qemu;
+	assert_argv(&argv, w, n);
+	vm_fdplan_release(&fds);
+	fixture_release(&f);
+	if (knobs)
+		unlink(NV_IMG);
+}
+
+static void test_golden_per_qemu(void)
+{
+	struct vm_qemu_caps q72, q10, ppc, bare;
+	CU_ASSERT_FATAL(sqemu_caps_from(QEMU, GOLDEN_QEMU72_VERSION, GOLDEN_QEMU_TARGET_X86,
+					GOLDEN_QEMU72_MACHINES, &q72));
+	CU_ASSERT_FATAL(sqemu_caps_from(QEMU10, GOLDEN_QEMU10_VERSION, GOLDEN_QEMU_TARGET_X86,
+					GOLDEN_QEMU10_MACHINES, &q10));
+	static const char *const knobs[] = { KNOBS_WANT };
+	build_with(QEMU, &q72, golden_argv, ARRAY_SIZE(golden_argv), false);
+	build_with(QEMU10, &q10, golden_argv, ARRAY_SIZE(golden_argv), false);
+	build_with(QEMU, &q72, knobs, ARRAY_SIZE(knobs), true);
+	build_with(QEMU10, &q10, knobs, ARRAY_SIZE(knobs), true);
+	/* the facts of 10.0 for the config's 7.2 binary: not its facts, unused */
+	build_with(QEMU, &q10, golden_argv, ARRAY_SIZE(golden_argv), false);
+
+	/* a ppc64 emulator named as the x86_64 config's qemu; one without q35 */
+	CU_ASSERT_FATAL(sqemu_caps_from("/usr/bin/qemu-system-ppc64", GOLDEN_QEMU10_VERSION,
+					GOLDEN_QEMU_TARGET_PPC, "[]", &ppc));
+	CU_ASSERT_FATAL(sqemu_caps_from(QEMU10, GOLDEN_QEMU10_VERSION, GOLDEN_QEMU_TARGET_X86,
+					"[{\"name\": \"microvm\"}]", &bare));
+	const struct { const char *qemu; const struct vm_qemu_caps *q; const char *msg; } bad[] = {
+		{ "/usr/bin/qemu-system-ppc64", &ppc, "is QEMU 10.0.2 for ppc64 guests, not x86_64" },
+		{ QEMU10, &bare, "machine: " QEMU10 " (QEMU 10.0.2) has no machine type q35" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct fixture f;
+		fixture_init(&f, NULL);
+		cleanup_free char *set = xasprintf("{\"qemu\":\"%s\"}", bad[i].qemu);
+		cleanup_err struct err *e = NULL;
+		CU_ASSERT_EQUAL_FATAL(vm_config_merge(&f.cfg, set, false, &e), 0);
+		struct vm_cmdline_ctx ctx = golden_ctx;
+		ctx.qemu = bad[i].q;
+		cleanup_strv struct strv argv = {0};
+		CU_ASSERT_EQUAL(vm_cmdline_build(&f.cfg, &f.topo, NULL, 0, &ctx, &argv, &e), -EINVAL);
+		CU_ASSERT_EQUAL(argv.n, 0);
+		CU_ASSERT_PTR_NOT_NULL(e && strstr(e->msg, bad[i].msg));
+		if (e && !strstr(e->msg, bad[i].msg))
+			fprintf(stderr, "\n  got '%s'\n  want '%s'\n", e->msg, bad[i].msg);
+		fixture_release(&f);
+	}
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
 		{ "golden", test_golden },
+		{ "golden_per_qemu: QEMU 7.2 and 10.0 get the same argv; target and machine checked",
+		  test_golden_per_qemu },
 		{ "variants", test_variants },
 		{ "kernel_params", test_kernel_params },
 		{ "errors", test_errors },

@@ -14,6 +14,7 @@
 #include "lib/err.h"
 #include "lib/util.h"
 #include "tests/unit/support_cunit.h"
+#include "tests/unit/support_qemu.h"
 
 #include <CUnit/CUnit.h>
 #include <fcntl.h>
@@ -31,10 +32,6 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
-
-#ifndef QEMU_BIN
-#define QEMU_BIN "/usr/bin/qemu-system-x86_64"
-#endif
 
 /* ---- fake QMP server ---- */
 
@@ -1192,10 +1189,12 @@ static void test_connect_errors(void)
 
 static void test_real_qemu(void)
 {
-	if (access(QEMU_BIN, X_OK) != 0) {
-		unit_skip(QEMU_BIN, "not found (%s)", strerror(errno));
+	cleanup_free char *qemu = sqemu_binary("qemu-system-x86_64");
+	if (access(qemu, X_OK) != 0) {
+		unit_skip("qemu-system-x86_64", "%s not found (%s)", qemu, strerror(errno));
 		return;
 	}
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sqemu_qemu(qemu));
 	char dir[] = "/tmp/test_qmp.XXXXXX";
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
 	cleanup_free char *path = xasprintf("%s/qmp.sock", dir);
@@ -1208,7 +1207,7 @@ static void test_real_qemu(void)
 
 	cleanup_free char *chardev = xasprintf("socket,id=qmp,fd=%d,server=on,wait=off", lfd);
 	char *const argv[] = {
-		QEMU_BIN, "-machine", "none", "-nodefaults", "-display", "none", "-S",
+		qemu, "-machine", "none", "-nodefaults", "-display", "none", "-S",
 		"-chardev", chardev, "-mon", "chardev=qmp,mode=control", NULL,
 	};
 	pid_t pid = fork();
@@ -1221,7 +1220,7 @@ static void test_real_qemu(void)
 			dup2(null, 0);
 			dup2(null, 1);
 		}
-		execv(QEMU_BIN, argv);
+		execv(qemu, argv);
 		_exit(127);
 	}
 	close(lfd);

@@ -15,7 +15,6 @@
 #include "tests/unit/support_cunit.h"
 #include "tests/unit/support_qemu.h"
 
-#define QEMU "/usr/bin/qemu-system-x86_64"
 
 static struct qmp_client *qmp;
 
@@ -51,9 +50,11 @@ static void test_getfd(void)
 
 int main(void)
 {
-	if (access(QEMU, X_OK) < 0) {
-		return unit_skip_program(QEMU, "not installed");
-	}
+	cleanup_free char *qemu = sqemu_binary("qemu-system-x86_64");
+	if (access(qemu, X_OK) < 0)
+		return unit_skip_program("qemu-system-x86_64", "%s not installed", qemu);
+	if (!sqemu_qemu(qemu))
+		return 1;
 	char path[] = "/tmp/sandboxfs-qmpfd.XXXXXX";
 	if (!mkdtemp(path))
 		return 1;
@@ -63,7 +64,7 @@ int main(void)
 	if (l < 0)
 		return 1;
 	char *const argv[] = {
-		QEMU, "-machine", "none", "-nodefaults", "-display", "none", "-S",
+		qemu, "-machine", "none", "-nodefaults", "-display", "none", "-S",
 		"-chardev", "socket,id=qmp,fd=3,server=on,wait=off", "-mon",
 		"chardev=qmp,mode=control", NULL,
 	};

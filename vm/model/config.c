@@ -71,13 +71,20 @@ const struct arch_ops *vm_config_arch(const struct vm_config *cfg)
 	return arch_lookup(cfg->arch);
 }
 
+const char *vm_config_default_qemu(const char *arch, const char *machine)
+{
+	const struct arch_ops *a = arch_lookup(arch);
+	const char *bin = a ? vm_config_qemu_default(a->qemu_binary(machine ? machine
+									    : a->default_machine))
+			    : NULL;
+	return bin ? bin : "";
+}
+
 const char *vm_config_qemu_binary(const struct vm_config *cfg)
 {
 	if (cfg->qemu && *cfg->qemu)
 		return cfg->qemu;
-	const struct arch_ops *a = vm_config_arch(cfg);
-	const char *bin = a ? a->qemu_binary(cfg->machine) : NULL;
-	return bin ? bin : "";
+	return vm_config_default_qemu(cfg->arch, cfg->machine);
 }
 
 const char *vm_config_cpu_model(const struct vm_config *cfg)

@@ -71,6 +71,10 @@ struct vm_defaults {
 	const char *guest_kernel;  /* built-in guest kernel */
 	const char *guest_initrd;  /* built-in guest initramfs */
 	const char *accel;         /* default accelerator */
+	/* Where an empty `qemu` key finds the arch's binary (--qemu-dir):
+	 * the first directory holding it; NULL-terminated, NULL: where the
+	 * architecture table says (/usr/bin). */
+	const char *const *qemu_dirs;
 };
 void vm_config_set_defaults(const struct vm_defaults *d);
 /* When the config's kernel is its architecture's built-in guest and that
@@ -110,9 +114,13 @@ struct vm_topology_want;
 /* The config's architecture ops; NULL only for a config that did not
  * validate (unknown arch). */
 const struct arch_ops *vm_config_arch(const struct vm_config *cfg);
-/* Effective QEMU binary: cfg->qemu, or the arch default for the machine
- * when cfg->qemu is "" ("" if neither is known). */
+/* Effective QEMU binary: cfg->qemu, or the arch's binary for the machine
+ * (in the first vm_defaults.qemu_dirs directory holding it) when cfg->qemu
+ * is "" ("" if neither is known). */
 const char *vm_config_qemu_binary(const struct vm_config *cfg);
+/* What an empty `qemu` means for an architecture and machine (NULL: the
+ * architecture's default machine): as above; "" when neither is known. */
+const char *vm_config_default_qemu(const char *arch, const char *machine);
 /* Effective CPU model: cfg->cpu_model, or the arch default; "" = QEMU's. */
 const char *vm_config_cpu_model(const struct vm_config *cfg);
 /* Strictly parse `text` as one JSON object (trailing whitespace allowed,

@@ -119,6 +119,7 @@ void vm_config_set_defaults(const struct vm_defaults *d)
 	cfg_defaults.guest_kernel = d && d->guest_kernel ? xstrdup(d->guest_kernel) : NULL;
 	cfg_defaults.guest_initrd = d && d->guest_initrd ? xstrdup(d->guest_initrd) : NULL;
 	cfg_defaults.accel = d && d->accel ? xstrdup(d->accel) : NULL;
+	vm_config_qemu_dirs_set(d ? d->qemu_dirs : NULL);
 }
 
 /* ---- dynamic defaults ---- */

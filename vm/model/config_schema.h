@@ -99,4 +99,10 @@ char **vm_config_strv_dup(char *const *v);
 void vm_config_strv_free(char **v);
 bool vm_config_strv_eq(char *const *a, char *const *b);
 
+/* config_qemu.c: the --qemu-dir directories (copied; NULL: none), and
+ * what an empty `qemu` key means for the architecture's binary `arch_bin`:
+ * that name in the first directory holding it, else arch_bin itself. */
+void vm_config_qemu_dirs_set(const char *const *dirs);
+const char *vm_config_qemu_default(const char *arch_bin);
+
 #endif

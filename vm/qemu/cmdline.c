@@ -43,6 +43,16 @@
  * debug or nodebug params, with a root image the systemd debug|nodebug
  * list and the root params, then the user's kernel_params last so they win.
  *
+ * What the binary is (ctx->qemu, vm/qemu/version) is checked before
+ * anything is built: it emulates the config's target and has its machine
+ * type.  No option differs between the QEMUs this tree is tested with:
+ * 7.2 and 10.0 take every form above unchanged and warn about none (the
+ * real-QEMU acceptance runs against both, docs/testing.md).  In
+ * particular neither -runas (deprecated in 9.1) nor -run-with user=
+ * (9.1 on) is ever emitted: the daemon drops QEMU to its own uid itself,
+ * in the child between fork and exec (vm/qemu/process); nor -chroot /
+ * -run-with chroot=: QEMU gets descriptors, not a root of its own.
+ *
  * Cross-device rules checked here (EINVAL naming the device and field):
  * at most one root image; an nvdimm image needs memory_slots >= 1 and
  * maxmem_mib >= memory_mib + its size; iothreads exist; the vIOMMU machine;
@@ -61,6 +71,7 @@
 #include "vm/model/parts.h"
 #include "qmp/qmp_keyval.h"
 #include "vm/model/topology.h"
+#include "vm/qemu/version.h"
 
 #define MIB (1024LL * 1024LL)
 
@@ -462,6 +473,18 @@ static void add_devices(struct strv *v, const struct vm_config *cfg, const struc
 			vm_dev_parts_argv(&dp->parts[i], v);
 }
 
+/* What the binary is, against the config: the target the config's arch
+ * names its binary for, the machine type. */
+static int cmdline_check_qemu(const struct vm_config *cfg, const struct vm_qemu_caps *q,
+			      struct err **e)
+{
+	if (!q || strcmp(q->binary, vm_config_qemu_binary(cfg)))
+		return 0;
+	const struct arch_ops *a = vm_config_arch(cfg);
+	const char *arch_bin = a ? a->qemu_binary(cfg->machine) : NULL;
+	return vm_qemu_caps_check(q, vm_qemu_target_of(arch_bin), cfg->machine, e);
+}
+
 int vm_cmdline_build(const struct vm_config *cfg, const struct vm_topology *t,
 		     struct vm_device *const *devs, size_t ndevs,
 		     const struct vm_cmdline_ctx *ctx, struct strv *argv, struct err **e)
@@ -473,6 +496,8 @@ int vm_cmdline_build(const struct vm_config *cfg, const struct vm_topology *t,
 		return err_set(e, EINVAL, "cmdline: name and console log are required");
 	if ((r = qmp_keyval_check_value("name", ctx->name, e)) < 0 ||
 	    (r = qmp_keyval_check_value("console log", ctx->console_log, e)) < 0)
+		return r;
+	if ((r = cmdline_check_qemu(cfg, ctx->qemu, e)) < 0)
 		return r;
 	/* Every device's parts first: they decide machine options and memory. */
 	struct cmdline_devs dp = {0};

@@ -19,6 +19,7 @@
 struct vm_config;
 struct vm_topology;
 struct vm_device;
+struct vm_qemu_caps;
 
 #define VM_QMP_FD 3
 
@@ -38,8 +39,15 @@ struct vm_cmdline_ctx {
 	const struct cred *cfg_owner; /* whose rights open the config's paths */
 	/* -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny */
 	bool confine;
+	/* What the config's QEMU binary is (vm/qemu/version: asked of the
+	 * binary); NULL, or facts of another binary than the config's: not
+	 * known, and nothing is chosen or checked by them. */
+	const struct vm_qemu_caps *qemu;
 };
 
+/* The argv for a config and its devices, appended to *argv; EINVAL naming
+ * the key or device when they do not validate together, or when ctx->qemu
+ * says the binary cannot run them (another target, no such machine). */
 int vm_cmdline_build(const struct vm_config *cfg, const struct vm_topology *t,
 		     struct vm_device *const *devs, size_t ndevs,
 		     const struct vm_cmdline_ctx *ctx, struct strv *argv, struct err **e);

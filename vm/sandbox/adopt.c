@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
 #include "vm/qemu/process.h"
+#include "vm/sandbox/sandbox_qemu.h"
 #include "vm/sandbox/lifecycle.h"
 #include "vm/sandbox/monitor.h"
 #include "vm/sandbox/reconcile.h"
@@ -52,6 +53,7 @@ int vm_adopt_qemu(struct vm_sandbox *sb, enum vm_state was, struct err **e)
 	sb->qmp = qmp;
 	sb->state = is_running ? VM_RUNNING : VM_PAUSED;
 	pthread_mutex_unlock(&sb->lock);
+	vm_sandbox_qemu_running(sb, NULL, qmp); /* the version its greeting names */
 	if (sb->state != was)
 		log_warn("%s: was %s, QEMU says %s", sb->name, vm_state_name(was), vm_state_name(sb->state));
 	cleanup_err struct err *we = NULL;

@@ -19,6 +19,7 @@
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
 #include "vm/sandbox/op.h"
+#include "vm/sandbox/sandbox_qemu.h"
 #include "vm/sandbox/sandbox.h"
 
 /* The integer member `k`, or 0. */
@@ -115,6 +116,7 @@ static int cpus_add(struct vm_sandbox *sb, struct qmp_client *qmp, int count, st
 		pthread_mutex_lock(&sb->lock);
 		sb->hot_cpus = xrealloc(sb->hot_cpus, (sb->nhot_cpus + 1) * sizeof(*sb->hot_cpus));
 		sb->hot_cpus[sb->nhot_cpus++] = cpu;
+		sb->cpus_started++;
 		pthread_mutex_unlock(&sb->lock);
 		vm_sandbox_commit(sb);
 		log_info("%s: hot-added vCPU %s", sb->name, cpu.id);
@@ -249,7 +251,8 @@ int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, const struct 
 		r = err_set(e, EOPNOTSUPP, "%s cannot unplug vCPUs", a->name);
 	} else if (want == current) {
 		r = 0;
-	} else {
+	} else if ((r = vm_sandbox_vcpu_check(sb, current, (int)want, e)) == 0) {
+		/* what this QEMU survives (vm/qemu/vcpu_rules) */
 		cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp(sb, e);
 		if (!qmp)
 			r = err_ret(e);

@@ -26,6 +26,7 @@
 #include "vm/qemu/fds.h"
 #include "vm/qemu/process.h"
 #include "vm/sandbox/access.h"
+#include "vm/sandbox/sandbox_qemu.h"
 #include "vm/sandbox/monitor.h"
 #include "vm/sandbox/op.h"
 #include "vm/sandbox/sandbox.h"
@@ -144,9 +145,21 @@ static int access_start(struct vm_sandbox *sb, struct err **e)
 	return r;
 }
 
+/* What the config's QEMU binary is, asked of it (vm/sandbox/sandbox_qemu) once
+ * the writer who named it may still use it: the argv is built by it. */
+static int start_probe(struct vm_sandbox *sb, struct vm_qemu_caps *caps, struct err **e)
+{
+	pthread_mutex_lock(&sb->lock);
+	cleanup_free char *named = xstrdup(sb->cfg.qemu);
+	struct cred owner = sb->cfg_owner;
+	pthread_mutex_unlock(&sb->lock);
+	int r = *named ? vm_access_qemu(named, &owner, vm_get_settings()->qemu_dirs, e) : 0;
+	return r == 0 ? vm_sandbox_qemu_caps(sb, caps, NULL, e) : r;
+}
+
 /* Under sb->lock: finish interrupted removals, validate, build the argv. */
-static int prepare_start(struct vm_sandbox *sb, struct strv *argv, struct vm_fdplan *plan,
-			 struct err **e)
+static int prepare_start(struct vm_sandbox *sb, const struct vm_qemu_caps *caps,
+			 struct strv *argv, struct vm_fdplan *plan, struct err **e)
 {
 	if (sb->removed)
 		return err_set(e, ENOENT, "sandbox %s was removed", sb->name);
@@ -167,6 +180,7 @@ static int prepare_start(struct vm_sandbox *sb, struct strv *argv, struct vm_fdp
 	sb->ndevs = keep;
 	int r = vm_config_validate(&sb->cfg, e);
 	struct vm_cmdline_ctx ctx = vm_sandbox_cmdline_ctx(sb, plan);
+	ctx.qemu = caps;
 	if (r == 0)
 		r = vm_cmdline_build(&sb->cfg, &sb->topo, sb->devs, sb->ndevs, &ctx, argv, e);
 	return r;
@@ -328,8 +342,11 @@ int vm_lifecycle_start_locked(struct vm_sandbox *sb, struct err **e)
 	cleanup_strv struct strv argv = {0};
 	struct vm_fdplan plan = {0};
 	int64_t tp = probe_now(); /* the bench's breakdown (lib/probe.h) */
+	struct vm_qemu_caps caps;
+	int r = start_probe(sb, &caps, e);
 	pthread_mutex_lock(&sb->lock);
-	int r = prepare_start(sb, &argv, &plan, e);
+	if (r == 0)
+		r = prepare_start(sb, &caps, &argv, &plan, e);
 	pthread_mutex_unlock(&sb->lock);
 	const char *unbuilt = r == 0 ? vm_config_builtin_missing(&sb->cfg) : NULL;
 	if (unbuilt)
@@ -357,6 +374,8 @@ int vm_lifecycle_start_locked(struct vm_sandbox *sb, struct err **e)
 		r = launch(sb, &argv, &plan, fds, e);
 		vm_fds_close(&plan, fds); /* QEMU has its copies */
 	}
+	if (r == 0)
+		vm_sandbox_qemu_running(sb, &caps, NULL);
 	if (r < 0)
 		cgroup_release(sb);
 	free(fds);

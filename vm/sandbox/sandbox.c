@@ -14,6 +14,7 @@
 #include "qmp/qmp_client.h"
 #include "vm/qemu/cgroup.h"
 #include "vm/qemu/cmdline.h"
+#include "vm/sandbox/sandbox_qemu.h"
 #include "vm/qemu/fds.h"
 #include "vm/sandbox/access.h"
 
@@ -263,11 +264,18 @@ int vm_sandbox_cmdline_show(struct vm_sandbox *sb, struct sbuf *out, struct err 
 {
 	cleanup_strv struct strv argv = {0};
 	struct vm_cmdline_ctx ctx = vm_sandbox_cmdline_ctx(sb, NULL);
+	/* First what the binary is (vm/sandbox/sandbox_qemu), as a comment line. */
+	struct vm_qemu_caps q;
+	cleanup_free char *bin = NULL;
+	cleanup_err struct err *pe = NULL;
+	ctx.qemu = vm_sandbox_qemu_caps(sb, &q, &bin, &pe) == 0 ? &q : NULL;
 	pthread_mutex_lock(&sb->lock);
 	int r = vm_cmdline_build(&sb->cfg, &sb->topo, sb->devs, sb->ndevs, &ctx, &argv, e);
 	pthread_mutex_unlock(&sb->lock);
 	if (r < 0)
 		return r;
+	sbuf_add(out, "# ");
+	vm_sandbox_qemu_describe(bin, ctx.qemu, out);
 	for (size_t i = 0; i < argv.n; i++) {
 		sbuf_add(out, argv.v[i]);
 		sbuf_addc(out, '\n');

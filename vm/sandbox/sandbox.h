@@ -27,6 +27,7 @@
 #include "vm/model/device.h"
 #include "vm/model/topology.h"
 #include "vm/qemu/cmdline.h"
+#include "vm/qemu/version.h"
 #include "vm/sandbox/settings.h"
 
 struct qmp_client;
@@ -115,6 +116,12 @@ struct vm_sandbox {
 	struct json_object *cpu_slots;
 	pid_t cpu_slots_pid;
 	unsigned long long cpu_slots_start;
+	/* The running QEMU (vm/sandbox/sandbox_qemu): what its binary said at start
+	 * (at adoption: the version of its QMP greeting), and how many vCPUs
+	 * it has started, boot and every hot-add. */
+	struct vm_qemu_caps qemu_caps;
+	bool qemu_known;
+	int cpus_started;
 	struct vm_dimm *dimms;   /* hot-added memory, in order */
 	size_t ndimms;
 
