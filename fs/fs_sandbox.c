@@ -7,6 +7,7 @@
 
 #include "vm/sandbox/ctl.h"
 #include "vm/sandbox/sandbox.h"
+#include "vm/sandbox/stats.h"
 
 static const struct fs_node sandbox_nodes[] = {
 	{ "config", FS_RW, .sb_show = vm_sandbox_config_show, .sb_store = vm_sandbox_config_store,
@@ -18,6 +19,7 @@ static const struct fs_node sandbox_nodes[] = {
 	FS_ATTR_RO(pid, vm_sandbox_pid, "QEMU's pid while it runs"),
 	FS_ATTR_RO(error, vm_sandbox_error, "the last failure message"),
 	FS_ATTR_RO(cgroup, vm_sandbox_cgroup, "the cgroup(s) QEMU runs in: key path lines"),
+	FS_ATTR_RO(stats, vm_stats, "CPU, memory, disk and NIC figures: key value lines"),
 	{ "console", FS_RO, .flags = FS_STREAM, .help = "guest serial console (tail -f works)" },
 	{ "events", FS_RO, .flags = FS_EVENTS,
 	  .help = "QMP events and state changes, one JSON line each (blocks like tail -f)" },

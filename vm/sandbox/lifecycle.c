@@ -37,6 +37,7 @@ static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 	char *line = xstrdup(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
 								   JSON_C_TO_STRING_NOSLASHESCAPE));
 	pthread_mutex_lock(&sb->lock);
+	pid_t pid = sb->pid;
 	vm_sandbox_events_push_locked(sb, line);
 	if (!strcmp(name, "STOP") && sb->state == VM_RUNNING)
 		sb->state = VM_PAUSED;
@@ -49,6 +50,7 @@ static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 			sb->guest_shutdown = true;
 	}
 	pthread_mutex_unlock(&sb->lock);
+	vm_telemetry_event(&sb->tel, pid, name, ev);
 	/* A state change persists (vm_sandbox_notify sees it); other events
 	 * only wake events readers and pollers. */
 	vm_sandbox_notify(sb);

@@ -28,6 +28,7 @@
 #include "vm/model/topology.h"
 #include "vm/qemu/cmdline.h"
 #include "vm/sandbox/settings.h"
+#include "vm/sandbox/telemetry.h"
 
 struct qmp_client;
 struct vm_cgroup;
@@ -113,6 +114,9 @@ struct vm_sandbox {
 	uint64_t events_next;
 	enum vm_state last_state;  /* as of the last commit */
 	uint64_t state_changes;    /* bumped when `state` changes: poll on it */
+
+	/* What its QEMU last reported (stats, metrics, balloon): its own lock. */
+	struct vm_telemetry tel;
 };
 
 /* Append one JSON line (taken) to the events ring; caller holds sb->lock. */
