@@ -48,6 +48,7 @@ enum {
 	FS_EVENTS = 2, /* reads block for new event lines (events) */
 	FS_POLL_STATE = 4, /* poll() wakes on state changes only (state) */
 	FS_JSON = 8,   /* a JSON value may span several writes (config, devices/add) */
+	FS_SESSION = 16, /* opened read-write: each write a command, reads its replies (qmp) */
 };
 
 struct fs_node {
@@ -59,6 +60,8 @@ struct fs_node {
 	unsigned flags;
 	fs_sb_show_fn sb_show;   /* instead of show/store: vm's own handlers */
 	fs_sb_store_fn sb_store;
+	/* FS_SESSION: run one written command, *reply what reads then return. */
+	int (*sb_session)(struct vm_sandbox *sb, const char *value, char **reply, struct err **e);
 	const char *help;        /* one line for the README of the mount */
 };
 
@@ -100,6 +103,7 @@ void fs_reserve_names(void);
 #define FS_DIR(tbl) .nodes = (tbl), .n = ARRAY_SIZE(tbl)
 #define FS_RO  (S_IFREG | 0444)
 #define FS_RW  (S_IFREG | 0644)
+#define FS_RW_OWNER (S_IFREG | 0600)
 #define FS_WO  (S_IFREG | 0200)
 #define FS_DIRMODE (S_IFDIR | 0755)
 
@@ -123,6 +127,7 @@ struct fs_info {
 	gid_t gid;
 	bool private_mode;        /* --private: nothing world-readable */
 	bool user_sandboxes;      /* any user may mkdir (the root is 01777) */
+	bool qmp_owner;           /* --qmp-access=owner: a sandbox's owner may open its qmp */
 };
 const struct fs_info *fs_get_info(void);
 void fs_set_info(const struct fs_info *info);

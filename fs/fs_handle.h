@@ -22,6 +22,7 @@ struct fs_handle {
 	uint64_t ev_seq;  /* FS_EVENTS: next event line to hand out */
 	struct fuse_pollhandle *ph; /* a poll() waiting for a change */
 	struct sbuf pending; /* FS_JSON: a value begun by earlier writes */
+	size_t served;       /* FS_SESSION: bytes of `data` (the replies) read */
 };
 
 /* What the handle's snapshot reflects: the state counter (`state`), the
@@ -36,5 +37,13 @@ int fs_handle_poll(const char *path, struct fuse_file_info *fi, struct fuse_poll
  * whole lines; 0 at the sandbox's removal or the daemon's exit, -EINTR on
  * an interrupt. */
 int fs_events_read(struct fs_handle *h, char *buf, size_t size);
+
+/* FS_SESSION (fs_session.c): may this caller open it so (read-write
+ * only; root, or the sandbox's owner with --qmp-access=owner)?  Then each
+ * write runs one command and queues its reply; reads hand the replies
+ * out in order, whatever the offset, and 0 once all are read. */
+int fs_session_open(const struct fs_node *n, struct fs_ctx *c, int accmode, struct err **e);
+int fs_session_write(struct fs_handle *h, const char *value, struct err **e);
+int fs_session_read(struct fs_handle *h, char *buf, size_t size);
 
 #endif

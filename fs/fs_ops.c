@@ -32,8 +32,8 @@
 static int fs_fail(struct fs_ctx *c, struct err *e);
 
 
-static bool node_reads(const struct fs_node *n) { return n->show || n->sb_show; }
-static bool node_writes(const struct fs_node *n) { return n->store || n->sb_store; }
+static bool node_reads(const struct fs_node *n) { return n->show || n->sb_show || n->sb_session; }
+static bool node_writes(const struct fs_node *n) { return n->store || n->sb_store || n->sb_session; }
 
 static int node_show(const struct fs_node *n, struct fs_ctx *c, struct sbuf *out, struct err **e)
 {
@@ -196,6 +196,9 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		r = -EISDIR;
 	else if ((wr && !node_writes(n)) || (rd && !node_reads(n) && !(n->flags & (FS_STREAM | FS_EVENTS))))
 		r = -EACCES;
+	cleanup_err struct err *e = NULL;
+	if (r == 0 && (n->flags & FS_SESSION) && fs_session_open(n, &c, acc, &e) < 0)
+		r = fs_fail(&c, e);
 	if (r < 0) {
 		fs_ctx_release(&c);
 		return r;
@@ -208,7 +211,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		h->stream_fd = open(c.sb->console_log, O_RDONLY | O_CLOEXEC);
 	} else if (rd && (n->flags & FS_EVENTS)) {
 		h->ev_seq = h->gen = fs_handle_gen(h); /* a reader gets new events */
-	} else if (rd) {
+	} else if (rd && !(n->flags & FS_SESSION)) {
 		r = render(h);
 		if (r < 0) {
 			fs_ctx_release(&h->ctx);
@@ -230,6 +233,8 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
 	if (h->node->flags & FS_EVENTS)
 		return fs_events_read(h, buf, size);
+	if (h->node->flags & FS_SESSION)
+		return fs_session_read(h, buf, size);
 	if (node_reads(h->node) && off == 0 && h->read_once) {
 		int r = render(h); /* sysfs: read from 0 again after poll() */
 		if (r < 0)
@@ -310,7 +315,9 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 	}
 	struct cred who;
 	int r = fs_caller(&who, &e);
-	if (r == 0)
+	if (r == 0 && (h->node->flags & FS_SESSION))
+		r = fs_session_write(h, v, &e);
+	else if (r == 0)
 		r = node_store(h->node, &h->ctx, v, &who, &e);
 	if (r < 0)
 		return fs_fail(&h->ctx, e);

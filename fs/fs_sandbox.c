@@ -1,11 +1,12 @@
 /*
  * fs_sandbox — the files of one sandbox directory: config, cmdline, ctl,
- * state, pid, error, console, events, and the cpus/ memory/ devices/
- * bridges/ subdirectories.
+ * state, pid, error, cgroup, stats, console, events, qmp, and the cpus/
+ * memory/ devices/ bridges/ subdirectories.
  */
 #include "fs/fs.h"
 
 #include "vm/sandbox/ctl.h"
+#include "vm/sandbox/qmp_session.h"
 #include "vm/sandbox/sandbox.h"
 #include "vm/sandbox/stats.h"
 
@@ -23,6 +24,8 @@ static const struct fs_node sandbox_nodes[] = {
 	{ "console", FS_RO, .flags = FS_STREAM, .help = "guest serial console (tail -f works)" },
 	{ "events", FS_RO, .flags = FS_EVENTS,
 	  .help = "QMP events and state changes, one JSON line each (blocks like tail -f)" },
+	{ "qmp", FS_RW_OWNER, .flags = FS_SESSION | FS_JSON, .sb_session = vm_qmp_session_execute,
+	  .help = "raw QMP (root's): open read-write, write a command, read its reply" },
 	FS_SUBDIR(cpus, fs_cpus_dir, "vCPUs"),
 	FS_SUBDIR(memory, fs_memory_dir, "memory"),
 	FS_SUBDIR(devices, fs_devices_dir, "devices"),

@@ -127,7 +127,8 @@ static int reply_error(struct json_object *reply, const char **err_class, struct
 }
 
 static int execute(struct qmp_client *c, const char *cmd, struct json_object *args, int pass_fd,
-		   int timeout_ms, struct json_object **ret, const char **err_class, struct err **e)
+		   int timeout_ms, struct json_object **ret, const char **err_class,
+		   struct json_object **raw, struct err **e)
 {
 	cleanup_json struct json_object *a = args;
 	if (ret)
@@ -192,6 +193,11 @@ static int execute(struct qmp_client *c, const char *cmd, struct json_object *ar
 	pthread_mutex_unlock(&c->lock);
 	if (r < 0)
 		return r;
+	if (raw) { /* the whole reply, QEMU's verdict included */
+		json_object_object_del(reply, "id");
+		*raw = move_ptr(reply);
+		return 0;
+	}
 
 	struct json_object *v;
 	if (json_object_object_get_ex(reply, "return", &v)) {
@@ -206,7 +212,13 @@ int qmp_execute_full(struct qmp_client *c, const char *cmd, struct json_object *
 		     int timeout_ms, struct json_object **ret, const char **err_class,
 		     struct err **e)
 {
-	return execute(c, cmd, args, -1, timeout_ms, ret, err_class, e);
+	return execute(c, cmd, args, -1, timeout_ms, ret, err_class, NULL, e);
+}
+
+int qmp_execute_raw(struct qmp_client *c, const char *cmd, struct json_object *args,
+		    int timeout_ms, struct json_object **reply, struct err **e)
+{
+	return execute(c, cmd, args, -1, timeout_ms, NULL, NULL, reply, e);
 }
 
 int qmp_execute_fd(struct qmp_client *c, const char *cmd, struct json_object *args, int fd,
@@ -216,7 +228,7 @@ int qmp_execute_fd(struct qmp_client *c, const char *cmd, struct json_object *ar
 		json_object_put(args);
 		return err_set(e, EBADF, "qmp: %s: no file descriptor to pass", cmd);
 	}
-	return execute(c, cmd, args, fd, timeout_ms, ret, NULL, e);
+	return execute(c, cmd, args, fd, timeout_ms, ret, NULL, NULL, e);
 }
 
 int qmp_execute(struct qmp_client *c, const char *cmd, struct json_object *args,

@@ -290,7 +290,7 @@ void vm_device_free(struct vm_device *d)
 	free(d->file);
 	free(d->format);
 	json_object_put(d->spec);
-	json_object_put(d->throttle);
+	free(d->throttle);
 	free(d);
 }
 

@@ -29,6 +29,7 @@ struct json_object;
 struct vm_config;
 struct vm_dev_env;
 struct vm_dev_parts;
+struct vm_throttle;
 
 #define VM_DEVICE_ID_MAX 25
 
@@ -75,7 +76,7 @@ struct vm_device {
 	size_t nfdsets;
 	/* Its I/O limits (devices/<id>/throttle, vm/model/throttle.h), or
 	 * NULL: none.  Persisted, applied at every start. */
-	struct json_object *throttle;
+	struct vm_throttle *throttle;
 };
 
 int vm_device_parse(const char *json, struct vm_device **out, struct err **e);

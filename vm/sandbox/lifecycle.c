@@ -25,6 +25,7 @@
 #include "vm/qemu/fds.h"
 #include "vm/qemu/process.h"
 #include "vm/sandbox/access.h"
+#include "vm/sandbox/blockctl.h"
 #include "vm/sandbox/monitor.h"
 #include "vm/sandbox/sandbox.h"
 
@@ -310,6 +311,8 @@ int vm_lifecycle_start_locked(struct vm_sandbox *sb, struct err **e)
 		r = launch(sb, &argv, &plan, fds, e);
 		vm_fds_close(&plan, fds); /* QEMU has its copies */
 	}
+	if (r == 0) /* the disks' I/O limits live in QEMU, not on its argv */
+		vm_blockctl_apply_all(sb);
 	if (r < 0)
 		cgroup_release(sb);
 	free(fds);
