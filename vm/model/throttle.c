@@ -54,11 +54,13 @@ int vm_throttle_check(const struct vm_throttle *t, struct err **e)
 {
 	for (int kind = 0; kind < 2; kind++) { /* iops, bps */
 		int tot = kind * 3, rd = tot + 1, wr = tot + 2;
-		for (int side = rd; side <= wr; side++)
-			if ((t->v[tot] || t->v[tot + BASES]) && (t->v[side] || t->v[side + BASES]))
+		for (int side = rd; side <= wr; side++) {
+			int ts = t->v[tot] ? tot : tot + BASES, ss = t->v[side] ? side : side + BASES;
+			if (t->v[ts] && t->v[ss])
 				return err_set(e, EINVAL, "%s: cannot be combined with %s (QEMU limits "
 					       "either the total or reads and writes)",
-					       vm_throttle_keys[side].name, vm_throttle_keys[tot].name);
+					       vm_throttle_keys[ss].name, vm_throttle_keys[ts].name);
+		}
 	}
 	for (int i = 0; i < BASES; i++) {
 		int64_t base = t->v[i], max = t->v[i + BASES];
