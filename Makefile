@@ -118,7 +118,10 @@ fuzz-run: $(B)/fuzz/fuzz_config
 $(B)/bench/sbbench: bench/sbbench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LDLIBS)
-bench: all guest $(B)/bench/sbbench
+$(B)/bench/obsbench: bench/obsbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $<
+bench: all guest $(B)/bench/sbbench $(B)/bench/obsbench
 	bench/run $(if $(LIBVIRT),--libvirt)
 
 # make install / make uninstall [prefix=/usr/local] [DESTDIR=...]: what a
