@@ -194,7 +194,7 @@ END {
 	print "Produced by `make bench` (bench/run) in one run of " I["bench_seconds"] " s on " I["date"] "; every ratio below is measured side by side in that run."
 	print "Medians and p90 of n samples (n ≥ 20).  The plot is `latency.png`; every figure is in `data.tsv`.  Under TCG the guest's own work (a disk probe, an ACPI eject) is most of every hotplug figure and varies from run to run; the overheads that are tenths of a millisecond are best read together with the p90s."
 	print ""
-	print "**Setup:** the daemon runs as in a deployment (`sandboxfs -f --stop-on-exit`), its state directory on " I["state_dir_fs"] " (as `/run/sandboxfs` is on a systemd host; the daemon fsyncs its per-sandbox state file on every change, so a disk-backed state directory adds the disk's fsync latency to every state-changing op)."
+	print "**Setup:** the daemon runs as in a deployment (`sandboxfs -f --stop-on-exit --qemu-user=root`: the raw side execs the same `cmdline`, which under the default confinement names descriptors only the daemon's child holds), its state directory on " I["state_dir_fs"] " (as `/run/sandboxfs` is on a systemd host; the daemon fsyncs its per-sandbox state file on every change, so a disk-backed state directory adds the disk's fsync latency to every state-changing op)."
 	print ""
 	print "**Machine:** " I["nproc"] " CPUs (" I["cpu"] "), " I["memory"] " RAM, " I["kernel"] ", " I["os"] ", " I["qemu"] ", libfuse " I["libfuse"] ", sandboxfs " I["sandboxfs"] ".  Load average at the end: " I["loadavg_at_end"] " (other jobs may share this machine; interleaving the two sides of each comparison keeps the ratios fair)."
 	print ""
