@@ -74,6 +74,6 @@ check "x86 addr" [ "$(cat "$Z/devices/d1/addr")" = 02/00 ]
 check "x86 cmdline" [ "$(head -n1 "$Z/cmdline")" = /usr/bin/qemu-system-x86_64 ]
 
 check "rmdir the sandboxes" rmdir "$A" "$P" "$Z"
-check "they are gone" bash -c "mountpoint -q '$MNT' && [ -z \"\$(ls '$MNT' | grep -vx 'README\|version')\" ] && [ -r '$MNT/version' ]"
+check "they are gone" bash -c "mountpoint -q '$MNT' && [ -z \"\$(ls '$MNT' | grep -vx 'README\|version\|metrics')\" ] && [ -r '$MNT/version' ]"
 echo "arch: $FAILS failure(s)"
 [ "$FAILS" -eq 0 ]
