@@ -134,7 +134,10 @@ $(B)/bench/floorfs: bench/floorfs.c $(FLOOR_EX)/hello.c
 $(B)/bench/floorfs-cached: bench/floorfs.c $(FLOOR_EX)/hello.c
 	@mkdir -p $(dir $@)
 	$(CC) $(FLOOR_FLAGS) -o $@ $< $(shell pkg-config --cflags --libs fuse3)
-bench: all guest $(B)/bench/sbbench $(B)/bench/floorfs $(B)/bench/floorfs-cached
+$(B)/bench/obsbench: bench/obsbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $<
+bench: all guest $(B)/bench/sbbench $(B)/bench/obsbench $(B)/bench/floorfs $(B)/bench/floorfs-cached
 	bench/run $(if $(LIBVIRT),--libvirt)
 
 # make install / make uninstall [prefix=/usr/local] [DESTDIR=...]: what a

@@ -190,6 +190,10 @@ say "state read x$RUNS, disk add/remove x$RUNS, vCPU add x$RUNS"
 for i in $(seq "$RUNS"); do
 	both "$i" 'timed "state read" virsh virsh_ domstate "$DOM"' 'timed "state read" sandboxfs cat "$S/state"'
 done
+# What a guest costs and does: libvirt's every stats group vs the stats file.
+for i in $(seq "$RUNS"); do
+	both "$i" 'timed "stats read" virsh virsh_ domstats "$DOM"' 'timed "stats read" sandboxfs cat "$S/stats"'
+done
 truncate -s 16M "$LV/lv.img" "$LV/sfs.img"
 spec="{\"type\":\"block\",\"id\":\"d1\",\"file\":\"$LV/sfs.img\",\"format\":\"raw\",\"readonly\":false}"
 for i in $(seq "$RUNS"); do

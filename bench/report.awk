@@ -314,6 +314,30 @@ END {
 	}
 	r1 = reads(); r2 = control(); r2b = breakdown(); r3 = start(); r4 = conc(); r5 = scale(); r6 = libvirt()
 
+	# ---- observability
+	ob = "## 7. Observability: `stats` and `metrics`\n\n"
+	ob = ob "open + read to EOF + close, from C (bench/obsbench.c).  A running sandbox's `stats` reads its cgroup and /proc at open; "
+	ob = ob "its QMP figures come from a record refreshed in the background: *fresh* = younger than 1 s (no QMP round trip), "
+	ob = ob "*stale* = older, so the read starts the refresh (`query-cpus-fast`, `query-blockstats`) and waits for it.  ms, median / p90.\n\n"
+	ob = ob "| read | n | sandboxfs | target |\n|---|---|---|---|\n"
+	mop = "cat metrics (" I["obs_metrics_sandboxes"] " sandboxes, " I["obs_metrics_running"] " running)"
+	if (has("obs", mop, "sandboxfs")) {
+		split("cat stats (running, fresh)|cat stats (running, stale: waits for the refresh)|cat stats (created)", so, "|")
+		for (i = 1; i <= 3; i++)
+			if (has("obs", so[i], "sandboxfs"))
+				ob = ob sprintf("| `%s` | %d | %s | — |\n", so[i], N["obs" SUBSEP so[i] SUBSEP "sandboxfs"], cell("obs", so[i], "sandboxfs"))
+		v = med("obs", mop, "sandboxfs")
+		ob = ob sprintf("| `%s`, %d bytes | %d | %s | ≤ 10 ms: %s |\n", mop, I["obs_metrics_bytes"], N["obs" SUBSEP mop SUBSEP "sandboxfs"], cell("obs", mop, "sandboxfs"), yn(v <= 10000))
+		target("`cat metrics` of " I["obs_metrics_sandboxes"] " sandboxes ≤ 10 ms", ms(v) " ms", v <= 10000)
+	} else
+		ob = ob "| (not measured) | | | |\n"
+	if (has("libvirt", "stats read", "virsh"))
+		ob = ob sprintf("\nSide by side with libvirt (§5's guests, both run as programs, interleaved): `virsh domstats` %s ms, `cat stats` %s ms (%.1f×).\n",
+			cell("libvirt", "stats read", "virsh"), cell("libvirt", "stats read", "sandboxfs"),
+			med("libvirt", "stats read", "virsh") / med("libvirt", "stats read", "sandboxfs"))
+	else
+		ob = ob "\n`virsh domstats` beside `cat stats`: with libvirt (`make bench LIBVIRT=1`) only.\n"
+
 	print "# sandboxfs benchmark results"
 	print ""
 	print "Produced by `make bench` (bench/run) in one run of " I["bench_seconds"] " s on " I["date"] "; every ratio below is measured side by side in that run,"
@@ -330,5 +354,5 @@ END {
 	printf "%s", summary
 	print ""
 	printf "%d target(s) not met.\n\n", notmet
-	print r1; print r2; print r2b; print r3; print r4; print r5; print r6
+	print r1; print r2; print r2b; print r3; print r4; print r5; print r6; print ob
 }

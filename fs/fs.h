@@ -50,6 +50,7 @@ enum {
 	FS_JSON = 8,   /* a JSON value may span several writes (config, devices/add) */
 	FS_SLOW = 16,  /* its show asks QEMU: the open runs on a worker, not on the
 			* FUSE loop, which must never wait (fs/fs_work.h) */
+	FS_SESSION = 32, /* opened read-write: each write a command, reads its replies (qmp) */
 };
 
 struct fs_node {
@@ -61,6 +62,8 @@ struct fs_node {
 	unsigned flags;
 	fs_sb_show_fn sb_show;   /* instead of show/store: vm's own handlers */
 	fs_sb_store_fn sb_store;
+	/* FS_SESSION: run one written command, *reply what reads then return. */
+	int (*sb_session)(struct vm_sandbox *sb, const char *value, char **reply, struct err **e);
 	const char *help;        /* one line for the README of the mount */
 };
 
@@ -74,6 +77,12 @@ struct fs_node {
 	{ .name = #fname, .mode = FS_RO, .sb_show = prefix##_show, .help = (h) }
 #define FS_ATTR_RW(fname, prefix, h) \
 	{ .name = #fname, .mode = FS_RW, .sb_show = prefix##_show, .sb_store = prefix##_store, .help = (h) }
+/* ... whose show may wait for QEMU (briefly): opened on a worker */
+#define FS_ATTR_RO_SLOW(fname, prefix, h) \
+	{ .name = #fname, .mode = FS_RO, .sb_show = prefix##_show, .flags = FS_SLOW, .help = (h) }
+#define FS_ATTR_RW_SLOW(fname, prefix, h) \
+	{ .name = #fname, .mode = FS_RW, .sb_show = prefix##_show, .sb_store = prefix##_store, \
+	  .flags = FS_SLOW, .help = (h) }
 #define FS_ATTR_WO(fname, prefix, h) \
 	{ .name = #fname, .mode = FS_WO, .sb_store = prefix##_store, .help = (h) }
 #define FS_SUBDIR(fname, d, h) { .name = #fname, .mode = FS_DIRMODE, .dir = &(d), .help = (h) }
@@ -102,6 +111,7 @@ void fs_reserve_names(void);
 #define FS_DIR(tbl) .nodes = (tbl), .n = ARRAY_SIZE(tbl)
 #define FS_RO  (S_IFREG | 0444)
 #define FS_RW  (S_IFREG | 0644)
+#define FS_RW_OWNER (S_IFREG | 0600)
 #define FS_WO  (S_IFREG | 0200)
 #define FS_DIRMODE (S_IFDIR | 0755)
 
@@ -126,6 +136,7 @@ struct fs_info {
 	gid_t gid;
 	bool private_mode;        /* --private: nothing world-readable */
 	bool user_sandboxes;      /* any user may mkdir (the root is 01777) */
+	bool qmp_owner;           /* --qmp-access=owner: a sandbox's owner may open its qmp */
 };
 const struct fs_info *fs_get_info(void);
 void fs_set_info(const struct fs_info *info);

@@ -1,6 +1,7 @@
 /*
  * fs_devices — devices/ (add, remove, one directory per device with spec,
- * bus, addr, state) and bridges/ (one file per bridge).
+ * bus, addr, state, and a disk's size and throttle) and bridges/ (one
+ * file per bridge).
  */
 #include "fs/fs.h"
 
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vm/sandbox/blockctl.h"
 #include "vm/sandbox/devices.h"
 #include "vm/sandbox/sandbox.h"
 
@@ -55,11 +57,32 @@ static int show_bus(struct fs_ctx *c, struct sbuf *o, struct err **e) { return w
 static int show_addr(struct fs_ctx *c, struct sbuf *o, struct err **e) { return with_device(c, o, dev_addr, e); }
 static int show_dstate(struct fs_ctx *c, struct sbuf *o, struct err **e) { return with_device(c, o, dev_state, e); }
 
+static int show_size(struct fs_ctx *c, struct sbuf *o, struct err **e)
+{
+	return vm_blockctl_size_show(c->sb, c->name, o, e);
+}
+static int store_size(struct fs_ctx *c, const char *v, const struct cred *who, struct err **e)
+{
+	return vm_blockctl_size_store(c->sb, c->name, v, who, e);
+}
+static int show_throttle(struct fs_ctx *c, struct sbuf *o, struct err **e)
+{
+	return vm_blockctl_throttle_show(c->sb, c->name, o, e);
+}
+static int store_throttle(struct fs_ctx *c, const char *v, const struct cred *who, struct err **e)
+{
+	return vm_blockctl_throttle_store(c->sb, c->name, v, who, e);
+}
+
 static const struct fs_node device_nodes[] = {
 	{"spec", FS_RO, show_spec, .help = "the device as JSON, every default filled in"},
 	{"bus", FS_RO, show_bus, .help = "the bridge it sits on"},
 	{"addr", FS_RO, show_addr, .help = "its guest address (bridge/slot, or a CCW devno)"},
 	{"state", FS_RO, show_dstate, .help = "configured | attached | adding | removing | lost"},
+	{"size", FS_RW, show_size, store_size,
+	 .help = "a disk's size in bytes; write a larger one to grow it (block_resize)"},
+	{"throttle", FS_RW, show_throttle, store_throttle,
+	 .help = "a disk's I/O limits: iops_*/bps_* [_max] and group lines"},
 };
 
 static const struct fs_dir device_dir = {FS_DIR(device_nodes)};

@@ -24,6 +24,7 @@ struct fs_handle {
 	fuse_req_t ev_req;   /* FS_EVENTS: a read parked until lines come */
 	size_t ev_size;      /* ... and how much it may take */
 	struct sbuf pending; /* FS_JSON: a value begun by earlier writes */
+	size_t served;       /* FS_SESSION: bytes of `data` (the replies) read */
 };
 
 /* What the handle's snapshot reflects: the state counter (`state`), the
@@ -46,5 +47,14 @@ int fs_events_seek(struct fs_handle *h, const char *buf, size_t size);
 void fs_events_removed(struct vm_sandbox *sb);
 /* Every parked read gets end of file (the daemon exits). */
 void fs_events_shutdown(void);
+
+/* FS_SESSION (fs_session.c): may this caller open it so (read-write
+ * only; root, or the sandbox's owner with --qmp-access=owner)?  Then each
+ * write runs one command and queues its reply; reads hand the replies
+ * out in order, whatever the offset, and 0 once all are read. */
+int fs_session_open(fuse_req_t req, const struct fs_node *n, struct fs_ctx *c, int accmode,
+		    struct err **e);
+int fs_session_write(struct fs_handle *h, const char *value, struct err **e);
+void fs_session_read(fuse_req_t req, struct fs_handle *h, size_t size);
 
 #endif

@@ -30,8 +30,8 @@
 
 #define FS_WRITE_MAX (64 * 1024)
 
-static bool node_reads(const struct fs_node *n) { return n->show || n->sb_show; }
-static bool node_writes(const struct fs_node *n) { return n->store || n->sb_store; }
+static bool node_reads(const struct fs_node *n) { return n->show || n->sb_show || n->sb_session; }
+static bool node_writes(const struct fs_node *n) { return n->store || n->sb_store || n->sb_session; }
 
 static int node_show(const struct fs_node *n, struct fs_ctx *c, struct sbuf *out, struct err **e)
 {
@@ -123,13 +123,16 @@ static void open_node(fuse_req_t req, struct fs_inode *in, struct fuse_file_info
 	h->stream_fd = -1;
 	int r = fs_sandbox_gone(h->ctx.sb) ? -ENOENT : 0; /* removed since the lookup */
 	int64_t t0 = util_now_us();
+	cleanup_err struct err *e = NULL;
+	if (r == 0 && (n->flags & FS_SESSION) && fs_session_open(req, n, &h->ctx, acc, &e) < 0)
+		r = fs_fail(&h->ctx, e);
 	if (r < 0)
 		;
 	else if (rd && (n->flags & FS_STREAM))
 		h->stream_fd = open(h->ctx.sb->console_log, O_RDONLY | O_CLOEXEC);
 	else if (n->flags & FS_EVENTS)
 		h->ev_seq = h->gen = fs_handle_gen(h); /* a reader gets new events */
-	else if (rd)
+	else if (rd && !(n->flags & FS_SESSION))
 		r = render(h);
 	else
 		h->gen = fs_handle_gen(h);
@@ -185,6 +188,8 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 	struct fs_handle *h = handle_of(fi);
 	if (h->node->flags & FS_EVENTS)
 		return fs_events_read(req, h, size);
+	if (h->node->flags & FS_SESSION)
+		return fs_session_read(req, h, size);
 	if (node_reads(h->node) && off == 0 && h->read_once) {
 		int r = render(h); /* sysfs: read from 0 again after poll() */
 		if (r < 0)
@@ -288,7 +293,9 @@ static int do_write(fuse_req_t req, struct fs_handle *h, const char *buf, size_t
 	int r = value_text(v, h->node->flags & FS_JSON, &e);
 	if (r == 0)
 		r = fs_caller(req, &who, &e);
-	if (r == 0)
+	if (r == 0 && (h->node->flags & FS_SESSION))
+		r = fs_session_write(h, v, &e);
+	else if (r == 0)
 		r = node_store(h->node, &h->ctx, v, &who, &e);
 	return r < 0 ? fs_fail(&h->ctx, e) : 0;
 }

@@ -1,13 +1,15 @@
 /*
  * fs_sandbox — the files of one sandbox directory: config, cmdline, ctl,
- * state, pid, error, console, events, and the cpus/ memory/ devices/
- * bridges/ subdirectories.
+ * state, pid, error, cgroup, stats, console, events, qmp, and the cpus/
+ * memory/ devices/ bridges/ subdirectories.
  */
 #include "fs/fs.h"
 
 #include "vm/sandbox/configure.h"
 #include "vm/sandbox/ctl.h"
+#include "vm/sandbox/qmp_session.h"
 #include "vm/sandbox/sandbox.h"
+#include "vm/sandbox/stats.h"
 
 static const struct fs_node sandbox_nodes[] = {
 	{ "config", FS_RW, .sb_show = vm_configure_show, .sb_store = vm_configure_store,
@@ -19,9 +21,12 @@ static const struct fs_node sandbox_nodes[] = {
 	FS_ATTR_RO(pid, vm_sandbox_pid, "QEMU's pid while it runs"),
 	FS_ATTR_RO(error, vm_sandbox_error, "the last failure message"),
 	FS_ATTR_RO(cgroup, vm_sandbox_cgroup, "the cgroup(s) QEMU runs in: key path lines"),
+	FS_ATTR_RO_SLOW(stats, vm_stats, "CPU, memory, disk and NIC figures: key value lines"),
 	{ "console", FS_RO, .flags = FS_STREAM, .help = "guest serial console (tail -f works)" },
 	{ "events", FS_RW, .flags = FS_EVENTS,
 	  .help = "numbered QMP events and state changes, one JSON line each; write N to resume" },
+	{ "qmp", FS_RW_OWNER, .flags = FS_SESSION | FS_JSON, .sb_session = vm_qmp_session_execute,
+	  .help = "raw QMP (root's): open read-write, write a command, read its reply" },
 	FS_SUBDIR(cpus, fs_cpus_dir, "vCPUs"),
 	FS_SUBDIR(memory, fs_memory_dir, "memory"),
 	FS_SUBDIR(devices, fs_devices_dir, "devices"),

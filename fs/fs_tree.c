@@ -1,6 +1,6 @@
 /*
- * fs_tree — the root directory (README, version, one directory per
- * sandbox), name lookup in the directory tables, and what is
+ * fs_tree — the root directory (README, version, metrics, one directory
+ * per sandbox), name lookup in the directory tables, and what is
  * generated from the tables: the walk of every path, the README, the
  * names reserved from the vm layer.
  */
@@ -11,6 +11,7 @@
 
 #include "vm/sandbox/ctl.h"
 #include "vm/sandbox/devices.h"
+#include "vm/sandbox/metrics.h"
 #include "vm/sandbox/registry.h"
 #include "vm/sandbox/sandbox.h"
 #include "vm/sandbox/sandbox_qemu.h"
@@ -33,6 +34,14 @@ static int show_version(struct fs_ctx *c, struct sbuf *out, struct err **e)
 	return 0;
 }
 
+static int show_metrics(struct fs_ctx *c, struct sbuf *out, struct err **e)
+{
+	char qv[64];
+	vm_sandbox_default_qemu_version(qv, sizeof(qv));
+	vm_metrics_show(out, info.version ? info.version : SANDBOXFS_VERSION, qv);
+	return 0;
+}
+
 static void list_sandboxes(struct fs_ctx *c, struct strv *out) { vm_registry_names(out); }
 
 static int lookup_sandbox(struct fs_ctx *c, const char *name)
@@ -46,7 +55,9 @@ static const struct fs_node sandbox_node = {"", FS_DIRMODE, .dir = &fs_sandbox_d
 
 static const struct fs_node root_nodes[] = {
 	{"README", FS_RO, show_readme, .help = "the files, ctl verbs and states of this tree"},
-	{"version", FS_RO, show_version, .help = "sandboxfs VERSION; qemu VERSION BINARY (the default QEMU)"},
+	{"version", FS_RO, show_version, .flags = FS_SLOW, .help = "sandboxfs VERSION; qemu VERSION BINARY (the default QEMU)"},
+	{"metrics", FS_RO, show_metrics, .flags = FS_SLOW,
+	 .help = "every sandbox's state and stats, Prometheus text format"},
 };
 
 static const struct fs_dir root_dir = {

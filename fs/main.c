@@ -129,7 +129,8 @@ static int main_configure(const struct options *o)
 				      .uid = o->has_owner ? o->owner_uid : getuid(),
 				      .gid = o->has_owner ? o->owner_gid : getgid(),
 				      .private_mode = o->private_mode,
-				      .user_sandboxes = o->user_sandboxes});
+				      .user_sandboxes = o->user_sandboxes,
+				      .qmp_owner = o->qmp_access && !strcmp(o->qmp_access, "owner")});
 
 	struct vm_settings set = {.state_dir = o->state_dir ? o->state_dir : MAIN_DEFAULT_STATE_DIR,
 				  .stop_on_exit = o->stop_on_exit};

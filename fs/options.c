@@ -74,6 +74,8 @@ static const struct opt_def opt_table[] = {
 	    "where a non-root writer's qemu may point\n(default /usr/bin and qemu-10/usr/bin beside\nthe binary)"),
 	VAL("cgroup-parent", "cgroup_parent", "NAME", cgroup_parent,
 	    "each QEMU in the cgroup NAME/sb-SANDBOX\n(default sandboxfs; empty: none)"),
+	VAL("qmp-access", "qmp_access", "WHO", qmp_access,
+	    "who may open a sandbox's raw qmp file: root\n(default) or owner (its owner too; raw QMP\ncan read guest memory)"),
 	FLAG("user-sandboxes", 0, "user_sandboxes", user_sandboxes,
 	     "any user may mkdir a sandbox (then theirs)"),
 	FLAG("private", 0, "private", private_mode, "nothing world-readable"),
@@ -270,6 +272,8 @@ static int opt_finish(struct options *o, struct strv *args, struct sbuf *fuse_op
 		o->owner_uid = (uid_t)u;
 		o->owner_gid = (gid_t)g;
 	}
+	if (o->qmp_access && strcmp(o->qmp_access, "root") && strcmp(o->qmp_access, "owner"))
+		return err_set(e, EINVAL, "--qmp-access wants root or owner, not '%s'", o->qmp_access);
 	opt_absolute(&o->state_dir);
 	opt_absolute(&o->guest_dir);
 	opt_absolute(&o->log);
@@ -392,6 +396,7 @@ void options_release(struct options *o)
 	free(o->qemu_uids);
 	free(o->qemu_dir);
 	free(o->cgroup_parent);
+	free(o->qmp_access);
 	free(o->source);
 	free(o->mountpoint);
 	strv_release(&o->fuse_argv);

@@ -28,6 +28,7 @@ struct options {
 	char *qemu_uids;
 	char *qemu_dir;
 	char *cgroup_parent;
+	char *qmp_access;      /* "root" (default) or "owner" */
 	bool user_sandboxes;
 	bool stop_on_exit;
 	bool private_mode;

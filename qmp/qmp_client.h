@@ -82,6 +82,13 @@ int qmp_execute_full(struct qmp_client *c, const char *cmd, struct json_object *
 		     int timeout_ms, struct json_object **ret, const char **err_class,
 		     struct err **e);
 
+/* As qmp_execute, but *reply receives QEMU's whole reply without its id
+ * ({"return": ...} or {"error": {"class": ..., "desc": ...}}), and a QMP
+ * error is no failure: only no reply (ETIMEDOUT), a lost connection
+ * (ECONNRESET) and bad arguments (EINVAL) are. */
+int qmp_execute_raw(struct qmp_client *c, const char *cmd, struct json_object *args,
+		    int timeout_ms, struct json_object **reply, struct err **e);
+
 /* As qmp_execute, passing `fd` (not closed) to QEMU with the command as
  * SCM_RIGHTS — for `getfd` / `add-fd`, e.g. a tap or vhost-net fd. */
 int qmp_execute_fd(struct qmp_client *c, const char *cmd, struct json_object *args, int fd,

@@ -129,7 +129,8 @@ static int reply_error(struct json_object *reply, const char **err_class, struct
 }
 
 static int execute(struct qmp_client *c, const char *cmd, struct json_object *args, int pass_fd,
-		   int timeout_ms, struct json_object **ret, const char **err_class, struct err **e)
+		   int timeout_ms, struct json_object **ret, const char **err_class,
+		   struct json_object **raw, struct err **e)
 {
 	cleanup_json struct json_object *a = args;
 	if (ret)
@@ -198,6 +199,11 @@ static int execute(struct qmp_client *c, const char *cmd, struct json_object *ar
 	pthread_mutex_unlock(&c->lock);
 	if (r < 0)
 		return r;
+	if (raw) { /* the whole reply, QEMU's verdict included */
+		json_object_object_del(reply, "id");
+		*raw = move_ptr(reply);
+		return 0;
+	}
 
 	struct json_object *v;
 	if (json_object_object_get_ex(reply, "return", &v)) {
@@ -214,7 +220,7 @@ static int execute_probed(struct qmp_client *c, const char *cmd, struct json_obj
 			  const char **err_class, struct err **e)
 {
 	int64_t t0 = probe_now();
-	int r = execute(c, cmd, args, pass_fd, timeout_ms, ret, err_class, e);
+	int r = execute(c, cmd, args, pass_fd, timeout_ms, ret, err_class, NULL, e);
 	probe_add("qmp", cmd, t0);
 	return r;
 }
@@ -224,6 +230,12 @@ int qmp_execute_full(struct qmp_client *c, const char *cmd, struct json_object *
 		     struct err **e)
 {
 	return execute_probed(c, cmd, args, -1, timeout_ms, ret, err_class, e);
+}
+
+int qmp_execute_raw(struct qmp_client *c, const char *cmd, struct json_object *args,
+		    int timeout_ms, struct json_object **reply, struct err **e)
+{
+	return execute(c, cmd, args, -1, timeout_ms, NULL, NULL, reply, e);
 }
 
 int qmp_execute_fd(struct qmp_client *c, const char *cmd, struct json_object *args, int fd,

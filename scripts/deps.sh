@@ -8,6 +8,8 @@
 # and lintian (dpkg-buildpackage), git (a clean clone), python3-yaml (the
 # Kubernetes manifests), buildah with an OCI runtime (crun) and debootstrap
 # (the Containerfile, from a base image made of Debian packages here).
+# prometheus brings promtool, which checks the metrics file (test_stats);
+# jq reads the raw QMP replies in the e2e tests.
 # `make qemu-10` (QEMU 10.0 from bookworm-backports, which `make check`
 # tests against too) needs apt, dpkg-dev and debian-archive-keyring (the
 # key its apt source is signed by).
@@ -15,6 +17,7 @@ set -euo pipefail
 PKGS=(build-essential pkg-config libfuse3-dev fuse3 libjson-c-dev libcunit1-dev
       qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-misc busybox-static cpio kmod gzip procps util-linux iproute2 valgrind clang libclang-rt-dev python3
       debhelper lintian git python3-yaml buildah crun debootstrap dpkg-dev debian-archive-keyring
+      prometheus jq
       ${EXTRA_PKGS:-})
 missing=()
 for p in "${PKGS[@]}"; do

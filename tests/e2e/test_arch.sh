@@ -81,6 +81,6 @@ check "x86 addr" [ "$(cat "$Z/devices/d1/addr")" = 02/00 ]
 check "x86 cmdline" [ "$(argv0 "$Z")" = "$QEMU_DIR/qemu-system-x86_64" ]
 
 check "rmdir the sandboxes" rmdir "$A" "$P" "$Z"
-check "they are gone" bash -c "mountpoint -q '$MNT' && [ -z \"\$(ls '$MNT' | grep -vx 'README\|version')\" ] && [ -r '$MNT/version' ]"
+check "they are gone" bash -c "mountpoint -q '$MNT' && [ -z \"\$(ls '$MNT' | grep -vx 'README\|version\|metrics')\" ] && [ -r '$MNT/version' ]"
 echo "arch: $FAILS failure(s)"
 [ "$FAILS" -eq 0 ]

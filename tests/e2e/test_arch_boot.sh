@@ -109,7 +109,7 @@ tb=$SECONDS
 check "$ARCH guest boots (GUEST line on the console)" wait_for 120 guest_says "$NAME" 'ncpus=1 blk=- '
 boot=$((SECONDS - tb))
 check "guest loaded its modules" bash -c "grep -aq '^GUEST boot ok' '$S/console' && ! grep -aq 'modprobe-failed' '$S/console'"
-check "status line ends in up= boot= fs=" guest_says "$NAME" ' mem=[0-9]+ up=[0-9]+ boot=[0-9a-f]{8} fs=-$'
+check "status line ends in up= boot= fs= sizes= avail=" guest_says "$NAME" ' mem=[0-9]+ up=[0-9]+ boot=[0-9a-f]{8} fs=- sizes=- avail=[0-9]+$'
 echo "# $NAME said: $(guest_line "$NAME")"
 
 truncate -s 32M "$T/d1.img"

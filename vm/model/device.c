@@ -56,6 +56,8 @@
  *                      -object rng-random rng-ID + virtio-rng
  *   iommu            intremap, device_iotlb, caching_mode (all true)
  *                      -device intel-iommu (q35 only; first on the line)
+ *   balloon          deflate_on_oom (false), free_page_reporting (false)
+ *                      -device virtio-balloon; at most one per sandbox
  *
  * Per architecture (arch_ops): "-pci" drivers placed with bus=<bridge>,
  * addr=<slot>; on s390x "-ccw" drivers placed with devno=fe.0.<slot> (no
@@ -149,6 +151,9 @@ static const struct vm_device_key rng_keys[] = {
 static const struct vm_device_key iommu_keys[] = {
 	K_BOOL("intremap", 1), K_BOOL("device_iotlb", 1), K_BOOL("caching_mode", 1),
 };
+static const struct vm_device_key balloon_keys[] = {
+	K_BOOL("deflate_on_oom", 0), K_BOOL("free_page_reporting", 0),
+};
 
 
 static int fix_block(struct json_object *s, const char *id, struct err **e);
@@ -175,6 +180,7 @@ static const struct vm_device_kind dev_kinds[] = {
 	{ "vfio", VM_DEVK_VFIO, KEYS(vfio_keys), fix_vfio, vm_device_build_vfio, NULL, true },
 	{ "rng", VM_DEVK_RNG, KEYS(rng_keys), NULL, vm_device_build_rng, "filename", true },
 	{ "iommu", VM_DEVK_IOMMU, KEYS(iommu_keys), NULL, vm_device_build_iommu, NULL, false },
+	{ "balloon", VM_DEVK_BALLOON, KEYS(balloon_keys), NULL, vm_device_build_balloon, NULL, true },
 };
 
 static const struct vm_device_kind *dev_kind_of(const struct vm_device *d)
@@ -284,6 +290,7 @@ void vm_device_free(struct vm_device *d)
 	free(d->file);
 	free(d->format);
 	json_object_put(d->spec);
+	free(d->throttle);
 	free(d);
 }
 
@@ -408,6 +415,24 @@ bool vm_device_is_pci(const struct vm_device *d)
 	if (d->kind == VM_DEVK_IMAGE)
 		return strcmp(vm_device_str(d, "as"), "nvdimm") != 0;
 	return k && k->pci;
+}
+
+bool vm_device_is_block(const struct vm_device *d)
+{
+	return d->kind == VM_DEVK_BLOCK ||
+	       (d->kind == VM_DEVK_IMAGE && !strcmp(vm_device_str(d, "as"), "virtio-blk"));
+}
+
+int vm_device_check_single(const struct vm_device *d, struct vm_device *const *devs, size_t n,
+			   struct err **e)
+{
+	if (d->kind != VM_DEVK_BALLOON)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (devs[i] != d && devs[i]->kind == d->kind)
+			return err_set(e, EINVAL, "type: a sandbox has at most one balloon (%s is one)",
+				       devs[i]->id);
+	return 0;
 }
 
 int vm_device_check_config(const struct vm_device *d, const struct vm_config *cfg,

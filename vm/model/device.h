@@ -29,6 +29,7 @@ struct json_object;
 struct vm_config;
 struct vm_dev_env;
 struct vm_dev_parts;
+struct vm_throttle;
 
 #define VM_DEVICE_ID_MAX 25
 
@@ -58,6 +59,7 @@ enum vm_dev_kind {
 	VM_DEVK_VFIO,
 	VM_DEVK_RNG,
 	VM_DEVK_IOMMU,
+	VM_DEVK_BALLOON,
 };
 
 struct vm_device {
@@ -77,6 +79,9 @@ struct vm_device {
 	 * removed with it. */
 	int64_t fdsets[16];
 	size_t nfdsets;
+	/* Its I/O limits (devices/<id>/throttle, vm/model/throttle.h), or
+	 * NULL: none.  Persisted, applied at every start. */
+	struct vm_throttle *throttle;
 };
 
 int vm_device_parse(const char *json, struct vm_device **out, struct err **e);
@@ -95,6 +100,14 @@ const char *vm_device_node_name(const struct vm_device *d, char *buf, size_t len
 bool vm_device_hotpluggable(const struct vm_device *d);
 /* Whether the device has a PCI function that takes a bridge slot. */
 bool vm_device_is_pci(const struct vm_device *d);
+/* Whether it is a disk QEMU serves from a block node (drive-<id>): a
+ * `block`, or an `image` as virtio-blk — what has block counters, a size
+ * and I/O limits. */
+bool vm_device_is_block(const struct vm_device *d);
+/* EINVAL when `d` may exist once per sandbox (a balloon) and one of
+ * `devs` (d itself aside) is of its kind already. */
+int vm_device_check_single(const struct vm_device *d, struct vm_device *const *devs, size_t n,
+			   struct err **e);
 /* String / int / bool member of the normalized spec ("" / 0 / false). */
 const char *vm_device_str(const struct vm_device *d, const char *key);
 long long vm_device_int(const struct vm_device *d, const char *key);

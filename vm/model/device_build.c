@@ -427,3 +427,15 @@ int vm_device_build_iommu(const struct vm_device *d, const struct vm_dev_env *en
 	p->main = (int)p->n - 1;
 	return 0;
 }
+
+int vm_device_build_balloon(const struct vm_device *d, const struct vm_dev_env *env,
+			 struct vm_dev_parts *p, struct err **e)
+{
+	struct json_object *o = virtio_dev(p, env, "virtio-balloon", d->id);
+	if (vm_device_bool(d, "deflate_on_oom"))
+		jb(o, "deflate-on-oom", true);
+	if (vm_device_bool(d, "free_page_reporting"))
+		jb(o, "free-page-reporting", true);
+	place(p, o, env, true);
+	return 0;
+}

@@ -80,5 +80,7 @@ int vm_device_build_rng(const struct vm_device *d, const struct vm_dev_env *env,
 			struct vm_dev_parts *p, struct err **e);
 int vm_device_build_iommu(const struct vm_device *d, const struct vm_dev_env *env,
 			struct vm_dev_parts *p, struct err **e);
+int vm_device_build_balloon(const struct vm_device *d, const struct vm_dev_env *env,
+			struct vm_dev_parts *p, struct err **e);
 
 #endif

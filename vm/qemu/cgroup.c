@@ -46,6 +46,16 @@ void vm_cgroup_read(const char *dir, const char *file, char *buf, size_t len)
 	buf[strcspn(buf, "\n")] = '\0';
 }
 
+int64_t vm_cgroup_read_num(const char *dir, const char *file)
+{
+	char buf[64];
+	vm_cgroup_read(dir, file, buf, sizeof(buf));
+	char *end;
+	errno = 0;
+	long long v = strtoll(buf, &end, 10);
+	return !*buf || *end || errno ? -1 : v;
+}
+
 int64_t vm_cgroup_read_key(const char *dir, const char *file, const char *key)
 {
 	cleanup_free char *path = xasprintf("%s/%s", dir, file);
@@ -138,6 +148,25 @@ void vm_cgroup_show(const struct vm_cgroup *cg, struct sbuf *out)
 }
 
 int64_t vm_cgroup_oom_kills(const struct vm_cgroup *cg) { return cg->ops->oom_kills(cg); }
+
+void vm_cgroup_usage(const struct vm_cgroup *cg, struct vm_cgroup_usage *out)
+{
+	*out = (struct vm_cgroup_usage){-1, -1, -1, -1};
+	cg->ops->usage(cg, out);
+}
+
+struct vm_cgroup *vm_cgroup_copy(const struct vm_cgroup *cg)
+{
+	struct vm_cgroup *c = xcalloc(1, sizeof(*c));
+	c->ops = cg->ops;
+	c->rel = xstrdup(cg->rel);
+	for (int i = 0; i < cg->ndirs; i++) {
+		c->keys[i] = cg->keys[i];
+		c->dirs[i] = xstrdup(cg->dirs[i]);
+	}
+	c->ndirs = cg->ndirs;
+	return c;
+}
 
 bool vm_cgroup_has(const struct vm_cgroup *cg, int pid)
 {

@@ -54,4 +54,18 @@ int64_t vm_cgroup_oom_kills(const struct vm_cgroup *cg);
 /* Whether a process runs in it (pid's /proc cgroup line is ours). */
 bool vm_cgroup_has(const struct vm_cgroup *cg, int pid);
 
+/* What its processes used: CPU time (total, user, system; -1 when the
+ * layout cannot tell: a v1 host without cpuacct) and the memory charged
+ * to it (-1: unknown).  v2: cpu.stat usage_usec user_usec system_usec,
+ * memory.current; v1: cpuacct.usage (ns), cpuacct.usage_user/_sys,
+ * memory.usage_in_bytes. */
+struct vm_cgroup_usage {
+	int64_t cpu_usec, user_usec, system_usec;
+	int64_t memory_bytes;
+};
+void vm_cgroup_usage(const struct vm_cgroup *cg, struct vm_cgroup_usage *out);
+/* A copy that outlives the sandbox's lock (the files of one cgroup are
+ * read without it); free with vm_cgroup_free. */
+struct vm_cgroup *vm_cgroup_copy(const struct vm_cgroup *cg);
+
 #endif

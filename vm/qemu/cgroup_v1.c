@@ -1,8 +1,9 @@
 /*
  * cgroup_v1 — a sandbox's cgroup on a v1 (or hybrid) host: one directory
  * in each of the cpu, memory and pids hierarchies (cpu may be mounted
- * together with cpuacct); cpu.cfs_quota_us / cpu.cfs_period_us,
- * memory.limit_in_bytes, pids.max.
+ * together with cpuacct; a cpuacct mounted on its own gets a fourth
+ * directory, where the CPU time is counted); cpu.cfs_quota_us /
+ * cpu.cfs_period_us, memory.limit_in_bytes, pids.max.
  */
 #include "vm/qemu/cgroup_impl.h"
 
@@ -34,12 +35,26 @@ static const char *v1_mount(const char *ctl)
 
 static bool v1_detect(void) { return v1_mount("cpu") && v1_mount("memory") && v1_mount("pids"); }
 
+/* cpuacct on a mount of its own (NULL: none, or together with cpu). */
+static const char *v1_cpuacct_mount(void)
+{
+	struct stat st;
+	char probe[128];
+	snprintf(probe, sizeof(probe), "%s/cpuacct.usage", v1_mount("cpu"));
+	if (stat(probe, &st) == 0)
+		return NULL;
+	return stat(V1_ROOT "/cpuacct/cpuacct.usage", &st) == 0 ? V1_ROOT "/cpuacct" : NULL;
+}
+
 static int v1_create(struct vm_cgroup *cg, struct err **e)
 {
-	static const char *const ctls[] = { "cpu", "memory", "pids" };
+	static const char *const ctls[] = { "cpu", "memory", "pids", "cpuacct" };
 	for (size_t i = 0; i < ARRAY_SIZE(ctls); i++) {
+		const char *mnt = i < 3 ? v1_mount(ctls[i]) : v1_cpuacct_mount();
+		if (!mnt)
+			continue;
 		cg->keys[cg->ndirs] = ctls[i];
-		cg->dirs[cg->ndirs] = xasprintf("%s/%s", v1_mount(ctls[i]), cg->rel);
+		cg->dirs[cg->ndirs] = xasprintf("%s/%s", mnt, cg->rel);
 		int r = vm_cgroup_mkdir(cg->dirs[cg->ndirs++], e);
 		if (r < 0)
 			return r;
@@ -84,11 +99,27 @@ static int64_t v1_oom_kills(const struct vm_cgroup *cg)
 	return vm_cgroup_read_key(cg->dirs[1], "memory.oom_control", "oom_kill");
 }
 
+/* cpuacct counts in ns: its own directory, or the cpu one it shares. */
+static void v1_usage(const struct vm_cgroup *cg, struct vm_cgroup_usage *out)
+{
+	const char *acct = cg->ndirs > 3 ? cg->dirs[3] : cg->dirs[0];
+	int64_t ns = vm_cgroup_read_num(acct, "cpuacct.usage");
+	if (ns >= 0) {
+		int64_t u = vm_cgroup_read_num(acct, "cpuacct.usage_user");
+		int64_t s = vm_cgroup_read_num(acct, "cpuacct.usage_sys");
+		out->cpu_usec = ns / 1000;
+		out->user_usec = u >= 0 ? u / 1000 : -1;
+		out->system_usec = s >= 0 ? s / 1000 : -1;
+	}
+	out->memory_bytes = vm_cgroup_read_num(cg->dirs[1], "memory.usage_in_bytes");
+}
+
 const struct vm_cgroup_ops vm_cgroup_v1 = {
 	.layout = "v1",
 	.detect = v1_detect,
 	.create = v1_create,
 	.limit = v1_limit,
 	.oom_kills = v1_oom_kills,
+	.usage = v1_usage,
 	.proc_key = ":memory",
 };

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define V2_ROOT "/sys/fs/cgroup"
 
@@ -59,11 +60,24 @@ static int64_t v2_oom_kills(const struct vm_cgroup *cg)
 	return vm_cgroup_read_key(cg->dirs[0], "memory.events", "oom_kill");
 }
 
+static void v2_usage(const struct vm_cgroup *cg, struct vm_cgroup_usage *out)
+{
+	cleanup_free char *path = xasprintf("%s/cpu.stat", cg->dirs[0]);
+	struct stat st;
+	if (stat(path, &st) == 0) { /* cpu.stat is there even without the cpu controller */
+		out->cpu_usec = vm_cgroup_read_key(cg->dirs[0], "cpu.stat", "usage_usec");
+		out->user_usec = vm_cgroup_read_key(cg->dirs[0], "cpu.stat", "user_usec");
+		out->system_usec = vm_cgroup_read_key(cg->dirs[0], "cpu.stat", "system_usec");
+	}
+	out->memory_bytes = vm_cgroup_read_num(cg->dirs[0], "memory.current");
+}
+
 const struct vm_cgroup_ops vm_cgroup_v2 = {
 	.layout = "v2",
 	.detect = v2_detect,
 	.create = v2_create,
 	.limit = v2_limit,
 	.oom_kills = v2_oom_kills,
+	.usage = v2_usage,
 	.proc_key = "0:",
 };

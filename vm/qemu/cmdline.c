@@ -54,7 +54,7 @@
  * -run-with chroot=: QEMU gets descriptors, not a root of its own.
  *
  * Cross-device rules checked here (EINVAL naming the device and field):
- * at most one root image; an nvdimm image needs memory_slots >= 1 and
+ * at most one root image, at most one balloon; an nvdimm image needs memory_slots >= 1 and
  * maxmem_mib >= memory_mib + its size; iothreads exist; the vIOMMU machine;
  * every QEMU id (qdev, chardev, netdev, object, node-name, fsdev) unique.
  */
@@ -369,6 +369,9 @@ static int cmdline_expand(const struct vm_config *cfg, const struct vm_topology 
 		}
 		if (d->kind == VM_DEVK_IMAGE)
 			image = d;
+		r = vm_device_check_single(d, devs, i, e);
+		if (r < 0)
+			break;
 		r = cmdline_device_parts(cfg, t, d, ctx, &out->fds, &out->parts[i], e);
 		if (r == 0)
 			r = idset_parts(&ids, &out->parts[i], d->id, e);

@@ -200,6 +200,8 @@ static int admit(struct vm_sandbox *sb, struct vm_device *d, bool live, struct e
 			    strerror(errno));
 	if (r == 0)
 		r = check_id_free(sb, d->id, e);
+	if (r == 0)
+		r = vm_device_check_single(d, sb->devs, sb->ndevs, e);
 	if (r == 0 && vm_device_is_pci(d))
 		r = vm_topology_alloc(&sb->topo, d->id, &d->bridge, &d->slot, e);
 	return r;

@@ -27,6 +27,7 @@
 #include "vm/qemu/process.h"
 #include "vm/sandbox/access.h"
 #include "vm/sandbox/sandbox_qemu.h"
+#include "vm/sandbox/blockctl.h"
 #include "vm/sandbox/monitor.h"
 #include "vm/sandbox/op.h"
 #include "vm/sandbox/sandbox.h"
@@ -67,6 +68,7 @@ static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 	char *line = xstrdup(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
 								   JSON_C_TO_STRING_NOSLASHESCAPE));
 	pthread_mutex_lock(&sb->lock);
+	pid_t pid = sb->pid;
 	vm_sandbox_events_push_locked(sb, line);
 	if (!strcmp(name, "STOP") && sb->state == VM_RUNNING)
 		sb->state = VM_PAUSED;
@@ -81,6 +83,7 @@ static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 			sb->guest_shutdown = true;
 	}
 	pthread_mutex_unlock(&sb->lock);
+	vm_telemetry_event(&sb->tel, pid, name, ev);
 	/* Wake events readers and pollers; a state change is saved by the
 	 * next commit (pause/resume's own, at once), not on this thread. */
 	vm_sandbox_notify(sb);
@@ -376,6 +379,8 @@ int vm_lifecycle_start_locked(struct vm_sandbox *sb, struct err **e)
 	}
 	if (r == 0)
 		vm_sandbox_qemu_running(sb, &caps, NULL);
+	if (r == 0) /* the disks' I/O limits live in QEMU, not on its argv */
+		vm_blockctl_apply_all(sb);
 	if (r < 0)
 		cgroup_release(sb);
 	free(fds);

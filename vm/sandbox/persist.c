@@ -23,6 +23,7 @@
 
 #include "lib/log.h"
 #include "lib/probe.h"
+#include "vm/model/throttle.h"
 #include "vm/sandbox/adopt.h"
 #include "vm/sandbox/registry.h"
 #include "vm/sandbox/sandbox.h"
@@ -93,6 +94,8 @@ static struct json_object *persist_to_json(struct vm_sandbox *sb)
 		for (size_t k = 0; k < d->nfdsets; k++)
 			json_object_array_add(sets, json_object_new_int64(d->fdsets[k]));
 		json_object_object_add(jd, "fdsets", sets);
+		if (d->throttle)
+			json_object_object_add(jd, "throttle", vm_throttle_to_json(d->throttle));
 		json_object_array_add(devs, jd);
 	}
 	json_object_object_add(o, "devices", devs);
@@ -216,7 +219,12 @@ static int load_devices(struct vm_sandbox *sb, struct json_object *arr, struct e
 		d->bridge = (int)b;
 		d->slot = (int)s;
 		load_cred(jd, "owner", &d->owner);
-		struct json_object *sets;
+		struct json_object *sets, *thr;
+		struct vm_throttle t;
+		if (json_object_object_get_ex(jd, "throttle", &thr) && vm_throttle_from_json(thr, &t, NULL) == 0) {
+			d->throttle = xmalloc(sizeof(t));
+			*d->throttle = t;
+		}
 		if (json_object_object_get_ex(jd, "fdsets", &sets) && json_object_is_type(sets, json_type_array))
 			for (size_t k = 0; k < json_object_array_length(sets) && d->nfdsets < 16; k++)
 				d->fdsets[d->nfdsets++] = json_object_get_int64(json_object_array_get_idx(sets, k));

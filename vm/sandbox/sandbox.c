@@ -132,6 +132,7 @@ struct vm_sandbox *vm_sandbox_alloc(const char *name)
 	vm_config_topology(&sb->cfg, &sb->topo);
 	sb->state = VM_CREATED;
 	sb->error = xstrdup("");
+	vm_telemetry_init(&sb->tel);
 	return sb;
 }
 
@@ -157,6 +158,7 @@ static void sandbox_free(struct vm_sandbox *sb)
 	pthread_mutex_destroy(&sb->persist_lock);
 	free(sb->persisted);
 	free(sb->error);
+	vm_telemetry_release(&sb->tel);
 	for (size_t i = 0; i < VM_EVENTS_MAX; i++)
 		free(sb->events[i]);
 	if (sb->events_fd >= 0)

@@ -29,6 +29,7 @@
 #include "vm/qemu/cmdline.h"
 #include "vm/qemu/version.h"
 #include "vm/sandbox/settings.h"
+#include "vm/sandbox/telemetry.h"
 
 struct qmp_client;
 struct vm_cgroup;
@@ -135,6 +136,9 @@ struct vm_sandbox {
 	uint64_t events_on_disk;   /* lines in that file */
 	enum vm_state last_state;  /* as of the last commit */
 	uint64_t state_changes;    /* bumped when `state` changes: poll on it */
+
+	/* What its QEMU last reported (stats, metrics, balloon): its own lock. */
+	struct vm_telemetry tel;
 };
 
 /* Append one JSON object line (taken) to the events ring, numbered

@@ -45,9 +45,10 @@ void vm_sandbox_qemu_describe(const char *binary, const struct vm_qemu_caps *q, 
 	sbuf_printf(out, "qemu %s %s\n", q ? vm_qemu_version_str(q, v, sizeof(v)) : "unknown", binary);
 }
 
-void vm_sandbox_default_qemu_describe(struct sbuf *out)
+/* The default QEMU's facts, asked as the daemon's probe identity. */
+static bool default_caps(const char **bin, struct vm_qemu_caps *q)
 {
-	const char *bin = vm_config_default_qemu(arch_host(), NULL);
+	*bin = vm_config_default_qemu(arch_host(), NULL);
 	const struct vm_settings *s = vm_get_settings();
 	uid_t uid = 0;
 	gid_t gid = 0;
@@ -58,12 +59,29 @@ void vm_sandbox_default_qemu_describe(struct sbuf *out)
 		uid = gid = BINARY_NOBODY;
 	}
 	struct vm_qemu_probe how = probe_how(uid, gid);
-	struct vm_qemu_caps q;
 	cleanup_err struct err *e = NULL;
-	bool known = *bin && vm_qemu_caps_get(bin, &how, &q, &e) == 0;
+	bool known = **bin && vm_qemu_caps_get(*bin, &how, q, &e) == 0;
 	if (!known && e)
 		log_warn("the default QEMU: %s", e->msg);
+	return known;
+}
+
+void vm_sandbox_default_qemu_describe(struct sbuf *out)
+{
+	const char *bin;
+	struct vm_qemu_caps q;
+	bool known = default_caps(&bin, &q);
 	vm_sandbox_qemu_describe(*bin ? bin : "(none)", known ? &q : NULL, out);
+}
+
+void vm_sandbox_default_qemu_version(char *buf, size_t size)
+{
+	const char *bin;
+	struct vm_qemu_caps q;
+	if (default_caps(&bin, &q))
+		snprintf(buf, size, "%d.%d.%d", q.major, q.minor, q.micro);
+	else
+		snprintf(buf, size, "unknown");
 }
 
 int vm_sandbox_vcpu_check(struct vm_sandbox *sb, int current, int want, struct err **e)

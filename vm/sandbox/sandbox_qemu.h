@@ -27,6 +27,8 @@ void vm_sandbox_qemu_describe(const char *binary, const struct vm_qemu_caps *q, 
  * probe identity (root when QEMU runs as root, the --qemu-user, else
  * nobody). */
 void vm_sandbox_default_qemu_describe(struct sbuf *out);
+/* Its version, "MAJOR.MINOR.MICRO" or "unknown" (the metrics' label). */
+void vm_sandbox_default_qemu_version(char *buf, size_t size);
 
 /* Under op_lock: whether the running QEMU survives going from `current`
  * to `want` vCPUs (vm/qemu/vcpu_rules); 0, EOPNOTSUPP or ENOSPC. */
