@@ -64,6 +64,11 @@ struct vm_config {
 	int memory_max_mib;         /* QEMU as a whole, guest RAM and overhead; 0: none */
 	int pids_max;               /* 0: none */
 	char *netns;                /* network namespace the taps are in ("" the daemon's) */
+	/* live migration (a migrate's source; both sides for the capabilities) */
+	int max_bandwidth_mib;      /* MiB/s; 0: QEMU's default */
+	int downtime_limit_ms;      /* the pause allowed at the end; 0: QEMU's default */
+	bool auto_converge;         /* throttle vCPUs until it converges */
+	int multifd_channels;       /* parallel channels; 0: one stream */
 };
 
 /* Daemon-wide defaults the config falls back on (set once by main). */
@@ -110,6 +115,8 @@ const struct arch_ops *vm_config_arch(const struct vm_config *cfg);
 /* Effective QEMU binary: cfg->qemu, or the arch default for the machine
  * when cfg->qemu is "" ("" if neither is known). */
 const char *vm_config_qemu_binary(const struct vm_config *cfg);
+/* The machine family the rules judge: "q35" for "q35" and "pc-q35-7.2". */
+const char *vm_config_machine_family(const struct vm_config *cfg);
 /* Effective CPU model: cfg->cpu_model, or the arch default; "" = QEMU's. */
 const char *vm_config_cpu_model(const struct vm_config *cfg);
 /* Strictly parse `text` as one JSON object (trailing whitespace allowed,

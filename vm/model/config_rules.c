@@ -47,7 +47,7 @@ int vm_config_check_machine(const struct vm_config *cfg, const struct vm_config_
 			     struct err **e)
 {
 	const struct arch_ops *a = vm_config_arch(cfg);
-	if (!a || !a->qemu_binary(cfg->machine))
+	if (!a || !a->qemu_binary(vm_config_machine_family(cfg)))
 		return err_set(e, EINVAL, "unknown machine type: %s", cfg->machine);
 	return 0;
 }
@@ -283,7 +283,8 @@ int vm_config_check_vga(const struct vm_config *cfg, const struct vm_config_key 
 	static const char *const c[] = { "none", "std", "virtio", "cirrus", NULL };
 	int r = cfg_check_enum(k->key, cfg->vga, c, e);
 	/* on pc the VGA takes 00:02.0, the first bridge's device number */
-	if (r == 0 && strcmp(cfg->vga, "none") && !strcmp(cfg->machine, "pc") && cfg->pci_bridges > 0)
+	if (r == 0 && strcmp(cfg->vga, "none") && !strcmp(vm_config_machine_family(cfg), "pc") &&
+	    cfg->pci_bridges > 0)
 		r = err_set(e, EINVAL, "vga: on machine pc a VGA takes PCI device 00:02.0, where "
 			    "the first pci-bridge goes: vga none, or no pci_bridges");
 	return r;

@@ -38,6 +38,15 @@ struct vm_cmdline_ctx {
 	const struct cred *cfg_owner; /* whose rights open the config's paths */
 	/* -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny */
 	bool confine;
+	/* -incoming defer last: QEMU waits for migrate-incoming (a restore, a
+	 * live migration's destination). */
+	bool incoming;
+	/* A clone of a template: guest RAM is this file, opened read-only with
+	 * `ram_owner`'s rights and mapped private (copy-on-write):
+	 * memory-backend-file share=off,readonly=on,rom=off in place of the
+	 * mem_shared memfd.  NULL: none. */
+	const char *ram_template;
+	const struct cred *ram_owner;
 };
 
 int vm_cmdline_build(const struct vm_config *cfg, const struct vm_topology *t,
