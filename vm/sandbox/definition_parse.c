@@ -168,7 +168,13 @@ static int def_place(struct json_object *o, struct vm_definition *d, struct err 
 			return err_set(e, EINVAL, "slots: %s: no bridge slot {\"bus\":B,\"slot\":N} "
 				       "of this config for it", dev->id);
 		int slot = (int)json_object_get_int64(v);
-		if (vm_topology_reserve(&d->topo, b, slot, dev->id, e) < 0)
+		int r = vm_topology_reserve(&d->topo, b, slot, dev->id, e);
+		if (r < 0 && err_code(*e) == EBUSY) {
+			err_free(e); /* a conflict in the definition itself */
+			return err_set(e, EEXIST, "slots: %s: slot %d of %s is another device's", dev->id,
+				       slot, bus);
+		}
+		if (r < 0)
 			return err_wrap(e, "slots: %s", dev->id);
 		dev->bridge = b;
 		dev->slot = slot;
