@@ -69,6 +69,9 @@ struct vm_config {
 	int downtime_limit_ms;      /* the pause allowed at the end; 0: QEMU's default */
 	bool auto_converge;         /* throttle vCPUs until it converges */
 	int multifd_channels;       /* parallel channels; 0: one stream */
+	/* guest RAM in a file (a memfd the daemon makes, mapped shared): what
+	 * x-ignore-shared leaves out of a template's stream */
+	bool memory_file;
 };
 
 /* Daemon-wide defaults the config falls back on (set once by main). */

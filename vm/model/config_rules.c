@@ -193,6 +193,8 @@ int vm_config_check_maxmem(const struct vm_config *cfg, const struct vm_config_k
 		return err_set(e, EINVAL,
 			       "maxmem_mib: memory_slots needs maxmem_mib above memory_mib (%d)",
 			       cfg->memory_mib);
+	if (cfg->hugepages && cfg->memory_file)
+		return err_set(e, EINVAL, "memory_file: guest RAM is either hugepages or a file");
 	if (cfg->hugepages && cfg->memory_mib % 2)
 		return err_set(e, EINVAL, "hugepages: memory_mib must be a multiple of 2 (2 MiB pages)");
 	return 0;

@@ -80,6 +80,9 @@
  *   downtime_limit_ms  int     0      ms, 0 = QEMU's (300)  0..2000000      yes
  *   auto_converge      bool    false  capability auto-converge             yes
  *   multifd_channels   int     0      0 = one stream; else multifd  0..255 yes
+ *   memory_file        bool    false  guest RAM a memory-backend-file (share=on)
+ *                                     on a memfd the daemon makes: a template's
+ *                                     (save DIR template); not with hugepages no
  *
  * A [string] key takes a JSON array of strings (at most 16).
  *
@@ -313,6 +316,7 @@ const struct vm_config_key vm_config_schema[] = {
 	{ "downtime_limit_ms", I(downtime_limit_ms, 0, 2000000), .idef = 0, .live = true },
 	{ "auto_converge", B(auto_converge), .idef = 0, .live = true },
 	{ "multifd_channels", I(multifd_channels, 0, 255), .idef = 0, .live = true },
+	{ "memory_file", B(memory_file), .idef = 0, .check = vm_config_check_maxmem },
 };
 
 const size_t vm_config_schema_len = ARRAY_SIZE(vm_config_schema);

@@ -23,6 +23,9 @@
  *   [-object memory-backend-file,id=dimm1,size=MIBM,mem-path=/proc/self/fd/N,
  *      share=off,readonly=on,rom=off -numa node,memdev=dimm1]
  *                             a clone: its template's RAM file, private
+ *   [-object memory-backend-file,id=dimm1,size=MIBM,mem-path=/proc/self/fd/N,
+ *      share=on -numa node,memdev=dimm1]
+ *                             memory_file: a memfd the daemon made
  *   [-overcommit mem-lock=on|off]   mlock, or realtime (-realtime is gone
  *                             from QEMU 7.x; -overcommit is its successor)
  *   [-nodefaults | -nic none] [-no-user-config]   (without -nodefaults
@@ -244,6 +247,15 @@ static void add_memory_backend(struct strv *v, const struct vm_config *cfg,
 						     VM_FD_REF_PROC, ctx->ram_owner);
 		qmp_keyval_add(&o, "mem-path", ref);
 		sbuf_add(&o, ",share=off,readonly=on,rom=off");
+	} else if (cfg->memory_file) {
+		sbuf_printf(&o, "memory-backend-file,id=dimm1,size=%dM", cfg->memory_mib);
+		struct vm_fd ram = {.size = (long long)cfg->memory_mib << 20, .cred = cred_root};
+		free(vm_fdplan_add(plan, VM_FD_MEMFD, VM_FD_REF_PROC, "sandboxfs-ram", &ram));
+		cleanup_free char *ref = vm_fdplan_exec_ref(&plan->v[plan->n - 1], plan->n - 1, NULL);
+		qmp_keyval_add(&o, "mem-path", ref);
+		sbuf_add(&o, ",share=on");
+		if (cfg->mem_prealloc)
+			sbuf_add(&o, ",prealloc=on");
 	} else {
 		const char *backend = cfg->hugepages   ? "memory-backend-file"
 				      : cfg->mem_shared ? "memory-backend-memfd"
@@ -273,7 +285,8 @@ static void add_memory(struct strv *v, const struct vm_config *cfg, const struct
 		sbuf_printf(&o, ",maxmem=%dM", cfg->maxmem_mib);
 	strv_add(v, "-m");
 	strv_add_take(v, sbuf_steal(&o));
-	if (cfg->hugepages || cfg->mem_shared || cfg->mem_prealloc || ctx->ram_template)
+	if (cfg->hugepages || cfg->mem_shared || cfg->mem_prealloc || cfg->memory_file ||
+	    ctx->ram_template)
 		add_memory_backend(v, cfg, ctx, plan);
 	if (cfg->mlock || cfg->realtime) {
 		strv_add(v, "-overcommit");

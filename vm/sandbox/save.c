@@ -18,7 +18,6 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -74,8 +73,8 @@ int vm_save_write(const struct cred *who, int dirfd, const char *name, const cha
 	return fsync(fd) < 0 ? err_sys(e, errno, "fsync %s", name) : 0;
 }
 
-/* The QEMU's memfd of the guest RAM (mem_shared's memory-backend-memfd),
- * opened through /proc as the daemon. */
+/* The memfd of the guest RAM (memory_file: the daemon made it, QEMU holds
+ * it), opened through /proc as the daemon. */
 static int save_memfd(pid_t pid, struct err **e)
 {
 	cleanup_free char *fds = xasprintf("/proc/%d/fd", (int)pid);
@@ -91,17 +90,18 @@ static int save_memfd(pid_t pid, struct err **e)
 		if (n <= 0)
 			continue;
 		link[n] = '\0';
-		if (!strncmp(link, "/memfd:memory-backend-memfd", 27))
+		if (!strncmp(link, "/memfd:sandboxfs-ram", 20))
 			fd = open(p, O_RDONLY | O_CLOEXEC);
 	}
 	closedir(d);
-	return fd == -ENOENT ? err_set(e, ENOENT, "qemu pid %d has no memfd guest RAM", (int)pid)
+	return fd == -ENOENT ? err_set(e, ENOENT, "qemu pid %d has no guest RAM file", (int)pid)
 	       : fd < 0      ? err_sys(e, errno, "open the guest RAM of qemu pid %d", (int)pid)
 			     : fd;
 }
 
-/* A template's RAM into DIR/memory: the data ranges only (the file is
- * sparse where the guest never wrote). */
+/* A template's RAM into DIR/memory, sparse: a chunk of zeros stays a
+ * hole (most of a guest's RAM), which clones map as the zero page. */
+#define SAVE_CHUNK (64 * 1024)
 static int save_memory(pid_t pid, const struct cred *who, int dirfd, struct err **e)
 {
 	cleanup_close int src = save_memfd(pid, e);
@@ -113,23 +113,21 @@ static int save_memory(pid_t pid, const struct cred *who, int dirfd, struct err 
 	struct stat st;
 	if (fstat(src, &st) < 0 || ftruncate(dst, st.st_size) < 0)
 		return err_sys(e, errno, "memory: size %lld", (long long)st.st_size);
-	off_t off = 0;
-	while (off < st.st_size) {
-		off_t data = lseek(src, off, SEEK_DATA);
+	static const char zero[SAVE_CHUNK];
+	cleanup_free char *buf = xmalloc(SAVE_CHUNK);
+	for (off_t off = 0; off < st.st_size;) {
+		off_t data = lseek(src, off, SEEK_DATA); /* skip what was never written */
 		if (data < 0)
 			break; /* ENXIO: only a hole is left */
-		off_t hole = lseek(src, data, SEEK_HOLE);
-		if (hole < 0)
-			hole = st.st_size;
-		off_t in = data;
-		if (lseek(dst, data, SEEK_SET) < 0)
-			return err_sys(e, errno, "memory: seek");
-		while (in < hole) {
-			ssize_t n = sendfile(dst, src, &in, (size_t)(hole - in));
-			if (n <= 0)
-				return err_sys(e, n < 0 ? errno : EIO, "memory: copy");
-		}
-		off = hole;
+		data &= ~(off_t)(SAVE_CHUNK - 1);
+		ssize_t n = pread(src, buf, SAVE_CHUNK, data);
+		if (n < 0)
+			return err_sys(e, errno, "memory: read");
+		if (n == 0)
+			break;
+		if (memcmp(buf, zero, (size_t)n) && pwrite(dst, buf, (size_t)n, data) != n)
+			return err_sys(e, errno ? errno : EIO, "memory: write");
+		off = data + n;
 	}
 	if (fsync(dst) < 0)
 		return err_sys(e, errno, "memory: fsync");
@@ -161,7 +159,7 @@ static int save_template_check(struct vm_sandbox *sb, struct err **e)
 {
 	pthread_mutex_lock(&sb->lock);
 	const struct arch_ops *a = vm_config_arch(&sb->cfg);
-	bool shared = sb->cfg.mem_shared && !sb->cfg.hugepages;
+	bool file = sb->cfg.memory_file;
 	bool disks = false;
 	for (size_t i = 0; i < sb->ndevs; i++)
 		disks |= (sb->devs[i]->kind == VM_DEVK_BLOCK || sb->devs[i]->kind == VM_DEVK_IMAGE) &&
@@ -171,9 +169,9 @@ static int save_template_check(struct vm_sandbox *sb, struct err **e)
 		return err_set(e, EOPNOTSUPP, "template: %s has no x-ignore-shared migration "
 			       "(its QEMU cannot leave shared RAM out of the stream)",
 			       a ? a->name : "this architecture");
-	if (!shared)
-		return err_set(e, EINVAL, "template: the sandbox must run with mem_shared (its guest "
-			       "RAM shared memory the clones map), and without hugepages");
+	if (!file)
+		return err_set(e, EINVAL, "template: the sandbox must have been started with "
+			       "memory_file (its guest RAM a shared file the clones map)");
 	if (disks)
 		return err_set(e, EINVAL, "template: a writable disk would be shared by every clone: "
 			       "make it readonly, or \"cow\": true (each clone its own overlay)");
