@@ -114,6 +114,15 @@ struct arch_ops {
 	 * FAMILY ("q35") and obeys its rules; a saved or migrated sandbox
 	 * records the version it ran, so another QEMU runs the same machine. */
 	const char *const *machine_versions;
+	/* The oldest QEMU (major * 100 + minor) that saves, restores and
+	 * migrates this architecture's guests; 0: any.  pseries: 1000 — under
+	 * QEMU 7.2 TCG a restored guest never resumes, and a 7.2 save does not
+	 * load into 10 (the interrupt controller's state differs). */
+	int migration_qemu_min;
+	/* A guest with hot-added vCPUs cannot be saved or migrated: pseries
+	 * (QEMU 10, TCG): restored with its hot-added core re-created, the
+	 * guest prints once and stalls. */
+	bool migration_no_hot_cpus;
 };
 
 /* Capability bits of arch_ops.caps. */

@@ -146,4 +146,6 @@ const struct arch_ops arch_ppc64le = {
 	.ignore_shared = true,
 	.p9_multidevs = true,
 	.machine_versions = ppc64le_machine_versions,
+	.migration_qemu_min = 1000,
+	.migration_no_hot_cpus = true,
 };

@@ -158,5 +158,12 @@ mount2
 check "the restarted daemon follows it to its end: dst3 migrated" wait_for 60 state_is "$M2/dst3/state" migrated
 check "... its migration says completed" bash -c "grep -qx 'status completed' '$M2/dst3/migration'"
 check "back runs the guest: boot id $boot, 3 CPUs" wait_for 30 guest_says back "ncpus=3 blk=vda .* boot=$boot "
-echo stop > "$MNT/back/ctl"
+
+# 5. docs/drain-node.sh drains the first daemon's tree into the second's.
+rmdir "$M2/dst3"
+echo '{"max_bandwidth_mib":0}' > "$MNT/back/config"
+check "drain-node.sh moves every running sandbox" "$ROOT/docs/drain-node.sh" -p $((PORT + 1)) -t 120 "$MNT" "$M2" 127.0.0.1
+check "... back is gone from the drained tree" gone "$MNT/back"
+check "... idle (created) stays" reads_as "$MNT/idle/state" created
+check "... back runs on the second daemon, the same guest" wait_for 30 guest2_says back "ncpus=3 blk=vda .* boot=$boot "
 exit $FAILS

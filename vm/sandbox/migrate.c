@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
+#include "vm/qemu/probe.h"
 #include "vm/sandbox/lifecycle.h"
 #include "vm/sandbox/registry.h"
 
@@ -79,6 +81,34 @@ struct vm_migration_setup vm_migrate_setup(const struct vm_config *cfg, bool sav
 		.max_bandwidth = (long long)cfg->max_bandwidth_mib << 20,
 		.downtime_limit_ms = cfg->downtime_limit_ms,
 	};
+}
+
+int vm_migrate_qemu_check(const struct vm_config *cfg, struct err **e)
+{
+	const struct arch_ops *a = vm_config_arch(cfg);
+	if (!a || !a->migration_qemu_min)
+		return 0;
+	const char *bin = vm_config_qemu_binary(cfg);
+	int maj = 0, min = 0;
+	int r = vm_probe_version(bin, &maj, &min, e);
+	if (r == 0 && maj * 100 + min < a->migration_qemu_min)
+		r = err_set(e, EOPNOTSUPP, "%s guests are saved, restored and migrated from QEMU "
+			    "%d.%d on (%s is %d.%d)", a->name, a->migration_qemu_min / 100,
+			    a->migration_qemu_min % 100, bin, maj, min);
+	return r;
+}
+
+int vm_migrate_source_check(struct vm_sandbox *sb, struct err **e)
+{
+	int r = vm_migrate_qemu_check(&sb->cfg, e);
+	const struct arch_ops *a = vm_config_arch(&sb->cfg);
+	pthread_mutex_lock(&sb->lock);
+	size_t hot = sb->nhot_cpus;
+	pthread_mutex_unlock(&sb->lock);
+	if (r == 0 && a && a->migration_no_hot_cpus && hot)
+		r = err_set(e, EOPNOTSUPP, "%s: a guest with hot-added vCPUs is not saved or migrated "
+			    "(restored, it stalls): lower cpus/target to %d first", a->name, sb->cfg.vcpus);
+	return r;
 }
 
 struct qmp_client *vm_migrate_qmp(struct vm_sandbox *sb, struct err **e)
@@ -160,6 +190,8 @@ int vm_migrate_incoming_locked(struct vm_sandbox *sb, const char *addr, const st
 	cleanup_free char *uuid = sb->mig.origin_uuid ? xstrdup(sb->mig.origin_uuid) : NULL;
 	enum vm_state was = sb->state;
 	pthread_mutex_unlock(&sb->lock);
+	if (r == 0 && uuid)
+		r = vm_migrate_qemu_check(&sb->cfg, e);
 	if (r == 0 && !uuid)
 		r = err_set(e, EINVAL, "write the source's definition first (cat SRC/definition > "
 			    "definition): incoming needs the VM it receives");
@@ -204,6 +236,8 @@ int vm_migrate_start_locked(struct vm_sandbox *sb, const char *addr, const struc
 			    struct err **e)
 {
 	int r = addr_check(addr, who, false, e);
+	if (r == 0)
+		r = vm_migrate_source_check(sb, e);
 	if (r < 0)
 		return r;
 	cleanup_qmp struct qmp_client *qmp = vm_migrate_qmp(sb, e);

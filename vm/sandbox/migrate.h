@@ -69,6 +69,12 @@ struct vm_migration_setup vm_migrate_setup(const struct vm_config *cfg, bool sav
  * (-incoming defer), in their order, and record them.  ENOSPC/EIO. */
 int vm_migrate_recreate(struct vm_sandbox *sb, struct qmp_client *qmp, const struct vm_cpu *cpus,
 			size_t ncpus, const struct vm_dimm *dimms, size_t ndimms, struct err **e);
+/* The config's QEMU may save, restore or migrate its architecture's
+ * guests (arch_ops.migration_qemu_min): EOPNOTSUPP naming both. */
+int vm_migrate_qemu_check(const struct vm_config *cfg, struct err **e);
+/* A running sandbox's state may leave its QEMU (save, migrate): the
+ * architecture's rules on QEMU and on hot-added vCPUs.  Under op_lock. */
+int vm_migrate_source_check(struct vm_sandbox *sb, struct err **e);
 /* A new reference to the sandbox's QMP client whatever owns it (EBUSY
  * when no QEMU runs). */
 struct qmp_client *vm_migrate_qmp(struct vm_sandbox *sb, struct err **e);

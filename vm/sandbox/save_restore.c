@@ -188,6 +188,8 @@ int vm_restore_locked(struct vm_sandbox *sb, const char *arg, const struct cred 
 	struct vm_definition d = {0};
 	if (r == 0 && (r = vm_definition_prepare(sb, def, who, VM_DEFINITION_RESTORE, &d, e)) < 0)
 		err_wrap(e, "%s/definition", dir);
+	if (r == 0)
+		r = vm_migrate_qemu_check(&d.cfg, e);
 	if (r == 0 && template)
 		r = restore_clone_check(&d.cfg, e);
 	if (r == 0 && template) { /* opened again (by path) when QEMU starts */
