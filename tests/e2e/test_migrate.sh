@@ -166,4 +166,21 @@ check "drain-node.sh moves every running sandbox" "$ROOT/docs/drain-node.sh" -p 
 check "... back is gone from the drained tree" gone "$MNT/back"
 check "... idle (created) stays" reads_as "$MNT/idle/state" created
 check "... back runs on the second daemon, the same guest" wait_for 30 guest2_says back "ncpus=3 blk=vda .* boot=$boot "
+
+# 6. The source's QEMU killed mid-way: the destination keeps nothing.
+PORT=$((PORT + 10))
+mkdir "$MNT/k"
+echo '{"max_bandwidth_mib":4}' > "$MNT/k/config"
+echo start > "$MNT/k/ctl"
+check "k boots" wait_for 90 guest_says k 'ncpus=1 '
+mkdir "$M2/k"
+cat "$MNT/k/definition" > "$M2/k/definition"
+echo "incoming tcp:127.0.0.1:$PORT" > "$M2/k/ctl"
+echo "migrate tcp:127.0.0.1:$PORT" > "$MNT/k/ctl"
+check "k's migration goes active" wait_for 10 bash -c "grep -qx 'status active' '$MNT/k/migration'"
+kill -9 "$(cat "$MNT/k/pid")"
+check "the source is crashed" wait_for 10 state_is "$MNT/k/state" crashed
+check "the destination's QEMU is gone too" wait_for 20 bash -c "[ -z \"\$(cat '$M2/k/pid')\" ]"
+check "... and it is crashed, not running" state_is "$M2/k/state" crashed
+check "... error says its incoming migration failed" grep -q "incoming migration\|qemu exited" "$M2/k/error"
 exit $FAILS

@@ -47,8 +47,11 @@ for a in $ARCHS; do
 	if [ "$a" = ppc64le ]; then # the arch table: not with hot-added vCPUs
 		check "$a: save with a hot-added vCPU is EOPNOTSUPP" write_expect "$S/ctl" "save $T/no-$a" "Operation not supported"
 		check "... and it runs on" reads_as "$S/state" running
-		echo 1 > "$S/cpus/target"
-		check "$a: the guest lets the vCPU go" wait_for 60 guest_says "$a" 'ncpus=1 '
+		# A QEMU 10 pseries whose vCPU was unplugged aborts in a save
+		# (qemu_mutex_lock_impl: mutex->initialized): boot afresh.
+		echo stop > "$S/ctl"
+		echo start > "$S/ctl"
+		check "$a: the guest boots again, without the hot-added vCPU" wait_for 240 guest_says "$a" 'ncpus=1 blk=vda '
 		want='ncpus=1 blk=vda'
 	fi
 	boot=$(field "$a" boot)

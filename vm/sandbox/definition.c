@@ -292,10 +292,12 @@ int vm_definition_store(struct vm_sandbox *sb, const char *json, const struct cr
 	pthread_mutex_lock(&sb->op_lock);
 	pthread_mutex_lock(&sb->lock);
 	enum vm_state st = sb->state;
-	bool busy = vm_state_is_live(st) || sb->pid > 0 || sb->removed;
+	bool busy = vm_state_is_live(st) || sb->pid > 0, removed = sb->removed;
 	pthread_mutex_unlock(&sb->lock);
 	struct vm_definition d = {0};
-	if (busy)
+	if (removed)
+		r = err_set(e, ENOENT, "sandbox %s was removed", sb->name);
+	else if (busy)
 		r = err_set(e, EBUSY, "sandbox %s is %s: a definition replaces the config and devices "
 			    "only while it is not running", sb->name, vm_state_name(st));
 	else

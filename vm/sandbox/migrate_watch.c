@@ -129,9 +129,11 @@ static void *watch_thread(void *arg)
 		watch_source_end(w, &p);
 	else if (over)
 		watch_destination_end(w, &p);
+	/* Nobody follows it any more: it no longer owns QEMU (a daemon that
+	 * exits meanwhile leaves the record to the next, which follows on). */
 	pthread_mutex_lock(&w->sb->lock);
 	w->sb->mig.watching = false;
-	if (!over && w->source && w->sb->pid <= 0)
+	if (w->source)
 		w->sb->mig.busy = false;
 	pthread_mutex_unlock(&w->sb->lock);
 	qmp_client_unref(w->qmp);
@@ -164,6 +166,7 @@ void vm_migrate_watch(struct vm_sandbox *sb, struct qmp_client *qmp)
 		log_err("%s: cannot follow the migration (no thread)", sb->name);
 		pthread_mutex_lock(&sb->lock);
 		sb->mig.watching = false;
+		sb->mig.busy = false;
 		pthread_mutex_unlock(&sb->lock);
 		qmp_client_unref(w->qmp);
 		vm_sandbox_put(w->sb);
