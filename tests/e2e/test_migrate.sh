@@ -165,7 +165,7 @@ echo '{"max_bandwidth_mib":0}' > "$MNT/back/config"
 check "drain-node.sh moves every running sandbox" "$ROOT/docs/drain-node.sh" -p $((PORT + 1)) -t 120 "$MNT" "$M2" 127.0.0.1
 check "... back is gone from the drained tree" gone "$MNT/back"
 check "... idle (created) stays" reads_as "$MNT/idle/state" created
-check "... back runs on the second daemon, the same guest" wait_for 30 guest2_says back "ncpus=3 blk=vda .* boot=$boot "
+check "... back runs on the second daemon, the same guest" wait_for 90 guest2_says back "ncpus=3 blk=vda .* boot=$boot "
 
 # 6. The source's QEMU killed mid-way: the destination keeps nothing.
 PORT=$((PORT + 10))

@@ -33,6 +33,12 @@ check "save DIR template of a sandbox without memory_file is EINVAL" \
 	write_expect "$MNT/plain/ctl" "save $T/nope template" "Invalid argument"
 check "... error says memory_file" grep -q memory_file "$MNT/plain/error"
 echo stop > "$MNT/plain/ctl"
+truncate -s 16M "$T/w1.img"
+echo "{\"type\":\"block\",\"id\":\"w1\",\"file\":\"$T/w1.img\"}" > "$MNT/t/devices/add"
+check "save DIR template with a writable disk is EINVAL" write_expect "$MNT/t/ctl" "save $T/nope template" "Invalid argument"
+check "... error says every clone would write it" grep -q "every clone" "$MNT/t/error"
+check "... the template still runs" reads_as "$MNT/t/state" running
+check "... its disk can go" bash -c "echo w1 > '$MNT/t/devices/remove'"
 check "save DIR template succeeds" bash -c "echo 'save $D template' > '$MNT/t/ctl'"
 check "the template sandbox is saved" reads_as "$MNT/t/state" saved
 check "the template holds state, definition, manifest, memory" bash -c \

@@ -91,7 +91,7 @@ static void watch_destination_end(struct watch *w, const struct vm_migration_pro
 	if (sb->state == VM_INCOMING)
 		sb->state = running ? VM_RUNNING : VM_PAUSED;
 	pthread_mutex_unlock(&sb->lock);
-	log_info("%s: migration received in %lld ms", sb->name, p->total_ms);
+	log_info("%s: migration received, %s", sb->name, running ? "running" : "paused");
 	/* TODO(issue 12, reconcile.c): compare what the QEMU now has with the
 	 * record (vm_migrate_reconcile would be the hook). */
 	vm_sandbox_commit(sb);

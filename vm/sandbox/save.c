@@ -163,7 +163,7 @@ static int save_template_check(struct vm_sandbox *sb, struct err **e)
 	bool disks = false;
 	for (size_t i = 0; i < sb->ndevs; i++)
 		disks |= (sb->devs[i]->kind == VM_DEVK_BLOCK || sb->devs[i]->kind == VM_DEVK_IMAGE) &&
-			 !sb->devs[i]->readonly && !vm_save_cow(sb->devs[i]);
+			 !sb->devs[i]->readonly;
 	pthread_mutex_unlock(&sb->lock);
 	if (!a || !a->ignore_shared)
 		return err_set(e, EOPNOTSUPP, "template: %s has no x-ignore-shared migration "
@@ -173,8 +173,8 @@ static int save_template_check(struct vm_sandbox *sb, struct err **e)
 		return err_set(e, EINVAL, "template: the sandbox must have been started with "
 			       "memory_file (its guest RAM a shared file the clones map)");
 	if (disks)
-		return err_set(e, EINVAL, "template: a writable disk would be shared by every clone: "
-			       "make it readonly, or \"cow\": true (each clone its own overlay)");
+		return err_set(e, EINVAL, "template: a writable disk would be written by every clone: "
+			       "give the template read-only disks (clones get their own after the restore)");
 	return 0;
 }
 
@@ -195,8 +195,6 @@ static void save_resume(struct vm_sandbox *sb, struct qmp_client *qmp, bool was_
 	if (was_running && qmp_execute(qmp, "cont", NULL, vm_get_settings()->qmp_timeout_ms, NULL, &e) < 0)
 		log_err("%s: resume after a failed save: %s", sb->name, e->msg);
 }
-
-bool vm_save_cow(const struct vm_device *d) { return false; }
 
 /* What a failed save leaves: nothing. */
 static void save_undo(int dirfd, const char *dir)

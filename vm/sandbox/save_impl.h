@@ -11,7 +11,6 @@
 #include "lib/cred.h"
 #include "lib/err.h"
 
-struct vm_device;
 
 /* The directory argument "DIR" (and, with `template` non-NULL, "DIR
  * template"): absolute, no blank, trailing '/' dropped, into dir. */
@@ -19,7 +18,5 @@ int vm_save_dir_arg(const char *arg, char *dir, size_t len, bool *template, stru
 /* DIR/name created (O_EXCL) as `who` through dirfd with `text`, fsynced. */
 int vm_save_write(const struct cred *who, int dirfd, const char *name, const char *text,
 		  struct err **e);
-/* A block device a clone gets its own copy-on-write overlay of. */
-bool vm_save_cow(const struct vm_device *d);
 
 #endif
