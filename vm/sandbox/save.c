@@ -257,15 +257,18 @@ static int save_stream(struct vm_sandbox *sb, struct qmp_client *qmp, const stru
 	return r;
 }
 
-/* A template directory is read-only once made. */
-static void save_seal(int dirfd, bool template)
+/* A template directory is read-only once made (a mode its owner could
+ * change back: a warning if it cannot be set). */
+static void save_seal(struct vm_sandbox *sb, int dirfd, bool template)
 {
 	static const char *const files[] = {"state", "definition", "manifest", "memory"};
 	for (size_t i = 0; template && i < ARRAY_SIZE(files); i++)
-		fchmodat(dirfd, files[i], 0444, 0);
-	if (template)
-		fchmod(dirfd, 0555);
-	fsync(dirfd);
+		if (fchmodat(dirfd, files[i], 0444, 0) < 0)
+			log_warn("%s: template %s stays writable: %s", sb->name, files[i], strerror(errno));
+	if (template && fchmod(dirfd, 0555) < 0)
+		log_warn("%s: the template directory stays writable: %s", sb->name, strerror(errno));
+	if (fsync(dirfd) < 0)
+		log_warn("%s: fsync of the save directory: %s", sb->name, strerror(errno));
 }
 
 int vm_save_locked(struct vm_sandbox *sb, const char *arg, const struct cred *who, struct err **e)
@@ -303,7 +306,7 @@ int vm_save_locked(struct vm_sandbox *sb, const char *arg, const struct cred *wh
 		save_resume(sb, qmp, running);
 		return r;
 	}
-	save_seal(dirfd, template);
+	save_seal(sb, dirfd, template);
 	pthread_mutex_lock(&sb->lock);
 	sb->exit_as = VM_SAVED;
 	free(sb->mig.saved_dir);
