@@ -81,6 +81,35 @@ bool arch_iommu_supported(const struct arch_ops *a, const char *machine)
 	return a->iommu_driver && a->iommu_supported && a->iommu_supported(machine);
 }
 
+/* The family of a versioned type, or NULL. */
+static const char *arch_version_family(const struct arch_ops *a, const char *machine)
+{
+	for (size_t i = 0; machine && a && a->machine_versions && a->machine_versions[i]; i += 2) {
+		size_t n = strlen(a->machine_versions[i]);
+		if (strncmp(machine, a->machine_versions[i], n) != 0)
+			continue;
+		const char *v = machine + n;
+		size_t major = strspn(v, "0123456789");
+		if (major == 0 || v[major] != '.')
+			continue;
+		size_t minor = strspn(v + major + 1, "0123456789");
+		if (minor > 0 && v[major + 1 + minor] == '\0')
+			return a->machine_versions[i + 1];
+	}
+	return NULL;
+}
+
+const char *arch_machine_family(const struct arch_ops *a, const char *machine)
+{
+	const char *f = arch_version_family(a, machine);
+	return f ? f : machine;
+}
+
+bool arch_machine_versioned(const struct arch_ops *a, const char *machine)
+{
+	return arch_version_family(a, machine) != NULL;
+}
+
 const char *arch_machine_options(const struct arch_ops *a, const char *machine,
 				 const char *accel)
 {

@@ -110,6 +110,22 @@ struct arch_ops {
 	bool ignore_shared;
 	/* 9p shares get multidevs=remap (Kata: not on arm64). */
 	bool p9_multidevs;
+
+	/* ---- save, restore, migration (issue 13) ---- */
+	/* Versioned machine types, pairs {PREFIX, FAMILY, ..., NULL}: the type
+	 * PREFIX<major>.<minor> ("pc-q35-7.2") is one version of the machine
+	 * FAMILY ("q35") and obeys its rules; a saved or migrated sandbox
+	 * records the version it ran, so another QEMU runs the same machine. */
+	const char *const *machine_versions;
+	/* The oldest QEMU (major * 100 + minor) that saves, restores and
+	 * migrates this architecture's guests; 0: any.  pseries: 1000 — under
+	 * QEMU 7.2 TCG a restored guest never resumes, and a 7.2 save does not
+	 * load into 10 (the interrupt controller's state differs). */
+	int migration_qemu_min;
+	/* A guest with hot-added vCPUs cannot be saved or migrated: pseries
+	 * (QEMU 10, TCG): restored with its hot-added core re-created, the
+	 * guest prints once and stalls. */
+	bool migration_no_hot_cpus;
 };
 
 /* Capability bits of arch_ops.caps. */
@@ -149,6 +165,12 @@ bool arch_iommu_supported(const struct arch_ops *a, const char *machine);
 /* The arch's default machine options for a machine and accelerator. */
 const char *arch_machine_options(const struct arch_ops *a, const char *machine,
 				 const char *accel);
+
+/* The machine family of a machine type: FAMILY for a versioned type of
+ * the arch's machine_versions, else the type itself ("q35" stays). */
+const char *arch_machine_family(const struct arch_ops *a, const char *machine);
+/* Whether `machine` is a versioned type (PREFIX<major>.<minor>). */
+bool arch_machine_versioned(const struct arch_ops *a, const char *machine);
 
 /* Look an architecture up by name; NULL if unknown. */
 const struct arch_ops *arch_lookup(const char *name);

@@ -104,6 +104,9 @@ static int arm_validate(const struct arch_vm *vm, struct err **e)
 	return 0;
 }
 
+/* Versioned machine types of the families (pc-q35-7.2 is a q35). */
+static const char *const aarch64_machine_versions[] = { "virt-", "virt", NULL };
+
 const struct arch_ops arch_aarch64 = {
 	ARCH_OPS_DEFAULTS,
 	.name = "aarch64",
@@ -129,4 +132,5 @@ const struct arch_ops arch_aarch64 = {
 	.remove_timeout_ms = 15000,
 	.memory_hotplug = true,
 	.cpus_cold = true,
+	.machine_versions = aarch64_machine_versions,
 };

@@ -117,6 +117,9 @@ static int ppc_validate(const struct arch_vm *vm, struct err **e)
 	return 0;
 }
 
+/* Versioned machine types of the families (pc-q35-7.2 is a q35). */
+static const char *const ppc64le_machine_versions[] = { "pseries-", "pseries", NULL };
+
 const struct arch_ops arch_ppc64le = {
 	ARCH_OPS_DEFAULTS,
 	.name = "ppc64le",
@@ -142,4 +145,7 @@ const struct arch_ops arch_ppc64le = {
 	.memory_align_mib = PPC_MEM_ALIGN_MIB,
 	.ignore_shared = true,
 	.p9_multidevs = true,
+	.machine_versions = ppc64le_machine_versions,
+	.migration_qemu_min = 1000,
+	.migration_no_hot_cpus = true,
 };

@@ -71,6 +71,9 @@ static int s390_validate(const struct arch_vm *vm, struct err **e)
 	return 0;
 }
 
+/* Versioned machine types of the families (pc-q35-7.2 is a q35). */
+static const char *const s390x_machine_versions[] = { "s390-ccw-virtio-", "s390-ccw-virtio", NULL };
+
 const struct arch_ops arch_s390x = {
 	ARCH_OPS_DEFAULTS,
 	.name = "s390x",
@@ -94,4 +97,5 @@ const struct arch_ops arch_s390x = {
 	.cpus_fixed = true,
 	.ignore_shared = true,
 	.p9_multidevs = true,
+	.machine_versions = s390x_machine_versions,
 };

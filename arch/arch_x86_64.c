@@ -86,6 +86,9 @@ static int x86_validate(const struct arch_vm *vm, struct err **e)
 	return 0;
 }
 
+/* Versioned machine types of the families (pc-q35-7.2 is a q35). */
+static const char *const x86_64_machine_versions[] = { "pc-q35-", "q35", "pc-i440fx-", "pc", NULL };
+
 const struct arch_ops arch_x86_64 = {
 	ARCH_OPS_DEFAULTS,
 	.name = "x86_64",
@@ -112,4 +115,5 @@ const struct arch_ops arch_x86_64 = {
 	.memory_hotplug = true,
 	.ignore_shared = true,
 	.p9_multidevs = true,
+	.machine_versions = x86_64_machine_versions,
 };

@@ -1,13 +1,15 @@
 /*
  * fs_sandbox — the files of one sandbox directory: config, cmdline, ctl,
- * state, pid, error, cgroup, stats, console, events, qmp, and the cpus/
- * memory/ devices/ bridges/ subdirectories.
+ * state, pid, error, cgroup, stats, console, events, qmp, definition,
+ * migration, and the cpus/ memory/ devices/ bridges/ subdirectories.
  */
 #include "fs/fs.h"
 
 #include "vm/sandbox/configure.h"
 #include "vm/sandbox/ctl.h"
 #include "vm/sandbox/qmp_session.h"
+#include "vm/sandbox/definition.h"
+#include "vm/sandbox/migrate.h"
 #include "vm/sandbox/sandbox.h"
 #include "vm/sandbox/stats.h"
 
@@ -15,6 +17,9 @@ static const struct fs_node sandbox_nodes[] = {
 	{ "config", FS_RW, .sb_show = vm_configure_show, .sb_store = vm_configure_store,
 	  .flags = FS_JSON, .help = "JSON config; a write merges keys (see `cat config`)" },
 	FS_ATTR_RO(cmdline, vm_sandbox_cmdline, "# qemu VERSION BINARY, then the argv the config builds, one per line"),
+	{ "definition", FS_RW, .sb_show = vm_definition_show, .sb_store = vm_definition_store,
+	  .flags = FS_JSON,
+	  .help = "the whole sandbox as one JSON object; a write replaces config and devices" },
 	FS_ATTR_RW(ctl, vm_ctl, "write a verb; read: the verbs the state allows"),
 	{ "state", FS_RO, .sb_show = vm_sandbox_state_show, .flags = FS_POLL_STATE,
 	  .help = "the sandbox's state; poll() wakes when it changes" },
@@ -22,6 +27,7 @@ static const struct fs_node sandbox_nodes[] = {
 	FS_ATTR_RO(error, vm_sandbox_error, "the last failure message"),
 	FS_ATTR_RO(cgroup, vm_sandbox_cgroup, "the cgroup(s) QEMU runs in: key path lines"),
 	FS_ATTR_RO_SLOW(stats, vm_stats, "CPU, memory, disk and NIC figures: key value lines"),
+	FS_ATTR_RO(migration, vm_migrate, "the last save, restore or migration: key value lines"),
 	{ "console", FS_RO, .flags = FS_STREAM, .help = "guest serial console (tail -f works)" },
 	{ "events", FS_RW, .flags = FS_EVENTS,
 	  .help = "numbered QMP events and state changes, one JSON line each; write N to resume" },

@@ -86,6 +86,37 @@ int cred_open(const struct cred *c, const char *path, int flags, struct err **e)
 	return fd;
 }
 
+int cred_openat(const struct cred *c, int dirfd, const char *name, int flags, int mode,
+		struct err **e)
+{
+	int r = cred_enter(c, e);
+	if (r < 0)
+		return r;
+	int fd = openat(dirfd, name, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, mode);
+	int err = errno;
+	cred_leave(c);
+	if (fd < 0) {
+		char who[64];
+		return err_sys(e, err, "open %s as %s", name, cred_describe(c, who, sizeof(who)));
+	}
+	return fd;
+}
+
+int cred_mkdir(const struct cred *c, const char *path, int mode, struct err **e)
+{
+	int r = cred_enter(c, e);
+	if (r < 0)
+		return r;
+	r = mkdir(path, (mode_t)mode);
+	int err = errno;
+	cred_leave(c);
+	if (r < 0) {
+		char who[64];
+		return err_sys(e, err, "mkdir %s as %s", path, cred_describe(c, who, sizeof(who)));
+	}
+	return 0;
+}
+
 int cred_connect(const struct cred *c, const char *path, struct err **e)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};

@@ -39,6 +39,12 @@ const char *cred_describe(const struct cred *c, char *buf, size_t len);
 /* open(path, flags | O_CLOEXEC | O_NOCTTY, 0600) as `c`; the fd, or
  * -errno with "open PATH as uid U: REASON" in *e. */
 int cred_open(const struct cred *c, const char *path, int flags, struct err **e);
+/* openat(dirfd, name, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, mode) as
+ * `c`: a file of a directory the caller opened, created as the caller. */
+int cred_openat(const struct cred *c, int dirfd, const char *name, int flags, int mode,
+		struct err **e);
+/* mkdir(path, mode) as `c` (the directory is the caller's). */
+int cred_mkdir(const struct cred *c, const char *path, int mode, struct err **e);
 /* A unix stream socket connected to `path` as `c` (write permission on the
  * socket and search permission to it are the caller's). */
 int cred_connect(const struct cred *c, const char *path, struct err **e);

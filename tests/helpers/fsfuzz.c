@@ -9,6 +9,7 @@
  *
  *   config          EINVAL (parse, type, range, rule), EBUSY (a boot key
  *                   while running)
+ *   definition      EINVAL (not a definition), EBUSY (written while running)
  *   ctl             EINVAL (not a verb)
  *   cpus/target     EINVAL (not a number), ERANGE (out of range)
  *   devices/add     EINVAL (bad spec), ENOENT (its file does not exist)
@@ -34,6 +35,7 @@ static const struct target {
 	int json;               /* takes one JSON object, possibly over writes */
 } files[] = {
 	{ "config", { EINVAL, EBUSY }, 1 },
+	{ "definition", { EINVAL, EBUSY }, 1 },
 	{ "ctl", { EINVAL }, 0 },
 	{ "cpus/target", { EINVAL, ERANGE }, 0 },
 	{ "devices/add", { EINVAL, ENOENT }, 1 },

@@ -88,7 +88,8 @@ static void test_defaults(void)
 		"nodefaults", "nographic", "daemonize", "hugepages", "mem_prealloc", "mem_shared",
 		"realtime", "mlock", "iothreads", "disable_modern", "pci_bridges",
 		"pcie_pci_bridges", "bridge_shpc", "cpu_max", "memory_max_mib", "pids_max",
-		"netns",
+		"netns", "max_bandwidth_mib", "downtime_limit_ms", "auto_converge",
+		"multifd_channels", "memory_file",
 	};
 	/* exactly these keys, in schema order */
 	size_t i = 0;

@@ -74,8 +74,8 @@ const struct arch_ops *vm_config_arch(const struct vm_config *cfg)
 const char *vm_config_default_qemu(const char *arch, const char *machine)
 {
 	const struct arch_ops *a = arch_lookup(arch);
-	const char *bin = a ? vm_config_qemu_default(a->qemu_binary(machine ? machine
-									    : a->default_machine))
+	const char *bin = a ? vm_config_qemu_default(a->qemu_binary(
+					   arch_machine_family(a, machine ? machine : a->default_machine)))
 			    : NULL;
 	return bin ? bin : "";
 }
@@ -85,6 +85,12 @@ const char *vm_config_qemu_binary(const struct vm_config *cfg)
 	if (cfg->qemu && *cfg->qemu)
 		return cfg->qemu;
 	return vm_config_default_qemu(cfg->arch, cfg->machine);
+}
+
+const char *vm_config_machine_family(const struct vm_config *cfg)
+{
+	const struct arch_ops *a = vm_config_arch(cfg);
+	return a ? arch_machine_family(a, cfg->machine) : cfg->machine;
 }
 
 const char *vm_config_cpu_model(const struct vm_config *cfg)
@@ -100,7 +106,8 @@ const char *vm_config_cpu_model(const struct vm_config *cfg)
 struct arch_vm vm_config_arch_vm(const struct vm_config *cfg)
 {
 	return (struct arch_vm){
-		.machine = cfg->machine, .accel = cfg->accel, .machine_options = cfg->machine_options,
+		.machine = vm_config_machine_family(cfg), .accel = cfg->accel,
+		.machine_options = cfg->machine_options,
 		.threads = cfg->threads, .memory_mib = cfg->memory_mib, .maxmem_mib = cfg->maxmem_mib,
 		.memory_slots = cfg->memory_slots, .npflash = (int)vm_config_strv_len(cfg->pflash),
 		.root_ports = cfg->root_ports, .pci_bridges = cfg->pci_bridges,
@@ -111,7 +118,7 @@ struct arch_vm vm_config_arch_vm(const struct vm_config *cfg)
 struct vm_topology_want vm_config_topology_want(const struct vm_config *cfg)
 {
 	return (struct vm_topology_want){
-		.machine = cfg->machine, .root_ports = cfg->root_ports,
+		.machine = vm_config_machine_family(cfg), .root_ports = cfg->root_ports,
 		.pci_bridges = cfg->pci_bridges, .pcie_pci_bridges = cfg->pcie_pci_bridges,
 		.shpc = cfg->bridge_shpc,
 	};

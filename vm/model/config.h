@@ -64,6 +64,14 @@ struct vm_config {
 	int memory_max_mib;         /* QEMU as a whole, guest RAM and overhead; 0: none */
 	int pids_max;               /* 0: none */
 	char *netns;                /* network namespace the taps are in ("" the daemon's) */
+	/* live migration (a migrate's source; both sides for the capabilities) */
+	int max_bandwidth_mib;      /* MiB/s; 0: QEMU's default */
+	int downtime_limit_ms;      /* the pause allowed at the end; 0: QEMU's default */
+	bool auto_converge;         /* throttle vCPUs until it converges */
+	int multifd_channels;       /* parallel channels; 0: one stream */
+	/* guest RAM in a file (a memfd the daemon makes, mapped shared): what
+	 * x-ignore-shared leaves out of a template's stream */
+	bool memory_file;
 };
 
 /* Daemon-wide defaults the config falls back on (set once by main). */
@@ -121,6 +129,8 @@ const char *vm_config_qemu_binary(const struct vm_config *cfg);
 /* What an empty `qemu` means for an architecture and machine (NULL: the
  * architecture's default machine): as above; "" when neither is known. */
 const char *vm_config_default_qemu(const char *arch, const char *machine);
+/* The machine family the rules judge: "q35" for "q35" and "pc-q35-7.2". */
+const char *vm_config_machine_family(const struct vm_config *cfg);
 /* Effective CPU model: cfg->cpu_model, or the arch default; "" = QEMU's. */
 const char *vm_config_cpu_model(const struct vm_config *cfg);
 /* Strictly parse `text` as one JSON object (trailing whitespace allowed,

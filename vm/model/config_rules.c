@@ -47,7 +47,7 @@ int vm_config_check_machine(const struct vm_config *cfg, const struct vm_config_
 			     struct err **e)
 {
 	const struct arch_ops *a = vm_config_arch(cfg);
-	if (!a || !a->qemu_binary(cfg->machine))
+	if (!a || !a->qemu_binary(vm_config_machine_family(cfg)))
 		return err_set(e, EINVAL, "unknown machine type: %s", cfg->machine);
 	return 0;
 }
@@ -193,6 +193,8 @@ int vm_config_check_maxmem(const struct vm_config *cfg, const struct vm_config_k
 		return err_set(e, EINVAL,
 			       "maxmem_mib: memory_slots needs maxmem_mib above memory_mib (%d)",
 			       cfg->memory_mib);
+	if (cfg->hugepages && cfg->memory_file)
+		return err_set(e, EINVAL, "memory_file: guest RAM is either hugepages or a file");
 	if (cfg->hugepages && cfg->memory_mib % 2)
 		return err_set(e, EINVAL, "hugepages: memory_mib must be a multiple of 2 (2 MiB pages)");
 	return 0;
@@ -283,7 +285,8 @@ int vm_config_check_vga(const struct vm_config *cfg, const struct vm_config_key 
 	static const char *const c[] = { "none", "std", "virtio", "cirrus", NULL };
 	int r = cfg_check_enum(k->key, cfg->vga, c, e);
 	/* on pc the VGA takes 00:02.0, the first bridge's device number */
-	if (r == 0 && strcmp(cfg->vga, "none") && !strcmp(cfg->machine, "pc") && cfg->pci_bridges > 0)
+	if (r == 0 && strcmp(cfg->vga, "none") && !strcmp(vm_config_machine_family(cfg), "pc") &&
+	    cfg->pci_bridges > 0)
 		r = err_set(e, EINVAL, "vga: on machine pc a VGA takes PCI device 00:02.0, where "
 			    "the first pci-bridge goes: vga none, or no pci_bridges");
 	return r;

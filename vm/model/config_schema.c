@@ -75,6 +75,14 @@
  *   netns              string  ""     "" or abs path of a network namespace
  *                                     (/run/netns/NAME, /proc/PID/ns/net): taps
  *                                     and macvtaps are opened in it         no
+ *   -- live migration (see vm/sandbox/migrate.c) --
+ *   max_bandwidth_mib  int     0      MiB/s, 0 = QEMU's     0..1048576      yes
+ *   downtime_limit_ms  int     0      ms, 0 = QEMU's (300)  0..2000000      yes
+ *   auto_converge      bool    false  capability auto-converge             yes
+ *   multifd_channels   int     0      0 = one stream; else multifd  0..255 yes
+ *   memory_file        bool    false  guest RAM a memory-backend-file (share=on)
+ *                                     on a memfd the daemon makes: a template's
+ *                                     (save DIR template); not with hugepages no
  *
  * A [string] key takes a JSON array of strings (at most 16).
  *
@@ -223,7 +231,7 @@ int vm_config_sockets(const struct vm_config *cfg)
 static char *cfg_def_machine_options(const struct vm_config *cfg)
 {
 	const struct arch_ops *a = vm_config_arch(cfg);
-	return xstrdup(a ? arch_machine_options(a, cfg->machine, cfg->accel) : "");
+	return xstrdup(a ? arch_machine_options(a, vm_config_machine_family(cfg), cfg->accel) : "");
 }
 
 static int cfg_def_root_ports(const struct vm_config *cfg)
@@ -311,6 +319,11 @@ const struct vm_config_key vm_config_schema[] = {
 	{ "memory_max_mib", I(memory_max_mib, 0, 4194304), .idef = 0, .live = true },
 	{ "pids_max", I(pids_max, 0, 4194304), .idef = 0, .live = true },
 	{ "netns", S(netns), .sdef = "", .check = vm_config_check_opt_path },
+	{ "max_bandwidth_mib", I(max_bandwidth_mib, 0, 1048576), .idef = 0, .live = true },
+	{ "downtime_limit_ms", I(downtime_limit_ms, 0, 2000000), .idef = 0, .live = true },
+	{ "auto_converge", B(auto_converge), .idef = 0, .live = true },
+	{ "multifd_channels", I(multifd_channels, 0, 255), .idef = 0, .live = true },
+	{ "memory_file", B(memory_file), .idef = 0, .check = vm_config_check_maxmem },
 };
 
 const size_t vm_config_schema_len = ARRAY_SIZE(vm_config_schema);

@@ -454,7 +454,7 @@ int vm_device_check_config(const struct vm_device *d, const struct vm_config *cf
 	if (d->kind == VM_DEVK_IOMMU && !a->iommu_driver)
 		return err_set(e, EINVAL,
 			       "device %s: type: %s does not support a vIOMMU", d->id, a->name);
-	if (d->kind == VM_DEVK_IOMMU && !a->iommu_supported(cfg->machine))
+	if (d->kind == VM_DEVK_IOMMU && !a->iommu_supported(vm_config_machine_family(cfg)))
 		return err_set(e, EINVAL,
 			       "device %s: type: a vIOMMU needs machine q35 (machine is %s)", d->id,
 			       cfg->machine);

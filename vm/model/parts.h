@@ -31,6 +31,7 @@ enum vm_fd_source {
 	VM_FD_FILE,    /* the host file `name` opened as `cred` with `flags` */
 	VM_FD_CONNECT, /* a unix socket connected to `name` as `cred` */
 	VM_FD_LISTEN,  /* a unix socket bound at `name` as `cred`, listening */
+	VM_FD_MEMFD,   /* a new memfd named `name` of `size` bytes (guest RAM in a file) */
 };
 
 /* How a part names the descriptor. */
@@ -49,6 +50,7 @@ struct vm_fd {
 	bool multi_queue;
 	int flags;     /* VM_FD_FILE: O_RDONLY, O_RDWR, O_WRONLY|O_APPEND|O_CREAT */
 	struct cred cred; /* whose rights open it (FILE, CONNECT, LISTEN, MACVTAP) */
+	long long size;   /* VM_FD_MEMFD: its size */
 };
 
 struct vm_fdplan {

@@ -20,6 +20,12 @@
  *   [-object memory-backend-{file|memfd|ram},id=dimm1,size=MIBM
  *      [,mem-path=/dev/hugepages][,share=on][,prealloc=on]
  *    -numa node,memdev=dimm1]  hugepages / mem_shared / mem_prealloc
+ *   [-object memory-backend-file,id=dimm1,size=MIBM,mem-path=/proc/self/fd/N,
+ *      share=off,readonly=on,rom=off -numa node,memdev=dimm1]
+ *                             a clone: its template's RAM file, private
+ *   [-object memory-backend-file,id=dimm1,size=MIBM,mem-path=/proc/self/fd/N,
+ *      share=on -numa node,memdev=dimm1]
+ *                             memory_file: a memfd the daemon made
  *   [-overcommit mem-lock=on|off]   mlock, or realtime (-realtime is gone
  *                             from QEMU 7.x; -overcommit is its successor)
  *   [-nodefaults | -nic none] [-no-user-config]   (without -nodefaults
@@ -38,6 +44,7 @@
  *   (-device BRIDGE)*         vm_topology_argv
  *   (device parts)*           vm_device_parts, in device order, each PCI
  *                             function on its bridge slot
+ *   [-incoming defer]         a restore or a migration's destination
  *
  * Kernel command line: "console=" arch console, arch params, the arch
  * debug or nodebug params, with a root image the systemd debug|nodebug
@@ -238,17 +245,29 @@ static void add_machine(struct strv *v, const struct vm_config *cfg, const struc
 	strv_add_take(v, sbuf_steal(&o));
 }
 
-static void add_memory(struct strv *v, const struct vm_config *cfg)
+/* The boot memory's backend: hugepages, a shared memfd, preallocated
+ * RAM — or a clone's template file, mapped private (prealloc would copy
+ * every page, so a clone takes none). */
+static void add_memory_backend(struct strv *v, const struct vm_config *cfg,
+			       const struct vm_cmdline_ctx *ctx, struct vm_fdplan *plan)
 {
 	struct sbuf o = {0};
-	sbuf_printf(&o, "%dM", cfg->memory_mib);
-	if (cfg->memory_slots)
-		sbuf_printf(&o, ",slots=%d", cfg->memory_slots);
-	if (cfg->maxmem_mib)
-		sbuf_printf(&o, ",maxmem=%dM", cfg->maxmem_mib);
-	strv_add(v, "-m");
-	strv_add_take(v, sbuf_steal(&o));
-	if (cfg->hugepages || cfg->mem_shared || cfg->mem_prealloc) {
+	if (ctx->ram_template) {
+		sbuf_printf(&o, "memory-backend-file,id=dimm1,size=%dM", cfg->memory_mib);
+		cleanup_free char *ref = cmdline_ref(ctx, plan, ctx->ram_template, O_RDONLY,
+						     VM_FD_REF_PROC, ctx->ram_owner);
+		qmp_keyval_add(&o, "mem-path", ref);
+		sbuf_add(&o, ",share=off,readonly=on,rom=off");
+	} else if (cfg->memory_file) {
+		sbuf_printf(&o, "memory-backend-file,id=dimm1,size=%dM", cfg->memory_mib);
+		struct vm_fd ram = {.size = (long long)cfg->memory_mib << 20, .cred = cred_root};
+		free(vm_fdplan_add(plan, VM_FD_MEMFD, VM_FD_REF_PROC, "sandboxfs-ram", &ram));
+		cleanup_free char *ref = vm_fdplan_exec_ref(&plan->v[plan->n - 1], plan->n - 1, NULL);
+		qmp_keyval_add(&o, "mem-path", ref);
+		sbuf_add(&o, ",share=on");
+		if (cfg->mem_prealloc)
+			sbuf_add(&o, ",prealloc=on");
+	} else {
 		const char *backend = cfg->hugepages   ? "memory-backend-file"
 				      : cfg->mem_shared ? "memory-backend-memfd"
 							: "memory-backend-ram";
@@ -259,11 +278,27 @@ static void add_memory(struct strv *v, const struct vm_config *cfg)
 			sbuf_add(&o, ",share=on");
 		if (cfg->mem_prealloc)
 			sbuf_add(&o, ",prealloc=on");
-		strv_add(v, "-object");
-		strv_add_take(v, sbuf_steal(&o));
-		strv_add(v, "-numa");
-		strv_add(v, "node,memdev=dimm1");
 	}
+	strv_add(v, "-object");
+	strv_add_take(v, sbuf_steal(&o));
+	strv_add(v, "-numa");
+	strv_add(v, "node,memdev=dimm1");
+}
+
+static void add_memory(struct strv *v, const struct vm_config *cfg, const struct vm_cmdline_ctx *ctx,
+		       struct vm_fdplan *plan)
+{
+	struct sbuf o = {0};
+	sbuf_printf(&o, "%dM", cfg->memory_mib);
+	if (cfg->memory_slots)
+		sbuf_printf(&o, ",slots=%d", cfg->memory_slots);
+	if (cfg->maxmem_mib)
+		sbuf_printf(&o, ",maxmem=%dM", cfg->maxmem_mib);
+	strv_add(v, "-m");
+	strv_add_take(v, sbuf_steal(&o));
+	if (cfg->hugepages || cfg->mem_shared || cfg->mem_prealloc || cfg->memory_file ||
+	    ctx->ram_template)
+		add_memory_backend(v, cfg, ctx, plan);
 	if (cfg->mlock || cfg->realtime) {
 		strv_add(v, "-overcommit");
 		strv_addf(v, "mem-lock=%s", cfg->mlock ? "on" : "off");
@@ -512,11 +547,15 @@ int vm_cmdline_build(const struct vm_config *cfg, const struct vm_topology *t,
 			strv_add(&v, "-sandbox");
 			strv_add(&v, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
 		}
-		add_memory(&v, cfg);
+		add_memory(&v, cfg, ctx, &dp.fds);
 		add_knobs(&v, cfg, ctx, &dp.fds);
 		add_monitor_boot(&v, cfg, ctx, devs, ndevs, &dp.fds);
 		add_fds(&v, &dp);
 		add_devices(&v, cfg, t, devs, &dp);
+		if (ctx->incoming) {
+			strv_add(&v, "-incoming");
+			strv_add(&v, "defer");
+		}
 		/* Only a complete argv reaches the caller's vector (appended). */
 		for (size_t i = 0; i < v.n; i++)
 			strv_add_take(argv, move_ptr(v.v[i]));

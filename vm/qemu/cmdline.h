@@ -43,6 +43,15 @@ struct vm_cmdline_ctx {
 	 * binary); NULL, or facts of another binary than the config's: not
 	 * known, and nothing is chosen or checked by them. */
 	const struct vm_qemu_caps *qemu;
+	/* -incoming defer last: QEMU waits for migrate-incoming (a restore, a
+	 * live migration's destination). */
+	bool incoming;
+	/* A clone of a template: guest RAM is this file, opened read-only with
+	 * `ram_owner`'s rights and mapped private (copy-on-write):
+	 * memory-backend-file share=off,readonly=on,rom=off in place of the
+	 * mem_shared memfd.  NULL: none. */
+	const char *ram_template;
+	const struct cred *ram_owner;
 };
 
 /* The argv for a config and its devices, appended to *argv; EINVAL naming

@@ -195,6 +195,16 @@ static int fds_open_one(const struct vm_fd *f, const struct vm_fds_ctx *q, struc
 	case VM_FD_LISTEN:
 		fd = cred_listen(&f->cred, f->name, e);
 		break;
+	case VM_FD_MEMFD: /* the daemon's: no path a writer named */
+		fd = memfd_create(f->name, MFD_CLOEXEC);
+		if (fd < 0)
+			return err_sys(e, errno, "memfd_create %s", f->name);
+		if (ftruncate(fd, f->size) < 0) {
+			int err = errno;
+			close(fd);
+			return err_sys(e, err, "memfd %s: size %lld", f->name, f->size);
+		}
+		break;
 	}
 	if (fd < 0)
 		return fd;
@@ -273,6 +283,7 @@ int vm_fds_check(const struct vm_fdplan *plan, const struct vm_fds_ctx *ctx, str
 			r = fds_check_socket(f, ctx && ctx->backends_later, e);
 			break;
 		case VM_FD_PATH:
+		case VM_FD_MEMFD:
 			break;
 		}
 	}

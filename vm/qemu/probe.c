@@ -210,3 +210,34 @@ void vm_qemu_caps_forget(void)
 	cache_n = cache_next = 0;
 	pthread_mutex_unlock(&cache_lock);
 }
+
+/* The binary asked as the daemon, confined, for the save/migrate rules. */
+static int caps_as_daemon(const char *binary, struct vm_qemu_caps *out, struct err **e)
+{
+	struct vm_qemu_probe how = {.confine = true};
+	return vm_qemu_caps_get(binary, &how, out, e);
+}
+
+int vm_probe_version(const char *binary, int *major, int *minor, struct err **e)
+{
+	struct vm_qemu_caps q;
+	int r = caps_as_daemon(binary, &q, e);
+	if (r == 0) {
+		*major = q.major;
+		*minor = q.minor;
+	}
+	return r;
+}
+
+int vm_probe_machine(const char *binary, const char *machine, char **out, struct err **e)
+{
+	struct vm_qemu_caps q;
+	int r = caps_as_daemon(binary, &q, e);
+	if (r < 0)
+		return r;
+	const char *t = vm_qemu_machine_type(&q, machine);
+	if (!t)
+		return err_set(e, ENOENT, "%s has no machine type %s", binary, machine);
+	*out = xstrdup(t);
+	return 0;
+}

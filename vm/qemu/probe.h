@@ -36,6 +36,12 @@ int vm_qemu_probe(const char *binary, const struct vm_qemu_probe *how, struct vm
  * cache lock is never held while probing. */
 int vm_qemu_caps_get(const char *binary, const struct vm_qemu_probe *how, struct vm_qemu_caps *out,
 		     struct err **e);
+/* Of the cached facts, asked as the daemon (confined): the version of
+ * `binary`, and the versioned machine type `machine` (an alias or a type)
+ * stands for, a heap string ("q35" -> "pc-q35-7.2"); ENOENT when the
+ * binary has no such machine. */
+int vm_probe_version(const char *binary, int *major, int *minor, struct err **e);
+int vm_probe_machine(const char *binary, const char *machine, char **out, struct err **e);
 /* Forget every cached probe (tests). */
 void vm_qemu_caps_forget(void);
 

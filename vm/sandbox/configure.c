@@ -80,7 +80,8 @@ static void layout_release(struct layout *l)
 static bool topology_changed(const struct vm_config *a, const struct vm_config *b)
 {
 	return a->root_ports != b->root_ports || a->pci_bridges != b->pci_bridges ||
-	       a->pcie_pci_bridges != b->pcie_pci_bridges || strcmp(a->machine, b->machine) ||
+	       a->pcie_pci_bridges != b->pcie_pci_bridges ||
+	       strcmp(vm_config_machine_family(a), vm_config_machine_family(b)) ||
 	       strcmp(a->arch, b->arch);
 }
 

@@ -6,7 +6,12 @@
  *
  *   command := VERB [ " " ARG ]
  *   VERB    := a name of the table below
- *   ARG     := what the verb's grammar takes (none of today's verbs take one)
+ *   ARG     := what the verb's grammar takes:
+ *              save      DIR [" template"]   DIR absolute, no blanks
+ *              restore   DIR
+ *              incoming  tcp:ADDR:PORT       (vm/qemu/migration.h)
+ *              migrate   tcp:HOST:PORT
+ *              the others none
  *
  * The dispatcher takes op_lock (vm_op_begin: bounded, room on disk,
  * reconciled first), checks the verb's states under the sandbox's lock,
@@ -20,10 +25,13 @@
 
 #include "vm/sandbox/lifecycle.h"
 #include "vm/sandbox/op.h"
+#include "vm/sandbox/migrate.h"
 #include "vm/sandbox/sandbox.h"
+#include "vm/sandbox/save.h"
 
 enum ctl_arg {
 	CTL_ARG_NONE, /* the verb alone */
+	CTL_ARG_ONE,  /* the verb and one argument, its grammar the verb's */
 };
 
 struct ctl_verb {
@@ -31,14 +39,16 @@ struct ctl_verb {
 	enum ctl_arg arg;
 	unsigned states; /* VM_STATE_BIT of each state the verb applies in */
 	unsigned op;     /* vm_op_flags: stop and kill work on a full disk */
-	/* Runs under op_lock, the state checked; `arg` is NULL for CTL_ARG_NONE. */
-	int (*fn)(struct vm_sandbox *sb, const char *arg, struct err **e);
+	/* Runs under op_lock, the state checked; `arg` is NULL for CTL_ARG_NONE;
+	 * `who` wrote the command (a path it names is opened as them). */
+	int (*fn)(struct vm_sandbox *sb, const char *arg, const struct cred *who, struct err **e);
 };
 
-#define CTL_LIFECYCLE(verb)                                                              \
-	static int ctl_##verb(struct vm_sandbox *sb, const char *arg, struct err **e) \
-	{                                                                                \
-		return vm_lifecycle_##verb##_locked(sb, e);                              \
+#define CTL_LIFECYCLE(verb)                                                                \
+	static int ctl_##verb(struct vm_sandbox *sb, const char *arg, const struct cred *who, \
+			      struct err **e)                                              \
+	{                                                                                  \
+		return vm_lifecycle_##verb##_locked(sb, e);                                \
 	}
 CTL_LIFECYCLE(start)
 CTL_LIFECYCLE(stop)
@@ -46,15 +56,50 @@ CTL_LIFECYCLE(kill)
 CTL_LIFECYCLE(pause)
 CTL_LIFECYCLE(resume)
 
-#define LIVE (VM_STATE_BIT(VM_RUNNING) | VM_STATE_BIT(VM_PAUSED))
-#define DOWN (VM_STATE_BIT(VM_CREATED) | VM_STATE_BIT(VM_STOPPED) | VM_STATE_BIT(VM_CRASHED))
+static int ctl_save(struct vm_sandbox *sb, const char *arg, const struct cred *who, struct err **e)
+{
+	return vm_save_locked(sb, arg, who, e);
+}
+
+static int ctl_restore(struct vm_sandbox *sb, const char *arg, const struct cred *who,
+		       struct err **e)
+{
+	return vm_restore_locked(sb, arg, who, e);
+}
+
+static int ctl_incoming(struct vm_sandbox *sb, const char *arg, const struct cred *who,
+			struct err **e)
+{
+	return vm_migrate_incoming_locked(sb, arg, who, e);
+}
+
+static int ctl_migrate(struct vm_sandbox *sb, const char *arg, const struct cred *who,
+		       struct err **e)
+{
+	return vm_migrate_start_locked(sb, arg, who, e);
+}
+
+static int ctl_cancel(struct vm_sandbox *sb, const char *arg, const struct cred *who,
+		      struct err **e)
+{
+	return vm_migrate_cancel_locked(sb, e);
+}
+
+#define BIT(s) VM_STATE_BIT(s)
+#define LIVE (BIT(VM_RUNNING) | BIT(VM_PAUSED))
+#define DOWN (BIT(VM_CREATED) | BIT(VM_STOPPED) | BIT(VM_CRASHED) | BIT(VM_SAVED) | BIT(VM_MIGRATED))
 
 static const struct ctl_verb ctl_verbs[] = {
 	{ "start", CTL_ARG_NONE, DOWN, VM_OP_CHANGES, ctl_start },
-	{ "stop", CTL_ARG_NONE, LIVE, VM_OP_QUIET, ctl_stop },
-	{ "kill", CTL_ARG_NONE, LIVE | VM_STATE_BIT(VM_BROKEN), VM_OP_QUIET, ctl_kill },
-	{ "pause", CTL_ARG_NONE, VM_STATE_BIT(VM_RUNNING), VM_OP_CHANGES, ctl_pause },
-	{ "resume", CTL_ARG_NONE, VM_STATE_BIT(VM_PAUSED), VM_OP_CHANGES, ctl_resume },
+	{ "stop", CTL_ARG_NONE, LIVE | BIT(VM_INCOMING), VM_OP_QUIET, ctl_stop },
+	{ "kill", CTL_ARG_NONE, LIVE | BIT(VM_INCOMING) | BIT(VM_BROKEN), VM_OP_QUIET, ctl_kill },
+	{ "pause", CTL_ARG_NONE, BIT(VM_RUNNING), VM_OP_CHANGES, ctl_pause },
+	{ "resume", CTL_ARG_NONE, BIT(VM_PAUSED), VM_OP_CHANGES, ctl_resume },
+	{ "save", CTL_ARG_ONE, LIVE, VM_OP_CHANGES, ctl_save },
+	{ "restore", CTL_ARG_ONE, DOWN, VM_OP_CHANGES, ctl_restore },
+	{ "incoming", CTL_ARG_ONE, DOWN, VM_OP_CHANGES, ctl_incoming },
+	{ "migrate", CTL_ARG_ONE, LIVE, VM_OP_CHANGES, ctl_migrate },
+	{ "cancel", CTL_ARG_NONE, LIVE, VM_OP_QUIET, ctl_cancel },
 };
 
 static void ctl_list_verbs(struct sbuf *b)
@@ -95,6 +140,10 @@ static int ctl_parse(const char *cmd, const struct ctl_verb **vp, const char **a
 	const char *arg = cmd[len] ? cmd + len + 1 : NULL;
 	if (v->arg == CTL_ARG_NONE && arg)
 		return err_set(e, EINVAL, "%s takes no argument (got '%.64s')", v->name, arg);
+	if (v->arg == CTL_ARG_ONE && (!arg || !*arg))
+		return err_set(e, EINVAL, "%s needs an argument (%s)", v->name,
+			       !strcmp(v->name, "save") ? "save DIR [template]"
+			       : !strcmp(v->name, "restore") ? "restore DIR" : "tcp:HOST:PORT");
 	*vp = v;
 	*argp = arg;
 	return 0;
@@ -120,7 +169,7 @@ int vm_ctl_store(struct vm_sandbox *sb, const char *cmd, const struct cred *who,
 		r = err_set(e, EBUSY, "%s: sandbox %s is %s (%s applies when: %s)", v->name, sb->name,
 			    vm_state_name(st), v->name, b.s);
 	} else {
-		r = v->fn(sb, arg, e);
+		r = v->fn(sb, arg, who, e);
 		if (r < 0)
 			err_wrap(e, "%s", v->name);
 	}

@@ -30,6 +30,14 @@ static const char *const *reserved_ids;
 
 void vm_devices_reserve(const char *const *ids) { reserved_ids = ids; }
 
+bool vm_devices_reserved(const char *id)
+{
+	for (size_t i = 0; reserved_ids && reserved_ids[i]; i++)
+		if (!strcmp(id, reserved_ids[i]))
+			return true;
+	return false;
+}
+
 struct vm_device *vm_devices_find(struct vm_sandbox *sb, const char *id)
 {
 	for (size_t i = 0; i < sb->ndevs; i++)

@@ -16,6 +16,8 @@ struct vm_device;
 /* Ids no device may take beyond QEMU's own rules: the names of the
  * devices/ directory's files (a NULL-terminated list that stays valid). */
 void vm_devices_reserve(const char *const *ids);
+/* Whether `id` is one of those names (a definition's devices obey them too). */
+bool vm_devices_reserved(const char *id);
 /* One device spec (JSON): EINVAL bad spec, EEXIST id taken, ENOSPC no
  * slot, EOPNOTSUPP cold-plug-only kind while running, QMP failures. */
 int vm_devices_add_store(struct vm_sandbox *sb, const char *json, const struct cred *who,

@@ -223,12 +223,14 @@ static void started(struct vm_sandbox *sb, pid_t pid, int pidfd, struct qmp_clie
 	sb->child = true;
 	sb->expect_exit = false;
 	sb->guest_shutdown = false;
+	sb->exit_as = VM_CREATED;
 	sb->qmp = qmp;
 	sb->nhot_cpus = 0;
 	sb->ndimms = 0;
 	for (size_t i = 0; i < sb->ndevs; i++)
 		sb->devs[i]->state = VM_DEV_CONFIGURED;
-	sb->state = VM_RUNNING;
+	/* restore and incoming (vm/sandbox/save.c, migrate.c) feed it a state */
+	sb->state = sb->boot.incoming ? VM_INCOMING : VM_RUNNING;
 	pthread_mutex_unlock(&sb->lock);
 	cleanup_err struct err *we = NULL;
 	if (vm_monitor_watch(sb, &we) < 0)
@@ -498,8 +500,11 @@ void vm_lifecycle_exited(struct vm_sandbox *sb, int wstatus, bool have_status)
 		close(sb->pidfd);
 	sb->pidfd = -1;
 	bool broken = sb->state == VM_BROKEN; /* a broken sandbox's QEMU, killed */
-	sb->state = broken ? VM_BROKEN : expected || clean ? VM_STOPPED : VM_CRASHED;
+	sb->state = broken ? VM_BROKEN
+		    : expected && sb->exit_as ? sb->exit_as /* saved, migrated */
+		    : expected || clean ? VM_STOPPED : VM_CRASHED;
 	sb->expect_exit = false;
+	sb->exit_as = VM_CREATED;
 	sb->settling = false;
 	vm_sandbox_qemu_gone_locked(sb);
 	enum vm_state st = sb->state;

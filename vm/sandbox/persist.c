@@ -25,6 +25,7 @@
 #include "lib/probe.h"
 #include "vm/model/throttle.h"
 #include "vm/sandbox/adopt.h"
+#include "vm/sandbox/migrate.h"
 #include "vm/sandbox/registry.h"
 #include "vm/sandbox/sandbox.h"
 
@@ -121,6 +122,9 @@ static struct json_object *persist_to_json(struct vm_sandbox *sb)
 		json_object_array_add(dimms, jm);
 	}
 	json_object_object_add(o, "dimms", dimms);
+	struct json_object *mig = vm_migrate_to_json(sb); /* save, restore, migration */
+	if (mig)
+		json_object_object_add(o, "migration", mig);
 	return o;
 }
 
@@ -327,6 +331,7 @@ static int load_one(const char *name, const char *path, struct err **e)
 	load_ids(o, "owner", &sb->owner_uid, &sb->owner_gid);
 	load_ids(o, "qemu_user", &sb->qemu_uid, &sb->qemu_gid);
 	load_cred(o, "config_owner", &sb->cfg_owner);
+	vm_migrate_from_json(sb, json_object_object_get_ex(o, "migration", &v) ? v : NULL);
 	int parsed = vm_state_parse(util_json_str(o, "state"));
 	enum vm_state st = parsed >= 0 ? (enum vm_state)parsed : VM_CREATED;
 	sb->state = st;
@@ -361,6 +366,7 @@ static int load_one(const char *name, const char *path, struct err **e)
 		return err_wrap(e, "%s", path);
 	}
 	log_info("%s: restored (%s)", name, vm_state_name(sb->state));
+	vm_migrate_loaded(sb); /* a migration under way is followed again */
 	vm_sandbox_commit(sb);
 	return 0;
 }

@@ -21,6 +21,7 @@
 static const char *const state_names[VM_STATE_COUNT] = {
 	[VM_CREATED] = "created", [VM_RUNNING] = "running", [VM_PAUSED] = "paused",
 	[VM_STOPPED] = "stopped", [VM_CRASHED] = "crashed", [VM_BROKEN] = "broken",
+	[VM_INCOMING] = "incoming", [VM_SAVED] = "saved", [VM_MIGRATED] = "migrated",
 };
 
 const char *vm_state_name(enum vm_state s)
@@ -36,7 +37,10 @@ int vm_state_parse(const char *name)
 	return -1;
 }
 
-bool vm_state_is_live(enum vm_state s) { return s == VM_RUNNING || s == VM_PAUSED; }
+bool vm_state_is_live(enum vm_state s)
+{
+	return s == VM_RUNNING || s == VM_PAUSED || s == VM_INCOMING;
+}
 
 /* Unix socket paths must fit sun_path: shorten deterministically (FNV-1a of
  * the long path) into the state dir's root, then /tmp if even that is long. */
@@ -133,6 +137,7 @@ struct vm_sandbox *vm_sandbox_alloc(const char *name)
 	sb->state = VM_CREATED;
 	sb->error = xstrdup("");
 	vm_telemetry_init(&sb->tel);
+	snprintf(sb->mig.status, sizeof(sb->mig.status), "none");
 	return sb;
 }
 
@@ -147,6 +152,12 @@ static void sandbox_free(struct vm_sandbox *sb)
 	free(sb->hot_cpus);
 	json_object_put(sb->cpu_slots);
 	free(sb->dimms);
+	free(sb->mig.uri);
+	free(sb->mig.saved_dir);
+	free(sb->mig.origin_uuid);
+	free(sb->mig.cpus);
+	free(sb->mig.dimms);
+	free(sb->boot.ram_template);
 	vm_topology_release(&sb->topo);
 	vm_config_release(&sb->cfg);
 	vm_cgroup_free(sb->cgroup);
@@ -231,6 +242,10 @@ struct qmp_client *vm_sandbox_qmp(struct vm_sandbox *sb, struct err **e)
 	struct qmp_client *c = NULL;
 	if (!vm_state_is_live(sb->state))
 		err_set(e, EBUSY, "sandbox %s is %s, not running", sb->name, vm_state_name(sb->state));
+	else if (sb->state == VM_INCOMING)
+		err_set(e, EBUSY, "sandbox %s is receiving a migration (incoming)", sb->name);
+	else if (sb->mig.busy)
+		err_set(e, EBUSY, "sandbox %s is migrating (echo cancel > ctl to stop it)", sb->name);
 	else if (!sb->qmp)
 		err_set(e, ENOTCONN, "sandbox %s has no QMP connection", sb->name);
 	else
@@ -246,7 +261,8 @@ struct vm_cmdline_ctx vm_sandbox_cmdline_ctx(struct vm_sandbox *sb, struct vm_fd
 	return (struct vm_cmdline_ctx){
 		.name = sb->name, .console_log = sb->console_log, .fds = plan,
 		.pass_files = vm_settings_confined(), .confine = vm_settings_confined(),
-		.cfg_owner = &sb->cfg_owner,
+		.cfg_owner = &sb->cfg_owner, .incoming = sb->boot.incoming,
+		.ram_template = sb->boot.ram_template, .ram_owner = &sb->boot.ram_owner,
 	};
 }
 

@@ -41,6 +41,9 @@ enum vm_state {
 	VM_STOPPED,
 	VM_CRASHED,
 	VM_BROKEN,  /* its state file could not be loaded: shown, reserved, never saved */
+	VM_INCOMING, /* QEMU started with -incoming, receiving a migration or a save */
+	VM_SAVED,    /* its state went to a save directory, QEMU quit */
+	VM_MIGRATED, /* migrated to another QEMU, this one quit */
 	VM_STATE_COUNT
 };
 #define VM_STATE_BIT(s) (1u << (s))
@@ -55,6 +58,35 @@ struct vm_cpu {
 	char id[32];
 	int socket, core, thread;
 	bool removing; /* device_del sent, DEVICE_DELETED not yet seen */
+};
+
+/* Save, restore and live migration (vm/sandbox/migrate.c, save.c): what
+ * the `migration` file shows and the state file keeps.  Guarded by the
+ * sandbox's lock. */
+struct vm_mig {
+	char status[16];       /* none setup active completed failed cancelled ... */
+	char role[16];         /* "" (none yet), source, destination, save, restore */
+	char *uri;             /* tcp:HOST:PORT, or the directory */
+	long long total, transferred, remaining, dirty_rate, downtime_ms, total_ms;
+	int percent;
+	bool busy;             /* a migration owns QEMU: other QMP users get EBUSY */
+	bool watching;         /* a watcher thread follows it */
+	char *saved_dir;       /* state `saved`: the directory it went to */
+	char *origin_uuid;     /* the uuid of the definition last written: incoming takes it */
+	/* Hot-added vCPUs and DIMMs of the definition last written (its
+	 * source's), re-created before an incoming migration. */
+	struct vm_cpu *cpus;
+	size_t ncpus;
+	struct vm_dimm *dimms;
+	size_t ndimms;
+};
+
+/* How the next start makes QEMU (set under op_lock by restore and
+ * incoming, cleared when the start is over). */
+struct vm_boot {
+	bool incoming;         /* -incoming defer: state `incoming` once QMP is up */
+	char *ram_template;    /* a clone: guest RAM mapped private from this file */
+	struct cred ram_owner; /* whose rights open it */
 };
 
 #define VM_NAME_MAX 64
@@ -106,6 +138,11 @@ struct vm_sandbox {
 	bool child;              /* our child: reap with waitpid */
 	bool expect_exit;        /* stop/kill in progress: exit is not a crash */
 	bool guest_shutdown;     /* SHUTDOWN event from the guest seen */
+	/* The state an exit asked for leaves (saved, migrated); 0 (VM_CREATED,
+	 * which no exit leads to): stopped. */
+	enum vm_state exit_as;
+	struct vm_boot boot;
+	struct vm_mig mig;
 	struct qmp_client *qmp;
 	struct vm_cgroup *cgroup; /* its QEMU's own cgroup, while it has one */
 
@@ -192,7 +229,8 @@ void vm_sandbox_notify(struct vm_sandbox *sb);
 const char *vm_state_name(enum vm_state s);
 /* The state named `name`; -1 when there is none. */
 int vm_state_parse(const char *name);
-bool vm_state_is_live(enum vm_state s); /* running or paused */
+/* A QEMU runs that the config is fixed for: running, paused, incoming. */
+bool vm_state_is_live(enum vm_state s);
 
 /* A fresh sandbox object (not registered) and its reference count. */
 struct vm_sandbox *vm_sandbox_alloc(const char *name);
@@ -215,8 +253,8 @@ void vm_sandbox_set_error(struct vm_sandbox *sb, const char *fmt, ...)
  * reason QEMU went stays), or the sandbox is broken (its reason stays);
  * the write's message is logged then. */
 void vm_sandbox_write_failed(struct vm_sandbox *sb, int code, const char *msg);
-/* A new reference to the QMP client, or NULL + EBUSY (not running) /
- * ENOTCONN (no connection). */
+/* A new reference to the QMP client, or NULL + EBUSY (not running, or a
+ * migration or an incoming state owns QEMU) / ENOTCONN (no connection). */
 struct qmp_client *vm_sandbox_qmp(struct vm_sandbox *sb, struct err **e);
 
 /* How the sandbox's argv is built (start and `cmdline` alike): descriptors
