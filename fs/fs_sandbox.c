@@ -16,7 +16,7 @@
 static const struct fs_node sandbox_nodes[] = {
 	{ "config", FS_RW, .sb_show = vm_configure_show, .sb_store = vm_configure_store,
 	  .flags = FS_JSON, .help = "JSON config; a write merges keys (see `cat config`)" },
-	FS_ATTR_RO(cmdline, vm_sandbox_cmdline, "# qemu VERSION BINARY, then the argv the config builds, one per line"),
+	FS_ATTR_RO_SLOW(cmdline, vm_sandbox_cmdline, "# qemu VERSION BINARY, then the argv the config builds, one per line"),
 	{ "definition", FS_RW, .sb_show = vm_definition_show, .sb_store = vm_definition_store,
 	  .flags = FS_JSON,
 	  .help = "the whole sandbox as one JSON object; a write replaces config and devices" },

@@ -16,7 +16,7 @@ skips=() fails=()
 declare -A ran=() # QEMU version -> how many test runs used it (RAN-AGAINST lines)
 ACCEPT_UNITS=${ACCEPT_UNITS:-"test_accept test_arch_accept test_bugs test_cmdline test_qmp test_qmp_fd test_version"}
 ACCEPT_E2E=${ACCEPT_E2E:-"test_slice test_cpu_cycles test_hotplug test_restart test_arch_boot
-	test_arch_boot_ppc64le test_arch_boot_s390x"}
+	test_arch_boot_ppc64le test_arch_boot_s390x test_faults_kill"}
 QEMU10_DIR=${QEMU10_DIR:-build/qemu-10/bin}
 run() {
 	local name=$1; shift

@@ -157,15 +157,25 @@ check "the guest releases t1 and the tree follows (t1 gone)" wait_for 20 bash -c
 check "... its slot is free" bash -c "! grep -q ' t1$' $S/bridges/*"
 hot=$(wc -l < "$S/cpus/hotplugged")
 while [ "$hot" -lt 3 ]; do echo $((hot + 2)) > "$S/cpus/target"; hot=$(wc -l < "$S/cpus/hotplugged"); done
-echo pause > "$S/ctl"
-check "a vCPU removal from a paused guest times out" fails_with "timed out" bash -c "echo $hot > $S/cpus/target"
-echo resume > "$S/ctl"
-check "the guest releases it and cpus/hotplugged follows" wait_for 20 bash -c "[ \$(wc -l < $S/cpus/hotplugged) = $((hot - 1)) ]"
-echo '{"remove_timeout_ms":20000}' > "$S/config"
-check "the next decrease works (no ENODEV)" bash -c "echo $((hot - 1)) > $S/cpus/target"
-check "... and the guest has $((hot - 1)) vCPUs" wait_for 30 guest_says f "ncpus=$((hot - 1)) "
-kill_during bash -c "echo $((hot - 2)) > $S/cpus/target"
-check "a vCPU removal the daemon was killed in: the tree equals QEMU" verify
+if qemu_at_least 10 "$QEMU_X86"; then
+	echo pause > "$S/ctl"
+	check "a vCPU removal from a paused guest times out" fails_with "timed out" bash -c "echo $hot > $S/cpus/target"
+	echo resume > "$S/ctl"
+	check "the guest releases it and cpus/hotplugged follows" wait_for 20 bash -c "[ \$(wc -l < $S/cpus/hotplugged) = $((hot - 1)) ]"
+	echo '{"remove_timeout_ms":20000}' > "$S/config"
+	check "the next decrease works (no ENODEV)" bash -c "echo $((hot - 1)) > $S/cpus/target"
+	check "... and the guest has $((hot - 1)) vCPUs" wait_for 30 guest_says f "ncpus=$((hot - 1)) "
+	kill_during bash -c "echo $((hot - 2)) > $S/cpus/target"
+	check "a vCPU removal the daemon was killed in: the tree equals QEMU" verify
+else
+	# QEMU 7.2 under TCG does not survive a vCPU unplug (docs/abi.md, Known
+	# issues): refused before anything is sent; the QEMU 10 pass of make
+	# check runs the removals above.
+	check "a vCPU removal on QEMU $(qemu_version "$QEMU_X86") is refused (EOPNOTSUPP)" \
+		fails_with "Operation not supported" bash -c "echo $hot > $S/cpus/target"
+	check "... nothing was removed" bash -c "[ \$(wc -l < $S/cpus/hotplugged) = $hot ]"
+	check "... and the guest keeps its $((hot + 1)) vCPUs" wait_for 30 guest_says f "ncpus=$((hot + 1)) "
+fi
 check "the tree equals QEMU at the end" verify
 echo stop > "$S/ctl"
 echo "faults-kill: $FAILS failure(s) ($rounds kill rounds, FAULT_COUNT=$COUNT)"

@@ -9,14 +9,17 @@ e2e_requirements
 trap e2e_cleanup EXIT
 e2e_mount
 
-# Every readable file of every sandbox but the console (which grows) and
-# events (a stream), as one text: names and contents.  Only successful reads
+# Every readable file of every sandbox but the console (which grows),
+# events (a stream), qmp (a session: no snapshot to read) and the live
+# figures (stats, metrics: CPU time and uptime move; test_stats checks
+# them), as one text: names and contents.  Only successful reads
 # count: a file that fails to read (even the same way twice) makes the
 # snapshot fail, saying which on stderr.  Write-only files (devices/add,
 # devices/remove: mode 0200) are not read.
 snapshot() {
 	local f out list bad=0
-	list=$(cd "$MNT" && find . -type f -perm -u=r ! -name console ! -name events | sort) || return 1
+	list=$(cd "$MNT" && find . -type f -perm -u=r ! -name console ! -name events ! -name qmp \
+		! -name stats ! -name metrics | sort) || return 1
 	[ -n "$list" ] || { echo "  snapshot: no file under $MNT" >&2; return 1; }
 	for f in $list; do
 		if out=$(cat "$MNT/$f" 2>&1); then
