@@ -340,7 +340,6 @@ void rq_wait_deleted(struct rawq *q, const char *id)
 	}
 }
 
-/* The argv sandboxfs would run (its cmdline file), console moved to con. */
 /* The descriptors the argv names by number (-kernel /proc/self/fd/N,
  * -add-fd fd=N for the console's /dev/fdset/S), opened here as the daemon
  * opens them, placed at N by raw_start: the same argv, the same files. */
@@ -402,6 +401,8 @@ char ** raw_argv(const char *mnt, const char *sb, const char *con)
 	size_t cap = 8, argc = 0;
 	char **argv = malloc(cap * sizeof(*argv));
 	for (char *s = strtok(buf, "\n"); s; s = strtok(NULL, "\n")) {
+		if (*s == '#') /* "# qemu VERSION BINARY": a comment, not the argv */
+			continue;
 		if (argc + 2 > cap)
 			argv = realloc(argv, (cap *= 2) * sizeof(*argv));
 		if (!argv)

@@ -111,20 +111,6 @@ int vm_migrate_source_check(struct vm_sandbox *sb, struct err **e)
 	return r;
 }
 
-struct qmp_client *vm_migrate_qmp(struct vm_sandbox *sb, struct err **e)
-{
-	pthread_mutex_lock(&sb->lock);
-	struct qmp_client *c = NULL;
-	if (!vm_state_is_live(sb->state) || sb->pid <= 0)
-		err_set(e, EBUSY, "sandbox %s is %s: no QEMU runs", sb->name, vm_state_name(sb->state));
-	else if (!sb->qmp)
-		err_set(e, ENOTCONN, "sandbox %s has no QMP connection", sb->name);
-	else
-		c = qmp_client_ref(sb->qmp);
-	pthread_mutex_unlock(&sb->lock);
-	return c;
-}
-
 /* A port below 1024 is root's to listen on (or connect from, as QEMU). */
 static int addr_check(const char *addr, const struct cred *who, bool listen, struct err **e)
 {
@@ -158,23 +144,14 @@ static int uuid_free(struct vm_sandbox *sb, const char *uuid, struct err **e)
  * capabilities, then migrate-incoming and the watcher. */
 static int incoming_feed(struct vm_sandbox *sb, const char *addr, struct err **e)
 {
-	cleanup_qmp struct qmp_client *qmp = vm_migrate_qmp(sb, e);
+	cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp_owner(sb, e);
 	if (!qmp)
 		return err_ret(e);
 	pthread_mutex_lock(&sb->lock);
-	size_t nc = sb->mig.ncpus, nd = sb->mig.ndimms;
-	struct vm_cpu *cpus = nc ? xcalloc(nc, sizeof(*cpus)) : NULL;
-	struct vm_dimm *dimms = nd ? xcalloc(nd, sizeof(*dimms)) : NULL;
-	if (nc)
-		memcpy(cpus, sb->mig.cpus, nc * sizeof(*cpus));
-	if (nd)
-		memcpy(dimms, sb->mig.dimms, nd * sizeof(*dimms));
 	struct vm_migration_setup s = vm_migrate_setup(&sb->cfg, false, false);
 	pthread_mutex_unlock(&sb->lock);
 	int tmo = vm_get_settings()->qmp_timeout_ms;
-	int r = vm_migrate_recreate(sb, qmp, cpus, nc, dimms, nd, e);
-	free(cpus);
-	free(dimms);
+	int r = vm_migrate_recreate(sb, qmp, NULL, e);
 	if (r == 0)
 		r = vm_migration_prepare(qmp, &s, tmo, e);
 	if (r == 0)
@@ -225,7 +202,7 @@ int vm_migrate_incoming_locked(struct vm_sandbox *sb, const char *addr, const st
 		vm_sandbox_commit(sb);
 		return r;
 	}
-	cleanup_qmp struct qmp_client *qmp = vm_migrate_qmp(sb, NULL);
+	cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp_owner(sb, NULL);
 	if (qmp)
 		vm_migrate_watch(sb, qmp);
 	log_info("%s: waiting for a migration on %s", sb->name, addr);
@@ -240,7 +217,7 @@ int vm_migrate_start_locked(struct vm_sandbox *sb, const char *addr, const struc
 		r = vm_migrate_source_check(sb, e);
 	if (r < 0)
 		return r;
-	cleanup_qmp struct qmp_client *qmp = vm_migrate_qmp(sb, e);
+	cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp_owner(sb, e);
 	if (!qmp)
 		return err_ret(e);
 	pthread_mutex_lock(&sb->lock);
@@ -276,7 +253,7 @@ int vm_migrate_cancel_locked(struct vm_sandbox *sb, struct err **e)
 	pthread_mutex_unlock(&sb->lock);
 	if (!busy)
 		return err_set(e, EBUSY, "no migration of sandbox %s is in progress", sb->name);
-	cleanup_qmp struct qmp_client *qmp = vm_migrate_qmp(sb, e);
+	cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp_owner(sb, e);
 	if (!qmp)
 		return err_ret(e);
 	return vm_migration_cancel(qmp, vm_get_settings()->qmp_timeout_ms, e);

@@ -65,19 +65,18 @@ void vm_migrate_progress(struct vm_sandbox *sb, const struct vm_migration_progre
  * template's); `save`: to a file, as fast as the disk goes, no return path. */
 struct vm_migration_setup vm_migrate_setup(const struct vm_config *cfg, bool save,
 					   bool ignore_shared);
-/* Re-create hot-added vCPUs and DIMMs in a QEMU that waits for its state
- * (-incoming defer), in their order, and record them.  ENOSPC/EIO. */
-int vm_migrate_recreate(struct vm_sandbox *sb, struct qmp_client *qmp, const struct vm_cpu *cpus,
-			size_t ncpus, const struct vm_dimm *dimms, size_t ndimms, struct err **e);
+/* Re-create the hot-added vCPUs and DIMMs the migration record holds
+ * (sb->mig) in a QEMU that waits for its state (-incoming defer), in their
+ * order, and record them; their MiB are added to *dimm_mib (NULL: not
+ * counted).  ENOSPC/EIO. */
+int vm_migrate_recreate(struct vm_sandbox *sb, struct qmp_client *qmp, long long *dimm_mib,
+			struct err **e);
 /* The config's QEMU may save, restore or migrate its architecture's
  * guests (arch_ops.migration_qemu_min): EOPNOTSUPP naming both. */
 int vm_migrate_qemu_check(const struct vm_config *cfg, struct err **e);
 /* A running sandbox's state may leave its QEMU (save, migrate): the
  * architecture's rules on QEMU and on hot-added vCPUs.  Under op_lock. */
 int vm_migrate_source_check(struct vm_sandbox *sb, struct err **e);
-/* A new reference to the sandbox's QMP client whatever owns it (EBUSY
- * when no QEMU runs). */
-struct qmp_client *vm_migrate_qmp(struct vm_sandbox *sb, struct err **e);
 /* Follow the migration of the record's role from a thread of its own
  * (once: a second call while one follows does nothing). */
 void vm_migrate_watch(struct vm_sandbox *sb, struct qmp_client *qmp);

@@ -100,7 +100,7 @@ void vm_migrate_loaded(struct vm_sandbox *sb)
 	pthread_mutex_unlock(&sb->lock);
 	if (!live || !following)
 		return;
-	cleanup_qmp struct qmp_client *qmp = vm_migrate_qmp(sb, NULL);
+	cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp_owner(sb, NULL);
 	if (!qmp)
 		return;
 	if (dest) { /* adoption said running or paused: still receiving? */

@@ -244,8 +244,24 @@ static int recreate_dimm(struct qmp_client *qmp, const struct vm_dimm *d, int tm
 								       : 0;
 }
 
-int vm_migrate_recreate(struct vm_sandbox *sb, struct qmp_client *qmp, const struct vm_cpu *cpus,
-			size_t ncpus, const struct vm_dimm *dimms, size_t ndimms, struct err **e)
+/* The hot parts the record holds, copied under sb->lock. */
+static void pending_parts(struct vm_sandbox *sb, struct vm_cpu **cpus, size_t *ncpus,
+			  struct vm_dimm **dimms, size_t *ndimms)
+{
+	pthread_mutex_lock(&sb->lock);
+	*ncpus = sb->mig.ncpus;
+	*ndimms = sb->mig.ndimms;
+	*cpus = *ncpus ? xcalloc(*ncpus, sizeof(**cpus)) : NULL;
+	*dimms = *ndimms ? xcalloc(*ndimms, sizeof(**dimms)) : NULL;
+	if (*ncpus)
+		memcpy(*cpus, sb->mig.cpus, *ncpus * sizeof(**cpus));
+	if (*ndimms)
+		memcpy(*dimms, sb->mig.dimms, *ndimms * sizeof(**dimms));
+	pthread_mutex_unlock(&sb->lock);
+}
+
+static int recreate_parts(struct vm_sandbox *sb, struct qmp_client *qmp, const struct vm_cpu *cpus,
+			  size_t ncpus, const struct vm_dimm *dimms, size_t ndimms, struct err **e)
 {
 	int tmo = vm_get_settings()->qmp_timeout_ms;
 	cleanup_json struct json_object *slots = NULL;
@@ -274,4 +290,19 @@ int vm_migrate_recreate(struct vm_sandbox *sb, struct qmp_client *qmp, const str
 	if (ncpus || ndimms)
 		vm_sandbox_commit(sb);
 	return 0;
+}
+
+int vm_migrate_recreate(struct vm_sandbox *sb, struct qmp_client *qmp, long long *dimm_mib,
+			struct err **e)
+{
+	struct vm_cpu *cpus;
+	struct vm_dimm *dimms;
+	size_t nc, nd;
+	pending_parts(sb, &cpus, &nc, &dimms, &nd);
+	int r = recreate_parts(sb, qmp, cpus, nc, dimms, nd, e);
+	for (size_t i = 0; dimm_mib && i < nd; i++)
+		*dimm_mib += dimms[i].size_mib;
+	free(cpus);
+	free(dimms);
+	return r;
 }

@@ -236,15 +236,17 @@ void vm_sandbox_set_error(struct vm_sandbox *sb, const char *fmt, ...)
 	vm_sandbox_commit(sb);
 }
 
-struct qmp_client *vm_sandbox_qmp(struct vm_sandbox *sb, struct err **e)
+/* A new reference to the QMP client; `owner`: for the migration that
+ * owns QEMU (incoming, migrating), not refused for it. */
+static struct qmp_client *qmp_ref(struct vm_sandbox *sb, bool owner, struct err **e)
 {
 	pthread_mutex_lock(&sb->lock);
 	struct qmp_client *c = NULL;
-	if (!vm_state_is_live(sb->state))
+	if (!vm_state_is_live(sb->state) || sb->pid <= 0)
 		err_set(e, EBUSY, "sandbox %s is %s, not running", sb->name, vm_state_name(sb->state));
-	else if (sb->state == VM_INCOMING)
+	else if (!owner && sb->state == VM_INCOMING)
 		err_set(e, EBUSY, "sandbox %s is receiving a migration (incoming)", sb->name);
-	else if (sb->mig.busy)
+	else if (!owner && sb->mig.busy)
 		err_set(e, EBUSY, "sandbox %s is migrating (echo cancel > ctl to stop it)", sb->name);
 	else if (!sb->qmp)
 		err_set(e, ENOTCONN, "sandbox %s has no QMP connection", sb->name);
@@ -252,6 +254,13 @@ struct qmp_client *vm_sandbox_qmp(struct vm_sandbox *sb, struct err **e)
 		c = qmp_client_ref(sb->qmp);
 	pthread_mutex_unlock(&sb->lock);
 	return c;
+}
+
+struct qmp_client *vm_sandbox_qmp(struct vm_sandbox *sb, struct err **e) { return qmp_ref(sb, false, e); }
+
+struct qmp_client *vm_sandbox_qmp_owner(struct vm_sandbox *sb, struct err **e)
+{
+	return qmp_ref(sb, true, e);
 }
 
 /* ---- its files ---- */

@@ -256,6 +256,9 @@ void vm_sandbox_write_failed(struct vm_sandbox *sb, int code, const char *msg);
 /* A new reference to the QMP client, or NULL + EBUSY (not running, or a
  * migration or an incoming state owns QEMU) / ENOTCONN (no connection). */
 struct qmp_client *vm_sandbox_qmp(struct vm_sandbox *sb, struct err **e);
+/* The same for a save, restore or migration, which own QEMU meanwhile:
+ * only EBUSY when no QEMU runs, ENOTCONN. */
+struct qmp_client *vm_sandbox_qmp_owner(struct vm_sandbox *sb, struct err **e);
 
 /* How the sandbox's argv is built (start and `cmdline` alike): descriptors
  * in `plan` (may be NULL), files passed and QEMU confined as the daemon is

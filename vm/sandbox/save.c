@@ -280,7 +280,7 @@ int vm_save_locked(struct vm_sandbox *sb, const char *arg, const struct cred *wh
 		r = save_template_check(sb, e);
 	if (r == 0)
 		r = vm_migrate_source_check(sb, e);
-	cleanup_qmp struct qmp_client *qmp = r == 0 ? vm_migrate_qmp(sb, e) : NULL;
+	cleanup_qmp struct qmp_client *qmp = r == 0 ? vm_sandbox_qmp_owner(sb, e) : NULL;
 	if (r < 0 || !qmp)
 		return r < 0 ? r : err_ret(e);
 	pthread_mutex_lock(&sb->lock);

@@ -94,26 +94,15 @@ static int restore_clone_check(const struct vm_config *cfg, struct err **e)
 /* QEMU waits (-incoming defer): hot parts, capabilities, the stream. */
 static int restore_feed(struct vm_sandbox *sb, int fd, bool template, bool running, struct err **e)
 {
-	cleanup_qmp struct qmp_client *qmp = vm_migrate_qmp(sb, e);
+	cleanup_qmp struct qmp_client *qmp = vm_sandbox_qmp_owner(sb, e);
 	if (!qmp)
 		return err_ret(e);
 	pthread_mutex_lock(&sb->lock);
-	size_t nc = sb->mig.ncpus, nd = sb->mig.ndimms;
-	struct vm_cpu *cpus = nc ? xcalloc(nc, sizeof(*cpus)) : NULL;
-	struct vm_dimm *dimms = nd ? xcalloc(nd, sizeof(*dimms)) : NULL;
-	if (nc)
-		memcpy(cpus, sb->mig.cpus, nc * sizeof(*cpus));
-	if (nd)
-		memcpy(dimms, sb->mig.dimms, nd * sizeof(*dimms));
 	struct vm_migration_setup s = vm_migrate_setup(&sb->cfg, true, template);
 	long long mib = sb->cfg.memory_mib;
 	pthread_mutex_unlock(&sb->lock);
 	int tmo = vm_get_settings()->qmp_timeout_ms;
-	int r = vm_migrate_recreate(sb, qmp, cpus, nc, dimms, nd, e);
-	for (size_t i = 0; i < nd; i++)
-		mib += dimms[i].size_mib;
-	free(cpus);
-	free(dimms);
+	int r = vm_migrate_recreate(sb, qmp, &mib, e);
 	struct vm_migration_progress p = {0};
 	if (r == 0)
 		r = vm_migration_prepare(qmp, &s, tmo, e);
