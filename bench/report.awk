@@ -64,7 +64,7 @@ function reads(   f, o, r, ok, i, s) {
 		s = s sprintf("| `%s` | %s | %d | %s | %s | %.2f× | %s |\n", o, BYTES[o], n("reads", o, "sandboxfs"),
 			ucell("reads", o, "sandboxfs"), ucell("reads", o, "floor"), r, yn(ok))
 		target("1", "`cat " o "` ≤ 1.5× hello (direct_io)", usf(med("reads", o, "sandboxfs")) " vs " usf(med("reads", o, "floor")) " µs", sprintf("%.2f×", r), ok,
-			o == "cpus/online" ? "the open asks QEMU (`query-cpus-fast`, a QMP round trip, on a worker: FS_SLOW); serving it from state is issue 12's" : "see §1")
+			"see §1")
 	}
 	for (i = 1; i <= 3; i++) {
 		o = f[i] " (stopped sandbox)"
