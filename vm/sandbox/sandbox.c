@@ -152,6 +152,7 @@ static void sandbox_free(struct vm_sandbox *sb)
 	free(sb->hot_cpus);
 	json_object_put(sb->cpu_slots);
 	free(sb->dimms);
+	free(sb->qemu_caps);
 	free(sb->mig.uri);
 	free(sb->mig.saved_dir);
 	free(sb->mig.origin_uuid);

@@ -157,8 +157,7 @@ struct vm_sandbox {
 	/* The running QEMU (vm/sandbox/sandbox_qemu): what its binary said at start
 	 * (at adoption: the version of its QMP greeting), and how many vCPUs
 	 * it has started, boot and every hot-add. */
-	struct vm_qemu_caps qemu_caps;
-	bool qemu_known;
+	struct vm_qemu_caps *qemu_caps; /* heap (its machine list is kilobytes); NULL: unknown */
 	int cpus_started;
 	struct vm_dimm *dimms;   /* hot-added memory, in order */
 	size_t ndimms;

@@ -90,7 +90,7 @@ int vm_sandbox_vcpu_check(struct vm_sandbox *sb, int current, int want, struct e
 	struct vm_vcpu_change c = {.accel = sb->cfg.accel, .maxcpus = sb->cfg.maxvcpus,
 				   .current = current, .want = want,
 				   .started = sb->cpus_started > current ? sb->cpus_started : current};
-	int r = vm_vcpu_rules_check(sb->qemu_known ? &sb->qemu_caps : NULL, &c, e);
+	int r = vm_vcpu_rules_check(sb->qemu_caps, &c, e);
 	pthread_mutex_unlock(&sb->lock);
 	return r;
 }
@@ -102,17 +102,18 @@ void vm_sandbox_qemu_running(struct vm_sandbox *sb, const struct vm_qemu_caps *q
 		qmp_client_version(qmp, &greeted.major, &greeted.minor, &greeted.micro);
 		q = greeted.major > 0 ? &greeted : NULL;
 	}
-	char v[32] = "unknown", bin[sizeof(sb->qemu_caps.binary)] = "not probed";
-	pthread_mutex_lock(&sb->lock);
-	sb->qemu_known = q != NULL;
+	char v[32] = "unknown", bin[sizeof(q->binary)] = "not probed";
+	struct vm_qemu_caps *known = q ? xmalloc(sizeof(*known)) : NULL;
 	if (q) {
-		sb->qemu_caps = *q;
+		*known = *q;
 		if (q == &greeted)
-			snprintf(sb->qemu_caps.binary, sizeof(sb->qemu_caps.binary), "%s",
-				 vm_config_qemu_binary(&sb->cfg));
+			snprintf(known->binary, sizeof(known->binary), "%s", vm_config_qemu_binary(&sb->cfg));
 		vm_qemu_version_str(q, v, sizeof(v));
-		snprintf(bin, sizeof(bin), "%s", sb->qemu_caps.binary);
+		snprintf(bin, sizeof(bin), "%s", known->binary);
 	}
+	pthread_mutex_lock(&sb->lock);
+	free(sb->qemu_caps);
+	sb->qemu_caps = known;
 	sb->cpus_started = sb->cfg.vcpus + (int)sb->nhot_cpus;
 	pid_t pid = sb->pid;
 	pthread_mutex_unlock(&sb->lock);
