@@ -86,16 +86,24 @@ spec() { # spec KIND N
 id_of() { case $1 in block) echo "b$2" ;; scsi) echo "s$2" ;; net) echo "n$2" ;; rng) echo "r$2" ;; console) echo "c$2" ;; esac; }
 
 diverged=0 rounds=0 unreconciled=0 last_rec=0
-# The seq of the newest RECONCILED event (events.jsonl keeps the last lines
-# only, so each round looks for a newer one rather than counting them all).
-rec_seq() { grep '"event":"RECONCILED"' "$STATE/f/events.jsonl" | tail -n1 | sed -n 's/^{"seq":\([0-9]*\),.*/\1/p'; }
+# When the newest RECONCILED event was made (µs).  events.jsonl keeps the
+# last lines only, so each round looks for a newer one rather than counting
+# them all; by its time, which only grows, not by its number.
+rec_time() {
+	grep '"event":"RECONCILED"' "$STATE/f/events.jsonl" | tail -n1 |
+		sed -n 's/.*"timestamp":{"seconds":\([0-9]*\),"microseconds":\([0-9]*\)}.*/\1 \2/p' |
+		awk '{printf "%d%06d\n", $1, $2}'
+}
 # round_end: the tree equals QEMU, and the re-adoptions of this round
 # reconciled (a RECONCILED newer than the last round's).
 round_end() {
 	verify || diverged=$((diverged + 1))
 	rounds=$((rounds + 1))
-	local s; s=$(rec_seq); s=${s:-0}
-	[ "$s" -gt "$last_rec" ] || unreconciled=$((unreconciled + 1))
+	local s; s=$(rec_time); s=${s:-0}
+	if [ "$s" -le "$last_rec" ]; then
+		unreconciled=$((unreconciled + 1))
+		echo "  round $rounds: no RECONCILED newer than the last round's ($(grep -c . "$STATE/f/events.jsonl") lines, newest: $(tail -n1 "$STATE/f/events.jsonl" | cut -c1-160))"
+	fi
 	last_rec=$s
 }
 # FAULT_KINDS (default: all) narrows the device kinds, to look at one.
@@ -189,6 +197,8 @@ else
 	check "... and the guest keeps its $((hot + 1)) vCPUs" wait_for 30 guest_says f "ncpus=$((hot + 1)) "
 fi
 check "the tree equals QEMU at the end" verify
+check "no temporary copy of the state file is left (a restart sweeps them)" \
+	bash -c "! ls $STATE/f/ | grep -q '^sandbox.json.tmp'"
 echo stop > "$S/ctl"
 echo "faults-kill: $FAILS failure(s) ($rounds kill rounds, FAULT_COUNT=$COUNT)"
 [ "$FAILS" -eq 0 ]

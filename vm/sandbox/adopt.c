@@ -5,8 +5,10 @@
  */
 #include "vm/sandbox/adopt.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
@@ -15,6 +17,36 @@
 #include "vm/sandbox/lifecycle.h"
 #include "vm/sandbox/monitor.h"
 #include "vm/sandbox/reconcile.h"
+
+#define ADOPT_TRIES 5       /* connections refused or dropped before QEMU greets */
+#define ADOPT_RETRY_MS 200
+
+/* QMP to the QEMU, answering query-status.  QEMU's monitor serves one
+ * client: one connection made while it still winds up the last daemon's
+ * (killed) may be dropped before the greeting, so a dropped or refused one
+ * is tried again, a few times; a QEMU that does not answer in time is not. */
+static int adopt_connect(struct vm_sandbox *sb, struct qmp_client **qmp, struct json_object **status,
+			 struct err **e)
+{
+	struct qmp_callbacks cb;
+	vm_lifecycle_qmp_callbacks(sb, &cb);
+	int tmo = vm_get_settings()->qmp_timeout_ms, r = 0;
+	for (int i = 0; i < ADOPT_TRIES; i++) {
+		if (i) {
+			log_info("%s: QMP again (%s)", sb->name, (*e)->msg);
+			err_free(e);
+			usleep(ADOPT_RETRY_MS * 1000);
+		}
+		r = qmp_client_connect(sb->qmp_path, &cb, tmo, qmp, e);
+		if (r == 0 && (r = qmp_execute(*qmp, "query-status", NULL, tmo, status, e)) < 0) {
+			qmp_client_unref(*qmp);
+			*qmp = NULL;
+		}
+		if (r != -ECONNRESET && r != -ECONNREFUSED && r != -EPIPE && r != -ENOTCONN)
+			break;
+	}
+	return r;
+}
 
 int vm_adopt_qemu(struct vm_sandbox *sb, enum vm_state was, struct err **e)
 {
@@ -29,19 +61,12 @@ int vm_adopt_qemu(struct vm_sandbox *sb, enum vm_state was, struct err **e)
 	int pidfd = vm_process_pidfd(pid);
 	if (pidfd < 0)
 		return err_sys(e, errno, "pidfd_open %d", (int)pid);
-	struct qmp_callbacks cb;
-	vm_lifecycle_qmp_callbacks(sb, &cb);
 	struct qmp_client *qmp = NULL;
 	cleanup_json struct json_object *status = NULL;
-	int r = qmp_client_connect(sb->qmp_path, &cb, vm_get_settings()->qmp_timeout_ms, &qmp, e);
-	if (r == 0)
-		r = qmp_execute(qmp, "query-status", NULL, vm_get_settings()->qmp_timeout_ms, &status, e);
-	if (r < 0) {
+	if (adopt_connect(sb, &qmp, &status, e) < 0) {
 		/* Ours, alive, but unmanageable: do not leave it behind. */
 		vm_process_pidfd_kill(pidfd, SIGKILL);
 		close(pidfd);
-		if (qmp)
-			qmp_client_unref(qmp);
 		return err_wrap(e, "qemu pid %d does not answer on QMP (killed)", (int)pid);
 	}
 	struct json_object *running;

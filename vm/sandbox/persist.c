@@ -384,6 +384,21 @@ static int persist_observer(struct vm_sandbox *sb, enum vm_change what, struct e
 /* Load every sandbox found in the state dir (names starting with '.'
  * too); re-adopt live QEMUs.  What cannot be loaded is shown broken, after
  * the others, so that their QEMUs are known when looking for its own. */
+/* A daemon killed between writing a state file's temporary copy and its
+ * rename leaves PERSIST_FILE.tmp.PID behind: nothing reads it; removed. */
+static void sweep_tmp(const char *dir, const char *name)
+{
+	cleanup_free char *sbdir = xasprintf("%s/%s", dir, name);
+	cleanup_free char *prefix = xasprintf("%s.tmp.", PERSIST_FILE);
+	DIR *d = opendir(sbdir);
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix)) && unlinkat(dirfd(d), de->d_name, 0) < 0)
+			log_warn("%s: %s/%s: %s", name, sbdir, de->d_name, strerror(errno));
+	if (d)
+		closedir(d);
+}
+
 static void persist_load_all(void)
 {
 	const char *dir = vm_get_settings()->state_dir;
@@ -395,6 +410,7 @@ static void persist_load_all(void)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
+		sweep_tmp(dir, de->d_name);
 		cleanup_free char *path = xasprintf("%s/%s/%s", dir, de->d_name, PERSIST_FILE);
 		cleanup_free char *kept = xasprintf("%s/%s/%s", dir, de->d_name, VM_PERSIST_BROKEN);
 		cleanup_err struct err *e = NULL;
