@@ -42,12 +42,6 @@ void vm_lifecycle_settle_hook(void (*fn)(struct vm_sandbox *sb, enum vm_settle_j
 	lifecycle_settle = fn;
 }
 
-void vm_lifecycle_reconcile_soon(struct vm_sandbox *sb)
-{
-	if (lifecycle_settle)
-		lifecycle_settle(sb, VM_SETTLE_RECONCILE);
-}
-
 /* Under sb->lock: a DEVICE_DELETED nobody waits for (a removal whose wait
  * gave up, an unplug by the guest): the tree follows QEMU — now when the
  * sandbox is idle, else before its next operation. */

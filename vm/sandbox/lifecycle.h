@@ -32,9 +32,6 @@ int vm_lifecycle_stop(struct vm_sandbox *sb, struct err **e);
  * vm_daemon_start): a lost connection is made again, a DEVICE_DELETED
  * nobody waited for is reconciled. */
 void vm_lifecycle_settle_hook(void (*fn)(struct vm_sandbox *sb, enum vm_settle_job job));
-/* Ask that background work for sb (a QEMU whose parts came from elsewhere:
- * a restore, a migration received): reconcile the tree with what it has. */
-void vm_lifecycle_reconcile_soon(struct vm_sandbox *sb);
 
 /* The QMP callbacks a sandbox's connection uses (events → state and the
  * events ring; a lost connection → error). */

@@ -92,9 +92,9 @@ static void watch_destination_end(struct watch *w, const struct vm_migration_pro
 		sb->state = running ? VM_RUNNING : VM_PAUSED;
 	pthread_mutex_unlock(&sb->lock);
 	log_info("%s: migration received, %s", sb->name, running ? "running" : "paused");
+	/* TODO(issue 12, reconcile.c): compare what the QEMU now has with the
+	 * record (vm_migrate_reconcile would be the hook). */
 	vm_sandbox_commit(sb);
-	/* What the received QEMU has is the truth: the tree follows it. */
-	vm_lifecycle_reconcile_soon(sb);
 }
 
 static bool watch_gone(struct vm_sandbox *sb)

@@ -212,9 +212,7 @@ int vm_restore_locked(struct vm_sandbox *sb, const char *arg, const struct cred 
 	pthread_mutex_unlock(&sb->lock);
 	vm_definition_release(&d);
 	vm_sandbox_commit(sb);
-	if (r == 0) {
+	if (r == 0)
 		log_info("%s: restored from %s%s", sb->name, dir, template ? " (a clone)" : "");
-		vm_lifecycle_reconcile_soon(sb); /* the tree follows what QEMU has */
-	}
 	return r;
 }
