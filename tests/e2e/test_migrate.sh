@@ -166,6 +166,7 @@ check "drain-node.sh moves every running sandbox" "$ROOT/docs/drain-node.sh" -p 
 check "... back is gone from the drained tree" gone "$MNT/back"
 check "... idle (created) stays" reads_as "$MNT/idle/state" created
 check "... back runs on the second daemon, the same guest" wait_for 90 guest2_says back "ncpus=3 blk=vda .* boot=$boot "
+[ "$FAILS" -eq 0 ] || { echo "  back on the second daemon: $(cat "$M2/back/state" 2>&1), its guest last said: $(tail -c 2000 "$M2/back/console" 2>&1 | tr -d '\r' | grep -a '^GUEST' | tail -n1)"; tail -n 5 "$M2/back/error" 2>/dev/null; }
 
 # 6. The source's QEMU killed mid-way: the destination keeps nothing.
 PORT=$((PORT + 10))
