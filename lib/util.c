@@ -110,6 +110,12 @@ int util_json_int(struct json_object *o, const char *key, int64_t *out)
 	return 0;
 }
 
+int64_t util_json_int0(struct json_object *o, const char *key)
+{
+	int64_t v;
+	return util_json_int(o, key, &v) == 0 ? v : 0;
+}
+
 static void sbuf_grow(struct sbuf *b, size_t extra)
 {
 	if (b->len + extra + 1 <= b->cap)

@@ -30,11 +30,12 @@ void util_json_putp(struct json_object **o);
 /* Members of a JSON object, typed: the string member `key` (NULL when
  * absent or not a string), the same as "" when absent, a boolean (false
  * when absent), an integer (-1 when absent or not an integer, else 0 and
- * *out set). */
+ * *out set), the same as 0 when absent. */
 const char *util_json_str(struct json_object *o, const char *key);
 const char *util_json_str0(struct json_object *o, const char *key);
 bool util_json_bool(struct json_object *o, const char *key);
 int util_json_int(struct json_object *o, const char *key, int64_t *out);
+int64_t util_json_int0(struct json_object *o, const char *key);
 
 #define cleanup_free  __attribute__((cleanup(util_freep)))
 #define cleanup_close __attribute__((cleanup(util_closep)))

@@ -40,12 +40,6 @@ static void event_enqueue_locked(struct qmp_client *c, struct json_object *ev, c
 	pthread_cond_broadcast(&c->cond);
 }
 
-static int json_int_member(struct json_object *o, const char *key)
-{
-	int64_t v = 0;
-	return util_json_int(o, key, &v) == 0 ? (int)v : 0;
-}
-
 static void handle_greeting(struct qmp_client *c, struct json_object *qmp)
 {
 	struct json_object *ver, *qemu;
@@ -53,9 +47,9 @@ static void handle_greeting(struct qmp_client *c, struct json_object *qmp)
 	if (json_object_object_get_ex(qmp, "version", &ver) &&
 	    json_object_object_get_ex(ver, "qemu", &qemu) &&
 	    json_object_is_type(qemu, json_type_object)) {
-		v[0] = json_int_member(qemu, "major");
-		v[1] = json_int_member(qemu, "minor");
-		v[2] = json_int_member(qemu, "micro");
+		v[0] = util_json_int0(qemu, "major");
+		v[1] = util_json_int0(qemu, "minor");
+		v[2] = util_json_int0(qemu, "micro");
 	}
 	pthread_mutex_lock(&c->lock);
 	memcpy(c->version, v, sizeof(v));

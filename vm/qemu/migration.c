@@ -99,12 +99,6 @@ int vm_migration_cancel(struct qmp_client *qmp, int timeout_ms, struct err **e)
 	return r < 0 ? err_wrap(e, "migrate_cancel") : 0;
 }
 
-static long long member_int(struct json_object *o, const char *key)
-{
-	int64_t v = 0;
-	return o && util_json_int(o, key, &v) == 0 ? (long long)v : 0;
-}
-
 int vm_migration_query(struct qmp_client *qmp, int timeout_ms, struct vm_migration_progress *p,
 		       struct err **e)
 {
@@ -117,12 +111,12 @@ int vm_migration_query(struct qmp_client *qmp, int timeout_ms, struct vm_migrati
 	snprintf(p->status, sizeof(p->status), "%s", st ? st : "none");
 	struct json_object *ram = NULL;
 	json_object_object_get_ex(ret, "ram", &ram);
-	p->total = member_int(ram, "total");
-	p->transferred = member_int(ram, "transferred");
-	p->remaining = member_int(ram, "remaining");
-	p->dirty_rate = member_int(ram, "dirty-pages-rate");
-	p->downtime_ms = member_int(ret, "downtime");
-	p->total_ms = member_int(ret, "total-time");
+	p->total = util_json_int0(ram, "total");
+	p->transferred = util_json_int0(ram, "transferred");
+	p->remaining = util_json_int0(ram, "remaining");
+	p->dirty_rate = util_json_int0(ram, "dirty-pages-rate");
+	p->downtime_ms = util_json_int0(ret, "downtime");
+	p->total_ms = util_json_int0(ret, "total-time");
 	if (!strcmp(p->status, "completed"))
 		p->percent = 100;
 	else if (p->total > 0)

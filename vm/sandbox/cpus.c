@@ -22,13 +22,6 @@
 #include "vm/sandbox/sandbox_qemu.h"
 #include "vm/sandbox/sandbox.h"
 
-/* The integer member `k`, or 0. */
-static int prop_int(struct json_object *o, const char *k)
-{
-	int64_t v = 0;
-	return util_json_int(o, k, &v) == 0 ? (int)v : 0;
-}
-
 /* Drop the cached slots (an unplug, a failed add: ask QEMU again). */
 static void slots_forget(struct vm_sandbox *sb)
 {
@@ -95,9 +88,9 @@ static int cpus_add(struct vm_sandbox *sb, struct qmp_client *qmp, int count, st
 		    !json_object_object_get_ex(slot, "props", &props))
 			continue;
 		struct vm_cpu cpu = {.socket = 0, .core = 0, .thread = 0};
-		cpu.socket = prop_int(props, "socket-id");
-		cpu.core = prop_int(props, "core-id");
-		cpu.thread = prop_int(props, "thread-id");
+		cpu.socket = util_json_int0(props, "socket-id");
+		cpu.core = util_json_int0(props, "core-id");
+		cpu.thread = util_json_int0(props, "thread-id");
 		snprintf(cpu.id, sizeof(cpu.id), "cpu-%d-%d-%d", cpu.socket, cpu.core, cpu.thread);
 		if (slot_taken(sb, cpu.id))
 			continue;

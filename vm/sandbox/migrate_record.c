@@ -45,12 +45,6 @@ struct json_object *vm_migrate_to_json(struct vm_sandbox *sb)
 	return o;
 }
 
-static long long get_int(struct json_object *o, const char *k)
-{
-	int64_t v = 0;
-	return util_json_int(o, k, &v) == 0 ? (long long)v : 0;
-}
-
 static char *get_str(struct json_object *o, const char *k)
 {
 	const char *s = util_json_str(o, k);
@@ -65,13 +59,13 @@ void vm_migrate_from_json(struct vm_sandbox *sb, struct json_object *o)
 	snprintf(m->status, sizeof(m->status), "%s", util_json_str(o, "status") ?: "none");
 	snprintf(m->role, sizeof(m->role), "%s", util_json_str0(o, "role"));
 	m->uri = get_str(o, "uri");
-	m->total = get_int(o, "total");
-	m->transferred = get_int(o, "transferred");
-	m->remaining = get_int(o, "remaining");
-	m->percent = (int)get_int(o, "percent");
-	m->dirty_rate = get_int(o, "dirty_rate");
-	m->downtime_ms = get_int(o, "downtime_ms");
-	m->total_ms = get_int(o, "total_ms");
+	m->total = util_json_int0(o, "total");
+	m->transferred = util_json_int0(o, "transferred");
+	m->remaining = util_json_int0(o, "remaining");
+	m->percent = (int)util_json_int0(o, "percent");
+	m->dirty_rate = util_json_int0(o, "dirty_rate");
+	m->downtime_ms = util_json_int0(o, "downtime_ms");
+	m->total_ms = util_json_int0(o, "total_ms");
 	m->busy = util_json_bool(o, "busy");
 	m->saved_dir = get_str(o, "saved_dir");
 	m->origin_uuid = get_str(o, "origin_uuid");

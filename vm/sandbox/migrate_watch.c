@@ -195,12 +195,6 @@ int vm_migrate_wait(struct vm_sandbox *sb, struct qmp_client *qmp, int timeout_m
 
 /* ---- a destination's hot-added vCPUs and DIMMs ---- */
 
-static int prop_int(struct json_object *props, const char *k)
-{
-	int64_t v = 0;
-	return util_json_int(props, k, &v) == 0 ? (int)v : 0;
-}
-
 /* device_add the vCPU of slot (socket, core, thread) as QEMU lists it. */
 static int recreate_cpu(struct qmp_client *qmp, struct json_object *slots, const struct vm_cpu *c,
 			int tmo, struct err **e)
@@ -211,8 +205,8 @@ static int recreate_cpu(struct qmp_client *qmp, struct json_object *slots, const
 		    !json_object_object_get_ex(slot, "type", &type) ||
 		    !json_object_object_get_ex(slot, "props", &props))
 			continue;
-		if (prop_int(props, "socket-id") != c->socket || prop_int(props, "core-id") != c->core ||
-		    prop_int(props, "thread-id") != c->thread)
+		if (util_json_int0(props, "socket-id") != c->socket || util_json_int0(props, "core-id") != c->core ||
+		    util_json_int0(props, "thread-id") != c->thread)
 			continue;
 		struct json_object *args = json_object_new_object();
 		json_object_object_add(args, "driver", json_object_get(type));

@@ -249,16 +249,14 @@ static void load_cpus(struct vm_sandbox *sb, struct json_object *arr)
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *jc = json_object_array_get_idx(arr, i);
 		struct vm_cpu *c = &sb->hot_cpus[sb->nhot_cpus];
-		int64_t v;
 		const char *id = util_json_str(jc, "id");
 		if (!id)
 			continue;
 		snprintf(c->id, sizeof(c->id), "%s", id);
-		c->socket = util_json_int(jc, "socket", &v) == 0 ? (int)v : 0;
-		c->core = util_json_int(jc, "core", &v) == 0 ? (int)v : 0;
-		c->thread = util_json_int(jc, "thread", &v) == 0 ? (int)v : 0;
-		struct json_object *rm;
-		c->removing = json_object_object_get_ex(jc, "removing", &rm) && json_object_get_boolean(rm);
+		c->socket = (int)util_json_int0(jc, "socket");
+		c->core = (int)util_json_int0(jc, "core");
+		c->thread = (int)util_json_int0(jc, "thread");
+		c->removing = util_json_bool(jc, "removing");
 		sb->nhot_cpus++;
 	}
 }

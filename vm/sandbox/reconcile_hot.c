@@ -13,12 +13,6 @@
 
 #define PERIPHERAL "/machine/peripheral/"
 
-static int prop_int(struct json_object *o, const char *k)
-{
-	int64_t v = 0;
-	return util_json_int(o, k, &v) == 0 ? (int)v : 0;
-}
-
 static bool cpu_listed(const struct vm_cpu *v, size_t n, const char *id)
 {
 	for (size_t i = 0; i < n; i++)
@@ -40,9 +34,9 @@ static size_t qemu_cpus(const struct vm_reconcile_view *v, struct vm_cpu *out, s
 		struct vm_cpu *c = &out[n++];
 		snprintf(c->id, sizeof(c->id), "%s", qom + strlen(PERIPHERAL));
 		if (json_object_object_get_ex(slot, "props", &props)) {
-			c->socket = prop_int(props, "socket-id");
-			c->core = prop_int(props, "core-id");
-			c->thread = prop_int(props, "thread-id");
+			c->socket = util_json_int0(props, "socket-id");
+			c->core = util_json_int0(props, "core-id");
+			c->thread = util_json_int0(props, "thread-id");
 		}
 	}
 	return n;

@@ -73,12 +73,6 @@ static int get_vcpus(struct refresh_job *j, struct refresh_result *res)
 	return 0;
 }
 
-static int64_t stat_of(struct json_object *stats, const char *key)
-{
-	int64_t v;
-	return util_json_int(stats, key, &v) == 0 ? v : 0;
-}
-
 static int get_blocks(struct refresh_job *j, struct refresh_result *res)
 {
 	cleanup_json struct json_object *ret = NULL;
@@ -93,13 +87,13 @@ static int get_blocks(struct refresh_job *j, struct refresh_result *res)
 			continue;
 		struct vm_tel_block *o = &res->blocks[res->nblocks++];
 		snprintf(o->id, sizeof(o->id), "%s", node + 6);
-		o->rd_bytes = stat_of(st, "rd_bytes");
-		o->wr_bytes = stat_of(st, "wr_bytes");
-		o->rd_ops = stat_of(st, "rd_operations");
-		o->wr_ops = stat_of(st, "wr_operations");
-		o->flush_ops = stat_of(st, "flush_operations");
-		o->rd_ns = stat_of(st, "rd_total_time_ns");
-		o->wr_ns = stat_of(st, "wr_total_time_ns");
+		o->rd_bytes = util_json_int0(st, "rd_bytes");
+		o->wr_bytes = util_json_int0(st, "wr_bytes");
+		o->rd_ops = util_json_int0(st, "rd_operations");
+		o->wr_ops = util_json_int0(st, "wr_operations");
+		o->flush_ops = util_json_int0(st, "flush_operations");
+		o->rd_ns = util_json_int0(st, "rd_total_time_ns");
+		o->wr_ns = util_json_int0(st, "wr_total_time_ns");
 	}
 	return 0;
 }
