@@ -176,7 +176,10 @@ elif [ -n "$pkg" ] && { say "downloading kernel $pkg ..."; download "$pkg"; }; t
 else
 	# Package lists missing or stale: refresh once, resolve again, retry.
 	say "refreshing package lists (apt-get update) ..."
-	if apt-get "${apt_opts[@]}" update >/dev/null 2>"$work/apt.err"; then
+	# Guests built in parallel (make -j) would race for apt's lists lock:
+	# one update at a time.
+	if flock /tmp/.sandboxfs-apt-update.lock \
+		apt-get "${apt_opts[@]}" update >/dev/null 2>"$work/apt.err"; then
 		pkg=$(resolve_pkg || true)
 		if [ -z "$pkg" ]; then
 			no_candidate && unavailable "no package $meta in the archive"

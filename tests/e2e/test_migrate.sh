@@ -129,7 +129,9 @@ done
 kill "$EVPID" 2>/dev/null; wait "$EVPID" 2>/dev/null
 check "migration was active" grep -q '^active ' "$T/progress"
 check "... with percent rising (at least 3 values)" bash -c "[ \$(grep '^active ' '$T/progress' | awk '{print \$2}' | sort -nu | wc -l) -ge 3 ]"
-check "... never falling" bash -c "grep '^active ' '$T/progress' | awk '{print \$2}' | sort -nc"
+# Not "never falling": a later pass re-counts the pages the guest dirtied
+# meanwhile (seen on QEMU 10: 98 97 98); the run as a whole rises.
+check "... ending higher than it began" bash -c "grep '^active ' '$T/progress' | awk 'NR==1{f=\$2} {l=\$2} END{exit !(l>f)}'"
 check "... and ended completed" bash -c "tail -n1 '$T/progress' | grep -qx 'completed 100'"
 check "events carried the MIGRATION events" grep -q '"event":"MIGRATION".*"status":"active"' "$T/events.a"
 check "a is migrated" wait_for 10 state_is "$A/state" migrated
