@@ -601,6 +601,14 @@ static void script_event_queue(struct fake *f)
 	fk_wait_eof(f, 5000);
 }
 
+static bool match_i1(struct json_object *ev, void *opaque)
+{
+	(void)opaque;
+	struct json_object *data = NULL;
+	json_object_object_get_ex(ev, "data", &data);
+	return data && jint(data, "i") == 1;
+}
+
 static void test_event_queue(void)
 {
 	struct fake f;
@@ -610,14 +618,15 @@ static void test_event_queue(void)
 	struct qmp_client *c = open_fake(&f, &r);
 	if (c) {
 		cleanup_err struct err *e = NULL;
-		/* Events before the reply are all queued once it is returned. */
 		CU_ASSERT_EQUAL(qmp_execute(c, "sync", NULL, 3000, NULL, &e), 0);
-		/* 303 events, 256 kept: X0 and TICK 0..45 were dropped. */
+		/* Events that came in the reply's read are queued after it woke
+		 * its waiter: wait for the last one (X1), then all are queued. */
 		cleanup_json struct json_object *x = NULL, *t = NULL;
 		struct json_object *data = NULL;
-		CU_ASSERT_EQUAL(qmp_wait_event(c, "X", NULL, NULL, 0, &x, &e), 0);
+		CU_ASSERT_EQUAL(qmp_wait_event_match(c, "X", match_i1, NULL, 3000, &x, &e), 0);
 		json_object_object_get_ex(x, "data", &data);
 		CU_ASSERT_EQUAL(jint(data, "i"), 1);
+		/* 303 events, 256 kept: X0 and TICK 0..45 were dropped. */
 		CU_ASSERT_EQUAL(qmp_wait_event(c, "X", NULL, NULL, 0, NULL, &e), -ETIMEDOUT);
 		CU_ASSERT_EQUAL(qmp_wait_event(c, "TICK", NULL, NULL, 0, &t, &e), 0);
 		data = NULL;
