@@ -17,6 +17,10 @@ declare -A ran=() # QEMU version -> how many test runs used it (RAN-AGAINST line
 ACCEPT_UNITS=${ACCEPT_UNITS:-"test_accept test_arch_accept test_bugs test_cmdline test_qmp test_qmp_fd test_version"}
 ACCEPT_E2E=${ACCEPT_E2E:-"test_slice test_cpu_cycles test_hotplug test_restart test_arch_boot
 	test_arch_boot_ppc64le test_arch_boot_s390x test_faults_kill"}
+# E2E tests that run against the second QEMU only: QEMU 7.2 under TCG loses
+# guest writes across a live migration now and then (docs/testing.md,
+# "Two QEMUs"); run against 7.2 they exit 77 (qemu-tcg-live-migration).
+QEMU10_ONLY_E2E=${QEMU10_ONLY_E2E:-"test_migrate"}
 QEMU10_DIR=${QEMU10_DIR:-build/qemu-10/bin}
 run() {
 	local name=$1; shift
@@ -44,17 +48,24 @@ echo "--- the same under AddressSanitizer + UndefinedBehaviorSanitizer"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 run units tests/run-units.sh build/unit-san/test_*
 unset ASAN_OPTIONS UBSAN_OPTIONS
-run e2e tests/run-e2e.sh
-
-# The second QEMU: the acceptance again, every test of it against that QEMU
-# only (RUN_QEMU_EXPECT; tests/e2e/lib.sh runner_verdict).
 qemu10=$QEMU10_DIR/qemu-system-x86_64
 v10=$( [ -x "$qemu10" ] && "$qemu10" --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9.]*\).*/\1/p')
+first=()
+for t in tests/e2e/test_*.sh; do
+	n=$(basename "$t" .sh)
+	[ -n "$v10" ] && [[ " $(echo $QEMU10_ONLY_E2E) " == *" $n "* ]] && continue
+	first+=("$t")
+done
+run e2e tests/run-e2e.sh "${first[@]}"
+
+# The second QEMU: the acceptance again, every test of it against that QEMU
+# only (RUN_QEMU_EXPECT; tests/e2e/lib.sh runner_verdict), and the tests
+# that need it.
 if [ -n "$v10" ]; then
 	echo "--- the real-QEMU acceptance against QEMU $v10 ($QEMU10_DIR)"
 	units=() scripts=()
 	for u in $ACCEPT_UNITS; do units+=("build/unit/$u"); done
-	for t in $ACCEPT_E2E; do scripts+=("tests/e2e/$t.sh"); done
+	for t in $ACCEPT_E2E $QEMU10_ONLY_E2E; do scripts+=("tests/e2e/$t.sh"); done
 	export TEST_QEMU_DIR RUN_QEMU_EXPECT=$v10
 	TEST_QEMU_DIR=$(cd "$QEMU10_DIR" && pwd)
 	run units tests/run-units.sh "${units[@]}"

@@ -13,12 +13,19 @@ set -u
 . "$(dirname "$0")/lib.sh"
 e2e_requirements
 command -v setpriv >/dev/null || skip setpriv "setpriv (util-linux) is not installed"
+# QEMU 7.2 under TCG now and then loses guest writes across a live migration
+# (the guest oopses on the destination; replayed with raw QMP and no daemon
+# too, never on 10.0): docs/testing.md, "Two QEMUs".  make check runs this
+# test against build/qemu-10 only.
+qv=$("$QEMU_X86" --version | sed -n 's/^QEMU emulator version \([0-9]*\)\..*/\1/p')
+[ "${qv:-0}" -ge 8 ] || skip qemu-tcg-live-migration \
+	"$QEMU_X86 is QEMU ${qv:-?}: under TCG QEMU 7.2 corrupts guests across live migration (TEST_QEMU_DIR=build/qemu-10/bin)"
 id nobody >/dev/null 2>&1 || skip nobody-user "no user nobody for the unprivileged writer"
 
 # The second daemon: the destination side.
 mount2() {
 	"$BIN" -f --state-dir="$T/state2" --log="$T/daemon2.log" --cgroup-parent="$CG_PARENT-2" \
-		-o allow_other "$T/mnt2" &
+		${TEST_QEMU_DIR:+--qemu-dir="$TEST_QEMU_DIR:/usr/bin"} -o allow_other "$T/mnt2" &
 	DAEMON2=$!
 	wait_for 20 mountpoint -q "$T/mnt2" || { echo "second daemon did not mount"; cat "$T/daemon2.log"; exit 1; }
 }
