@@ -42,6 +42,9 @@ fail() {
 	# A failed wait on the guest: show what it said instead.
 	[ -n "${MNT:-}" ] && for c in "$MNT"/*/console; do
 		[ -r "$c" ] && echo "  $(basename "$(dirname "$c")") last said: $(tr -d '\r' < "$c" | grep -a '^GUEST cpus=' | tail -n1)"
+		# The first failure: its kernel's last words too (an oops, a stall).
+		[ -r "$c" ] && [ "$FAILS" -eq 1 ] && tail -c 20000 "$c" | tr -d '\r' | grep -av '^GUEST' |
+			tail -n 12 | sed "s|^|  $(basename "$(dirname "$c")") kernel: |"
 	done 2>/dev/null
 }
 check() { # check DESC CMD...
