@@ -18,8 +18,8 @@ ACCEPT_UNITS=${ACCEPT_UNITS:-"test_accept test_arch_accept test_bugs test_cmdlin
 ACCEPT_E2E=${ACCEPT_E2E:-"test_slice test_cpu_cycles test_hotplug test_restart test_arch_boot
 	test_arch_boot_ppc64le test_arch_boot_s390x test_faults_kill"}
 # E2E tests that run against the second QEMU only: QEMU 7.2 under TCG loses
-# guest writes across a live migration now and then (docs/testing.md,
-# "Two QEMUs"); run against 7.2 they exit 77 (qemu-tcg-live-migration).
+# guest writes across a live migration now and then (docs/deploy.md,
+# "Draining a node"); run against 7.2 they exit 77 (qemu-tcg-live-migration).
 QEMU10_ONLY_E2E=${QEMU10_ONLY_E2E:-"test_migrate"}
 QEMU10_DIR=${QEMU10_DIR:-build/qemu-10/bin}
 run() {

@@ -40,11 +40,13 @@ ok() { echo "ok - $*"; }
 fail() {
 	echo "FAIL - $*"; FAILS=$((FAILS + 1))
 	# A failed wait on the guest: show what it said instead.
+	local c n
 	[ -n "${MNT:-}" ] && for c in "$MNT"/*/console; do
-		[ -r "$c" ] && echo "  $(basename "$(dirname "$c")") last said: $(tr -d '\r' < "$c" | grep -a '^GUEST cpus=' | tail -n1)"
+		[ -r "$c" ] || continue
+		n=$(basename "$(dirname "$c")")
+		echo "  $n last said: $(tr -d '\r' < "$c" | grep -a '^GUEST cpus=' | tail -n1)"
 		# The first failure: its kernel's last words too (an oops, a stall).
-		[ -r "$c" ] && [ "$FAILS" -eq 1 ] && tail -c 20000 "$c" | tr -d '\r' | grep -av '^GUEST' |
-			tail -n 12 | sed "s|^|  $(basename "$(dirname "$c")") kernel: |"
+		[ "$FAILS" -eq 1 ] && tail -c 20000 "$c" | tr -d '\r' | grep -av '^GUEST' | tail -n 12 | sed "s|^|  $n kernel: |"
 	done 2>/dev/null
 }
 check() { # check DESC CMD...

@@ -15,11 +15,10 @@ e2e_requirements
 command -v setpriv >/dev/null || skip setpriv "setpriv (util-linux) is not installed"
 # QEMU 7.2 under TCG now and then loses guest writes across a live migration
 # (the guest oopses on the destination; replayed with raw QMP and no daemon
-# too, never on 10.0): docs/testing.md, "Two QEMUs".  make check runs this
-# test against build/qemu-10 only.
-qv=$("$QEMU_X86" --version | sed -n 's/^QEMU emulator version \([0-9]*\)\..*/\1/p')
-[ "${qv:-0}" -ge 8 ] || skip qemu-tcg-live-migration \
-	"$QEMU_X86 is QEMU ${qv:-?}: under TCG QEMU 7.2 corrupts guests across live migration (TEST_QEMU_DIR=build/qemu-10/bin)"
+# too, never on 10.0): docs/deploy.md, "Draining a node".  make check runs
+# this test against build/qemu-10 only (docs/testing.md).
+qemu_at_least 8 "$QEMU_X86" || skip qemu-tcg-live-migration \
+	"$QEMU_X86 is QEMU $(qemu_version "$QEMU_X86"): under TCG QEMU 7.2 corrupts guests across live migration (TEST_QEMU_DIR=build/qemu-10/bin)"
 id nobody >/dev/null 2>&1 || skip nobody-user "no user nobody for the unprivileged writer"
 
 # The second daemon: the destination side.
