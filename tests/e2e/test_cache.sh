@@ -29,6 +29,11 @@ check "config read right after the write shows it" grep -q '"vcpus": 2,' "$MNT/a
 check "... and cpus/target follows" reads_as "$MNT/a/cpus/target" 2
 echo 3 > "$MNT/a/cpus/target"
 check "cpus/target read right after its write" reads_as "$MNT/a/cpus/target" 3
+# config is rendered once per change (vm_sandbox.cfg_text): every path
+# that changes it is seen by the next read.
+check "config read after a cpus/target write (stopped) shows vcpus 3" grep -q '"vcpus": 3,' "$MNT/a/config"
+check "a rejected config write is refused" bash -c "! echo '{\"vcpus\": 99}' > '$MNT/a/config' 2>/dev/null"
+check "... and config still reads vcpus 3" grep -q '"vcpus": 3,' "$MNT/a/config"
 
 # Bridges: a config write makes and removes names the kernel had cached.
 reads_as_ls "$MNT/a/bridges" "rp0 rp1 rp2 rp3" || fail "four root ports by default: $(ls "$MNT/a/bridges")"

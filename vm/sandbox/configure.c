@@ -20,11 +20,13 @@ int vm_configure_show(struct vm_sandbox *sb, struct sbuf *out, struct err **e)
 		return err_set(e, EIO, "sandbox %s is broken: its config could not be loaded (see "
 			       "error)", sb->name);
 	}
-	cleanup_json struct json_object *o = vm_config_to_json(&sb->cfg);
+	if (!sb->cfg_text) { /* rendered once per change: reads are the common case */
+		cleanup_json struct json_object *o = vm_config_to_json(&sb->cfg);
+		sb->cfg_text = xasprintf("%s\n", json_object_to_json_string_ext(
+			o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+	}
+	sbuf_add(out, sb->cfg_text);
 	pthread_mutex_unlock(&sb->lock);
-	sbuf_add(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-							   JSON_C_TO_STRING_NOSLASHESCAPE));
-	sbuf_addc(out, '\n');
 	return 0;
 }
 
@@ -131,6 +133,7 @@ static int config_install(struct vm_sandbox *sb, struct vm_config *next, struct 
 	struct vm_config prev = sb->cfg;
 	struct cred prev_owner = sb->cfg_owner;
 	sb->cfg = *next;
+	vm_sandbox_config_changed_locked(sb);
 	if (paths)
 		sb->cfg_owner = *who;
 	if (l->set)
@@ -141,6 +144,7 @@ static int config_install(struct vm_sandbox *sb, struct vm_config *next, struct 
 	if (r < 0) {
 		*next = sb->cfg;
 		sb->cfg = prev;
+		vm_sandbox_config_changed_locked(sb);
 		sb->cfg_owner = prev_owner;
 		if (l->set)
 			layout_swap(sb, l);

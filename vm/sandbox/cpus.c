@@ -222,8 +222,10 @@ int vm_cpus_target_store(struct vm_sandbox *sb, const char *value, const struct 
 		log_warn("%s: %s", sb->name, sb->error);
 		want = max;
 	}
-	if (!live)
+	if (!live) {
 		sb->cfg.vcpus = (int)want;
+		vm_sandbox_config_changed_locked(sb);
+	}
 	pthread_mutex_unlock(&sb->lock);
 	/* Running and not clamped, nothing changed yet: each hot-add or
 	 * removal commits its own (a save less per write). */

@@ -260,6 +260,7 @@ void vm_definition_swap(struct vm_sandbox *sb, struct vm_definition *d)
 				    .dimms = sb->mig.dimms, .ndimms = sb->mig.ndimms,
 				    .uuid = sb->mig.origin_uuid, .owner = sb->cfg_owner};
 	sb->cfg = d->cfg;
+	vm_sandbox_config_changed_locked(sb);
 	sb->topo = d->topo;
 	sb->devs = d->devs;
 	sb->ndevs = d->ndevs;

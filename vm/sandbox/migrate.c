@@ -179,6 +179,7 @@ int vm_migrate_incoming_locked(struct vm_sandbox *sb, const char *addr, const st
 	pthread_mutex_lock(&sb->lock);
 	cleanup_free char *own = move_ptr(sb->cfg.uuid);
 	sb->cfg.uuid = xstrdup(uuid); /* the same VM: QEMU's -uuid is the source's */
+	vm_sandbox_config_changed_locked(sb);
 	sb->boot.incoming = true;
 	pthread_mutex_unlock(&sb->lock);
 	vm_migrate_begin(sb, "destination", addr);
@@ -197,6 +198,7 @@ int vm_migrate_incoming_locked(struct vm_sandbox *sb, const char *addr, const st
 			sb->state = was;
 			free(sb->cfg.uuid);
 			sb->cfg.uuid = move_ptr(own);
+			vm_sandbox_config_changed_locked(sb);
 		}
 		pthread_mutex_unlock(&sb->lock);
 		vm_sandbox_commit(sb);

@@ -104,6 +104,11 @@ static int changed(struct vm_sandbox *sb, enum vm_change what, struct err **e)
 
 void vm_sandbox_commit(struct vm_sandbox *sb) { changed(sb, VM_CHANGE_STATE, NULL); }
 void vm_sandbox_notify(struct vm_sandbox *sb) { changed(sb, VM_CHANGE_NOTIFY, NULL); }
+void vm_sandbox_config_changed_locked(struct vm_sandbox *sb)
+{
+	free(sb->cfg_text);
+	sb->cfg_text = NULL;
+}
 int vm_sandbox_save(struct vm_sandbox *sb, struct err **e)
 {
 	return changed(sb, VM_CHANGE_SAVE, e) < 0 ? err_ret(e) : 0;
@@ -161,6 +166,7 @@ static void sandbox_free(struct vm_sandbox *sb)
 	free(sb->boot.ram_template);
 	vm_topology_release(&sb->topo);
 	vm_config_release(&sb->cfg);
+	free(sb->cfg_text);
 	vm_cgroup_free(sb->cgroup);
 	if (sb->pidfd >= 0)
 		close(sb->pidfd);

@@ -114,6 +114,9 @@ struct vm_sandbox {
 	bool removed;            /* rmdir'd: no new operations */
 
 	struct vm_config cfg;
+	/* cfg rendered as the `config` file shows it, NULL until read; every
+	 * change of cfg drops it (vm_sandbox_config_changed_locked). */
+	char *cfg_text;
 	/* Whose rights the config's host paths (kernel, initrd, bios, pflash)
 	 * are opened with: the last writer who changed one of them. */
 	struct cred cfg_owner;
@@ -224,6 +227,9 @@ int vm_sandbox_save(struct vm_sandbox *sb, struct err **e);
  * that no command's reply waits behind it): the state file gets it with
  * the next commit, and a restarted daemon asks QEMU anyway (adopt.c). */
 void vm_sandbox_notify(struct vm_sandbox *sb);
+/* After changing sb->cfg, with sb->lock held: drop the rendered `config`
+ * (cfg_text), so that the next read renders the new one. */
+void vm_sandbox_config_changed_locked(struct vm_sandbox *sb);
 
 const char *vm_state_name(enum vm_state s);
 /* The state named `name`; -1 when there is none. */
