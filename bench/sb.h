@@ -27,6 +27,10 @@ double pct(struct samples *s, double p); /* sorts */
 double median(struct samples *s);
 /* R sec op var n median p90; the samples are freed. */
 void report(const char *sec, const char *op, const char *var, struct samples *s);
+/* Both sides of one op, sampled pairwise (BOTH): each side's report,
+ * then "overhead (paired)": the median of sandboxfs_i - raw_i, the
+ * overhead with the drift both samples of a pair share taken out. */
+void report_pair(const char *sec, const char *op, struct samples *sfs, struct samples *raw);
 void info(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

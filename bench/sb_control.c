@@ -26,7 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LONG_RUNS 40 /* pause/resume, disk add/remove: more samples against noise */
+#define LONG_RUNS 40 /* disk add/remove: more samples against noise */
+#define PAUSE_RUNS 200 /* pause/resume: cheap, and the closest to the FUSE floor */
 #define MEM_RUNS 20  /* DIMMs: one slot each (memory_slots) */
 #define DIMM_MIB 128 /* the guest's memory block size: the smallest DIMM */
 #define SETTLE_US 100000 /* after a hotplug pair: the guests finish probing */
@@ -143,8 +144,7 @@ static void state_read(struct cp *c)
 	progress("control: state read x%d", 10 * LONG_RUNS);
 	for (int i = 0; i < 10 * LONG_RUNS; i++)
 		BOTH(i, s_add(&a, timed_read(st)), s_add(&b, raw_timed(c->raw.q, "{\"execute\":\"query-status\"}")));
-	report("control", "state read", "sandboxfs", &a);
-	report("control", "state read", "raw", &b);
+	report_pair("control", "state read", &a, &b);
 	free(st);
 }
 
@@ -152,17 +152,15 @@ static void pause_resume(struct cp *c)
 {
 	char *ctl = path_of(c->mnt, c->sb, "ctl");
 	struct samples a = {0}, b = {0}, d = {0}, e = {0};
-	progress("control: pause/resume x%d", LONG_RUNS);
+	progress("control: pause/resume x%d", PAUSE_RUNS);
 	long m = probe_mark();
-	for (int i = 0; i < LONG_RUNS; i++) {
+	for (int i = 0; i < PAUSE_RUNS; i++) {
 		BOTH(i, s_add(&a, timed_write(ctl, "pause\n")), s_add(&b, raw_timed(c->raw.q, "{\"execute\":\"stop\"}")));
 		BOTH(i, s_add(&d, timed_write(ctl, "resume\n")), s_add(&e, raw_timed(c->raw.q, "{\"execute\":\"cont\"}")));
 		usleep(SETTLE_US / 10);
 	}
-	report("control", "pause", "sandboxfs", &a);
-	report("control", "pause", "raw", &b);
-	report("control", "resume", "sandboxfs", &d);
-	report("control", "resume", "raw", &e);
+	report_pair("control", "pause", &a, &b);
+	report_pair("control", "resume", &d, &e);
 	probe_report(m, "ctl pause", "pause");
 	probe_report(m, "ctl resume", "resume");
 	free(ctl);
@@ -184,10 +182,8 @@ static void disks(struct cp *c)
 		BOTH(i, s_add(&d, timed_write(rem, "d1\n")), s_add(&e, raw_disk_remove(c, set)));
 		usleep(SETTLE_US);
 	}
-	report("control", "disk hot-add", "sandboxfs", &a);
-	report("control", "disk hot-add", "raw", &b);
-	report("control", "disk hot-remove", "sandboxfs", &d);
-	report("control", "disk hot-remove", "raw", &e);
+	report_pair("control", "disk hot-add", &a, &b);
+	report_pair("control", "disk hot-remove", &d, &e);
 	probe_report(m, "devices/add", "disk hot-add");
 	probe_report(m, "devices/remove d1", "disk hot-remove");
 	free(add), free(rem);
@@ -205,8 +201,7 @@ static void memory(struct cp *c, int base_mib)
 		BOTH(i, s_add(&a, timed_write(target, v)), s_add(&b, raw_mem_add(c, i, DIMM_MIB)));
 		usleep(SETTLE_US);
 	}
-	report("control", "memory hot-add", "sandboxfs", &a);
-	report("control", "memory hot-add", "raw", &b);
+	report_pair("control", "memory hot-add", &a, &b);
 	probe_report(m, "memory/target", "memory hot-add");
 	free(target);
 }
@@ -225,10 +220,8 @@ static void nics(struct cp *c)
 		BOTH(i, s_add(&d, timed_write(rem, "n1\n")), s_add(&e, raw_nic_remove(c)));
 		usleep(SETTLE_US);
 	}
-	report("control", "NIC hot-add", "sandboxfs", &a);
-	report("control", "NIC hot-add", "raw", &b);
-	report("control", "NIC hot-remove", "sandboxfs", &d);
-	report("control", "NIC hot-remove", "raw", &e);
+	report_pair("control", "NIC hot-add", &a, &b);
+	report_pair("control", "NIC hot-remove", &d, &e);
 	probe_report(m, "devices/add", "NIC hot-add");
 	probe_report(m, "devices/remove n1", "NIC hot-remove");
 	free(add), free(rem);

@@ -117,6 +117,16 @@ void report(const char *sec, const char *op, const char *var, struct samples *s)
 	*s = (struct samples){0};
 }
 
+void report_pair(const char *sec, const char *op, struct samples *sfs, struct samples *raw)
+{
+	struct samples d = {0};
+	for (size_t i = 0; i < sfs->n && i < raw->n; i++)
+		s_add(&d, sfs->v[i] - raw->v[i]);
+	report(sec, op, "sandboxfs", sfs);
+	report(sec, op, "raw", raw);
+	report(sec, op, "overhead (paired)", &d);
+}
+
 void __attribute__((format(printf, 2, 3))) info(const char *key, const char *fmt, ...)
 {
 	va_list ap;

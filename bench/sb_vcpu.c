@@ -111,11 +111,9 @@ int phase_vcpu(const char *mnt, const char *tmp)
 		raw_cpu_remove(raw.q, id);
 		wait_status(con, con, "ncpus=1");
 	}
-	report("control", "vCPU hot-add", "sandboxfs", &a);
-	report("control", "vCPU hot-add", "raw", &b);
+	report_pair("control", "vCPU hot-add", &a, &b);
 	report("control", "vCPU hot-add", "raw query-hotpluggable-cpus + device_add", &e);
-	report("control", "vCPU hot-remove", "sandboxfs", &c);
-	report("control", "vCPU hot-remove", "raw", &d);
+	report_pair("control", "vCPU hot-remove", &c, &d);
 	probe_report(m, "cpus/target 2", "vCPU hot-add");
 	probe_report(m, "cpus/target 1", "vCPU hot-remove");
 	sb_ctl(mnt, sb, "stop\n");
