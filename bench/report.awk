@@ -129,11 +129,9 @@ function breakdown(   ops, i, o, s, k, a, comp, seen, list, j) {
 	s = s "*FUSE* = the client's median minus the daemon's (the request's way in and the reply's way out); *queue* = the FUSE\n"
 	s = s "loop handing the write to its sandbox's worker; *QMP* = each command's round trip as the daemon sees it (QEMU's work\n"
 	s = s "plus the client's reader thread); *guest* = waiting for the guest (DEVICE_DELETED); *persist* = the state file (JSON\n"
-	s = s "built and compared; *write*: rewritten atomically, when it changed); *other* = the rest of the daemon's work.\n"
-	s = s "*after the reply* = a best-effort save (pause, resume: what QEMU itself knows, asked again on re-adoption) done on the\n"
-	s = s "same worker once the write has been answered (vm_persist_defer_flush): not in the client's time; a save that is a\n"
-	s = s "write's verdict (a hot-add, a config) stays before the reply.\n\n"
-	s = s "| op | client | daemon | FUSE | queue | QMP round trips | guest | persist (write) | other | after the reply: persist (write) |\n|---|---|---|---|---|---|---|---|---|---|\n"
+	s = s "built and compared; *write*: rewritten atomically, when it changed; before the reply, as docs/abi.md \"Durable before it\n"
+	s = s "succeeds\" requires); *other* = the rest of the daemon's work.\n\n"
+	s = s "| op | client | daemon | FUSE | queue | QMP round trips | guest | persist (write) | other |\n|---|---|---|---|---|---|---|---|---|\n"
 	n_ops = split("pause|resume|vCPU hot-add|vCPU hot-remove|disk hot-add|disk hot-remove|memory hot-add|NIC hot-add|NIC hot-remove|start|stop", ops, "|")
 	for (i = 1; i <= n_ops; i++) {
 		o = ops[i]
@@ -148,10 +146,9 @@ function breakdown(   ops, i, o, s, k, a, comp, seen, list, j) {
 		}
 		sec = (o == "start" || o == "stop") ? "start" : "control"
 		client = med(sec, o, "sandboxfs")
-		s = s sprintf("| %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s (%s) |\n", o, usf(client), usf(bd(o, "total")),
+		s = s sprintf("| %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s |\n", o, usf(client), usf(bd(o, "total")),
 			usf(client - bd(o, "total")), usf(bd(o, "queue")), list == "" ? "—" : list, guest == "" ? "—" : guest,
-			usf(bd(o, "persist")), usf(bd(o, "persist:write")), usf(bd(o, "other")),
-			usf(bd(o, "after:persist")), usf(bd(o, "after:persist:write")))
+			usf(bd(o, "persist")), usf(bd(o, "persist:write")), usf(bd(o, "other")))
 	}
 	if (has("persist", "atomic save", "state dir"))
 		s = s sprintf("\nThe state file's atomic save (temp file, fsync, rename, fsync of the directory; about the size of sandbox.json), measured\napart: on the state directory's " I["state_dir_fs"] " %s µs, on a disk-backed directory (%s) %s µs — what a disk-backed\nstate directory adds to every write that changes the state.\n",

@@ -21,7 +21,6 @@
 #include "lib/log.h"
 #include "lib/probe.h"
 #include "lib/util.h"
-#include "vm/sandbox/persist.h"
 
 #define FS_WORK_THREADS_MAX 4096
 #define FS_WORK_IDLE_KEEP 4
@@ -223,10 +222,7 @@ static void *worker_main(void *arg)
 		int64_t t_start = probe_now();
 		if (*j->op)
 			probe_begin();
-		vm_persist_defer_begin();
-		j->fn(j); /* answers j->req */
-		probe_replied();
-		vm_persist_defer_flush(); /* the best-effort saves, after the reply */
+		j->fn(j);
 		if (*j->op)
 			probe_end(j->op, j->t_recv, t_start);
 		current = NULL;

@@ -11,7 +11,7 @@
  *   probe<TAB>OP<TAB>total=US queue=US qmp:CMD=US ... wait:EVENT=US persist=US
  *
  * (total: the request's reception to its reply; queue: reception to the
- * job's start; after:...: spans after the reply, probe_replied).  Spans of the same kind and name add up.
+ * job's start).  Spans of the same kind and name add up.
  */
 #ifndef SANDBOXFS_PROBE_H
 #define SANDBOXFS_PROBE_H
@@ -26,9 +26,6 @@ int64_t probe_now(void);
  * t0 == 0: nothing). */
 void probe_add(const char *kind, const char *what, int64_t t0);
 void probe_begin(void);
-/* The request was answered: total ends here, and what is added from now
- * on (work done after the reply) is named after:KIND:WHAT. */
-void probe_replied(void);
 /* Log the trace of OP (received at t_recv, started at t_start) and end it. */
 void probe_end(const char *op, int64_t t_recv, int64_t t_start);
 

@@ -369,51 +369,13 @@ static int load_one(const char *name, const char *path, struct err **e)
 	return 0;
 }
 
-static void persist_best_effort(struct vm_sandbox *sb)
-{
-	cleanup_err struct err *le = NULL;
-	if (persist_save(sb, false, &le) < 0)
-		log_err("%s: %s", sb->name, le->msg);
-}
-
-/* This thread's deferred saves (vm_persist_defer_begin); a request
- * touches one sandbox, rarely two (a migration's source and destination). */
-#define PERSIST_DEFER_MAX 4
-static __thread bool deferring;
-static __thread struct vm_sandbox *deferred[PERSIST_DEFER_MAX];
-static __thread size_t ndeferred;
-
-static bool persist_defer(struct vm_sandbox *sb)
-{
-	if (!deferring)
-		return false;
-	for (size_t i = 0; i < ndeferred; i++)
-		if (deferred[i] == sb)
-			return true;
-	if (ndeferred == PERSIST_DEFER_MAX)
-		return false;
-	deferred[ndeferred++] = vm_sandbox_ref(sb);
-	return true;
-}
-
-void vm_persist_defer_begin(void) { deferring = true; }
-
-void vm_persist_defer_flush(void)
-{
-	deferring = false;
-	for (size_t i = 0; i < ndeferred; i++) {
-		persist_best_effort(deferred[i]);
-		vm_sandbox_put(deferred[i]);
-	}
-	ndeferred = 0;
-}
-
 static int persist_observer(struct vm_sandbox *sb, enum vm_change what, struct err **e)
 {
 	if (what == VM_CHANGE_SAVE)
 		return persist_save(sb, true, e);
-	if (what == VM_CHANGE_STATE && !persist_defer(sb))
-		persist_best_effort(sb);
+	cleanup_err struct err *le = NULL;
+	if (what == VM_CHANGE_STATE && persist_save(sb, false, &le) < 0)
+		log_err("%s: %s", sb->name, le->msg);
 	return 0;
 }
 

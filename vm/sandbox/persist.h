@@ -20,14 +20,4 @@ void vm_persist_start(void);
  * broken, its file moved aside, its QEMU looked for. */
 void vm_persist_broken(const char *name, const char *why);
 
-/* A request served on this thread: from vm_persist_defer_begin to
- * vm_persist_defer_flush, best-effort saves (vm_sandbox_commit: pause,
- * resume, stop...) wait for the flush, which the fs calls once it has
- * replied; a save that is a write's verdict (vm_sandbox_save) is never
- * deferred.  Each save writes the sandbox as it is then, so a later one
- * never puts back an older state; a daemon killed in between lost only
- * what QEMU itself knows, and asks it on re-adoption (adopt.c). */
-void vm_persist_defer_begin(void);
-void vm_persist_defer_flush(void);
-
 #endif
