@@ -328,6 +328,35 @@ static void test_cpus(void)
 	teardown();
 }
 
+/* The slots are asked once and kept across an unplug of a vCPU they
+ * listed free; one they listed plugged makes the next add ask again. */
+static void test_cpu_slots_kept(void)
+{
+	setup();
+	struct err *e = NULL;
+	const char *q = "query-hotpluggable-cpus";
+	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "2", &cred_root, &e), 0);
+	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "1", &cred_root, &e), 0);
+	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "2", &cred_root, &e), 0);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, q, NULL), 1);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"id\":\"cpu-1-0-0\""), 2);
+	/* Asked again now (as after a restart): cpu-1 is listed plugged. */
+	pthread_mutex_lock(&sb->lock);
+	json_object_put(move_ptr(sb->cpu_slots));
+	pthread_mutex_unlock(&sb->lock);
+	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "3", &cred_root, &e), 0);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, q, NULL), 2);
+	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "2", &cred_root, &e), 0); /* cpu-2: listed free */
+	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "3", &cred_root, &e), 0);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, q, NULL), 2);
+	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "1", &cred_root, &e), 0); /* cpu-1 too: listed plugged */
+	CU_ASSERT_EQUAL(vm_cpus_target_store(sb, "2", &cred_root, &e), 0);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, q, NULL), 3);
+	CU_ASSERT_EQUAL(fakeqmp_count(&fq, "device_add", "\"id\":\"cpu-1-0-0\""), 3);
+	CU_ASSERT_EQUAL(sb->nhot_cpus, 1);
+	teardown();
+}
+
 static void test_memory(void)
 {
 	setup();
@@ -518,6 +547,7 @@ int main(void)
 		{ "block remove: device_del, DEVICE_DELETED, blockdev-del", test_remove_ok },
 		{ "block remove: no DEVICE_DELETED -> ETIMEDOUT, removing, retry", test_remove_timeout_then_retry },
 		{ "vCPUs: add in order, clamp, remove newest, timeouts, failures", test_cpus },
+		{ "vCPUs: the slots asked once, again after a listed vCPU's unplug", test_cpu_slots_kept },
 		{ "garbage from QMP: connection dropped, sandbox marked, nothing lost", test_qmp_garbage },
 		{ "memory: object-add + pc-dimm; ERANGE, EINVAL, ENOSPC; rollback; shrink", test_memory },
 		{ "VFIO: device_add on a root port; refused -> slot free", test_vfio },

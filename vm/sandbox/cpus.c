@@ -3,7 +3,9 @@
  *
  * The target while running: adding asks QEMU for the free hotpluggable
  * slots (query-hotpluggable-cpus, entries without a qom-path; asked once
- * per QEMU process and kept, those hot-added since counting as taken) and
+ * per QEMU process and kept, those hot-added since counting as taken, and
+ * asked again only after a failed add or the unplug of a vCPU QEMU had
+ * when it was asked) and
  * device_adds one vCPU per slot, in order; removing unplugs the most
  * recently added vCPUs first and waits for DEVICE_DELETED.  A target above
  * maxcpus is clamped with a note in `error` (Kata's behaviour); one below the
@@ -27,6 +29,34 @@ static void slots_forget(struct vm_sandbox *sb)
 {
 	pthread_mutex_lock(&sb->lock);
 	json_object_put(move_ptr(sb->cpu_slots));
+	pthread_mutex_unlock(&sb->lock);
+}
+
+/* The vCPU a slot's props place (socket, core, thread) and its id. */
+static struct vm_cpu slot_cpu(struct json_object *props)
+{
+	struct vm_cpu cpu = {.socket = util_json_int0(props, "socket-id"),
+			     .core = util_json_int0(props, "core-id"),
+			     .thread = util_json_int0(props, "thread-id")};
+	snprintf(cpu.id, sizeof(cpu.id), "cpu-%d-%d-%d", cpu.socket, cpu.core, cpu.thread);
+	return cpu;
+}
+
+/* A vCPU `id` unplugged: the kept slots stay right when they listed its
+ * slot free (plugged since, by us: hot_cpus says it is taken, and now it
+ * is not); listed occupied (QEMU had it when asked), they are asked again. */
+static void slots_unplugged(struct vm_sandbox *sb, const char *id)
+{
+	pthread_mutex_lock(&sb->lock);
+	bool stale = false;
+	size_t n = sb->cpu_slots ? json_object_array_length(sb->cpu_slots) : 0;
+	for (size_t k = 0; k < n && !stale; k++) {
+		struct json_object *slot = json_object_array_get_idx(sb->cpu_slots, k), *props;
+		stale = json_object_object_get_ex(slot, "props", &props) && !strcmp(slot_cpu(props).id, id) &&
+			json_object_object_get_ex(slot, "qom-path", NULL);
+	}
+	if (stale)
+		json_object_put(move_ptr(sb->cpu_slots));
 	pthread_mutex_unlock(&sb->lock);
 }
 
@@ -87,11 +117,7 @@ static int cpus_add(struct vm_sandbox *sb, struct qmp_client *qmp, int count, st
 		if (!json_object_object_get_ex(slot, "type", &type) ||
 		    !json_object_object_get_ex(slot, "props", &props))
 			continue;
-		struct vm_cpu cpu = {.socket = 0, .core = 0, .thread = 0};
-		cpu.socket = util_json_int0(props, "socket-id");
-		cpu.core = util_json_int0(props, "core-id");
-		cpu.thread = util_json_int0(props, "thread-id");
-		snprintf(cpu.id, sizeof(cpu.id), "cpu-%d-%d-%d", cpu.socket, cpu.core, cpu.thread);
+		struct vm_cpu cpu = slot_cpu(props);
 		if (slot_taken(sb, cpu.id))
 			continue;
 
@@ -191,7 +217,7 @@ static int cpus_remove(struct vm_sandbox *sb, struct qmp_client *qmp, int count,
 		pthread_mutex_lock(&sb->lock);
 		sb->nhot_cpus--;
 		pthread_mutex_unlock(&sb->lock);
-		slots_forget(sb); /* QEMU had it when the slots were listed */
+		slots_unplugged(sb, cpu.id);
 		vm_sandbox_commit(sb);
 		log_info("%s: hot-removed vCPU %s", sb->name, cpu.id);
 	}

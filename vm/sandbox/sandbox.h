@@ -153,7 +153,7 @@ struct vm_sandbox {
 	size_t nhot_cpus;
 	/* query-hotpluggable-cpus of the QEMU of pid/start_time (cpus.c): its
 	 * slots do not change while it runs, so a hot-add asks once; dropped
-	 * after an unplug or a failed add. */
+	 * after a failed add, or the unplug of a vCPU it listed as plugged. */
 	struct json_object *cpu_slots;
 	pid_t cpu_slots_pid;
 	unsigned long long cpu_slots_start;
