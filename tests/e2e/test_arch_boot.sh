@@ -90,7 +90,7 @@ check "mkdir $NAME" mkdir "$S"
 check "config: $ARCH with the $ARCH guest" bash -c "echo '{\"arch\":\"$ARCH\",\"kernel\":\"$AG/vmlinuz\",\"initrd\":\"$AG/initramfs.cpio.gz\"${ACCEL:+,\"accel\":\"$ACCEL\"},\"memory_mib\":$MEM}' > '$S/config'"
 rmdef=$(sed -n 's/^ *"remove_timeout_ms": \([0-9]*\),*$/\1/p' "$S/config")
 if [ -n "$RMFIX" ] && [ "${rmdef:-0}" -lt "$RMWAIT" ]; then
-	# ppc64le: the guest's drmgr takes ~2.5 s under TCG to release a PCI
+	# ppc64le: the guest's drmgr takes 2.5-12 s under TCG to release a PCI
 	# device once the RTAS event reaches it; the daemon's 5 s default
 	# leaves the removal write (3.8-3.9 s measured) too little room.
 	echo "# $ARCH's default removal wait ${rmdef:-?} ms is too short for drmgr; configuring $RMWAIT"
