@@ -224,6 +224,23 @@ static bool process_lines(struct qmp_client *c, size_t scan, char *why, size_t w
 	return ok;
 }
 
+/* QEMU sends a command's events before its reply (`stop`: STOP, then the
+ * return), each line its own write: when a command waits, what has come
+ * already is taken too, so that its reply wakes the waiter before the
+ * events' callbacks run (process_lines), not after. */
+static void read_more(struct qmp_client *c)
+{
+	pthread_mutex_lock(&c->lock);
+	bool waited = c->pending;
+	pthread_mutex_unlock(&c->lock);
+	while (waited && c->cap - c->len >= QMP_READ_CHUNK / 2) {
+		ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
+		if (n <= 0) /* nothing yet, not a socket, or the end (read sees it) */
+			return;
+		c->len += (size_t)n;
+	}
+}
+
 void *qmp_client_reader_main(void *arg)
 {
 	struct qmp_client *c = arg;
@@ -258,6 +275,7 @@ void *qmp_client_reader_main(void *arg)
 		}
 		size_t scan = c->len;
 		c->len += (size_t)n;
+		read_more(c);
 		if (!process_lines(c, scan, why, sizeof(why)))
 			break;
 	}

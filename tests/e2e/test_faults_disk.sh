@@ -56,6 +56,9 @@ runs_without_r2() { gone "$MNT/e/devices/r2" && [ "$(cat "$MNT/e/state")" = runn
 check "... and the guest runs on without it" runs_without_r2
 check "a vCPU hot-add is ENOSPC" fails_with "$NOSPC" bash -c "echo 2 > $MNT/e/cpus/target"
 check "... cpus/hotplugged stays empty" bash -c "[ -z \"\$(cat $MNT/e/cpus/hotplugged)\" ]"
+check "pause works on a full disk (the state file does not hold it)" bash -c "echo pause > $MNT/e/ctl"
+check "... e is paused" reads_as "$MNT/e/state" paused
+check "... and resume" bash -c "echo resume > $MNT/e/ctl && [ \"\$(cat $MNT/e/state)\" = running ]"
 check "kill still works on a full disk" bash -c "echo kill > $MNT/e/ctl"
 check "... e is stopped" wait_for 10 reads_as "$MNT/e/state" stopped
 restart TERM

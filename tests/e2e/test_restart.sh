@@ -76,10 +76,16 @@ check "disk hot-add after re-adoption" bash -c "echo '{\"type\":\"block\",\"id\"
 check "guest a sees vdb" wait_for 30 guest_says a 'blk=vda,vdb '
 
 # 2. SIGKILL: no clean shutdown, the state on disk is still consistent.
+# b is paused: the state file records a live QEMU as running, paused or
+# not, and the next daemon asks QEMU.
+check "pause b" bash -c "echo pause > '$MNT/b/ctl'"
+check "... its state file says running (a restart asks QEMU)" grep -q '"state": "running"' "$STATE/b/sandbox.json"
 before=$(snapshot); check "every file reads before SIGKILL" [ $? -eq 0 ]
 restart_daemon KILL
 after=$(snapshot); check "every file reads after SIGKILL + restart" [ $? -eq 0 ]
 check "every file byte-identical after SIGKILL + restart" the_same "$before" "$after"
+check "b is paused, as QEMU says" reads_as "$MNT/b/state" paused
+check "resume b" bash -c "echo resume > '$MNT/b/ctl'"
 check "hotplug works after SIGKILL" bash -c "echo 3 > '$MNT/b/cpus/target'"
 check "guest b sees 3 CPUs" wait_for 30 guest_says b 'ncpus=3 '
 

@@ -79,7 +79,7 @@ int vm_adopt_qemu(struct vm_sandbox *sb, enum vm_state was, struct err **e)
 	sb->state = is_running ? VM_RUNNING : VM_PAUSED;
 	pthread_mutex_unlock(&sb->lock);
 	vm_sandbox_qemu_running(sb, NULL, qmp); /* the version its greeting names */
-	if (sb->state != was)
+	if (sb->state != was && was != VM_RUNNING) /* "running": paused too (persist.c) */
 		log_warn("%s: was %s, QEMU says %s", sb->name, vm_state_name(was), vm_state_name(sb->state));
 	cleanup_err struct err *we = NULL;
 	if (vm_lifecycle_cgroup(sb, &we) < 0) {

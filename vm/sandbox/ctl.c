@@ -93,8 +93,8 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "start", CTL_ARG_NONE, DOWN, VM_OP_CHANGES, ctl_start },
 	{ "stop", CTL_ARG_NONE, LIVE | BIT(VM_INCOMING), VM_OP_QUIET, ctl_stop },
 	{ "kill", CTL_ARG_NONE, LIVE | BIT(VM_INCOMING) | BIT(VM_BROKEN), VM_OP_QUIET, ctl_kill },
-	{ "pause", CTL_ARG_NONE, BIT(VM_RUNNING), VM_OP_CHANGES, ctl_pause },
-	{ "resume", CTL_ARG_NONE, BIT(VM_PAUSED), VM_OP_CHANGES, ctl_resume },
+	{ "pause", CTL_ARG_NONE, BIT(VM_RUNNING), 0, ctl_pause }, /* not in the state file */
+	{ "resume", CTL_ARG_NONE, BIT(VM_PAUSED), 0, ctl_resume },
 	{ "save", CTL_ARG_ONE, LIVE, VM_OP_CHANGES, ctl_save },
 	{ "restore", CTL_ARG_ONE, DOWN, VM_OP_CHANGES, ctl_restore },
 	{ "incoming", CTL_ARG_ONE, DOWN, VM_OP_CHANGES, ctl_incoming },

@@ -84,8 +84,8 @@ static void on_qmp_event(void *opaque, const char *name, struct json_object *ev)
 	}
 	pthread_mutex_unlock(&sb->lock);
 	vm_telemetry_event(&sb->tel, pid, name, ev);
-	/* Wake events readers and pollers; a state change is saved by the
-	 * next commit (pause/resume's own, at once), not on this thread. */
+	/* Wake events readers and pollers; running and paused are not in the
+	 * state file (persist.c), so there is nothing to save. */
 	vm_sandbox_notify(sb);
 	if (settle && lifecycle_settle)
 		lifecycle_settle(sb, VM_SETTLE_RECONCILE);
@@ -473,7 +473,9 @@ static int pause_resume(struct vm_sandbox *sb, bool pause, struct err **e)
 	if (vm_state_is_live(sb->state))
 		sb->state = pause ? VM_PAUSED : VM_RUNNING;
 	pthread_mutex_unlock(&sb->lock);
-	vm_sandbox_commit(sb);
+	/* The state file does not hold running or paused (persist.c): the
+	 * pollers hear of it, nothing is saved. */
+	vm_sandbox_notify(sb);
 	return 0;
 }
 

@@ -65,6 +65,14 @@ static void load_cred(struct json_object *o, const char *key, struct cred *out)
 		*out = cred_root;
 }
 
+/* The state the file holds: a live QEMU's run state (running or paused)
+ * is not kept, since a restarted daemon asks QEMU (adopt.c), so that a
+ * pause or resume changes nothing on disk and needs no save. */
+static const char *persisted_state(enum vm_state st)
+{
+	return vm_state_name(st == VM_PAUSED ? VM_RUNNING : st);
+}
+
 /* Snapshot under sb->lock. */
 static struct json_object *persist_to_json(struct vm_sandbox *sb)
 {
@@ -72,7 +80,7 @@ static struct json_object *persist_to_json(struct vm_sandbox *sb)
 	json_object_object_add(o, "version", json_object_new_int(PERSIST_VERSION));
 	json_object_object_add(o, "name", jstr(sb->name));
 	json_object_object_add(o, "config", vm_config_to_json(&sb->cfg));
-	json_object_object_add(o, "state", jstr(vm_state_name(sb->state)));
+	json_object_object_add(o, "state", jstr(persisted_state(sb->state)));
 	json_object_object_add(o, "error", jstr(sb->error));
 	json_object_object_add(o, "owner", persist_ids(sb->owner_uid, sb->owner_gid));
 	json_object_object_add(o, "qemu_user", persist_ids(sb->qemu_uid, sb->qemu_gid));

@@ -222,10 +222,11 @@ void vm_sandbox_commit(struct vm_sandbox *sb);
  * (a write's verdict): the save's error (ENOSPC, EIO...) when it is not;
  * the caller then undoes the change. */
 int vm_sandbox_save(struct vm_sandbox *sb, struct err **e);
-/* The same without saving (a new events line; a state QEMU reports by
- * itself, STOP or RESUME, from the QMP reader, which does no file I/O so
- * that no command's reply waits behind it): the state file gets it with
- * the next commit, and a restarted daemon asks QEMU anyway (adopt.c). */
+/* The same without saving: a new events line, or a change the state file
+ * does not hold — running and paused, whether a pause/resume did it or
+ * QEMU reported it by itself (STOP, RESUME, from the QMP reader, which
+ * does no file I/O so that no command's reply waits behind it); a
+ * restarted daemon asks QEMU which (adopt.c). */
 void vm_sandbox_notify(struct vm_sandbox *sb);
 /* After changing sb->cfg, with sb->lock held: drop the rendered `config`
  * (cfg_text), so that the next read renders the new one. */
