@@ -1,14 +1,16 @@
 /*
  * fs_work — where a request that may wait is served (internal to fs/).
  *
- * The FUSE loop is one thread that never waits on QEMU, the disk or an
- * operation in progress: lookups, attributes, directory listings, opens
- * and reads of snapshot files, poll() and the events stream (whose reads
- * are parked, fs_notify.c) are answered on it at once.  What may wait —
- * every write (a control command: QMP round trips, waits for the guest,
- * the state file), mkdir, rmdir, chown (the state file), the open of a
- * file whose content QEMU is asked for (FS_SLOW) — is a job, run by a pool
- * of worker threads that answers the request itself.
+ * One thread at a time reads the FUSE device, and it never waits on QEMU,
+ * the disk or an operation in progress: lookups, attributes, directory
+ * listings, opens and reads of snapshot files, poll() and the events
+ * stream (whose reads are parked, fs_notify.c) are answered on it at once.
+ * What may wait — every write (a control command: QMP round trips, waits
+ * for the guest, the state file), mkdir, rmdir, chown (the state file),
+ * the open of a file whose content QEMU is asked for (FS_SLOW) — is a
+ * job, run by a pool of worker threads that answers the request itself;
+ * the reader runs the job it made itself, having handed the reading to
+ * a worker that was idle.
  *
  * Jobs run in lanes: one per sandbox (and one for the registry: mkdir,
  * rmdir, chown).  At most FS_WORK_LANE_MAX jobs of one lane run at once;
@@ -20,7 +22,9 @@
 #ifndef SANDBOXFS_FS_WORK_H
 #define SANDBOXFS_FS_WORK_H
 
+#ifndef FUSE_USE_VERSION
 #define FUSE_USE_VERSION 35
+#endif
 #include <fuse_lowlevel.h>
 #include <stdbool.h>
 #include <sys/stat.h>
@@ -49,6 +53,10 @@ struct fs_job {
 struct fs_job *fs_job_new(fuse_req_t req, void (*fn)(struct fs_job *j));
 /* Run it in the lane of `key` (a sandbox; NULL: the registry's). */
 void fs_work_submit(const void *key, struct fs_job *j);
+/* Serve the session until it is unmounted or exits (fuse_session_loop's
+ * part: 0, or the errno of a failed read): this thread reads the device
+ * first; see fs_work.c for how the reading moves between threads. */
+int fs_work_serve(struct fuse_session *se);
 /* At the end of the session: the waiting jobs get ENOTCONN, the running
  * ones finish, the threads exit. */
 void fs_work_stop(void);

@@ -16,6 +16,7 @@
 
 #include "arch/arch.h"
 #include "fs/fs.h"
+#include "fs/fs_work.h"
 #include "fs/options.h"
 #include "lib/log.h"
 #include "vm/model/config.h"
@@ -176,10 +177,11 @@ static int main_serve(struct strv *fuse_argv)
 	if (fuse_session_mount(se, co.mountpoint) != 0)
 		goto signals;
 	fuse_daemonize(co.foreground);
-	/* One thread reads the FUSE device and answers what never waits;
-	 * what may wait runs on fs/'s workers (fs/fs_work.h, docs/design.md
-	 * "Locking"), so -s changes nothing. */
-	r = fuse_session_loop(se) != 0;
+	/* One thread at a time reads the FUSE device and answers what never
+	 * waits; what may wait runs on fs/'s workers, the reader's own first
+	 * (fs/fs_work.h, docs/design.md "The FUSE loop and its workers"), so
+	 * -s changes nothing. */
+	r = fs_work_serve(se) != 0;
 	fs_session_end();
 	fuse_session_unmount(se);
 signals:

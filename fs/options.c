@@ -85,7 +85,7 @@ static const struct opt_def opt_table[] = {
 	FLAG("debug", 0, NULL, debug, "verbose log"),
 	FUSE("foreground", 'f', "-f", "stay in the foreground"),
 	FUSE(NULL, 'd', "-d", "FUSE debug output (implies -f)"),
-	FUSE(NULL, 's', "-s", "accepted; the FUSE loop is one thread (what\nmay wait runs on workers)"),
+	FUSE(NULL, 's', "-s", "accepted; one thread at a time reads the FUSE\ndevice (what may wait runs on workers)"),
 	{NULL, 'o', NULL, "OPT[,OPT...]", OPT_MOUNT, 0, NULL,
 	 "mount options: FUSE's (below) and the options above as"},
 	FLAG("help", 'h', NULL, help, "print this and exit"),
