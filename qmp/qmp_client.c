@@ -13,11 +13,14 @@
  * answers a malformed command that way) or with an id nobody waits for any
  * more (the command timed out) are discarded.
  *
- * Threads.  One reader thread per client owns the receive buffer and the
- * JSON tokener; it runs the callbacks without holding any lock.  Callers of
- * qmp_execute() put a stack-allocated `struct qmp_pending` on c->pending and
- * sleep on c->cond (CLOCK_MONOTONIC) until the reader fills in the reply,
- * the connection dies, or the deadline passes.  Writers take turns through
+ * Threads.  Whoever holds read_lock owns the receive buffer and the JSON
+ * tokener: the client's reader thread, or a caller of qmp_execute() that
+ * reads its own reply (qmp_client_lead, qmp_client_reader.c).  Only the
+ * reader thread runs the callbacks, without holding any lock.  Callers put
+ * a stack-allocated `struct qmp_pending` on c->pending, then read until it
+ * has its reply or, when another thread reads, sleep on c->cond
+ * (CLOCK_MONOTONIC) until that thread fills it in, the connection dies, or
+ * the deadline passes.  Writers take turns through
  * c->writing (waited for on c->cond, so with the same deadline) so that
  * command lines never interleave; sends are non-blocking (MSG_DONTWAIT, poll
  * for the rest) so that a QEMU that stops reading cannot hold a caller past
@@ -33,7 +36,8 @@
  * never hit a recycled descriptor.
  *
  * json-c reference counts are not atomic: an object is only ever touched by
- * one thread at a time — the reader until it hands it over under c->lock.
+ * one thread at a time — the one reading until it hands it over under
+ * c->lock.
  */
 #include "qmp/qmp_client_impl.h"
 
@@ -43,6 +47,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -119,16 +124,20 @@ void qmp_client_free(struct qmp_client *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
-	for (struct qmp_event *q = c->ev_head, *n; q; q = n) {
-		n = q->next;
-		json_object_put(q->ev);
-		free(q);
-	}
+	if (c->kick >= 0)
+		close(c->kick);
+	for (int list = 0; list < 2; list++)
+		for (struct qmp_event *q = list ? c->unrun_head : c->ev_head, *n; q; q = n) {
+			n = q->next;
+			json_object_put(q->ev);
+			free(q);
+		}
 	if (c->tok)
 		json_tokener_free(c->tok);
 	free(c->buf);
 	free(c->why);
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->read_lock);
 	pthread_cond_destroy(&c->cond);
 	free(c);
 }
@@ -148,14 +157,22 @@ int qmp_client_open(int fd, const struct qmp_callbacks *cb, int timeout_ms,
 	struct qmp_client *c = xcalloc(1, sizeof(*c));
 	atomic_init(&c->refs, 1);
 	c->fd = fd;
+	c->kick = -1;
 	if (cb)
 		c->cb = *cb;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->read_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	c->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->kick < 0) {
+		int err = errno;
+		qmp_client_free(c);
+		return err_sys(e, err, "qmp: eventfd");
+	}
 	c->tok = json_tokener_new_ex(QMP_JSON_DEPTH);
 	if (!c->tok) {
 		qmp_client_free(c);

@@ -128,6 +128,26 @@ static int reply_error(struct json_object *reply, const char **err_class, struct
 	return err_set(e, code, "%s (%s)", desc, cls);
 }
 
+/* Under c->lock: until `p` has its reply, the connection dies or the
+ * deadline passes.  The reply is read here when no other thread reads
+ * (qmp_client_lead), else the one that does hands it over. */
+static void await_reply(struct qmp_client *c, struct qmp_pending *p, const struct qmp_deadline *d)
+{
+	while (!p->reply && !c->dead) {
+		uint64_t gen = c->lead_gen;
+		pthread_mutex_unlock(&c->lock);
+		int led = qmp_client_lead(c, p, d);
+		pthread_mutex_lock(&c->lock);
+		if (led < 0)
+			return;
+		/* Another thread reads (or the stream ended): wait for it, unless
+		 * it has let go meanwhile. */
+		if (led == 0 && !p->reply && !c->dead && (c->lead_gen == gen || c->ended) &&
+		    qmp_client_wait(c, d) == ETIMEDOUT)
+			return;
+	}
+}
+
 static int execute(struct qmp_client *c, const char *cmd, struct json_object *args, int pass_fd,
 		   int timeout_ms, struct json_object **ret, const char **err_class,
 		   struct json_object **raw, struct err **e)
@@ -176,9 +196,7 @@ static int execute(struct qmp_client *c, const char *cmd, struct json_object *ar
 
 	pthread_mutex_lock(&c->lock);
 	if (r == 0)
-		while (!p.reply && !c->dead)
-			if (qmp_client_wait(c, &d) == ETIMEDOUT)
-				break;
+		await_reply(c, &p, &d);
 	for (struct qmp_pending **pp = &c->pending; *pp; pp = &(*pp)->next) {
 		if (*pp == &p) {
 			*pp = p.next;

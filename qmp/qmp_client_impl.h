@@ -2,7 +2,8 @@
  * qmp_client_impl — the QMP client's internals, shared by its files
  * (internal to qmp/): the client object, deadlines, and the connection's
  * death.  qmp_client.c opens, references and closes a client;
- * qmp_client_reader.c is the reader thread (lines, replies, events);
+ * qmp_client_reader.c reads the stream (lines, replies, events) — the
+ * reader thread, or a caller reading its own reply;
  * qmp_client_command.c sends commands and waits for replies and events.
  */
 #ifndef SANDBOXFS_QMP_CLIENT_IMPL_H
@@ -59,8 +60,17 @@ struct qmp_client {
 	struct timespec stalled_since;
 	struct qmp_event *ev_head, *ev_tail;
 	size_t ev_count;
+	/* Events read whose callbacks the reader thread is yet to run, in
+	 * stream order; `leading`: a waiter holds read_lock (it reads). */
+	struct qmp_event *unrun_head, *unrun_tail;
+	bool leading;
+	uint64_t lead_gen; /* read_lock given back so many times */
+	bool ended;        /* a leading caller met the stream's end (end_why) */
+	char end_why[256];
+	int kick;          /* eventfd: a leading caller queued events, or ended */
 
-	/* Reader thread only. */
+	/* Whoever holds read_lock: the reader thread, or a leading waiter. */
+	pthread_mutex_t read_lock;
 	char *buf;
 	size_t len, cap;
 	struct json_tokener *tok;
@@ -75,6 +85,11 @@ struct qmp_deadline {
 void qmp_client_deadline_init(struct qmp_deadline *d, int timeout_ms);
 /* Milliseconds left (-1: infinite, 0: passed). */
 int qmp_client_deadline_left_ms(const struct qmp_deadline *d);
+/* A command's waiter reads the stream itself (read_lock) until `p` has
+ * its reply, the connection dies or the deadline passes, so that the
+ * reply needs no hand-over: 1 done (look at p), 0 another thread reads
+ * (wait on c->cond instead), -1 the deadline passed.  Never under c->lock. */
+int qmp_client_lead(struct qmp_client *c, struct qmp_pending *p, const struct qmp_deadline *d);
 /* Wait on c->cond (c->lock held) until signalled or the deadline;
  * ETIMEDOUT when it passed. */
 int qmp_client_wait(struct qmp_client *c, const struct qmp_deadline *d);

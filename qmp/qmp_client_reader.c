@@ -1,12 +1,17 @@
 /*
- * qmp_client_reader — the reader thread of a QMP client: it owns the
- * receive buffer and the JSON tokener, splits the stream on newlines,
- * hands replies to their waiters by id, queues events apart (bounded,
- * oldest dropped) and runs the callbacks without holding any lock.
+ * qmp_client_reader — reading a QMP client's stream: the receive buffer
+ * and the JSON tokener, held by whoever holds read_lock — the reader
+ * thread, or a command's waiter reading its own reply (qmp_client_lead)
+ * so that no other thread has to be woken to hand it over.  Lines are
+ * split on newlines, replies go to their waiters by id, events are queued
+ * in stream order for the reader thread, which alone runs their callbacks
+ * (without holding any lock) and then queues them for the event waiters
+ * (bounded, oldest dropped).
  */
 #include "qmp/qmp_client_impl.h"
 
 #include <json-c/json.h>
+#include <stdint.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -151,40 +156,58 @@ static bool client_dead(struct qmp_client *c)
 	return d;
 }
 
-/* The events of one read, in order: their callbacks run once every reply
- * that came with them has woken its waiter (a callback may save the state
- * file; a `stop`'s reply should not wait for the STOP event's save). */
-struct events {
-	struct json_object *v[32];
-	size_t n;
-};
-
-static bool run_events(struct qmp_client *c, struct events *evs, char *why, size_t whysz)
+/* Under read_lock: an event read, for the reader thread's callbacks. */
+static void unrun_add(struct qmp_client *c, struct json_object *ev)
 {
-	bool ok = true;
-	for (size_t i = 0; i < evs->n; i++) {
-		struct json_object *v;
-		json_object_object_get_ex(evs->v[i], "event", &v);
-		if (ok)
-			handle_event(c, evs->v[i], json_object_get_string(v));
-		else
-			json_object_put(evs->v[i]);
-		/* A callback may have shut us down (or dropped the last ref). */
-		if (ok && client_dead(c)) {
-			snprintf(why, whysz, "connection shut down");
-			ok = false;
-		}
-	}
-	evs->n = 0;
-	return ok;
+	struct json_object *v;
+	json_object_object_get_ex(ev, "event", &v);
+	struct qmp_event *q = xcalloc(1, sizeof(*q));
+	q->ev = ev;
+	q->name = json_object_get_string(v);
+	pthread_mutex_lock(&c->lock);
+	if (c->unrun_tail)
+		c->unrun_tail->next = q;
+	else
+		c->unrun_head = q;
+	c->unrun_tail = q;
+	pthread_cond_broadcast(&c->cond); /* the reader thread, waiting for a lead */
+	pthread_mutex_unlock(&c->lock);
 }
 
-/* Handle every complete line in c->buf; `scan` is where new data starts. */
+/* Reader thread: the callbacks of the events read so far, in order.
+ * false when a callback shut the connection down (the rest are dropped). */
+static bool run_unrun(struct qmp_client *c)
+{
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		struct qmp_event *q = c->unrun_head;
+		if (q && !(c->unrun_head = q->next))
+			c->unrun_tail = NULL;
+		bool dead = c->dead;
+		pthread_mutex_unlock(&c->lock);
+		if (!q)
+			return true;
+		handle_event(c, q->ev, q->name);
+		free(q);
+		if (!dead && client_dead(c)) { /* a callback shut us down */
+			pthread_mutex_lock(&c->lock);
+			for (struct qmp_event *n; (q = c->unrun_head); c->unrun_head = n) {
+				n = q->next;
+				json_object_put(q->ev);
+				free(q);
+			}
+			c->unrun_tail = NULL;
+			pthread_mutex_unlock(&c->lock);
+			return false;
+		}
+	}
+}
+
+/* Under read_lock: handle every complete line in c->buf; `scan` is where
+ * new data starts. */
 static bool process_lines(struct qmp_client *c, size_t scan, char *why, size_t whysz)
 {
 	size_t start = 0;
-	bool ok = true;
-	struct events evs = {.n = 0};
 	for (;;) {
 		char *nl = memchr(c->buf + scan, '\n', c->len - scan);
 		if (!nl)
@@ -198,54 +221,30 @@ static bool process_lines(struct qmp_client *c, size_t scan, char *why, size_t w
 			return false;
 		}
 		struct json_object *ev = NULL;
-		if (!handle_line(c, c->buf + start, n, &ev, why, whysz)) {
-			char ignored[64]; /* the violation is the reason */
-			run_events(c, &evs, ignored, sizeof(ignored));
+		if (!handle_line(c, c->buf + start, n, &ev, why, whysz))
 			return false;
-		}
 		pthread_mutex_lock(&c->lock);
 		c->stalled = false; /* QEMU speaks again */
 		pthread_mutex_unlock(&c->lock);
 		start = scan = end + 1;
 		if (ev)
-			evs.v[evs.n++] = ev;
-		if (evs.n == ARRAY_SIZE(evs.v) && !(ok = run_events(c, &evs, why, whysz)))
-			break;
+			unrun_add(c, ev);
 	}
-	if (ok)
-		ok = run_events(c, &evs, why, whysz);
 	memmove(c->buf, c->buf + start, c->len - start);
 	c->len -= start;
 	/* What is left has no newline: QMP_LINE_MAX bytes plus a '\r' at most. */
-	if (ok && c->len > (size_t)QMP_LINE_MAX + 1) {
+	if (c->len > (size_t)QMP_LINE_MAX + 1) {
 		snprintf(why, whysz, "line longer than %d bytes from QEMU", QMP_LINE_MAX);
 		return false;
 	}
-	return ok;
+	return true;
 }
 
-/* QEMU sends a command's events before its reply (`stop`: STOP, then the
- * return), each line its own write: when a command waits, what has come
- * already is taken too, so that its reply wakes the waiter before the
- * events' callbacks run (process_lines), not after. */
-static void read_more(struct qmp_client *c)
+/* Under read_lock: what has come, without waiting, and its lines handled.
+ * 1: some came; 0: nothing yet; -1: the stream is over (`why`). */
+static int take_input(struct qmp_client *c, char *why, size_t whysz)
 {
-	pthread_mutex_lock(&c->lock);
-	bool waited = c->pending;
-	pthread_mutex_unlock(&c->lock);
-	while (waited && c->cap - c->len >= QMP_READ_CHUNK / 2) {
-		ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
-		if (n <= 0) /* nothing yet, not a socket, or the end (read sees it) */
-			return;
-		c->len += (size_t)n;
-	}
-}
-
-void *qmp_client_reader_main(void *arg)
-{
-	struct qmp_client *c = arg;
-	char why[256] = "";
-
+	size_t scan = c->len;
 	for (;;) {
 		if (c->cap - c->len < QMP_READ_CHUNK) {
 			c->cap = c->cap ? c->cap * 2 : 2 * QMP_READ_CHUNK;
@@ -254,33 +253,166 @@ void *qmp_client_reader_main(void *arg)
 			c->cap = 2 * QMP_READ_CHUNK; /* give back what a huge reply took */
 			c->buf = xrealloc(c->buf, c->cap);
 		}
-		ssize_t n = read(c->fd, c->buf + c->len, QMP_READ_CHUNK);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) { /* caller gave a non-blocking fd */
-				struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-				if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
-					snprintf(why, sizeof(why), "poll: %s", strerror(errno));
-					break;
-				}
-				continue;
-			}
-			snprintf(why, sizeof(why), "read: %s", strerror(errno));
+		ssize_t n = recv(c->fd, c->buf + c->len, QMP_READ_CHUNK, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
+		if (n <= 0) {
+			if (n == 0)
+				snprintf(why, whysz, "end of file from QEMU");
+			else
+				snprintf(why, whysz, "read: %s", strerror(errno));
+			if (c->len > scan) /* what came before the end counts */
+				process_lines(c, scan, why, whysz);
+			return -1;
 		}
-		if (n == 0) {
-			snprintf(why, sizeof(why), "end of file from QEMU");
-			break;
-		}
-		size_t scan = c->len;
 		c->len += (size_t)n;
-		read_more(c);
-		if (!process_lines(c, scan, why, sizeof(why)))
+		if (c->len - scan > QMP_LINE_MAX) /* a whole line at most per turn */
+			break;
+	}
+	if (c->len == scan)
+		return 0;
+	return process_lines(c, scan, why, whysz) ? 1 : -1;
+}
+
+/* read_lock taken (by a leading caller: `lead`) or given back: those
+ * waiting for either look again (lead_gen: a caller that failed to take it
+ * does not sleep through its release). */
+static void read_lock_take(struct qmp_client *c, bool lead)
+{
+	if (!lead)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->leading = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void read_lock_give(struct qmp_client *c)
+{
+	pthread_mutex_unlock(&c->read_lock);
+	pthread_mutex_lock(&c->lock);
+	c->leading = false;
+	c->lead_gen++;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* The stream ended under a leading caller (EOF, a protocol violation): the
+ * reader thread ends the connection, after the callbacks of what came
+ * before it, as when it meets the end itself. */
+static void lead_ended(struct qmp_client *c, const char *why)
+{
+	pthread_mutex_lock(&c->lock);
+	if (!c->ended) {
+		c->ended = true;
+		snprintf(c->end_why, sizeof(c->end_why), "%s", why);
+	}
+	pthread_mutex_unlock(&c->lock);
+	uint64_t one = 1;
+	if (write(c->kick, &one, sizeof(one)) < 0) { /* at its limit: kicked already */
+	}
+}
+
+/* Events a leading caller queued: the reader thread may be past its poll
+ * of the stream (the data is gone by the time it looks), so it is told. */
+static void kick_if_events(struct qmp_client *c)
+{
+	pthread_mutex_lock(&c->lock);
+	bool events = c->unrun_head;
+	pthread_mutex_unlock(&c->lock);
+	uint64_t one = 1;
+	if (events && write(c->kick, &one, sizeof(one)) < 0) { /* at its limit: kicked already */
+	}
+}
+
+int qmp_client_lead(struct qmp_client *c, struct qmp_pending *p, const struct qmp_deadline *d)
+{
+	if (pthread_mutex_trylock(&c->read_lock) != 0)
+		return 0;
+	read_lock_take(c, true);
+	char why[256] = "";
+	int st = 0, res = 1;
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		bool done = p->reply || c->dead, ended = c->ended;
+		pthread_mutex_unlock(&c->lock);
+		if (ended)
+			res = 0; /* wait for the reader thread to end it */
+		if (done || ended)
+			break;
+		int left = qmp_client_deadline_left_ms(d);
+		if (left == 0) { /* even while lines keep coming */
+			res = -1;
+			break;
+		}
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		int pr = poll(&pfd, 1, left);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0)
+			continue; /* the deadline, seen above */
+		if (pr < 0)
+			snprintf(why, sizeof(why), "poll: %s", strerror(errno));
+		if (pr < 0 || (st = take_input(c, why, sizeof(why))) < 0) {
+			lead_ended(c, why);
+			res = 0;
+			break;
+		}
+		kick_if_events(c);
+	}
+	read_lock_give(c);
+	return res;
+}
+
+/* Reader thread: wait while a caller leads (it reads), running the
+ * callbacks of what it queues; then read.  1: read, 0: not now, -1: over. */
+static int reader_turn(struct qmp_client *c, char *why, size_t whysz)
+{
+	pthread_mutex_lock(&c->lock);
+	while (c->leading && !c->unrun_head && !c->ended)
+		pthread_cond_wait(&c->cond, &c->lock);
+	bool lead = c->leading, ended = c->ended;
+	if (ended)
+		snprintf(why, whysz, "%s", c->end_why);
+	pthread_mutex_unlock(&c->lock);
+	if (ended)
+		return -1;
+	if (lead || pthread_mutex_trylock(&c->read_lock) != 0)
+		return 0;
+	int st = take_input(c, why, whysz);
+	read_lock_give(c);
+	return st;
+}
+
+void *qmp_client_reader_main(void *arg)
+{
+	struct qmp_client *c = arg;
+	char why[256] = "";
+
+	for (;;) {
+		/* The stream, or a leading waiter's kick: it queued events,
+		 * and they are run here. */
+		struct pollfd pfd[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = c->kick, .events = POLLIN}};
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+			snprintf(why, sizeof(why), "poll: %s", strerror(errno));
+			break;
+		}
+		uint64_t kicks;
+		if ((pfd[1].revents & POLLIN) && read(c->kick, &kicks, sizeof(kicks)) < 0) { /* raced */
+		}
+		int st = reader_turn(c, why, sizeof(why));
+		if (!run_unrun(c)) {
+			snprintf(why, sizeof(why), "connection shut down");
+			break;
+		}
+		if (st < 0)
 			break;
 	}
 
 	qmp_client_conn_drop(c, why); /* keeps an earlier reason, e.g. an explicit shutdown */
+	run_unrun(c); /* what came before the end (a violation, EOF) */
 
 	pthread_mutex_lock(&c->lock);
 	bool call = c->closed_due && c->cb.closed;
@@ -296,4 +428,3 @@ void *qmp_client_reader_main(void *arg)
 		qmp_client_free(c);
 	return NULL;
 }
-

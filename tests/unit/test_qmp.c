@@ -236,6 +236,9 @@ struct rec {
 	struct qmp_client *unref_in_event; /* last ref, dropped in the callback */
 	struct qmp_client *unref_in_closed;
 	atomic_int done;
+	pthread_t caller;   /* a thread executing commands (has_caller) */
+	bool has_caller;
+	int nev_on_caller;  /* callbacks run on it: never (only the reader runs them) */
 };
 
 static void rec_fini(struct rec *r) { pthread_mutex_destroy(&r->m); }
@@ -260,6 +263,8 @@ static void rec_event(void *opaque, const char *name, struct json_object *ev)
 			snprintf(r->devices[r->nev], sizeof(r->devices[0]), "%s", json_object_get_string(dev));
 	}
 	r->nev++;
+	if (r->has_caller && pthread_equal(r->caller, pthread_self()))
+		r->nev_on_caller++;
 	struct qmp_client *ex = r->exec_from_cb, *un = r->unref_in_event;
 	r->exec_from_cb = NULL;
 	r->unref_in_event = NULL;
@@ -533,9 +538,13 @@ static void test_events(void)
 	if (c) {
 		pthread_mutex_lock(&r.m);
 		r.exec_from_cb = c; /* the first callback tries to execute: EDEADLK */
+		r.caller = pthread_self();
+		r.has_caller = true;
 		pthread_mutex_unlock(&r.m);
 		cleanup_err struct err *e = NULL;
 		cleanup_json struct json_object *ret = NULL;
+		/* The caller reads its own reply, and meets FOO and d2 on the way:
+		 * their callbacks still run on the reader thread, never here. */
 		CU_ASSERT_EQUAL(qmp_execute(c, "step1", NULL, 2000, &ret, &e), 0);
 		CU_ASSERT_EQUAL(jint(ret, "ok"), 1);
 
@@ -579,6 +588,7 @@ static void test_events(void)
 		CU_ASSERT_STRING_EQUAL(r.names[2], "DEVICE_DELETED");
 		CU_ASSERT_STRING_EQUAL(r.devices[2], "d1");
 		CU_ASSERT_EQUAL(r.exec_rc, -EDEADLK);
+		CU_ASSERT_EQUAL(r.nev_on_caller, 0);
 		pthread_mutex_unlock(&r.m);
 		qmp_client_unref(c);
 	}
@@ -935,6 +945,44 @@ static void test_disconnect(void)
 		/* Events queued before the loss can still be consumed. */
 		CU_ASSERT_EQUAL(qmp_wait_event(c, "LAST", "device", "z", 1000, NULL, NULL), 0);
 		CU_ASSERT_EQUAL(qmp_wait_event(c, "LAST", NULL, NULL, 1000, NULL, NULL), -ECONNRESET);
+		qmp_client_unref(c);
+	}
+	fk_finish(&f);
+	CU_ASSERT_EQUAL(r.nclosed, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.why, "end of file"));
+}
+
+/* The event and the end in one go: the caller, reading for its reply,
+ * meets both. */
+static void script_disconnect_at_once(struct fake *f)
+{
+	if (!fk_handshake(f))
+		return;
+	cleanup_json struct json_object *o = fk_read(f, 5000);
+	FK_CHECK(f, !strcmp(fk_cmd(o), "doomed"));
+	fk_send(f, "{\"event\": \"LAST\", \"data\": {\"device\": \"z\"}}\r\n");
+	fk_close(f);
+}
+
+static void test_disconnect_at_once(void)
+{
+	struct fake f;
+	cleanup_rec struct rec r;
+	rec_init(&r);
+	fk_start(&f, script_disconnect_at_once, NULL);
+	struct qmp_client *c = open_fake(&f, &r);
+	if (c) {
+		struct exec_job j = {.c = c, .cmd = "doomed", .timeout_ms = 5000};
+		exec_thread(&j);
+		CU_ASSERT_EQUAL(j.rc, -ECONNRESET);
+		CU_ASSERT_TRUE(j.elapsed_ms < 1000);
+		/* What came before the end is not lost: its callback ran, and it
+		 * is queued for those who wait for it. */
+		CU_ASSERT_EQUAL(qmp_wait_event(c, "LAST", "device", "z", 1000, NULL, NULL), 0);
+		pthread_mutex_lock(&r.m);
+		CU_ASSERT_EQUAL(r.nev, 1);
+		CU_ASSERT_STRING_EQUAL(r.names[0], "LAST");
+		pthread_mutex_unlock(&r.m);
 		qmp_client_unref(c);
 	}
 	fk_finish(&f);
@@ -1320,6 +1368,7 @@ int main(void)
 		{"garbage", test_garbage},
 		{"oversize", test_oversize},
 		{"disconnect", test_disconnect},
+		{"disconnect_at_once", test_disconnect_at_once},
 		{"open_failures", test_open_failures},
 		{"shutdown_wakes", test_shutdown_wakes},
 		{"unref_in_callback", test_unref_in_callback},
