@@ -25,11 +25,12 @@
  * under its PHB, behind a bridge too (an RTAS hotplug event the guest hands
  * to drmgr); shpc=on is needed only because QEMU refuses device_add on a
  * bus without a hotplug handler ("Bus 'pb0' does not support hotplugging");
- * the SHPC is never used.  Removal waits for drmgr in the guest: 15 s.
+ * the SHPC is never used.  Removal waits for drmgr in the guest: 30 s.
  * drmgr walks every DRC of every bridge and all of /sys/devices, so under
  * TCG it is slow: ~2.5 s on one machine, 7.6-12 s with 4 bridges on a
  * 2-vCPU host with steal (25 s before the built-in guest's status loop
- * was niced below it, which made 15 s too short).
+ * was niced below it): 30 s leaves a loaded host room, and a longer wait
+ * costs a removal that succeeds nothing.
  *
  * No vIOMMU (Kata: EINVAL), no pflash (SLOF boots pseries), no NVDIMM image
  * (spapr-nvdimm is not Kata's path: images are virtio-blk), x-ignore-shared
@@ -143,7 +144,7 @@ const struct arch_ops arch_ppc64le = {
 	.cpu_model = ppc_cpu_model,
 	.max_vcpus_rule = ppc_max_vcpus_rule,
 	.default_bridges = 4,
-	.remove_timeout_ms = 15000,
+	.remove_timeout_ms = 30000,
 	.memory_hotplug = true,
 	.memory_align_mib = PPC_MEM_ALIGN_MIB,
 	.ignore_shared = true,

@@ -28,7 +28,8 @@
  *   debug              bool    false                         -                 no
  *   root_ports         int     arch: 4 (s390x: 0)            0..256 (+arch)    no
  *   uuid               string  random v4 at creation         canonical, lower  no
- *   remove_timeout_ms  int     arch: 5000 (aarch64: 15000)   100..600000       yes
+ *   remove_timeout_ms  int     arch: 5000 (aarch64: 15000,   100..600000       yes
+ *                              ppc64le: 30000)
  *   -- machine (Kata qemuArchBase / govmm qemu.Config) --
  *   machine_options    string  arch default for machine+accel k=v(,k=v)*     no
  *   machine_accelerators string ""  appended to -machine after the options,
