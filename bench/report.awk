@@ -183,7 +183,7 @@ function start(   s, r, r2, ok, ok2) {
 	target("3", "start ≤ 1.05× raw exec → QMP negotiated", ms(med("start", "start", "sandboxfs")) " vs " ms(med("start", "start", "raw")) " ms", sprintf("%.2f×", r), ok,
 		sprintf("QEMU's own start-up until QMP answers is %s ms of the daemon's %s ms (start:qmp-connect); the daemon's part: %s", ms(bd("start", "start:qmp-connect")), ms(bd("start", "total")), biggest("start")))
 	target("3", "stop ≤ 1.05× raw quit + waitpid", ms(med("start", "stop", "sandboxfs")) " vs " ms(med("start", "stop", "raw")) " ms", sprintf("%.2f×", r2), ok2,
-		sprintf("waiting for the exit %s ms (the monitor sees it, removes the cgroup, saves); `quit` %s ms", ms(bd("stop", "wait:exit")), ms(bd("stop", "qmp:quit"))))
+		sprintf("waiting for the exit %s ms (the monitor sees it, removes the cgroup, saves); `quit` %s ms; raw: `quit` %s ms, waitpid + the cgroup removed %s ms", ms(bd("stop", "wait:exit")), ms(bd("stop", "qmp:quit")), ms(med("start", "stop: quit", "raw")), ms(med("start", "stop: exit", "raw"))))
 	return s
 }
 

@@ -98,6 +98,9 @@ void free_argv(char **argv);
  * daemon does for each QEMU. */
 void raw_start(struct rawvm *vm, char **argv, const char *sock, const char *log);
 void raw_quit(struct rawvm *vm);
+/* The same, timing the `quit` round trip and what follows (waitpid, the
+ * cgroup removed) apart. */
+void raw_quit_timed(struct rawvm *vm, double *quit_us, double *exit_us);
 void kill_raw(void);
 
 /* ---- the libfuse floor (bench/floorfs.c) ---- */

@@ -22,12 +22,12 @@ int phase_start(const char *mnt, const char *tmp)
 	snprintf(log, sizeof(log), "%s/raw-st-qemu.log", tmp);
 	char **argv = raw_argv(mnt, sb, con);
 	char *ctl = path_of(mnt, sb, "ctl");
-	struct samples a = {0}, b = {0}, c = {0}, d = {0};
+	struct samples a = {0}, b = {0}, c = {0}, d = {0}, q = {0}, x = {0};
 	progress("start/stop x%d", START_RUNS);
 	long m = probe_mark();
 	for (int i = 0; i < START_RUNS; i++) {
 		struct rawvm raw = {0};
-		double t0, t1;
+		double t0, t1, qu, ex;
 		BOTH(i,
 		     {
 			     s_add(&a, timed_write(ctl, "start\n"));
@@ -37,15 +37,19 @@ int phase_start(const char *mnt, const char *tmp)
 			     t0 = now_us();
 			     raw_start(&raw, argv, sock, log);
 			     t1 = now_us();
-			     raw_quit(&raw);
+			     raw_quit_timed(&raw, &qu, &ex);
 			     s_add(&b, t1 - t0);
 			     s_add(&d, now_us() - t1);
+			     s_add(&q, qu);
+			     s_add(&x, ex);
 		     });
 	}
 	report("start", "start", "sandboxfs", &a);
 	report("start", "start", "raw", &b);
 	report("start", "stop", "sandboxfs", &c);
 	report("start", "stop", "raw", &d);
+	report("start", "stop: quit", "raw", &q);
+	report("start", "stop: exit", "raw", &x);
 	probe_report(m, "ctl start", "start");
 	probe_report(m, "ctl stop", "stop");
 	sb_rmdir(mnt, sb);

@@ -536,9 +536,13 @@ void raw_start(struct rawvm *vm, char **argv, const char *sock, const char *log)
 	rq_cmd(vm->q, "{\"execute\":\"qmp_capabilities\"}", NULL);
 }
 
-void raw_quit(struct rawvm *vm)
+void raw_quit(struct rawvm *vm) { raw_quit_timed(vm, NULL, NULL); }
+
+void raw_quit_timed(struct rawvm *vm, double *quit_us, double *exit_us)
 {
+	double t0 = now_us();
 	rq_cmd(vm->q, "{\"execute\":\"quit\"}", NULL);
+	double t1 = now_us();
 	waitpid(vm->pid, NULL, 0);
 	for (int i = 0; i < nraw_pids; i++)
 		if (raw_pids[i] == vm->pid)
@@ -555,6 +559,10 @@ void raw_quit(struct rawvm *vm)
 		free(vm->cg[i]);
 		vm->cg[i] = NULL;
 	}
+	if (quit_us)
+		*quit_us = t1 - t0;
+	if (exit_us)
+		*exit_us = now_us() - t1;
 }
 
 /* The guest's console says it is up (the built-in guest's status line). */
