@@ -63,6 +63,10 @@ static int serve_rc;
 static struct fs_job read_role; /* next_job's "read the device" */
 static __thread bool reading;
 static __thread struct fs_job *handed; /* made while reading: runs here */
+/* The thread's buffer for requests, kept from one turn at reading to the
+ * next (its ~1 MiB mapping is not made and dropped at every hand-over),
+ * freed when the thread ends. */
+static __thread struct fuse_buf req_buf;
 
 static void init_conds(void)
 {
@@ -261,7 +265,6 @@ static struct fs_job *next_job(void)
  * (returned, its reading handed on) or the session ended (NULL). */
 static struct fs_job *serve_requests(void)
 {
-	struct fuse_buf buf = {.mem = NULL};
 	pthread_mutex_lock(&work_lock);
 	reader_tid = pthread_self();
 	reader_on = true;
@@ -269,15 +272,14 @@ static struct fs_job *serve_requests(void)
 	reading = true;
 	int r = 0;
 	while (!handed && !fuse_session_exited(serve_se)) {
-		r = fuse_session_receive_buf(serve_se, &buf);
+		r = fuse_session_receive_buf(serve_se, &req_buf);
 		if (r == -EINTR)
 			continue;
 		if (r <= 0)
 			break; /* 0: unmounted */
-		fuse_session_process_buf(serve_se, &buf);
+		fuse_session_process_buf(serve_se, &req_buf);
 	}
 	reading = false;
-	free(buf.mem);
 	struct fs_job *j = handed;
 	handed = NULL;
 	pthread_mutex_lock(&work_lock);
@@ -338,6 +340,7 @@ static void *worker_main(void *arg)
 	nthreads--;
 	pthread_cond_broadcast(&done_cond);
 	pthread_mutex_unlock(&work_lock);
+	free(req_buf.mem);
 	return NULL;
 }
 
@@ -368,6 +371,8 @@ int fs_work_serve(struct fuse_session *se)
 	}
 	int rc = serve_rc;
 	pthread_mutex_unlock(&work_lock);
+	free(req_buf.mem);
+	req_buf.mem = NULL;
 	fuse_session_reset(se);
 	return rc;
 }
