@@ -138,14 +138,24 @@ void sbuf_addn(struct sbuf *b, const char *s, size_t n)
 void sbuf_add(struct sbuf *b, const char *s) { sbuf_addn(b, s, strlen(s)); }
 void sbuf_addc(struct sbuf *b, char c) { sbuf_addn(b, &c, 1); }
 
+/* Formatted straight into the buffer's room (grown and done again when
+ * it does not fit): no allocation per call. */
 void sbuf_printf(struct sbuf *b, const char *fmt, ...)
 {
-	va_list ap;
+	va_list ap, again;
+	sbuf_grow(b, 64);
 	va_start(ap, fmt);
-	char *s = xvasprintf(fmt, ap);
+	va_copy(again, ap);
+	int n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
-	sbuf_add(b, s);
-	free(s);
+	if (n < 0)
+		abort();
+	if ((size_t)n >= b->cap - b->len) {
+		sbuf_grow(b, (size_t)n);
+		vsnprintf(b->s + b->len, b->cap - b->len, fmt, again);
+	}
+	va_end(again);
+	b->len += (size_t)n;
 }
 
 char *sbuf_steal(struct sbuf *b)

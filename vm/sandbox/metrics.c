@@ -95,14 +95,14 @@ static const struct m_family families[] = {
 /* A label value: \ " and newline escaped. */
 static void m_label(struct sbuf *out, const char *v)
 {
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			sbuf_addc(out, '\\');
-		if (*v == '\n') {
-			sbuf_add(out, "\\n");
-			continue;
-		}
-		sbuf_addc(out, *v);
+	for (;;) {
+		size_t plain = strcspn(v, "\\\"\n");
+		sbuf_addn(out, v, plain);
+		v += plain;
+		if (!*v)
+			return;
+		sbuf_add(out, *v == '\n' ? "\\n" : *v == '"' ? "\\\"" : "\\\\");
+		v++;
 	}
 }
 

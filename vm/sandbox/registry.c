@@ -1,8 +1,10 @@
 /*
  * vm_registry — the sandboxes by name; see registry.h.
  *
- * registry_lock (a rwlock) guards the list only: it is held to look up,
- * add or remove, never across an operation.  destroy only *tries* a
+ * The list is sorted by name (a lookup is a binary search: among 1024
+ * sandboxes, ten comparisons).  registry_lock (a rwlock) guards the list
+ * only: it is held to look up, add or remove, never across an operation.
+ * destroy only *tries* a
  * sandbox's op_lock (a busy sandbox is EBUSY instead of a wait under the
  * registry lock).
  */
@@ -43,12 +45,35 @@ int vm_registry_check_name(const char *name, struct err **e)
 	return 0;
 }
 
+/* The list is kept sorted by name: where `name` is (>= 0), or -1 - where
+ * it would go. */
+static ssize_t registry_search(const char *name)
+{
+	size_t lo = 0, hi = registry_n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(registry[mid]->name, name);
+		if (c == 0)
+			return (ssize_t)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1 - (ssize_t)lo;
+}
+
 static ssize_t registry_find(const char *name)
 {
-	for (size_t i = 0; i < registry_n; i++)
-		if (!strcmp(registry[i]->name, name))
-			return (ssize_t)i;
-	return -1;
+	ssize_t i = registry_search(name);
+	return i >= 0 ? i : -1;
+}
+
+/* Under the write lock: entry i out, the order kept. */
+static void registry_drop(size_t i)
+{
+	memmove(&registry[i], &registry[i + 1], (registry_n - i - 1) * sizeof(*registry));
+	registry_n--;
 }
 
 struct vm_sandbox *vm_registry_get(const char *name)
@@ -60,19 +85,12 @@ struct vm_sandbox *vm_registry_get(const char *name)
 	return sb;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 void vm_registry_names(struct strv *out)
 {
 	pthread_rwlock_rdlock(&registry_lock);
-	for (size_t i = 0; i < registry_n; i++)
+	for (size_t i = 0; i < registry_n; i++) /* sorted already */
 		strv_add(out, registry[i]->name);
 	pthread_rwlock_unlock(&registry_lock);
-	if (out->n)
-		qsort(out->v, out->n, sizeof(char *), cmp_str);
 }
 
 /* Under the write lock: who the sandbox's QEMU will run as — the
@@ -117,8 +135,11 @@ static int registry_append(struct vm_sandbox *sb, struct err **e)
 	int r = registry_assign_qemu(sb, e);
 	if (r < 0)
 		return r;
+	size_t at = (size_t)(-1 - registry_search(sb->name)); /* absent: checked */
 	registry = xrealloc(registry, (registry_n + 1) * sizeof(*registry));
-	registry[registry_n++] = sb;
+	memmove(&registry[at + 1], &registry[at], (registry_n - at) * sizeof(*registry));
+	registry[at] = sb;
+	registry_n++;
 	return 0;
 }
 
@@ -161,7 +182,7 @@ static void registry_forget(struct vm_sandbox *sb)
 	pthread_rwlock_wrlock(&registry_lock);
 	for (size_t i = 0; i < registry_n; i++)
 		if (registry[i] == sb) {
-			registry[i] = registry[--registry_n];
+			registry_drop(i);
 			vm_sandbox_put(sb);
 			break;
 		}
@@ -241,7 +262,7 @@ int vm_registry_destroy(const char *name, struct err **e)
 	}
 	sb->removed = true;
 	pthread_mutex_unlock(&sb->lock);
-	registry[i] = registry[--registry_n];
+	registry_drop((size_t)i);
 	pthread_rwlock_unlock(&registry_lock);
 	/* No save can follow (removed), and one in flight has finished. */
 	pthread_mutex_lock(&sb->persist_lock);
