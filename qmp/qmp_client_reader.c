@@ -276,13 +276,11 @@ static int take_input(struct qmp_client *c, char *why, size_t whysz)
 	return process_lines(c, scan, why, whysz) ? 1 : -1;
 }
 
-/* read_lock taken (by a leading caller: `lead`) or given back: those
+/* read_lock taken by a leading caller, or given back (by anyone): those
  * waiting for either look again (lead_gen: a caller that failed to take it
  * does not sleep through its release). */
-static void read_lock_take(struct qmp_client *c, bool lead)
+static void lead_begin(struct qmp_client *c)
 {
-	if (!lead)
-		return;
 	pthread_mutex_lock(&c->lock);
 	c->leading = true;
 	pthread_cond_broadcast(&c->cond);
@@ -299,6 +297,15 @@ static void read_lock_give(struct qmp_client *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* The reader thread is told (it may be past its poll of the stream, the
+ * data gone by the time it looks). */
+static void kick(struct qmp_client *c)
+{
+	uint64_t one = 1;
+	if (write(c->kick, &one, sizeof(one)) < 0) { /* at its limit: kicked already */
+	}
+}
+
 /* The stream ended under a leading caller (EOF, a protocol violation): the
  * reader thread ends the connection, after the callbacks of what came
  * before it, as when it meets the end itself. */
@@ -310,28 +317,25 @@ static void lead_ended(struct qmp_client *c, const char *why)
 		snprintf(c->end_why, sizeof(c->end_why), "%s", why);
 	}
 	pthread_mutex_unlock(&c->lock);
-	uint64_t one = 1;
-	if (write(c->kick, &one, sizeof(one)) < 0) { /* at its limit: kicked already */
-	}
+	kick(c);
 }
 
-/* Events a leading caller queued: the reader thread may be past its poll
- * of the stream (the data is gone by the time it looks), so it is told. */
+/* Events a leading caller queued: their callbacks are the reader
+ * thread's. */
 static void kick_if_events(struct qmp_client *c)
 {
 	pthread_mutex_lock(&c->lock);
 	bool events = c->unrun_head;
 	pthread_mutex_unlock(&c->lock);
-	uint64_t one = 1;
-	if (events && write(c->kick, &one, sizeof(one)) < 0) { /* at its limit: kicked already */
-	}
+	if (events)
+		kick(c);
 }
 
 int qmp_client_lead(struct qmp_client *c, struct qmp_pending *p, const struct qmp_deadline *d)
 {
 	if (pthread_mutex_trylock(&c->read_lock) != 0)
 		return 0;
-	read_lock_take(c, true);
+	lead_begin(c);
 	char why[256] = "";
 	int st = 0, res = 1;
 	for (;;) {
