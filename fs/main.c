@@ -3,8 +3,9 @@
  *
  *   sandboxfs [OPTION...] [SOURCE] MOUNTPOINT      (fs/options.c: the options)
  *
- * Exit status: 0 unmounted cleanly (or --help, --version); 1 the log, the
- * state directory or the mount failed; 2 a command line that does not parse.
+ * Exit status: 0 unmounted cleanly, also on SIGTERM/SIGINT/SIGHUP (or
+ * --help, --version); 1 the log, the state directory or the mount failed;
+ * 2 a command line that does not parse.
  */
 #define FUSE_USE_VERSION 312 /* fuse_cmdline_opts of 3.12 */
 #include <fcntl.h>

@@ -48,6 +48,26 @@ mounted_with "--state-dir=DIR" "$T/s2" --state-dir="$T/s2" --log="$LOG"
 mounted_with "-o state_dir=DIR" "$T/s3" -o "state_dir=$T/s3,log=$LOG"
 mounted_with "-ostate_dir=DIR,allow_other" "$T/s4" "-ostate_dir=$T/s4,allow_other"
 
+# SIGTERM and SIGHUP unmount and exit 0, also once writes have moved the
+# reading of the FUSE device to another thread (fs/fs_work.c: the reader
+# of the moment must hear the signal).  (SIGINT: a background job of a
+# script ignores it, and libfuse leaves an ignored signal alone.)
+for sig in TERM HUP; do
+	"$BIN" -f --state-dir "$T/s-sig" --log "$LOG" "$MNT" 2>>"$LOG" &
+	DAEMON=$!
+	if ! wait_for 10 mountpoint -q "$MNT"; then
+		fail "SIG$sig: did not mount"; kill "$DAEMON" 2>/dev/null; wait "$DAEMON"; DAEMON=; continue
+	fi
+	mkdir "$MNT/sig" && echo '{"memory_mib":96}' > "$MNT/sig/config" && rmdir "$MNT/sig"
+	kill -"$sig" "$DAEMON"
+	check "SIG$sig after writes: the daemon exits within 5 s" wait_for 5 bash -c "! kill -0 $DAEMON 2>/dev/null"
+	wait "$DAEMON"
+	rc=$?
+	DAEMON=
+	check "... with status 0 (it was $rc)" [ "$rc" = 0 ]
+	check "... and the mount is gone" bash -c "! mountpoint -q '$MNT'"
+done
+
 # --owner / -o owner=, --private / -o private: ownership and modes.
 owner_private() { # owner_private DESC ARGS...
 	local d=$1; shift
