@@ -51,7 +51,7 @@ function biggest(op,   k, a, best, bv) {
 	bv = -1
 	for (k in MED) {
 		split(k, a, SUBSEP)
-		if (a[1] != "breakdown" || a[2] != op || a[3] ~ /^(qmp:|wait:|total|persist:write)/) continue
+		if (a[1] != "breakdown" || a[2] != op || a[3] ~ /^(qmp:|wait:|total|persist:write|later:)/) continue
 		if (MED[k] + 0 > bv) { bv = MED[k] + 0; best = a[3] }
 	}
 	return bv < 0 ? "" : sprintf("%s %s µs", best, usf(bv))
@@ -141,8 +141,10 @@ function breakdown(   ops, i, o, s, k, a, comp, seen, list, j) {
 	s = s "loop handing the write to its sandbox's worker; *QMP* = each command's round trip as the daemon sees it (QEMU's work\n"
 	s = s "plus the client's reader thread); *guest* = waiting for the guest (DEVICE_DELETED); *persist* = the state file (JSON\n"
 	s = s "built and compared; *write*: rewritten atomically, when it changed; before the reply, as docs/abi.md \"Durable before it\n"
-	s = s "succeeds\" requires); *other* = the rest of the daemon's work.\n\n"
-	s = s "| op | client | daemon | FUSE | queue | QMP round trips | guest | persist (write) | other |\n|---|---|---|---|---|---|---|---|---|\n"
+	s = s "succeeds\" requires: a change, or a hot add's or removal's intent); *other* = the rest of the daemon's work; *after the reply*:\n"
+	s = s "a hot add's or removal's outcome saved once the caller has its answer (not in the daemon's time; QEMU tells it again\n"
+	s = s "to a daemon killed before it).\n\n"
+	s = s "| op | client | daemon | FUSE | queue | QMP round trips | guest | persist (write) | other | after the reply: persist |\n|---|---|---|---|---|---|---|---|---|---|\n"
 	n_ops = split("pause|resume|vCPU hot-add|vCPU hot-remove|disk hot-add|disk hot-remove|memory hot-add|NIC hot-add|NIC hot-remove|start|stop", ops, "|")
 	for (i = 1; i <= n_ops; i++) {
 		o = ops[i]
@@ -157,9 +159,10 @@ function breakdown(   ops, i, o, s, k, a, comp, seen, list, j) {
 		}
 		sec = (o == "start" || o == "stop") ? "start" : "control"
 		client = med(sec, o, "sandboxfs")
-		s = s sprintf("| %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s |\n", o, usf(client), usf(bd(o, "total")),
+		s = s sprintf("| %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s |\n", o, usf(client), usf(bd(o, "total")),
 			usf(client - bd(o, "total")), usf(bd(o, "queue")), list == "" ? "—" : list, guest == "" ? "—" : guest,
-			usf(bd(o, "persist")), usf(bd(o, "persist:write")), usf(bd(o, "other")))
+			usf(bd(o, "persist")), usf(bd(o, "persist:write")), usf(bd(o, "other")),
+			has("breakdown", o, "later:persist") ? usf(bd(o, "later:persist")) : "—")
 	}
 	if (has("persist", "atomic save", "state dir"))
 		s = s sprintf("\nThe state file's atomic save (temp file, fsync, rename, fsync of the directory; about the size of sandbox.json), measured\napart: on the state directory's " I["state_dir_fs"] " %s µs, on a disk-backed directory (%s) %s µs — what a disk-backed\nstate directory adds to every write that changes the state.\n",

@@ -29,6 +29,7 @@
 #include "lib/log.h"
 #include "lib/probe.h"
 #include "lib/util.h"
+#include "vm/sandbox/sandbox.h"
 
 #define FS_WORK_THREADS_MAX 4096
 #define FS_WORK_IDLE_KEEP 4
@@ -300,7 +301,12 @@ static void run_job(struct fs_job *j)
 	int64_t t_start = probe_now();
 	if (*j->op)
 		probe_begin();
+	vm_sandbox_later_begin();
 	j->fn(j);
+	/* Replied: what the job left for later (a hot add's outcome saved,
+	 * vm_sandbox_commit_outcome) runs here, still in the lane. */
+	probe_reply();
+	vm_sandbox_later_run();
 	if (*j->op)
 		probe_end(j->op, j->t_recv, t_start);
 	current = NULL;

@@ -17,6 +17,7 @@ struct span {
 
 struct trace {
 	bool on;
+	int64_t t_reply; /* 0 until probe_reply */
 	size_t n;
 	struct span s[PROBE_SPANS];
 };
@@ -48,7 +49,8 @@ void probe_add(const char *kind, const char *what, int64_t t0)
 		return;
 	int64_t us = now_us() - t0;
 	char name[48];
-	snprintf(name, sizeof(name), "%s%s%s", kind, what && *what ? ":" : "", what ? what : "");
+	snprintf(name, sizeof(name), "%s%s%s%s", tr.t_reply ? "later:" : "", kind,
+		 what && *what ? ":" : "", what ? what : "");
 	for (size_t i = 0; i < tr.n; i++)
 		if (!strcmp(tr.s[i].name, name)) {
 			tr.s[i].us += us;
@@ -65,7 +67,14 @@ void probe_begin(void)
 	if (!probe_enabled())
 		return;
 	tr.on = true;
+	tr.t_reply = 0;
 	tr.n = 0;
+}
+
+void probe_reply(void)
+{
+	if (tr.on)
+		tr.t_reply = now_us();
 }
 
 void probe_end(const char *op, int64_t t_recv, int64_t t_start)
@@ -73,7 +82,7 @@ void probe_end(const char *op, int64_t t_recv, int64_t t_start)
 	if (!tr.on)
 		return;
 	char line[1024];
-	int64_t t = now_us();
+	int64_t t = tr.t_reply ? tr.t_reply : now_us();
 	int n = snprintf(line, sizeof(line), "probe\t%s\ttotal=%lld queue=%lld", op,
 			 (long long)(t - t_recv), (long long)(t_start - t_recv));
 	for (size_t i = 0; i < tr.n && n > 0 && (size_t)n < sizeof(line); i++)

@@ -9,9 +9,10 @@
  * state file.  probe_end logs the trace as one line:
  *
  *   probe<TAB>OP<TAB>total=US queue=US qmp:CMD=US ... wait:EVENT=US persist=US
+ *                   later:persist=US
  *
  * (total: the request's reception to its reply; queue: reception to the
- * job's start).  Spans of the same kind and name add up.
+ * job's start; later: after the reply, in the same job).  Spans of the same kind and name add up.
  */
 #ifndef SANDBOXFS_PROBE_H
 #define SANDBOXFS_PROBE_H
@@ -26,6 +27,9 @@ int64_t probe_now(void);
  * t0 == 0: nothing). */
 void probe_add(const char *kind, const char *what, int64_t t0);
 void probe_begin(void);
+/* The request's reply is sent: `total` ends here, and what is added after
+ * is work done after the reply, logged as later:KIND. */
+void probe_reply(void);
 /* Log the trace of OP (received at t_recv, started at t_start) and end it. */
 void probe_end(const char *op, int64_t t_recv, int64_t t_start);
 

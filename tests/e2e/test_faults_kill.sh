@@ -204,6 +204,35 @@ else
 	check "... nothing was removed" bash -c "[ \$(wc -l < $S/cpus/hotplugged) = $hot ]"
 	check "... and the guest keeps its $((hot + 1)) vCPUs" wait_for 30 guest_says f "ncpus=$((hot + 1)) "
 fi
+
+# A hot add answered, and the daemon gone before it saved the outcome:
+# that save comes after the reply (docs/abi.md "Durable before it
+# succeeds"), and SANDBOXFS_TEST_FAULTS=exit-later makes the daemon exit
+# right there.  The next daemon takes the outcome from QEMU.
+exited() { local s; s=$(ps -o stat= -p "$DAEMON" 2>/dev/null); [ -z "$s" ] || [ "${s:0:1}" = Z ]; }
+answered_then_gone() { # answered_then_gone WHAT CMD...
+	local what=$1 seen; shift
+	seen=$(grep -c "test fault exit-later" "$LOG")
+	daemon_kill
+	E2E_WRAP="env SANDBOXFS_TEST_FAULTS=exit-later" e2e_mount_again
+	check "$what is answered (success)" "$@"
+	check "... then the daemon exits before saving its outcome" wait_for 5 exited
+	check "... which it logged" [ "$(grep -c "test fault exit-later" "$LOG")" -gt "$seen" ]
+}
+back() { fusermount3 -uz "$MNT" 2>/dev/null; e2e_mount_again; }
+# state_of ID: the device's state in the state file.
+state_of() { python3 -c 'import json,sys; print(*[d["state"] for d in json.load(open(sys.argv[1]))["devices"] if d["spec"]["id"] == sys.argv[2]])' "$STATE/f/sandbox.json" "$1"; }
+answered_then_gone "a disk hot-add" add "$(spec block 77)"
+check "... b77 was on disk as adding only" [ "$(state_of b77)" = adding ]
+back
+check "the next daemon shows b77 attached (taken from QEMU)" reads_as "$S/devices/b77/state" attached
+check "... and the tree equals QEMU" verify
+hot=$(wc -l < "$S/cpus/hotplugged")
+answered_then_gone "a vCPU hot-add" bash -c "echo $((hot + 2)) > $S/cpus/target"
+back
+check "the next daemon lists the new vCPU (taken from QEMU)" bash -c "[ \$(wc -l < $S/cpus/hotplugged) = $((hot + 1)) ]"
+check "... and the tree equals QEMU" verify
+check "... and the guest has $((hot + 2)) vCPUs" wait_for 30 guest_says f "ncpus=$((hot + 2)) "
 check "the tree equals QEMU at the end" verify
 check "no temporary copy of the state file is left (a restart sweeps them)" \
 	bash -c "! ls $STATE/f/ | grep -q '^sandbox.json.tmp'"

@@ -137,7 +137,7 @@ static int cpus_add(struct vm_sandbox *sb, struct qmp_client *qmp, int count, st
 		sb->hot_cpus[sb->nhot_cpus++] = cpu;
 		sb->cpus_started++;
 		pthread_mutex_unlock(&sb->lock);
-		vm_sandbox_commit(sb);
+		vm_sandbox_commit_outcome(sb); /* QEMU lists it too (reconcile_hot.c) */
 		log_info("%s: hot-added vCPU %s", sb->name, cpu.id);
 		count--;
 	}
@@ -218,7 +218,7 @@ static int cpus_remove(struct vm_sandbox *sb, struct qmp_client *qmp, int count,
 		sb->nhot_cpus--;
 		pthread_mutex_unlock(&sb->lock);
 		slots_unplugged(sb, cpu.id);
-		vm_sandbox_commit(sb);
+		vm_sandbox_commit_outcome(sb); /* `removing` on disk: gone from QEMU, gone */
 		log_info("%s: hot-removed vCPU %s", sb->name, cpu.id);
 	}
 	return 0;

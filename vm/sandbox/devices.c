@@ -324,7 +324,7 @@ int vm_devices_add_store(struct vm_sandbox *sb, const char *json, const struct c
 		unlist(sb, d);
 	else if (live)
 		r = add_live(sb, d, bus, addr, e);
-	vm_sandbox_commit(sb);
+	vm_sandbox_commit_outcome(sb); /* `adding` on disk: QEMU tells the rest */
 	vm_op_end(sb);
 	return r;
 }
@@ -442,21 +442,18 @@ static int device_remove_locked(struct vm_sandbox *sb, const char *id, struct er
 		at++;
 	remove_from_list(sb, d);
 	pthread_mutex_unlock(&sb->lock);
-	/* Not running, the removal is the change itself: on disk, or undone. */
-	int r = vm_sandbox_save(sb, e);
-	if (r < 0 && !live) {
+	/* Not running, the removal is the change itself: on disk, or undone.
+	 * Live, it is gone from QEMU: `removing` on disk reconciles to gone,
+	 * and the caller's commit saves the outcome. */
+	if (!live && vm_sandbox_save(sb, e) < 0) {
 		pthread_mutex_lock(&sb->lock);
 		sb->devs = xrealloc(sb->devs, (sb->ndevs + 1) * sizeof(*sb->devs));
 		memmove(&sb->devs[at + 1], &sb->devs[at], (sb->ndevs - at) * sizeof(*sb->devs));
 		sb->devs[at] = d;
 		sb->ndevs++;
 		pthread_mutex_unlock(&sb->lock);
-		return r;
+		return err_ret(e);
 	}
-	/* Live, it is gone from QEMU: `removing` on disk reconciles to gone. */
-	if (r < 0)
-		log_warn("%s: %s (the device is gone from QEMU all the same)", sb->name, (*e)->msg);
-	err_free(e);
 	pthread_mutex_lock(&sb->lock);
 	vm_topology_free(&sb->topo, d->bridge, d->slot);
 	pthread_mutex_unlock(&sb->lock);
@@ -474,7 +471,7 @@ int vm_devices_remove_store(struct vm_sandbox *sb, const char *id, const struct 
 	if (r < 0)
 		return r;
 	r = device_remove_locked(sb, id, e);
-	vm_sandbox_commit(sb);
+	vm_sandbox_commit_outcome(sb);
 	vm_op_end(sb);
 	return r;
 }

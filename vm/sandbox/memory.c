@@ -83,7 +83,7 @@ static int dimm_add(struct vm_sandbox *sb, struct qmp_client *qmp, int size_mib,
 	sb->dimms[sb->ndimms++] = d;
 	pthread_mutex_unlock(&sb->lock);
 	log_info("%s: hot-added %d MiB as %s", sb->name, size_mib, d.id);
-	vm_sandbox_commit(sb);
+	vm_sandbox_commit_outcome(sb); /* QEMU lists it too (reconcile_hot.c) */
 	return 0;
 }
 
@@ -133,7 +133,7 @@ static int dimm_remove(struct vm_sandbox *sb, struct qmp_client *qmp, struct err
 	sb->ndimms--;
 	pthread_mutex_unlock(&sb->lock);
 	log_info("%s: hot-removed %s (%d MiB)", sb->name, d.id, d.size_mib);
-	vm_sandbox_commit(sb);
+	vm_sandbox_commit_outcome(sb); /* `removing` on disk: gone from QEMU, gone */
 	return 0;
 }
 

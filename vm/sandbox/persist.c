@@ -79,7 +79,12 @@ static struct json_object *persist_to_json(struct vm_sandbox *sb)
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "version", json_object_new_int(PERSIST_VERSION));
 	json_object_object_add(o, "name", jstr(sb->name));
-	json_object_object_add(o, "config", vm_config_to_json(&sb->cfg));
+	/* Built once per config change (vm_sandbox_config_changed_locked): most
+	 * saves are of something else.  Its reference count only ever moves
+	 * under sb->lock (persist_save drops the tree under it too). */
+	if (!sb->cfg_json)
+		sb->cfg_json = vm_config_to_json(&sb->cfg);
+	json_object_object_add(o, "config", json_object_get(sb->cfg_json));
 	json_object_object_add(o, "state", jstr(persisted_state(sb->state)));
 	json_object_object_add(o, "error", jstr(sb->error));
 	json_object_object_add(o, "owner", persist_ids(sb->owner_uid, sb->owner_gid));
@@ -189,7 +194,7 @@ static int persist_save(struct vm_sandbox *sb, bool strict, struct err **e)
 	pthread_mutex_lock(&sb->lock);
 	/* A broken sandbox's file is the operator's to look at: never written. */
 	bool removed = sb->removed || sb->state == VM_BROKEN;
-	cleanup_json struct json_object *o = removed ? NULL : persist_to_json(sb);
+	struct json_object *o = removed ? NULL : persist_to_json(sb);
 	pthread_mutex_unlock(&sb->lock);
 	int r = 0;
 	if (o) {
@@ -207,6 +212,9 @@ static int persist_save(struct vm_sandbox *sb, bool strict, struct err **e)
 				sb->persisted = xstrdup(text);
 			}
 		}
+		pthread_mutex_lock(&sb->lock); /* it holds cfg_json */
+		json_object_put(o);
+		pthread_mutex_unlock(&sb->lock);
 	}
 	pthread_mutex_unlock(&sb->persist_lock);
 	probe_add("persist", NULL, t0);
@@ -377,13 +385,22 @@ static int load_one(const char *name, const char *path, struct err **e)
 	return 0;
 }
 
+static void persist_best_effort(struct vm_sandbox *sb)
+{
+	cleanup_err struct err *e = NULL;
+	if (persist_save(sb, false, &e) < 0)
+		log_err("%s: %s", sb->name, e->msg);
+}
+
 static int persist_observer(struct vm_sandbox *sb, enum vm_change what, struct err **e)
 {
 	if (what == VM_CHANGE_SAVE)
 		return persist_save(sb, true, e);
-	cleanup_err struct err *le = NULL;
-	if (what == VM_CHANGE_STATE && persist_save(sb, false, &le) < 0)
-		log_err("%s: %s", sb->name, le->msg);
+	/* An outcome QEMU can tell again: saved after the write's reply. */
+	if (what == VM_CHANGE_OUTCOME && vm_sandbox_later(sb, persist_best_effort))
+		return 0;
+	if (what == VM_CHANGE_STATE || what == VM_CHANGE_OUTCOME)
+		persist_best_effort(sb);
 	return 0;
 }
 

@@ -6,9 +6,11 @@
 
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "qmp/qmp_client.h"
@@ -75,6 +77,62 @@ void vm_sandbox_observe(vm_observer_fn fn)
 		observers[nobservers++] = fn;
 }
 
+/* ---- work for after the reply (vm_sandbox_commit_outcome) ---- */
+
+struct later {
+	struct vm_sandbox *sb;
+	void (*fn)(struct vm_sandbox *sb);
+};
+static __thread struct {
+	bool on;
+	size_t n;
+	struct later v[VM_LATER_MAX];
+} later;
+
+void vm_sandbox_later_begin(void)
+{
+	later.on = true;
+}
+
+bool vm_sandbox_later(struct vm_sandbox *sb, void (*fn)(struct vm_sandbox *sb))
+{
+	if (!later.on)
+		return false;
+	for (size_t i = 0; i < later.n; i++)
+		if (later.v[i].sb == sb && later.v[i].fn == fn)
+			return true;
+	if (later.n == VM_LATER_MAX)
+		return false;
+	later.v[later.n++] = (struct later){vm_sandbox_ref(sb), fn};
+	return true;
+}
+
+/* SANDBOXFS_TEST_FAULTS=exit-later (the tests' fault hook): the daemon
+ * exits at once after the reply of a write that left work for later, as
+ * if killed before the outcome was saved. */
+static bool exit_later(void)
+{
+	static int on = -1;
+	if (on < 0) {
+		const char *v = getenv("SANDBOXFS_TEST_FAULTS");
+		on = v && !strcmp(v, "exit-later");
+	}
+	return on;
+}
+
+void vm_sandbox_later_run(void)
+{
+	later.on = false;
+	if (later.n && exit_later()) {
+		log_warn("test fault exit-later: exiting before the outcome is saved");
+		_exit(137);
+	}
+	for (size_t i = 0; i < later.n; i++) {
+		later.v[i].fn(later.v[i].sb);
+		vm_sandbox_put(later.v[i].sb);
+	}
+	later.n = 0;
+}
 
 /* {"event":"SANDBOX_STATE","data":{"state":S},"timestamp":{...}} */
 static char *state_event(enum vm_state st)
@@ -103,11 +161,14 @@ static int changed(struct vm_sandbox *sb, enum vm_change what, struct err **e)
 }
 
 void vm_sandbox_commit(struct vm_sandbox *sb) { changed(sb, VM_CHANGE_STATE, NULL); }
+void vm_sandbox_commit_outcome(struct vm_sandbox *sb) { changed(sb, VM_CHANGE_OUTCOME, NULL); }
 void vm_sandbox_notify(struct vm_sandbox *sb) { changed(sb, VM_CHANGE_NOTIFY, NULL); }
 void vm_sandbox_config_changed_locked(struct vm_sandbox *sb)
 {
 	free(sb->cfg_text);
 	sb->cfg_text = NULL;
+	json_object_put(sb->cfg_json);
+	sb->cfg_json = NULL;
 }
 int vm_sandbox_save(struct vm_sandbox *sb, struct err **e)
 {
@@ -167,6 +228,7 @@ static void sandbox_free(struct vm_sandbox *sb)
 	vm_topology_release(&sb->topo);
 	vm_config_release(&sb->cfg);
 	free(sb->cfg_text);
+	json_object_put(sb->cfg_json);
 	vm_cgroup_free(sb->cgroup);
 	if (sb->pidfd >= 0)
 		close(sb->pidfd);

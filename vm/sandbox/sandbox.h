@@ -117,6 +117,8 @@ struct vm_sandbox {
 	/* cfg rendered as the `config` file shows it, NULL until read; every
 	 * change of cfg drops it (vm_sandbox_config_changed_locked). */
 	char *cfg_text;
+	/* cfg as the state file holds it, NULL until saved; dropped with cfg_text. */
+	struct json_object *cfg_json;
 	/* Whose rights the config's host paths (kernel, initrd, bios, pflash)
 	 * are opened with: the last writer who changed one of them. */
 	struct cred cfg_owner;
@@ -201,6 +203,7 @@ enum vm_settle_job {
 enum vm_change {
 	VM_CHANGE_SAVE,   /* must be durable before the caller goes on: a failure is its verdict */
 	VM_CHANGE_STATE,  /* something the state file holds changed: persist it (best effort) */
+	VM_CHANGE_OUTCOME, /* the same, for a hot add's or removal's outcome (see below) */
 	VM_CHANGE_NOTIFY, /* only what pollers see (a new line in events) */
 };
 /* Observers of every sandbox's changes, called without locks in the order
@@ -218,6 +221,24 @@ void vm_sandbox_observe(vm_observer_fn fn);
  * recorded).
  */
 void vm_sandbox_commit(struct vm_sandbox *sb);
+/*
+ * The same, for the outcome of a hot add or removal, whose intent went to
+ * disk before QEMU heard of it (or that QEMU's own lists rebuild, as for
+ * vCPUs and DIMMs): what the write's caller sees (the tree, pollers) is
+ * told at once, and on a thread inside vm_sandbox_later_begin/run (a
+ * FUSE write) the state file is saved after the reply — a daemon killed
+ * in between rebuilds the outcome from QEMU (reconcile.c).  Elsewhere it
+ * is vm_sandbox_commit.
+ */
+void vm_sandbox_commit_outcome(struct vm_sandbox *sb);
+/* The calling thread's work for after its reply: begin before the
+ * request's job, run after its reply (still in the job's lane, so that the
+ * sandbox's next write comes after it).  At most VM_LATER_MAX
+ * entries; beyond, vm_sandbox_later says false and the work is done now. */
+#define VM_LATER_MAX 4
+void vm_sandbox_later_begin(void);
+bool vm_sandbox_later(struct vm_sandbox *sb, void (*fn)(struct vm_sandbox *sb));
+void vm_sandbox_later_run(void);
 /* The same, for a change that must be on disk before it is reported done
  * (a write's verdict): the save's error (ENOSPC, EIO...) when it is not;
  * the caller then undoes the change. */
@@ -229,7 +250,8 @@ int vm_sandbox_save(struct vm_sandbox *sb, struct err **e);
  * restarted daemon asks QEMU which (adopt.c). */
 void vm_sandbox_notify(struct vm_sandbox *sb);
 /* After changing sb->cfg, with sb->lock held: drop the rendered `config`
- * (cfg_text), so that the next read renders the new one. */
+ * (cfg_text) and the state file's copy (cfg_json), so that the next read
+ * and the next save render the new one. */
 void vm_sandbox_config_changed_locked(struct vm_sandbox *sb);
 
 const char *vm_state_name(enum vm_state s);
