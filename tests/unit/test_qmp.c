@@ -896,6 +896,9 @@ static void test_oversize(void)
 	}
 }
 
+/* An event, then the end of the stream: after the ms that f->arg points
+ * to (none: at once, so that the client meets both in one read). */
+static const int disconnect_later_ms = 50;
 static void script_disconnect(struct fake *f)
 {
 	if (!fk_handshake(f))
@@ -903,7 +906,8 @@ static void script_disconnect(struct fake *f)
 	cleanup_json struct json_object *o = fk_read(f, 5000);
 	FK_CHECK(f, !strcmp(fk_cmd(o), "doomed"));
 	fk_send(f, "{\"event\": \"LAST\", \"data\": {\"device\": \"z\"}}\r\n");
-	usleep(50 * 1000);
+	if (f->arg)
+		usleep((useconds_t)*(const int *)f->arg * 1000);
 	fk_close(f);
 }
 
@@ -930,7 +934,7 @@ static void test_disconnect(void)
 	struct fake f;
 	cleanup_rec struct rec r;
 	rec_init(&r);
-	fk_start(&f, script_disconnect, NULL);
+	fk_start(&f, script_disconnect, (void *)&disconnect_later_ms);
 	struct qmp_client *c = open_fake(&f, &r);
 	if (c) {
 		struct wait_job w = {.c = c, .name = "NEVER", .timeout_ms = 5000};
@@ -954,22 +958,12 @@ static void test_disconnect(void)
 
 /* The event and the end in one go: the caller, reading for its reply,
  * meets both. */
-static void script_disconnect_at_once(struct fake *f)
-{
-	if (!fk_handshake(f))
-		return;
-	cleanup_json struct json_object *o = fk_read(f, 5000);
-	FK_CHECK(f, !strcmp(fk_cmd(o), "doomed"));
-	fk_send(f, "{\"event\": \"LAST\", \"data\": {\"device\": \"z\"}}\r\n");
-	fk_close(f);
-}
-
 static void test_disconnect_at_once(void)
 {
 	struct fake f;
 	cleanup_rec struct rec r;
 	rec_init(&r);
-	fk_start(&f, script_disconnect_at_once, NULL);
+	fk_start(&f, script_disconnect, NULL);
 	struct qmp_client *c = open_fake(&f, &r);
 	if (c) {
 		struct exec_job j = {.c = c, .cmd = "doomed", .timeout_ms = 5000};
