@@ -241,7 +241,15 @@ function scale(   s, v, f, r, ok, pts, i, p, lo, hi, x, cs, ha) {
 		n("scale", "parallel vCPU hot-adds (total)", "sandboxfs"), cell("scale", "parallel vCPU hot-adds (total)", "sandboxfs"), I["running_paused"], first("nproc"), ms(budget), yn(tot <= budget))
 	s = s sprintf("| the same: slowest single write of a round | %d | %s | (all one after another: %s ms) |\n", n("scale", "parallel vCPU hot-adds (slowest one)", "sandboxfs"),
 		cell("scale", "parallel vCPU hot-adds (slowest one)", "sandboxfs"), ms(I["parallel_serial_us"]))
-	target("5", I["running_paused"] " parallel hot-adds ≤ 1.2 × single × ⌈" I["running_paused"] "/cores⌉", ms(tot) " vs " ms(budget) " ms", sprintf("%.2f×", budget ? tot / budget * 1.2 : 0), tot <= budget, "QEMU's own work for 128 device_adds on 2 cores")
+	why = "QEMU's own work for 128 device_adds on 2 cores"
+	if ("parallel_cpu_qemus_ms" in I) {
+		cpu = I["parallel_cpu_qemus_ms"] + I["parallel_cpu_daemon_ms"] + I["parallel_cpu_bench_ms"]
+		why = sprintf("the CPU a round takes: the QEMUs %.1f ms, the daemon %.1f ms, the %d writers %.1f ms (/proc); %.1f ms of CPU on %d CPUs is at least %.1f ms a round",
+			I["parallel_cpu_qemus_ms"], I["parallel_cpu_daemon_ms"], I["running_paused"], I["parallel_cpu_bench_ms"], cpu, first("nproc"), cpu / first("nproc"))
+		s = s sprintf("| the same: CPU time of a round (QEMUs + daemon + writers, from /proc) | %d | %.1f + %.1f + %.1f ms | (≥ %.1f ms on %d CPUs) |\n", n("scale", "parallel vCPU hot-adds (total)", "sandboxfs"),
+			I["parallel_cpu_qemus_ms"], I["parallel_cpu_daemon_ms"], I["parallel_cpu_bench_ms"], cpu / first("nproc"), first("nproc"))
+	}
+	target("5", I["running_paused"] " parallel hot-adds ≤ 1.2 × single × ⌈" I["running_paused"] "/cores⌉", ms(tot) " vs " ms(budget) " ms", sprintf("%.2f×", budget ? tot / budget * 1.2 : 0), tot <= budget, why)
 	# the flat table
 	s = s "\n### The cost of one op as sandboxes are added\n\n"
 	s = s "Measured when the mount holds that many sandboxes: `cat state` of the first one (beside hello's), `ls` of the root, and\n"

@@ -31,7 +31,7 @@
 #define MEM_RUNS 20  /* DIMMs: one slot each (memory_slots) */
 #define DIMM_MIB 128 /* the guest's memory block size: the smallest DIMM */
 #define SETTLE_US 100000 /* after a hotplug pair: the guests finish probing */
-#define NIC_RUNS 20
+#define NIC_RUNS 40
 
 struct cp {
 	const char *mnt, *tmp, *sb;

@@ -116,6 +116,39 @@ static double parallel(const char *mnt, const int *ids, int n, const char *file,
 	return total;
 }
 
+/* CPU time of a process (user + system), ms; 0 when it is gone. */
+static double cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	ssize_t n = fs_read(path, buf, sizeof(buf) - 1);
+	char *p = n > 0 ? strrchr(buf, ')') : NULL;
+	unsigned long long ut = 0, st = 0;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The CPU time the daemon, the running sandboxes' QEMUs and this bench
+ * have used so far, ms. */
+struct cpu_use {
+	double daemon, qemus, bench;
+};
+static struct cpu_use cpu_now(const char *mnt, pid_t daemon, const int *ids, int n)
+{
+	struct cpu_use u = {cpu_ms(daemon), 0, cpu_ms(getpid())};
+	for (int i = 0; i < n; i++) {
+		char *f = path_of(mnt, name_of(ids[i]), "pid"), buf[32];
+		ssize_t k = fs_read(f, buf, sizeof(buf) - 1);
+		free(f);
+		if (k > 0) {
+			buf[k] = '\0';
+			u.qemus += cpu_ms((pid_t)atoi(buf));
+		}
+	}
+	return u;
+}
+
 /* cat NAME/state of every sandbox, against as many reads of the floor. */
 static void cat_all(const char *mnt, int n, const char *floor, const char *label)
 {
@@ -233,6 +266,7 @@ int phase_scale(const char *mnt, const char *tmp, pid_t daemon, int n, int nrun)
 	}
 	double single = median(&one);
 	report("scale", "vCPU hot-add, one at a time", "sandboxfs", &one);
+	struct cpu_use u0 = cpu_now(mnt, daemon, running, nrunning);
 	for (int r = 0; r < PAR_ROUNDS; r++) {
 		char v[16];
 		double w;
@@ -240,6 +274,12 @@ int phase_scale(const char *mnt, const char *tmp, pid_t daemon, int n, int nrun)
 		s_add(&tot, parallel(mnt, running, nrunning, "cpus/target", v, &w));
 		s_add(&slow, w);
 	}
+	/* Whose CPU a round takes: on `cpus` CPUs no round can be shorter than
+	 * the sum over them. */
+	struct cpu_use u1 = cpu_now(mnt, daemon, running, nrunning);
+	info("parallel_cpu_daemon_ms", "%.1f", (u1.daemon - u0.daemon) / PAR_ROUNDS);
+	info("parallel_cpu_qemus_ms", "%.1f", (u1.qemus - u0.qemus) / PAR_ROUNDS);
+	info("parallel_cpu_bench_ms", "%.1f", (u1.bench - u0.bench) / PAR_ROUNDS);
 	double total = median(&tot);
 	report("scale", "parallel vCPU hot-adds (total)", "sandboxfs", &tot);
 	report("scale", "parallel vCPU hot-adds (slowest one)", "sandboxfs", &slow);

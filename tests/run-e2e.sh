@@ -30,6 +30,18 @@ sweep() {
 		echo "LEFTOVER $name: $m still mounted after the test; unmounted"
 		umount -l "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null; left=1
 	done
+	# A sandbox's cgroup under the test's parent outlives its QEMU only when
+	# the daemon failed to remove it (a QEMU killed above may take a moment).
+	local cg d
+	for cg in $(cat "$dir/cgroup-parents" 2>/dev/null); do
+		for d in /sys/fs/cgroup/*/"$cg"/sb-* /sys/fs/cgroup/"$cg"/sb-*; do
+			[ -d "$d" ] || continue
+			echo "LEFTOVER $name: cgroup ${d#/sys/fs/cgroup/} was left behind; removed"
+			for _ in 1 2 3 4 5 6 7 8 9 10; do rmdir "$d" 2>/dev/null && break; sleep 0.2; done
+			left=1
+		done
+		rmdir /sys/fs/cgroup/*/"$cg" /sys/fs/cgroup/"$cg" 2>/dev/null
+	done
 	if awk '{print $5}' /proc/self/mountinfo | grep -qF -- "$dir/"; then
 		echo "LEFTOVER $name: cannot unmount everything under $dir; left in place"
 		return 1

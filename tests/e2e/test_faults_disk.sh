@@ -95,6 +95,7 @@ check "y's file is kept aside" test -s "$STATE/y/sandbox.json.broken"
 check "start on a broken sandbox is EBUSY" fails_with "Device or resource busy" bash -c "echo start > $MNT/y/ctl"
 check "kill ends y's QEMU" bash -c "echo kill > $MNT/y/ctl"
 check "... which is gone" wait_for 10 bash -c "! kill -0 $qy 2>/dev/null"
+check "... and so is its cgroup" wait_for 5 bash -c "! ls -d /sys/fs/cgroup/*/$CG_PARENT/sb-y /sys/fs/cgroup/$CG_PARENT/sb-y 2>/dev/null"
 check "... and y stays broken" reads_as "$MNT/y/state" broken
 check "rmdir removes y and z" bash -c "rmdir $MNT/y $MNT/z"
 check "... their files stay in the state directory" bash -c "ls $STATE | grep -q '^y.sandbox.json.broken' && ls $STATE | grep -q '^z.sandbox.json.broken'"

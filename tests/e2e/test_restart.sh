@@ -100,10 +100,16 @@ check "the daemon is back and mounted" wait_for 5 mounted
 check "c shows crashed" reads_as "$MNT/c/state" crashed
 check "c's error says it was lost" grep -q "lost while sandboxfs was not running" "$MNT/c/error"
 check "a is still running" reads_as "$MNT/a/state" running
+# This daemon has the default --cgroup-parent: a's QEMU stays in the cgroup
+# it runs in (under the test's parent), which goes with it at stop.
+check "a's cgroup is the one its QEMU runs in ($CG_PARENT/sb-a)" grep -q "/$CG_PARENT/sb-a\$" "$MNT/a/cgroup"
+check "... as the log says" grep -q "a: qemu pid [0-9]* stays in its cgroup under $CG_PARENT" "$LOG"
 check "c can be started again" bash -c "echo start > '$MNT/c/ctl'"
 
 for n in a b c; do echo stop > "$MNT/$n/ctl"; done
 check "all stopped" [ "$(cat "$MNT"/{a,b,c}/state | sort -u)" = stopped ]
+cgs() { ls -d /sys/fs/cgroup/*/"$CG_PARENT"/sb-* /sys/fs/cgroup/"$CG_PARENT"/sb-* 2>/dev/null; }
+check "... and their cgroups are gone, though made under another parent" [ -z "$(cgs)" ]
 fusermount3 -u "$MNT"; wait "$DAEMON"; DAEMON=
 if pgrep -f "^/usr/bin/qemu-system.*$STATE" >/dev/null; then fail "no qemu left behind"; else ok "no qemu left behind"; fi
 echo "restart: $FAILS failure(s)"

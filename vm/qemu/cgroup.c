@@ -82,7 +82,7 @@ int vm_cgroup_open(const char *parent, const char *name, const struct vm_cgroup_
 	cg->ops = cg_ops;
 	cg->rel = xasprintf("%s/sb-%s", parent, name);
 	int r = cg_ops->create(cg, e);
-	if (r == 0)
+	if (r == 0 && lim)
 		r = cg_ops->limit(cg, lim, e);
 	if (r < 0) {
 		vm_cgroup_free(cg);
@@ -90,6 +90,24 @@ int vm_cgroup_open(const char *parent, const char *name, const struct vm_cgroup_
 	}
 	*out = cg;
 	return 0;
+}
+
+const char *vm_cgroup_rel(const struct vm_cgroup *cg) { return cg->rel; }
+
+int vm_cgroup_remove_rel(const char *rel, const char *name, struct err **e)
+{
+	cleanup_free char *leaf = xasprintf("/sb-%s", name);
+	size_t n = rel ? strlen(rel) : 0, nleaf = strlen(leaf);
+	if (n < nleaf || strcmp(rel + n - nleaf, leaf) || strstr(rel, ".."))
+		return err_set(e, EINVAL, "'%.200s' is not a cgroup of sandbox %s", rel ? rel : "",
+			       name);
+	cleanup_free char *parent = xstrndup(rel, n - nleaf);
+	struct vm_cgroup *cg = NULL;
+	int r = vm_cgroup_open(parent, name, NULL, &cg, e);
+	if (r == 0)
+		r = vm_cgroup_remove(cg, e);
+	vm_cgroup_free(cg);
+	return r;
 }
 
 void vm_cgroup_free(struct vm_cgroup *cg)
@@ -175,4 +193,29 @@ bool vm_cgroup_has(const struct vm_cgroup *cg, int pid)
 	cleanup_free char *text = util_read_file(path, NULL);
 	cleanup_free char *want = xasprintf("%s:/%s\n", cg->ops->proc_key, cg->rel);
 	return text && strstr(text, want);
+}
+
+char *vm_cgroup_parent_of(int pid, const char *name)
+{
+	if (!cg_ops && vm_cgroup_detect(NULL) < 0)
+		return NULL;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	cleanup_free char *text = util_read_file(path, NULL);
+	cleanup_free char *key = xasprintf("%s:/", cg_ops->proc_key);
+	cleanup_free char *leaf = xasprintf("/sb-%s", name);
+	size_t nkey = strlen(key), nleaf = strlen(leaf);
+	for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		size_t len = strcspn(l, "\n");
+		/* v2 "0::/PATH"; v1 "N:memory:/PATH" (the key starts at the ':') */
+		const char *p = *key == ':' ? memchr(l, ':', len) : l;
+		if (!p || (size_t)(l + len - p) < nkey || strncmp(p, key, nkey))
+			continue;
+		const char *rel = p + nkey - 1; /* "/PARENT/sb-NAME" */
+		size_t n = (size_t)(l + len - rel);
+		if (n < nleaf || strncmp(rel + n - nleaf, leaf, nleaf))
+			return NULL;
+		return n == nleaf ? xstrdup("") : xstrndup(rel + 1, n - nleaf - 1);
+	}
+	return NULL;
 }

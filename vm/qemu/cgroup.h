@@ -33,10 +33,16 @@ int vm_cgroup_detect(struct err **e);
 const char *vm_cgroup_layout(void);
 
 /* PARENT/sb-NAME, created (or taken as it is, after a daemon restart) with
- * its limits applied; *out is freed with vm_cgroup_free. */
+ * its limits applied (lim NULL: left as they are); *out is freed with
+ * vm_cgroup_free. */
 int vm_cgroup_open(const char *parent, const char *name, const struct vm_cgroup_limits *lim,
 		   struct vm_cgroup **out, struct err **e);
 void vm_cgroup_free(struct vm_cgroup *cg);
+/* Its path below the hierarchy's root: PARENT/sb-NAME. */
+const char *vm_cgroup_rel(const struct vm_cgroup *cg);
+/* The cgroup `rel` (PARENT/sb-NAME) of sandbox `name` removed, as
+ * vm_cgroup_remove: that of a QEMU that died while no daemon ran. */
+int vm_cgroup_remove_rel(const char *rel, const char *name, struct err **e);
 /* Apply new limits (live): EINVAL/EBUSY with the kernel's reason when it
  * refuses one (a quota below its minimum, a v1 memory limit below the
  * current use); what was already applied stays as it was before. */
@@ -51,6 +57,9 @@ int vm_cgroup_remove(struct vm_cgroup *cg, struct err **e);
 void vm_cgroup_show(const struct vm_cgroup *cg, struct sbuf *out);
 /* How many processes the kernel OOM-killed for the memory limit. */
 int64_t vm_cgroup_oom_kills(const struct vm_cgroup *cg);
+/* PARENT when pid runs in a cgroup PARENT/sb-NAME (a sandbox's own, made by
+ * whichever daemon started it), else NULL; free it. */
+char *vm_cgroup_parent_of(int pid, const char *name);
 /* Whether a process runs in it (pid's /proc cgroup line is ours). */
 bool vm_cgroup_has(const struct vm_cgroup *cg, int pid);
 

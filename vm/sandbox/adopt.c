@@ -82,7 +82,7 @@ int vm_adopt_qemu(struct vm_sandbox *sb, enum vm_state was, struct err **e)
 	if (sb->state != was && was != VM_RUNNING) /* "running": paused too (persist.c) */
 		log_warn("%s: was %s, QEMU says %s", sb->name, vm_state_name(was), vm_state_name(sb->state));
 	cleanup_err struct err *we = NULL;
-	if (vm_lifecycle_cgroup(sb, &we) < 0) {
+	if (vm_lifecycle_cgroup_adopt(sb, false, &we) < 0) {
 		log_err("%s: its cgroup: %s", sb->name, we->msg);
 		err_free(&we);
 	}

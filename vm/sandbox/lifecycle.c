@@ -304,7 +304,7 @@ static const char *cgroup_limit_key(const struct vm_cgroup_limits *lim)
  * with the config's limits.  Without a usable hierarchy, or with
  * --cgroup-parent= empty, QEMU stays in the daemon's cgroup, as the log
  * says — unless the config sets a limit, which then cannot hold: EINVAL. */
-int vm_lifecycle_cgroup(struct vm_sandbox *sb, struct err **e)
+static int lifecycle_cgroup(struct vm_sandbox *sb, struct err **e)
 {
 	const char *parent = vm_get_settings()->cgroup_parent;
 	if (sb->cgroup)
@@ -325,6 +325,42 @@ int vm_lifecycle_cgroup(struct vm_sandbox *sb, struct err **e)
 	lim = vm_sandbox_cgroup_limits(&sb->cfg);
 	struct vm_cgroup *cg = NULL;
 	int r = vm_cgroup_open(parent, sb->name, &lim, &cg, e);
+	sb->cgroup = cg;
+	pthread_mutex_unlock(&sb->lock);
+	return r;
+}
+
+/*
+ * An adopted QEMU's cgroup: the one it runs in when that is a sandbox's
+ * own (PARENT/sb-NAME, whatever --cgroup-parent the daemon that started it
+ * had), so that its limits, usage and removal follow the QEMU; with the
+ * config's limits, or as it is when `keep` (a broken sandbox: its config
+ * is unknown).  None when QEMU runs in no cgroup of its own.
+ */
+int vm_lifecycle_cgroup_adopt(struct vm_sandbox *sb, bool keep, struct err **e)
+{
+	if (sb->cgroup)
+		return 0;
+	pthread_mutex_lock(&sb->lock);
+	pid_t pid = sb->pid;
+	struct vm_cgroup_limits lim = vm_sandbox_cgroup_limits(&sb->cfg);
+	pthread_mutex_unlock(&sb->lock);
+	cleanup_free char *parent = vm_cgroup_parent_of(pid, sb->name);
+	if (!parent) {
+		const char *key = keep ? NULL : cgroup_limit_key(&lim);
+		if (key)
+			return err_set(e, EINVAL, "%s: qemu pid %d runs in no cgroup of its own: the "
+				       "limit does not hold", key, (int)pid);
+		log_warn("%s: qemu pid %d runs in no cgroup of its own", sb->name, (int)pid);
+		return 0;
+	}
+	const char *now = vm_get_settings()->cgroup_parent;
+	if (!now || strcmp(now, parent))
+		log_info("%s: qemu pid %d stays in its cgroup under %s (this daemon's --cgroup-parent "
+			 "is '%s')", sb->name, (int)pid, *parent ? parent : "/", now ? now : "");
+	struct vm_cgroup *cg = NULL;
+	int r = vm_cgroup_open(parent, sb->name, keep ? NULL : &lim, &cg, e);
+	pthread_mutex_lock(&sb->lock);
 	sb->cgroup = cg;
 	pthread_mutex_unlock(&sb->lock);
 	return r;
@@ -365,7 +401,7 @@ int vm_lifecycle_start_locked(struct vm_sandbox *sb, struct err **e)
 	int *fds = xcalloc(plan.n + 1, sizeof(int));
 	struct vm_fds_ctx ctx = {.netns_fd = -1};
 	if (r == 0)
-		r = vm_lifecycle_cgroup(sb, e);
+		r = lifecycle_cgroup(sb, e);
 	probe_add("start", "cgroup", tp);
 	tp = probe_now();
 	if (r == 0)

@@ -23,8 +23,9 @@ int vm_lifecycle_stop_locked(struct vm_sandbox *sb, struct err **e);
 int vm_lifecycle_kill_locked(struct vm_sandbox *sb, struct err **e);
 int vm_lifecycle_pause_locked(struct vm_sandbox *sb, struct err **e);
 int vm_lifecycle_resume_locked(struct vm_sandbox *sb, struct err **e);
-/* The QEMU's own cgroup (start; adoption after a restart takes it again). */
-int vm_lifecycle_cgroup(struct vm_sandbox *sb, struct err **e);
+/* An adopted (or a broken sandbox's) QEMU: the cgroup it already runs in
+ * (lifecycle.c); `keep`: its limits left as they are. */
+int vm_lifecycle_cgroup_adopt(struct vm_sandbox *sb, bool keep, struct err **e);
 /* stop, taking op_lock itself (daemon shutdown). */
 int vm_lifecycle_stop(struct vm_sandbox *sb, struct err **e);
 

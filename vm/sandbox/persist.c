@@ -23,6 +23,7 @@
 
 #include "lib/log.h"
 #include "lib/probe.h"
+#include "vm/qemu/cgroup.h"
 #include "vm/model/throttle.h"
 #include "vm/sandbox/adopt.h"
 #include "vm/sandbox/migrate.h"
@@ -94,6 +95,8 @@ static struct json_object *persist_to_json(struct vm_sandbox *sb)
 		json_object_object_add(o, "pid", json_object_new_int(sb->pid));
 		json_object_object_add(o, "start_time", json_object_new_uint64(sb->start_time));
 		json_object_object_add(o, "qmp", jstr(sb->qmp_path));
+		if (sb->cgroup) /* so that it goes even if QEMU dies while no daemon runs */
+			json_object_object_add(o, "cgroup", jstr(vm_cgroup_rel(sb->cgroup)));
 	}
 	struct json_object *devs = json_object_new_array();
 	for (size_t i = 0; i < sb->ndevs; i++) {
@@ -310,6 +313,14 @@ static void drop_adding(struct vm_sandbox *sb)
 	sb->ndevs = keep;
 }
 
+/* The cgroup of a QEMU that died while no daemon ran: empty, removed. */
+static void drop_cgroup(struct vm_sandbox *sb, const char *rel)
+{
+	cleanup_err struct err *e = NULL;
+	if (rel && vm_cgroup_remove_rel(rel, sb->name, &e) < 0)
+		log_warn("%s: the cgroup of its lost QEMU: %s", sb->name, e->msg);
+}
+
 /* Rebuild one sandbox from its state file; adopt its QEMU if alive. */
 static int load_one(const char *name, const char *path, struct err **e)
 {
@@ -365,6 +376,7 @@ static int load_one(const char *name, const char *path, struct err **e)
 		if (r < 0) {
 			/* Gone (or not ours any more) while no daemon watched it. */
 			sb->pid = 0;
+			drop_cgroup(sb, util_json_str(o, "cgroup"));
 			vm_sandbox_qemu_gone_locked(sb);
 			drop_adding(sb);
 			sb->state = VM_CRASHED;

@@ -15,6 +15,7 @@
 
 #include "lib/log.h"
 #include "vm/qemu/process.h"
+#include "vm/sandbox/lifecycle.h"
 #include "vm/sandbox/monitor.h"
 #include "vm/sandbox/registry.h"
 #include "vm/sandbox/sandbox.h"
@@ -60,6 +61,9 @@ static void find_qemu(struct vm_sandbox *sb, const char *text, struct sbuf *why)
 	sb->start_time = vm_process_start_time(pid);
 	sb->pidfd = vm_process_pidfd(pid);
 	sb->child = false;
+	cleanup_err struct err *e = NULL; /* its cgroup, to go with it */
+	if (vm_lifecycle_cgroup_adopt(sb, true, &e) < 0)
+		log_warn("%s: the cgroup of qemu pid %d: %s", sb->name, (int)pid, e->msg);
 	sbuf_printf(why, "; its QEMU, pid %d, still runs: `echo kill > ctl` ends it, then rmdir "
 		    "removes the sandbox", (int)pid);
 }
