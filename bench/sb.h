@@ -91,6 +91,8 @@ void rq_wait_deleted(struct rawq *q, const char *id);
 double raw_timed(struct rawq *q, const char *cmd);
 /* The argv sandboxfs would run (its cmdline file), the console moved to con. */
 char **raw_argv(const char *mnt, const char *sb, const char *con);
+/* The device_add of a raw QEMU's lowest free vCPU slot (sb_vcpu.c); its id in id. */
+char *raw_cpu_slot(struct rawq *q, char *id, size_t idlen);
 void free_argv(char **argv);
 /* exec argv with a bound QMP socket as fd 3, greeting, qmp_capabilities;
  * in a cgroup of its own beside the daemon's QEMUs' (SBBENCH_CGROUP, the

@@ -21,7 +21,7 @@
 #define MAXVCPUS 48
 
 /* The device_add of the lowest free hotpluggable slot; its id in id. */
-static char *raw_cpu_slot(struct rawq *q, char *id, size_t idlen)
+char *raw_cpu_slot(struct rawq *q, char *id, size_t idlen)
 {
 	char *reply;
 	rq_cmd(q, "{\"execute\":\"query-hotpluggable-cpus\"}", &reply);
