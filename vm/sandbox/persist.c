@@ -80,12 +80,16 @@ static struct json_object *persist_to_json(struct vm_sandbox *sb)
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "version", json_object_new_int(PERSIST_VERSION));
 	json_object_object_add(o, "name", jstr(sb->name));
-	/* Built once per config change (vm_sandbox_config_changed_locked): most
-	 * saves are of something else.  Its reference count only ever moves
-	 * under sb->lock (persist_save drops the tree under it too). */
-	if (!sb->cfg_json)
-		sb->cfg_json = vm_config_to_json(&sb->cfg);
-	json_object_object_add(o, "config", json_object_get(sb->cfg_json));
+	/* While QEMU runs, built once per config change
+	 * (vm_sandbox_config_changed_locked): a hotplug's saves are of
+	 * something else.  Not kept for the others (about 10 KiB each, and a
+	 * stopped sandbox is saved when its config changes anyway).  Its
+	 * reference count only ever moves under sb->lock (persist_save drops
+	 * the tree under it too). */
+	struct json_object *cfg = sb->cfg_json ? json_object_get(sb->cfg_json) : vm_config_to_json(&sb->cfg);
+	if (!sb->cfg_json && vm_state_is_live(sb->state))
+		sb->cfg_json = json_object_get(cfg);
+	json_object_object_add(o, "config", cfg);
 	json_object_object_add(o, "state", jstr(persisted_state(sb->state)));
 	json_object_object_add(o, "error", jstr(sb->error));
 	json_object_object_add(o, "owner", persist_ids(sb->owner_uid, sb->owner_gid));

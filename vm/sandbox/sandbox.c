@@ -265,6 +265,8 @@ void vm_sandbox_put(struct vm_sandbox *sb)
 
 void vm_sandbox_qemu_gone_locked(struct vm_sandbox *sb)
 {
+	json_object_put(sb->cfg_json); /* kept only while QEMU runs (persist.c) */
+	sb->cfg_json = NULL;
 	sb->nhot_cpus = 0;
 	sb->ndimms = 0;
 	/* An add or removal in flight stays 'adding' or 'removing': it is

@@ -117,7 +117,8 @@ struct vm_sandbox {
 	/* cfg rendered as the `config` file shows it, NULL until read; every
 	 * change of cfg drops it (vm_sandbox_config_changed_locked). */
 	char *cfg_text;
-	/* cfg as the state file holds it, NULL until saved; dropped with cfg_text. */
+	/* cfg as the state file holds it, while QEMU runs (persist.c); dropped
+	 * with cfg_text, and when QEMU is gone. */
 	struct json_object *cfg_json;
 	/* Whose rights the config's host paths (kernel, initrd, bios, pflash)
 	 * are opened with: the last writer who changed one of them. */
