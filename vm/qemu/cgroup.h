@@ -41,7 +41,8 @@ void vm_cgroup_free(struct vm_cgroup *cg);
 /* Its path below the hierarchy's root: PARENT/sb-NAME. */
 const char *vm_cgroup_rel(const struct vm_cgroup *cg);
 /* The cgroup `rel` (PARENT/sb-NAME) of sandbox `name` removed, as
- * vm_cgroup_remove: that of a QEMU that died while no daemon ran. */
+ * vm_cgroup_remove (nothing is made first: one gone already is fine): that
+ * of a QEMU that died while no daemon ran. */
 int vm_cgroup_remove_rel(const char *rel, const char *name, struct err **e);
 /* Apply new limits (live): EINVAL/EBUSY with the kernel's reason when it
  * refuses one (a quota below its minimum, a v1 memory limit below the

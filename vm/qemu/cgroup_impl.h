@@ -12,6 +12,8 @@
 struct vm_cgroup_ops {
 	const char *layout;
 	bool (*detect)(void);
+	/* cg->dirs from cg->rel, nothing made; create makes them too */
+	void (*place)(struct vm_cgroup *cg);
 	int (*create)(struct vm_cgroup *cg, struct err **e);
 	int (*limit)(struct vm_cgroup *cg, const struct vm_cgroup_limits *lim, struct err **e);
 	int64_t (*oom_kills)(const struct vm_cgroup *cg);

@@ -46,7 +46,7 @@ static const char *v1_cpuacct_mount(void)
 	return stat(V1_ROOT "/cpuacct/cpuacct.usage", &st) == 0 ? V1_ROOT "/cpuacct" : NULL;
 }
 
-static int v1_create(struct vm_cgroup *cg, struct err **e)
+static void v1_place(struct vm_cgroup *cg)
 {
 	static const char *const ctls[] = { "cpu", "memory", "pids", "cpuacct" };
 	for (size_t i = 0; i < ARRAY_SIZE(ctls); i++) {
@@ -54,8 +54,15 @@ static int v1_create(struct vm_cgroup *cg, struct err **e)
 		if (!mnt)
 			continue;
 		cg->keys[cg->ndirs] = ctls[i];
-		cg->dirs[cg->ndirs] = xasprintf("%s/%s", mnt, cg->rel);
-		int r = vm_cgroup_mkdir(cg->dirs[cg->ndirs++], e);
+		cg->dirs[cg->ndirs++] = xasprintf("%s/%s", mnt, cg->rel);
+	}
+}
+
+static int v1_create(struct vm_cgroup *cg, struct err **e)
+{
+	v1_place(cg);
+	for (int i = 0; i < cg->ndirs; i++) {
+		int r = vm_cgroup_mkdir(cg->dirs[i], e);
 		if (r < 0)
 			return r;
 	}
@@ -117,6 +124,7 @@ static void v1_usage(const struct vm_cgroup *cg, struct vm_cgroup_usage *out)
 const struct vm_cgroup_ops vm_cgroup_v1 = {
 	.layout = "v1",
 	.detect = v1_detect,
+	.place = v1_place,
 	.create = v1_create,
 	.limit = v1_limit,
 	.oom_kills = v1_oom_kills,

@@ -18,6 +18,13 @@ static bool v2_detect(void)
 	return strstr(c, "memory") && strstr(c, "cpu") && strstr(c, "pids");
 }
 
+static void v2_place(struct vm_cgroup *cg)
+{
+	cg->keys[0] = "path";
+	cg->dirs[0] = xasprintf(V2_ROOT "/%s", cg->rel);
+	cg->ndirs = 1;
+}
+
 static int v2_create(struct vm_cgroup *cg, struct err **e)
 {
 	cleanup_free char *parent = xstrdup(cg->rel);
@@ -29,9 +36,7 @@ static int v2_create(struct vm_cgroup *cg, struct err **e)
 		r = vm_cgroup_write(V2_ROOT, "cgroup.subtree_control", "+cpu +memory +pids", e);
 	if (r == 0)
 		r = vm_cgroup_write(pdir, "cgroup.subtree_control", "+cpu +memory +pids", e);
-	cg->keys[0] = "path";
-	cg->dirs[0] = xasprintf(V2_ROOT "/%s", cg->rel);
-	cg->ndirs = 1;
+	v2_place(cg);
 	return r < 0 ? r : vm_cgroup_mkdir(cg->dirs[0], e);
 }
 
@@ -75,6 +80,7 @@ static void v2_usage(const struct vm_cgroup *cg, struct vm_cgroup_usage *out)
 const struct vm_cgroup_ops vm_cgroup_v2 = {
 	.layout = "v2",
 	.detect = v2_detect,
+	.place = v2_place,
 	.create = v2_create,
 	.limit = v2_limit,
 	.oom_kills = v2_oom_kills,
