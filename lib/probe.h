@@ -12,7 +12,8 @@
  *                   later:persist=US
  *
  * (total: the request's reception to its reply; queue: reception to the
- * job's start; later: after the reply, in the same job).  Spans of the same kind and name add up.
+ * job's start; later: after the reply, in the same job).  Spans of the
+ * same kind and name add up.
  */
 #ifndef SANDBOXFS_PROBE_H
 #define SANDBOXFS_PROBE_H
