@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One stuck sandbox must not freeze the others: with the QEMU of sandbox a
 # SIGSTOPped and 16 writers blocked on it, `ls` of the root and a vCPU
-# hot-add on sandbox b stay within 2x their time with a SIGSTOPped and
-# nobody waiting on it (medians: of 120 readdirs, of three hot-adds).  The
+# hot-add on sandbox b stay within 2x (or 0.5 ms more) their time with a
+# SIGSTOPped and nobody waiting on it (medians: of 120 readdirs, of three hot-adds).  The
 # same QEMUs use the CPUs in both, so what differs is the stuck callers
 # alone: a baseline taken with a's guest still running (just booted) once
 # measured ls at 26 us against 76-98 us in seven other runs — busy CPUs
@@ -49,8 +49,14 @@ adds_ms() {
 	done
 	printf '%s\n' "${t[@]}" | sort -n | sed -n 2p
 }
-# within A B: A <= 2 B (and B > 0)
-within() { python3 -c "import sys; a, b = map(float, sys.argv[1:]); sys.exit(0 if a <= 2 * b else 1)" "$1" "$2"; }
+# within A B: A <= 2 B, or A <= B + 0.5 ms: the wake-up of an idle vCPU of
+# this (virtual) machine costs 0.1-0.6 ms, so a 35 us baseline taken while
+# the CPUs were busy against 117 us with them idle (one CI run) is the
+# machine, not the stuck callers; a readdir waiting on the stuck QEMU would
+# take seconds (its QMP timeout) or never return.
+within() {
+	python3 -c "import sys; a, b = map(float, sys.argv[1:]); sys.exit(0 if a <= max(2 * b, b + 0.5) else 1)" "$1" "$2"
+}
 
 qa=$(cat "$MNT/a/pid")
 kill -STOP "$qa"

@@ -94,6 +94,27 @@ int vm_cgroup_open(const char *parent, const char *name, const struct vm_cgroup_
 
 const char *vm_cgroup_rel(const struct vm_cgroup *cg) { return cg->rel; }
 
+#define CG_SETTLE_MS 3000 /* how long a killed QEMU may take to leave it */
+#define CG_SETTLE_STEP_MS 10
+
+/* rmdir each directory, retried while EBUSY for up to wait_ms: a QEMU
+ * killed a moment ago (SIGKILL) is still tearing its memory down, in its
+ * cgroup, when the /proc checks already find it not ours any more. */
+static int cgroup_remove_settled(struct vm_cgroup *cg, int wait_ms, struct err **e)
+{
+	int r = 0;
+	for (int i = 0; i < cg->ndirs; i++) {
+		int rc, left = wait_ms;
+		while ((rc = rmdir(cg->dirs[i])) < 0 && errno == EBUSY && left > 0) {
+			usleep(CG_SETTLE_STEP_MS * 1000);
+			left -= CG_SETTLE_STEP_MS;
+		}
+		if (rc < 0 && errno != ENOENT && r == 0)
+			r = err_sys(e, errno, "rmdir %s (after %d ms)", cg->dirs[i], wait_ms - left);
+	}
+	return r;
+}
+
 int vm_cgroup_remove_rel(const char *rel, const char *name, struct err **e)
 {
 	cleanup_free char *leaf = xasprintf("/sb-%s", name);
@@ -105,7 +126,7 @@ int vm_cgroup_remove_rel(const char *rel, const char *name, struct err **e)
 		return err_ret(e);
 	struct vm_cgroup cg = {.ops = cg_ops, .rel = (char *)rel};
 	cg_ops->place(&cg); /* nothing made: gone already is fine */
-	int r = vm_cgroup_remove(&cg, e);
+	int r = cgroup_remove_settled(&cg, CG_SETTLE_MS, e);
 	for (int i = 0; i < cg.ndirs; i++)
 		free(cg.dirs[i]);
 	return r;
@@ -153,11 +174,7 @@ int vm_cgroup_procs_fds(struct vm_cgroup *cg, int *fds, int max, struct err **e)
 
 int vm_cgroup_remove(struct vm_cgroup *cg, struct err **e)
 {
-	int r = 0;
-	for (int i = 0; i < cg->ndirs; i++)
-		if (rmdir(cg->dirs[i]) < 0 && errno != ENOENT && r == 0)
-			r = err_sys(e, errno, "rmdir %s", cg->dirs[i]);
-	return r;
+	return cgroup_remove_settled(cg, 0, e);
 }
 
 void vm_cgroup_show(const struct vm_cgroup *cg, struct sbuf *out)

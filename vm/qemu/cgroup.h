@@ -42,7 +42,8 @@ void vm_cgroup_free(struct vm_cgroup *cg);
 const char *vm_cgroup_rel(const struct vm_cgroup *cg);
 /* The cgroup `rel` (PARENT/sb-NAME) of sandbox `name` removed, as
  * vm_cgroup_remove (nothing is made first: one gone already is fine): that
- * of a QEMU that died while no daemon ran. */
+ * of a QEMU that died while no daemon ran, or was killed a moment ago: while
+ * EBUSY it is tried again, for up to 3 s (a killed QEMU still tears down). */
 int vm_cgroup_remove_rel(const char *rel, const char *name, struct err **e);
 /* Apply new limits (live): EINVAL/EBUSY with the kernel's reason when it
  * refuses one (a quota below its minimum, a v1 memory limit below the
