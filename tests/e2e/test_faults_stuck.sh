@@ -2,15 +2,14 @@
 # One stuck sandbox must not freeze the others: with the QEMU of sandbox a
 # SIGSTOPped and 16 writers blocked on it, `ls` of the root and a vCPU
 # hot-add on sandbox b stay within 2x (or 0.5 ms more) their time with a
-# SIGSTOPped and nobody waiting on it (medians: of 120 readdirs, of three hot-adds).  The
-# same QEMUs use the CPUs in both, so what differs is the stuck callers
-# alone: a baseline taken with a's guest still running (just booted) once
-# measured ls at 26 us against 76-98 us in seven other runs — busy CPUs
-# answer a round trip at once, idle ones of a virtual machine must be woken.
-# Reads of a itself answer
-# at once (no read waits for QEMU), and every blocked writer returns within
-# its bound (EBUSY, ETIMEDOUT or EINTR — never a hang).  After SIGCONT a
-# settles and takes the next hotplug.
+# SIGSTOPped and nobody waiting on it (medians: of 120 readdirs, of three
+# hot-adds).  The same QEMUs use the CPUs in both, so what differs is the
+# stuck callers alone: a baseline taken with a's guest still running (just
+# booted) once measured ls at 26 us against 76-98 us in seven other runs —
+# busy CPUs answer a round trip at once, idle ones of a virtual machine must
+# be woken.  Reads of a itself answer at once (no read waits for QEMU), and
+# every blocked writer returns within its bound (EBUSY, ETIMEDOUT or EINTR —
+# never a hang).  After SIGCONT a settles and takes the next hotplug.
 # test-timeout: 300
 set -u
 . "$(dirname "$0")/lib.sh"

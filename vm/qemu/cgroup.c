@@ -95,22 +95,24 @@ int vm_cgroup_open(const char *parent, const char *name, const struct vm_cgroup_
 const char *vm_cgroup_rel(const struct vm_cgroup *cg) { return cg->rel; }
 
 #define CG_SETTLE_MS 3000 /* how long a killed QEMU may take to leave it */
-#define CG_SETTLE_STEP_MS 10
+#define CG_SETTLE_STEP_MS 10 /* between tries */
 
-/* rmdir each directory, retried while EBUSY for up to wait_ms: a QEMU
- * killed a moment ago (SIGKILL) is still tearing its memory down, in its
- * cgroup, when the /proc checks already find it not ours any more. */
+/* rmdir each directory, retried while EBUSY until wait_ms have passed (one
+ * deadline for all): a QEMU killed a moment ago (SIGKILL) is still tearing
+ * its memory down, in its cgroup, when the /proc checks already find it not
+ * ours any more. */
 static int cgroup_remove_settled(struct vm_cgroup *cg, int wait_ms, struct err **e)
 {
 	int r = 0;
+	int64_t t0 = util_now_ms(), end = t0 + wait_ms;
 	for (int i = 0; i < cg->ndirs; i++) {
-		int rc, left = wait_ms;
-		while ((rc = rmdir(cg->dirs[i])) < 0 && errno == EBUSY && left > 0) {
+		int rc;
+		while ((rc = rmdir(cg->dirs[i])) < 0 && errno == EBUSY && util_now_ms() < end)
 			usleep(CG_SETTLE_STEP_MS * 1000);
-			left -= CG_SETTLE_STEP_MS;
-		}
 		if (rc < 0 && errno != ENOENT && r == 0)
-			r = err_sys(e, errno, "rmdir %s (after %d ms)", cg->dirs[i], wait_ms - left);
+			r = wait_ms ? err_sys(e, errno, "rmdir %s (after %lld ms)", cg->dirs[i],
+					      (long long)(util_now_ms() - t0))
+				    : err_sys(e, errno, "rmdir %s", cg->dirs[i]);
 	}
 	return r;
 }
