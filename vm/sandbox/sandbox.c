@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/testfault.h"
 #include "qmp/qmp_client.h"
 #include "vm/qemu/cgroup.h"
 #include "vm/qemu/cmdline.h"
@@ -107,23 +108,11 @@ bool vm_sandbox_later(struct vm_sandbox *sb, void (*fn)(struct vm_sandbox *sb))
 	return true;
 }
 
-/* SANDBOXFS_TEST_FAULTS=exit-later (the tests' fault hook): the daemon
- * exits at once after the reply of a write that left work for later, as
- * if killed before the outcome was saved. */
-static bool exit_later(void)
-{
-	static int on = -1;
-	if (on < 0) {
-		const char *v = getenv("SANDBOXFS_TEST_FAULTS");
-		on = v && !strcmp(v, "exit-later");
-	}
-	return on;
-}
-
 void vm_sandbox_later_run(void)
 {
 	later.on = false;
-	if (later.n && exit_later()) {
+	/* The tests' exit-later hook: as if killed before the outcome was saved. */
+	if (later.n && testfault_on(TESTFAULT_EXIT_LATER)) {
 		log_warn("test fault exit-later: exiting before the outcome is saved");
 		_exit(137);
 	}

@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 
 #include "lib/log.h"
+#include "lib/testfault.h"
 #include "qmp/qmp_client.h"
 #include "vm/qemu/process.h"
 #include "vm/sandbox/lifecycle.h"
@@ -202,8 +203,7 @@ int vm_settle_start(struct err **e)
 	settle_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (settle_wake < 0)
 		return err_sys(e, errno, "eventfd");
-	const char *faults = getenv("SANDBOXFS_TEST_FAULTS");
-	if (faults && !strcmp(faults, "1")) {
+	if (testfault_on(TESTFAULT_QMP_CUT)) {
 		struct sigaction sa = {.sa_handler = on_sigusr2, .sa_flags = SA_RESTART};
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGUSR2, &sa, NULL);
