@@ -445,6 +445,71 @@ static void test_arch(void)
 	vm_config_release(&cfg);
 }
 
+/* test_full_model: forms the merge accepts, and each invalid form with
+ * the message naming its key. */
+static const char *const full_model_ok[] = {
+	"{\"machine_options\":\"kernel_irqchip=split,smm=off\"}",
+	"{\"machine_accelerators\":\",smm=off,smbus=off\"}",
+	"{\"machine_accelerators\":\"smm=off\"}",
+	"{\"name\":\"web, 1\"}",
+	"{\"maxvcpus\":8,\"sockets\":2,\"cores\":2,\"threads\":2}",
+	"{\"maxvcpus\":8,\"cores\":4}",
+	"{\"memory_slots\":4,\"maxmem_mib\":4096}",
+	"{\"maxmem_mib\":256}",
+	"{\"rtc_base\":\"localtime\",\"rtc_clock\":\"vm\",\"rtc_driftfix\":\"none\"}",
+	"{\"rtc_base\":\"2006-06-17T16:01:21\"}",
+	"{\"rtc_base\":\"2006-06-17\"}",
+	"{\"globals\":[\"virtio-blk-pci.num-queues=2\",\"ICH9-LPC.disable_s3=1\"]}",
+	"{\"globals\":[]}",
+	"{\"vga\":\"std\"}",
+	"{\"bios\":\"/usr/share/seabios/bios.bin\"}",
+	"{\"pflash\":[\"/ovmf/code.fd\",\"/ovmf/vars.fd\"]}",
+	"{\"no_user_config\":false,\"nodefaults\":false,\"nographic\":true,\"daemonize\":false}",
+	"{\"hugepages\":true,\"mem_prealloc\":true,\"mem_shared\":true,\"realtime\":true,\"mlock\":true}",
+	"{\"iothreads\":64,\"disable_modern\":true}",
+	"{\"root_ports\":2,\"pci_bridges\":2,\"pcie_pci_bridges\":1,\"bridge_shpc\":true}",
+};
+
+static const struct {
+	const char *json, *msg;
+} full_model_bad[] = {
+	{ "{\"machine_options\":\"a=b,,c\"}", "machine_options: empty or malformed option" },
+	{ "{\"machine_options\":\"a=b c\"}", "machine_options: invalid character ' '" },
+	{ "{\"machine_accelerators\":\"nosmm\"}", "option 'nosmm' needs a value" },
+	{ "{\"machine_accelerators\":\",,x\"}", "machine_accelerators: empty or malformed" },
+	{ "{\"maxvcpus\":8,\"sockets\":3}", "sockets: sockets * cores * threads (3 * 1 * 1) must equal maxvcpus (8)" },
+	{ "{\"maxvcpus\":6,\"cores\":4}", "cores: maxvcpus (6) is not a multiple of cores * threads (4)" },
+	{ "{\"cores\":0}", "cores: out of range (1..256)" },
+	{ "{\"vcpus\":5}", "vcpus: 5 exceeds maxvcpus (4)" }, /* maxcpus < cpus */
+	{ "{\"maxmem_mib\":128}", "maxmem_mib: 128 is below memory_mib (256)" },
+	{ "{\"memory_slots\":2}", "maxmem_mib: memory_slots needs maxmem_mib above memory_mib" },
+	{ "{\"memory_slots\":2,\"maxmem_mib\":256}", "maxmem_mib: memory_slots needs" },
+	{ "{\"memory_slots\":257}", "memory_slots: out of range (0..256)" },
+	{ "{\"hugepages\":true,\"memory_mib\":255}", "hugepages: memory_mib must be a multiple of 2" },
+	{ "{\"rtc_base\":\"yesterday\"}", "rtc_base: must be utc, localtime or a date" },
+	{ "{\"rtc_base\":\"2006-06-17T16:01\"}", "rtc_base: must be utc" },
+	{ "{\"rtc_clock\":\"wall\"}", "rtc_clock: unsupported value wall (one of: host | rt | vm)" },
+	{ "{\"rtc_driftfix\":\"fast\"}", "rtc_driftfix: unsupported value fast" },
+	{ "{\"globals\":\"a.b=c\"}", "globals: expected an array of strings" },
+	{ "{\"globals\":[\"nodot=1\"]}", "globals[0]: must be driver.property=value" },
+	{ "{\"globals\":[\"a.b=c\",\"a.b\"]}", "globals[1]: must be driver.property=value" },
+	{ "{\"globals\":[\"a.b=\"]}", "globals[0]: must be driver.property=value" },
+	{ "{\"globals\":[1]}", "globals[0]: expected string" },
+	{ "{\"globals\":[\"a.b=c\\nd\"]}", "globals[0]: must not contain newlines" },
+	{ "{\"vga\":\"qxl\"}", "vga: unsupported value qxl" },
+	{ "{\"bios\":\"bios.bin\"}", "bios: must be an absolute path" },
+	{ "{\"pflash\":[\"a\"]}", "pflash[0]: must be an absolute path" },
+	{ "{\"pflash\":[\"/a\",\"/b\",\"/c\"]}", "pflash: at most 2 flash images" },
+	{ "{\"pflash\":[\"/a\"],\"bios\":\"/b\"}", "pflash: bios and pflash exclude each other" },
+	{ "{\"daemonize\":true}", "daemonize: must be false: sandboxfs supervises QEMU" },
+	{ "{\"nodefaults\":1}", "nodefaults: expected boolean" },
+	{ "{\"iothreads\":65}", "iothreads: out of range (0..64)" },
+	{ "{\"machine\":\"pc\",\"root_ports\":0,\"pcie_pci_bridges\":1}",
+	  "pcie_pci_bridges: machine pc has no PCIe bus" },
+	{ "{\"root_ports\":200,\"pci_bridges\":10}", "at most 152 root ports beside 10 bridges" },
+	{ "{\"pci_bridges\":31}", "pci_bridges: out of range (0..30)" },
+};
+
 /* The machine / SMP / memory / RTC / knob keys: defaults, valid forms, and
  * each invalid form → EINVAL naming the key. */
 static void test_full_model(void)
@@ -469,86 +534,25 @@ static void test_full_model(void)
 	CU_ASSERT_EQUAL(vm_config_sockets(&cfg), 4);
 
 	cleanup_err struct err *e = NULL;
-	static const char *const ok[] = {
-		"{\"machine_options\":\"kernel_irqchip=split,smm=off\"}",
-		"{\"machine_accelerators\":\",smm=off,smbus=off\"}",
-		"{\"machine_accelerators\":\"smm=off\"}",
-		"{\"name\":\"web, 1\"}",
-		"{\"maxvcpus\":8,\"sockets\":2,\"cores\":2,\"threads\":2}",
-		"{\"maxvcpus\":8,\"cores\":4}",
-		"{\"memory_slots\":4,\"maxmem_mib\":4096}",
-		"{\"maxmem_mib\":256}",
-		"{\"rtc_base\":\"localtime\",\"rtc_clock\":\"vm\",\"rtc_driftfix\":\"none\"}",
-		"{\"rtc_base\":\"2006-06-17T16:01:21\"}",
-		"{\"rtc_base\":\"2006-06-17\"}",
-		"{\"globals\":[\"virtio-blk-pci.num-queues=2\",\"ICH9-LPC.disable_s3=1\"]}",
-		"{\"globals\":[]}",
-		"{\"vga\":\"std\"}",
-		"{\"bios\":\"/usr/share/seabios/bios.bin\"}",
-		"{\"pflash\":[\"/ovmf/code.fd\",\"/ovmf/vars.fd\"]}",
-		"{\"no_user_config\":false,\"nodefaults\":false,\"nographic\":true,\"daemonize\":false}",
-		"{\"hugepages\":true,\"mem_prealloc\":true,\"mem_shared\":true,\"realtime\":true,\"mlock\":true}",
-		"{\"iothreads\":64,\"disable_modern\":true}",
-		"{\"root_ports\":2,\"pci_bridges\":2,\"pcie_pci_bridges\":1,\"bridge_shpc\":true}",
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(full_model_ok); i++) {
 		struct vm_config c;
 		vm_config_copy(&c, &cfg);
-		int r = vm_config_merge(&c, ok[i], false, &e);
+		int r = vm_config_merge(&c, full_model_ok[i], false, &e);
 		CU_ASSERT_EQUAL(r, 0);
 		if (r)
-			fprintf(stderr, "\n  %s: %s\n", ok[i], e->msg);
+			fprintf(stderr, "\n  %s: %s\n", full_model_ok[i], e->msg);
 		err_free(&e);
 		vm_config_release(&c);
 	}
-	static const struct {
-		const char *json, *msg;
-	} bad[] = {
-		{ "{\"machine_options\":\"a=b,,c\"}", "machine_options: empty or malformed option" },
-		{ "{\"machine_options\":\"a=b c\"}", "machine_options: invalid character ' '" },
-		{ "{\"machine_accelerators\":\"nosmm\"}", "option 'nosmm' needs a value" },
-		{ "{\"machine_accelerators\":\",,x\"}", "machine_accelerators: empty or malformed" },
-		{ "{\"maxvcpus\":8,\"sockets\":3}", "sockets: sockets * cores * threads (3 * 1 * 1) must equal maxvcpus (8)" },
-		{ "{\"maxvcpus\":6,\"cores\":4}", "cores: maxvcpus (6) is not a multiple of cores * threads (4)" },
-		{ "{\"cores\":0}", "cores: out of range (1..256)" },
-		{ "{\"vcpus\":5}", "vcpus: 5 exceeds maxvcpus (4)" }, /* maxcpus < cpus */
-		{ "{\"maxmem_mib\":128}", "maxmem_mib: 128 is below memory_mib (256)" },
-		{ "{\"memory_slots\":2}", "maxmem_mib: memory_slots needs maxmem_mib above memory_mib" },
-		{ "{\"memory_slots\":2,\"maxmem_mib\":256}", "maxmem_mib: memory_slots needs" },
-		{ "{\"memory_slots\":257}", "memory_slots: out of range (0..256)" },
-		{ "{\"hugepages\":true,\"memory_mib\":255}", "hugepages: memory_mib must be a multiple of 2" },
-		{ "{\"rtc_base\":\"yesterday\"}", "rtc_base: must be utc, localtime or a date" },
-		{ "{\"rtc_base\":\"2006-06-17T16:01\"}", "rtc_base: must be utc" },
-		{ "{\"rtc_clock\":\"wall\"}", "rtc_clock: unsupported value wall (one of: host | rt | vm)" },
-		{ "{\"rtc_driftfix\":\"fast\"}", "rtc_driftfix: unsupported value fast" },
-		{ "{\"globals\":\"a.b=c\"}", "globals: expected an array of strings" },
-		{ "{\"globals\":[\"nodot=1\"]}", "globals[0]: must be driver.property=value" },
-		{ "{\"globals\":[\"a.b=c\",\"a.b\"]}", "globals[1]: must be driver.property=value" },
-		{ "{\"globals\":[\"a.b=\"]}", "globals[0]: must be driver.property=value" },
-		{ "{\"globals\":[1]}", "globals[0]: expected string" },
-		{ "{\"globals\":[\"a.b=c\\nd\"]}", "globals[0]: must not contain newlines" },
-		{ "{\"vga\":\"qxl\"}", "vga: unsupported value qxl" },
-		{ "{\"bios\":\"bios.bin\"}", "bios: must be an absolute path" },
-		{ "{\"pflash\":[\"a\"]}", "pflash[0]: must be an absolute path" },
-		{ "{\"pflash\":[\"/a\",\"/b\",\"/c\"]}", "pflash: at most 2 flash images" },
-		{ "{\"pflash\":[\"/a\"],\"bios\":\"/b\"}", "pflash: bios and pflash exclude each other" },
-		{ "{\"daemonize\":true}", "daemonize: must be false: sandboxfs supervises QEMU" },
-		{ "{\"nodefaults\":1}", "nodefaults: expected boolean" },
-		{ "{\"iothreads\":65}", "iothreads: out of range (0..64)" },
-		{ "{\"machine\":\"pc\",\"root_ports\":0,\"pcie_pci_bridges\":1}",
-		  "pcie_pci_bridges: machine pc has no PCIe bus" },
-		{ "{\"root_ports\":200,\"pci_bridges\":10}", "at most 152 root ports beside 10 bridges" },
-		{ "{\"pci_bridges\":31}", "pci_bridges: out of range (0..30)" },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(full_model_bad); i++) {
 		cleanup_json struct json_object *before = vm_config_to_json(&cfg);
-		int r = vm_config_merge(&cfg, bad[i].json, false, &e);
+		int r = vm_config_merge(&cfg, full_model_bad[i].json, false, &e);
 		CU_ASSERT_EQUAL(r, -EINVAL);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-		CU_ASSERT_PTR_NOT_NULL(strstr(e->msg, bad[i].msg));
-		if (r != -EINVAL || !strstr(e->msg, bad[i].msg))
-			fprintf(stderr, "\n  %s: got %d '%s', want '%s'\n", bad[i].json, r, e->msg,
-				bad[i].msg);
+		CU_ASSERT_PTR_NOT_NULL(strstr(e->msg, full_model_bad[i].msg));
+		if (r != -EINVAL || !strstr(e->msg, full_model_bad[i].msg))
+			fprintf(stderr, "\n  %s: got %d '%s', want '%s'\n", full_model_bad[i].json, r,
+				e->msg, full_model_bad[i].msg);
 		err_free(&e);
 		cleanup_json struct json_object *after = vm_config_to_json(&cfg);
 		CU_ASSERT(json_object_equal(before, after)); /* untouched */
