@@ -1,7 +1,8 @@
 /*
  * golden_knobs — the "knobs" sandbox, defined once: test_cmdline checks its
- * golden argv, test_accept starts the same config with the real QEMU
- * (file paths pointed at real files) and proves every row is accepted.
+ * golden argv, test_accept_knobs starts the same config with the real
+ * QEMU (file paths pointed at real files) and proves every row is
+ * accepted.
  *
  * KNOBS_CONFIG is merged after {"uuid": KNOBS_UUID}; the devices are added
  * in order, each PCI one placed in the first free slot of the topology the
