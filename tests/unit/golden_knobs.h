@@ -1,8 +1,8 @@
 /*
  * golden_knobs — the "knobs" sandbox, defined once: test_cmdline_knobs
  * checks its golden argv (test_cmdline again, as built for QEMU 7.2 and
- * 10.0), test_accept starts the same config with the real QEMU (file paths
- * pointed at real files) and proves every row is accepted.
+ * 10.0), test_accept_knobs starts the same config with the real QEMU
+ * (file paths pointed at real files) and proves every row is accepted.
  *
  * KNOBS_CONFIG is merged after {"uuid": KNOBS_UUID}; the devices are added
  * in order, each PCI one placed in the first free slot of the topology the

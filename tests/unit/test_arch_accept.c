@@ -21,6 +21,7 @@
 #include <CUnit/CUnit.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -116,143 +117,200 @@ static bool has_block(struct json_object *blk, const char *node, const char *fil
 	return false;
 }
 
-static void run_arch(const char *arch)
-{
-	cleanup_free char *adir = xasprintf("%s/%s", dir, arch);
-	cleanup_free char *img = xasprintf("%s/root.img", adir);
-	cleanup_free char *d1 = xasprintf("%s/d1.img", adir);
-	cleanup_free char *d2 = xasprintf("%s/d2,hot.img", adir);
-	cleanup_free char *share = xasprintf("%s/share", adir);
-	cleanup_free char *log = xasprintf("%s/console.log", adir);
-	cleanup_free char *qsock = xasprintf("%s/qmp.sock", adir);
-	CU_ASSERT_FATAL(mkdir(adir, 0700) == 0 && sqemu_make_file(img, 16 << 20) == 0 &&
-			sqemu_make_file(d1, 8 << 20) == 0 && sqemu_make_file(d2, 8 << 20) == 0 &&
-			mkdir(share, 0700) == 0);
-
-	struct vm_defaults defs = { .guest_kernel = "/nonexistent/vmlinuz", .guest_initrd = "",
-				    .qemu_dirs = sqemu_dirs() };
-	vm_config_set_defaults(&defs);
+/* One architecture's sandbox, from its files to its QMP connection. */
+struct arch_run {
+	const char *arch;
+	const struct arch_ops *a;
+	char *adir, *img, *d1, *d2, *share, *log, *qsock, *qlog;
 	struct vm_config cfg;
-	vm_config_init(&cfg);
-	cleanup_err struct err *e = NULL;
-	const struct arch_ops *a = arch_lookup(arch);
-	bool pcie = !strcmp(a->bridge_driver, "pcie-root-port");
-	cleanup_free char *cj = xasprintf("{\"arch\":\"%s\",\"accel\":\"tcg,thread=multi\",\"vcpus\":2,"
-					  "\"maxvcpus\":2%s}", arch, pcie ? ",\"root_ports\":9" : "");
-	int r = vm_config_merge(&cfg, cj, false, &e);
-	if (r < 0)
-		fprintf(stderr, "\n  %s config: %s\n", arch, e->msg);
-	CU_ASSERT_EQUAL_FATAL(r, 0);
 	struct vm_topology t;
-	vm_config_topology(&cfg, &t);
+	char *specs[12];
+	struct vm_device *devs[12];
+	size_t n;
+	pid_t pid;
+	struct qmp_client *c;
+};
 
-	char *specs[12] = {0};
+/* The image files, the config (with its defaults) and its topology. */
+static void arch_config(struct arch_run *ar)
+{
+	ar->adir = xasprintf("%s/%s", dir, ar->arch);
+	ar->img = xasprintf("%s/root.img", ar->adir);
+	ar->d1 = xasprintf("%s/d1.img", ar->adir);
+	ar->d2 = xasprintf("%s/d2,hot.img", ar->adir);
+	ar->share = xasprintf("%s/share", ar->adir);
+	ar->log = xasprintf("%s/console.log", ar->adir);
+	ar->qsock = xasprintf("%s/qmp.sock", ar->adir);
+	ar->qlog = xasprintf("%s/qemu.log", ar->adir);
+	CU_ASSERT_FATAL(mkdir(ar->adir, 0700) == 0 && sqemu_make_file(ar->img, 16 << 20) == 0 &&
+			sqemu_make_file(ar->d1, 8 << 20) == 0 && sqemu_make_file(ar->d2, 8 << 20) == 0 &&
+			mkdir(ar->share, 0700) == 0);
+
+	static struct vm_defaults defs = { .guest_kernel = "/nonexistent/vmlinuz", .guest_initrd = "" };
+	defs.qemu_dirs = sqemu_dirs();
+	vm_config_set_defaults(&defs);
+	vm_config_init(&ar->cfg);
+	cleanup_err struct err *e = NULL;
+	ar->a = arch_lookup(ar->arch);
+	bool pcie = !strcmp(ar->a->bridge_driver, "pcie-root-port");
+	cleanup_free char *cj = xasprintf("{\"arch\":\"%s\",\"accel\":\"tcg,thread=multi\",\"vcpus\":2,"
+					  "\"maxvcpus\":2%s}", ar->arch, pcie ? ",\"root_ports\":9" : "");
+	int r = vm_config_merge(&ar->cfg, cj, false, &e);
+	if (r < 0)
+		fprintf(stderr, "\n  %s config: %s\n", ar->arch, e->msg);
+	CU_ASSERT_EQUAL_FATAL(r, 0);
+	vm_config_topology(&ar->cfg, &ar->t);
+}
+
+/* The same logical sandbox's devices, parsed and placed. */
+static void arch_devices(struct arch_run *ar)
+{
+	char **specs = ar->specs;
 	size_t n = 0;
 	specs[n++] = xasprintf("{\"type\":\"console\",\"id\":\"con\"}");
-	specs[n++] = xasprintf("{\"type\":\"image\",\"id\":\"root\",\"file\":\"%s\",\"as\":\"virtio-blk\"}", img);
-	specs[n++] = xasprintf("{\"type\":\"block\",\"id\":\"d1\",\"file\":\"%s\"}", d1);
+	specs[n++] = xasprintf("{\"type\":\"image\",\"id\":\"root\",\"file\":\"%s\",\"as\":\"virtio-blk\"}", ar->img);
+	specs[n++] = xasprintf("{\"type\":\"block\",\"id\":\"d1\",\"file\":\"%s\"}", ar->d1);
 	specs[n++] = xasprintf("{\"type\":\"net\",\"id\":\"n0\",\"ifname\":\"sbt0\",\"mac\":\"02:00:00:00:00:10\",\"pass_fds\":false}");
-	specs[n++] = xasprintf("{\"type\":\"9p\",\"id\":\"p9\",\"path\":\"%s\"}", share);
+	specs[n++] = xasprintf("{\"type\":\"9p\",\"id\":\"p9\",\"path\":\"%s\"}", ar->share);
 	specs[n++] = xasprintf("{\"type\":\"rng\",\"id\":\"rng0\"}");
 	if (have_vsock)
-		specs[n++] = xasprintf("{\"type\":\"vsock\",\"id\":\"vs\",\"cid\":%d}", 80 + (int)strlen(arch));
-	struct vm_device *devs[12] = {0};
+		specs[n++] = xasprintf("{\"type\":\"vsock\",\"id\":\"vs\",\"cid\":%d}", 80 + (int)strlen(ar->arch));
+	ar->n = n;
+	cleanup_err struct err *e = NULL;
 	for (size_t i = 0; i < n; i++) {
-		CU_ASSERT_EQUAL_FATAL(vm_device_parse(specs[i], &devs[i], &e), 0);
-		CU_ASSERT_EQUAL_FATAL(vm_topology_alloc(&t, devs[i]->id, &devs[i]->bridge, &devs[i]->slot, &e), 0);
+		struct vm_device **d = &ar->devs[i];
+		CU_ASSERT_EQUAL_FATAL(vm_device_parse(specs[i], d, &e), 0);
+		CU_ASSERT_EQUAL_FATAL(vm_topology_alloc(&ar->t, (*d)->id, &(*d)->bridge, &(*d)->slot, &e), 0);
 	}
-	struct vm_cmdline_ctx ctx = { .name = arch, .console_log = log,
-				      .qemu = sqemu_qemu(vm_config_qemu_binary(&cfg)) };
+}
+
+/* Built, started paused, QMP connected; the result of sqemu_connect. */
+static int arch_start(struct arch_run *ar)
+{
+	cleanup_err struct err *e = NULL;
+	struct vm_cmdline_ctx ctx = { .name = ar->arch, .console_log = ar->log,
+				      .qemu = sqemu_qemu(vm_config_qemu_binary(&ar->cfg)) };
 	cleanup_strv struct strv built = {0};
-	r = vm_cmdline_build(&cfg, &t, devs, n, &ctx, &built, &e);
+	int r = vm_cmdline_build(&ar->cfg, &ar->t, ar->devs, ar->n, &ctx, &built, &e);
 	if (r < 0)
-		fprintf(stderr, "\n  %s build: %s\n", arch, e->msg);
+		fprintf(stderr, "\n  %s build: %s\n", ar->arch, e->msg);
 	CU_ASSERT_EQUAL_FATAL(r, 0);
 	cleanup_strv struct strv argv = {0};
 	sqemu_argv_paused(&built, &argv);
 
-	int hl = sqemu_listen(qsock);
+	int hl = sqemu_listen(ar->qsock);
 	CU_ASSERT_FATAL(hl >= 0);
-	cleanup_free char *qlog = xasprintf("%s/qemu.log", adir);
-	pid_t pid = sqemu_spawn(argv.v, hl, qlog, NULL, NULL);
-	CU_ASSERT_FATAL(pid >= 0);
+	ar->pid = sqemu_spawn(argv.v, hl, ar->qlog, NULL, NULL);
+	CU_ASSERT_FATAL(ar->pid >= 0);
 
-	struct qmp_client *c = NULL;
-	r = sqemu_connect(qsock, TMO, arch, qlog, &argv, &c);
+	r = sqemu_connect(ar->qsock, TMO, ar->arch, ar->qlog, &argv, &ar->c);
+	if (r == 0)
+		printf("\n  %s: %s started, QMP negotiated\n", ar->arch, argv.v[0]);
+	return r;
+}
+
+/* The cold-plugged sandbox: its name, the bridges, every device where the
+ * topology put it with the arch's driver, the disks in query-block. */
+static void check_cold(struct arch_run *ar)
+{
+	struct qmp_client *c = ar->c;
+	cleanup_json struct json_object *name = sqemu_qmp(c, "query-name", NULL, TMO);
+	CU_ASSERT_STRING_EQUAL(sqemu_jstr(name, "name"), ar->arch);
+
+	/* PCI: the bridges on the root bus at their addresses */
+	if (!ar->a->ccw) {
+		cleanup_json struct json_object *pci = NULL;
+		struct json_object *pdevs;
+		CU_ASSERT(sqemu_query_pci(c, TMO, &pci, &pdevs));
+		for (int b = 0; b < ar->t.n; b++)
+			CU_ASSERT(sqemu_bridge_placed(pdevs, &ar->t, b, ar->arch));
+	}
+	/* every device where the topology put it, with the arch's driver:
+	 * the exact QOM type (any PCI function's type contains "-pci", so
+	 * the suffix alone would not tell one device from another) */
+	for (size_t i = 0; i < ar->n; i++) {
+		CU_ASSERT(check_placed(c, &ar->t, ar->devs[i]));
+		char id[64];
+		main_id(ar->devs[i], id, sizeof(id));
+		cleanup_free char *path = xasprintf("/machine/peripheral/%s", id);
+		cleanup_json struct json_object *ty = sqemu_qom_get(c, path, "type", TMO);
+		const char *tys = ty ? json_object_get_string(ty) : "";
+		cleanup_free char *want = xasprintf("%s%s", main_base(ar->devs[i]), ar->a->virtio_suffix);
+		CU_ASSERT_STRING_EQUAL(tys, want);
+	}
+	cleanup_json struct json_object *blk = sqemu_qmp(c, "query-block", NULL, TMO);
+	CU_ASSERT(has_block(blk, "drive-d1", ar->d1));
+	CU_ASSERT(has_block(blk, "drive-root", ar->img));
+}
+
+/* Hot-add: the daemon's own QMP parts for a placed disk, sent; both disks
+ * then in query-block, the new one at its place with the arch's driver. */
+static void check_hot(struct arch_run *ar)
+{
+	struct qmp_client *c = ar->c;
+	cleanup_err struct err *e = NULL;
+	struct vm_device *hot = NULL;
+	cleanup_free char *hs = xasprintf("{\"type\":\"block\",\"id\":\"d2\",\"file\":\"%s\"}", ar->d2);
+	CU_ASSERT_EQUAL_FATAL(vm_device_parse(hs, &hot, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(vm_topology_alloc(&ar->t, hot->id, &hot->bridge, &hot->slot, &e), 0);
+	struct vm_dev_env env = { .arch = ar->a, .bus = ar->t.bridges[hot->bridge].id,
+				  .addr = vm_topology_slot_addr(&ar->t, hot->bridge, hot->slot),
+				  .console_log = ar->log };
+	struct vm_dev_parts p = {0};
+	CU_ASSERT_EQUAL_FATAL(vm_device_parts(hot, &env, &p, &e), 0);
+	struct json_object *cmds = NULL;
+	CU_ASSERT_EQUAL_FATAL(vm_dev_parts_qmp(&p, &cmds, &e), 0);
+	bool all = true;
+	for (size_t i = 0; i < json_object_array_length(cmds); i++) {
+		struct json_object *cmd = json_object_array_get_idx(cmds, i), *args;
+		json_object_object_get_ex(cmd, "arguments", &args);
+		struct json_object *ret =
+			sqemu_qmp(c, sqemu_jstr(cmd, "execute"), json_object_get(args), TMO);
+		all = all && ret;
+		json_object_put(ret);
+	}
+	CU_ASSERT(all);
+	json_object_put(cmds);
+	vm_dev_parts_release(&p);
+	CU_ASSERT(check_placed(c, &ar->t, hot));
+	cleanup_json struct json_object *blk2 = sqemu_qmp(c, "query-block", NULL, TMO);
+	CU_ASSERT(has_block(blk2, "drive-d1", ar->d1));
+	CU_ASSERT(has_block(blk2, "drive-d2", ar->d2));
+	cleanup_json struct json_object *hty = sqemu_qom_get(c, "/machine/peripheral/d2", "type", TMO);
+	CU_ASSERT_STRING_EQUAL(hty ? json_object_get_string(hty) : "", ar->a->blk_driver);
+	vm_device_free(hot);
+}
+
+static void arch_release(struct arch_run *ar)
+{
+	for (size_t i = 0; i < ar->n; i++) {
+		vm_device_free(ar->devs[i]);
+		free(ar->specs[i]);
+	}
+	vm_topology_release(&ar->t);
+	vm_config_release(&ar->cfg);
+	vm_config_set_defaults(NULL);
+	char **paths[] = { &ar->adir, &ar->img, &ar->d1, &ar->d2, &ar->share, &ar->log, &ar->qsock, &ar->qlog };
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
+		free(*paths[i]);
+}
+
+static void run_arch(const char *arch)
+{
+	static struct arch_run ar;
+	memset(&ar, 0, sizeof(ar));
+	ar.arch = arch;
+	arch_config(&ar);
+	arch_devices(&ar);
+	int r = arch_start(&ar);
 	CU_ASSERT_EQUAL(r, 0);
 	if (r == 0) {
-		printf("\n  %s: %s started, QMP negotiated\n", arch, argv.v[0]);
-		cleanup_json struct json_object *name = sqemu_qmp(c, "query-name", NULL, TMO);
-		CU_ASSERT_STRING_EQUAL(sqemu_jstr(name, "name"), arch);
-
-		/* PCI: the bridges on the root bus at their addresses */
-		if (!a->ccw) {
-			cleanup_json struct json_object *pci = NULL;
-			struct json_object *pdevs;
-			CU_ASSERT(sqemu_query_pci(c, TMO, &pci, &pdevs));
-			for (int b = 0; b < t.n; b++)
-				CU_ASSERT(sqemu_bridge_placed(pdevs, &t, b, arch));
-		}
-		/* every device where the topology put it, with the arch's driver:
-		 * the exact QOM type (any PCI function's type contains "-pci", so
-		 * the suffix alone would not tell one device from another) */
-		for (size_t i = 0; i < n; i++) {
-			CU_ASSERT(check_placed(c, &t, devs[i]));
-			char id[64];
-			main_id(devs[i], id, sizeof(id));
-			cleanup_free char *path = xasprintf("/machine/peripheral/%s", id);
-			cleanup_json struct json_object *ty = sqemu_qom_get(c, path, "type", TMO);
-			const char *tys = ty ? json_object_get_string(ty) : "";
-			cleanup_free char *want = xasprintf("%s%s", main_base(devs[i]), a->virtio_suffix);
-			CU_ASSERT_STRING_EQUAL(tys, want);
-		}
-		cleanup_json struct json_object *blk = sqemu_qmp(c, "query-block", NULL, TMO);
-		CU_ASSERT(has_block(blk, "drive-d1", d1));
-		CU_ASSERT(has_block(blk, "drive-root", img));
-
-		/* hot-add: the daemon's own QMP parts for a placed disk */
-		struct vm_device *hot = NULL;
-		cleanup_free char *hs = xasprintf("{\"type\":\"block\",\"id\":\"d2\",\"file\":\"%s\"}", d2);
-		CU_ASSERT_EQUAL_FATAL(vm_device_parse(hs, &hot, &e), 0);
-		CU_ASSERT_EQUAL_FATAL(vm_topology_alloc(&t, hot->id, &hot->bridge, &hot->slot, &e), 0);
-		struct vm_dev_env env = { .arch = a, .bus = t.bridges[hot->bridge].id,
-					  .addr = vm_topology_slot_addr(&t, hot->bridge, hot->slot),
-					  .console_log = log };
-		struct vm_dev_parts p = {0};
-		CU_ASSERT_EQUAL_FATAL(vm_device_parts(hot, &env, &p, &e), 0);
-		struct json_object *cmds = NULL;
-		CU_ASSERT_EQUAL_FATAL(vm_dev_parts_qmp(&p, &cmds, &e), 0);
-		bool all = true;
-		for (size_t i = 0; i < json_object_array_length(cmds); i++) {
-			struct json_object *cmd = json_object_array_get_idx(cmds, i), *args;
-			json_object_object_get_ex(cmd, "arguments", &args);
-			struct json_object *ret =
-				sqemu_qmp(c, sqemu_jstr(cmd, "execute"), json_object_get(args), TMO);
-			all = all && ret;
-			json_object_put(ret);
-		}
-		CU_ASSERT(all);
-		json_object_put(cmds);
-		vm_dev_parts_release(&p);
-		CU_ASSERT(check_placed(c, &t, hot));
-		cleanup_json struct json_object *blk2 = sqemu_qmp(c, "query-block", NULL, TMO);
-		CU_ASSERT(has_block(blk2, "drive-d1", d1));
-		CU_ASSERT(has_block(blk2, "drive-d2", d2));
-		cleanup_json struct json_object *hty =
-			sqemu_qom_get(c, "/machine/peripheral/d2", "type", TMO);
-		CU_ASSERT_STRING_EQUAL(hty ? json_object_get_string(hty) : "", a->blk_driver);
-		vm_device_free(hot);
-
+		check_cold(&ar);
+		check_hot(&ar);
 	}
-	if (sqemu_stop(c, pid, NULL) < 0)
+	if (sqemu_stop(ar.c, ar.pid, NULL) < 0)
 		CU_FAIL("QEMU did not quit");
-	for (size_t i = 0; i < n; i++) {
-		vm_device_free(devs[i]);
-		free(specs[i]);
-	}
-	vm_topology_release(&t);
-	vm_config_release(&cfg);
-	vm_config_set_defaults(NULL);
+	arch_release(&ar);
 }
 
 static bool have_binary(const char *arch)
