@@ -2,7 +2,7 @@
  * test_accept_knobs — every knob of the config model in an argv the real
  * QEMU accepted, and what each means asked back.
  *
- * knob_rows: every row of the knobs golden of test_cmdline
+ * knob_rows: every row of the knobs golden of test_cmdline_knobs
  * (tests/unit/golden_knobs.h) and of its knob variants is found in an argv
  * the real QEMU accepted, and what each knob means is asked back (machine
  * properties, vCPU topology, memory backend and its page size, locked

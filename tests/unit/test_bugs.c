@@ -6,7 +6,7 @@
  * config the daemon accepts is one QEMU accepts — refusing it with EINVAL
  * is as good a fix as making QEMU take it.
  *
- *   golden_as_written   the knobs golden of test_cmdline, exactly as
+ *   golden_as_written   the knobs golden (test_cmdline_knobs), as
  *                       written (only file paths pointed at real files),
  *                       must start: QEMU 7.2 refuses "nosmbus" (a bare
  *                       "noX" in -machine), which the config accepts.
