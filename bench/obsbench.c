@@ -108,14 +108,9 @@ static double timed_cat(const char *path)
 	return now_us() - t0;
 }
 
-int main(int argc, char **argv)
+/* N sandboxes made, the first R started with a 16 MiB disk, booted. */
+static void obs_setup(const char *mnt, const char *tmp, int n, int nrun)
 {
-	if (argc != 5)
-		die("usage: obsbench MNT TMP N_SANDBOXES N_RUNNING");
-	const char *mnt = argv[1], *tmp = argv[2];
-	int n = atoi(argv[3]), nrun = atoi(argv[4]);
-	if (n < 1 || nrun < 1 || nrun > n)
-		die("want 1 <= N_RUNNING <= N_SANDBOXES");
 	char path[512], val[1024];
 	fprintf(stderr, "  .. obs: mkdir %d sandboxes, start %d with a disk\n", n, nrun);
 	for (int i = 0; i < n; i++) {
@@ -138,16 +133,21 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/obs-%03d/ctl", mnt, i);
 		put(path, "start");
 	}
-	char run_stats[512], idle_stats[512], metrics[512];
-	snprintf(run_stats, sizeof(run_stats), "%s/obs-000/stats", mnt);
-	snprintf(idle_stats, sizeof(idle_stats), "%s/obs-%03d/stats", mnt, n - 1);
-	snprintf(metrics, sizeof(metrics), "%s/metrics", mnt);
 	/* measured on booted guests (a booting TCG guest keeps QEMU busy) */
 	for (int i = 0; i < nrun; i++) {
 		snprintf(path, sizeof(path), "%s/obs-%03d/console", mnt, i);
 		for (int t = 0; t < 600 && !console_says(path, "GUEST cpus="); t++)
 			usleep(200000);
 	}
+}
+
+/* The figures: cat stats (fresh, created, stale) and cat metrics. */
+static void obs_measure(const char *mnt, int n, int nrun)
+{
+	char run_stats[512], idle_stats[512], metrics[512];
+	snprintf(run_stats, sizeof(run_stats), "%s/obs-000/stats", mnt);
+	snprintf(idle_stats, sizeof(idle_stats), "%s/obs-%03d/stats", mnt, n - 1);
+	snprintf(metrics, sizeof(metrics), "%s/metrics", mnt);
 	cat(run_stats);
 	enum { NS = 200, NM = 50, NSTALE = 15 };
 	static double a[NS], b[NS], m[NM], st[NSTALE];
@@ -181,6 +181,19 @@ int main(int argc, char **argv)
 	report(op, m, NM);
 	printf("I\tobs_metrics_sandboxes\t%d\nI\tobs_metrics_running\t%d\nI\tobs_metrics_bytes\t%zu\n", n,
 	       nrun, bytes);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 5)
+		die("usage: obsbench MNT TMP N_SANDBOXES N_RUNNING");
+	const char *mnt = argv[1], *tmp = argv[2];
+	int n = atoi(argv[3]), nrun = atoi(argv[4]);
+	if (n < 1 || nrun < 1 || nrun > n)
+		die("want 1 <= N_RUNNING <= N_SANDBOXES");
+	obs_setup(mnt, tmp, n, nrun);
+	obs_measure(mnt, n, nrun);
+	char path[512];
 	fprintf(stderr, "  .. obs: stopping %d, removing %d\n", nrun, n);
 	for (int i = 0; i < nrun; i++) {
 		snprintf(path, sizeof(path), "%s/obs-%03d/ctl", mnt, i);

@@ -17,7 +17,7 @@
 #define QMP_TIMEOUT_MS 30000
 #define BOOT_TIMEOUT_S 300
 
-/* ---- samples and records (stdout: R/I lines, see sbbench.c) ---- */
+/* ---- samples and records (stdout: R/I lines, see sbbench.c; sb_record.c) ---- */
 struct samples {
 	double *v;
 	size_t n, cap;
@@ -50,7 +50,7 @@ double now_us(void);
 		}                   \
 	} while (0)
 
-/* ---- files ---- */
+/* ---- files, sandboxes, consoles (sb_files.c) ---- */
 int fs_write(const char *path, const char *s);
 ssize_t fs_read(const char *path, char *buf, size_t len);
 double timed_write(const char *path, const char *s);
@@ -69,7 +69,7 @@ void wait_booted(const char *a, const char *b);
 /* Both guests' latest status line (every 0.5 s) says `what` ("ncpus=2"). */
 void wait_status(const char *a, const char *b, const char *what);
 
-/* ---- raw QMP and raw QEMU ---- */
+/* ---- raw QMP and raw QEMU (sb_raw.c) ---- */
 struct rawq {
 	int fd;
 	char buf[1 << 16];
@@ -105,13 +105,13 @@ void raw_quit(struct rawvm *vm);
 void raw_quit_timed(struct rawvm *vm, double *quit_us, double *exit_us);
 void kill_raw(void);
 
-/* ---- the libfuse floor (bench/floorfs.c) ---- */
+/* ---- the libfuse floor (bench/floorfs.c; mounted by sb_files.c) ---- */
 /* Mount floorfs (build/bench/floorfs-cached when cached) on dir serving
  * one file `name` with exactly `contents`; the mounts go at exit. */
 void floor_mount(const char *dir, const char *name, const char *contents, bool cached);
 void floor_umount_all(void);
 
-/* ---- the daemon's probe lines (SBBENCH_LOG) ---- */
+/* ---- the daemon's probe lines (SBBENCH_LOG; sb_record.c) ---- */
 /* Where the daemon's log ends now. */
 long probe_mark(void);
 /* The probe lines of `op` logged since `mark`, summarised as records

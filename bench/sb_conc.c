@@ -148,11 +148,11 @@ static void probe(struct conc *c, const char *cond)
 	free(st), free(t);
 }
 
-int phase_conc(const char *mnt, const char *tmp)
+/* The writers' sandboxes, the probed one (paused) and the stuck one
+ * (running); the stuck one's QEMU pid. */
+static pid_t conc_setup(struct conc *c)
 {
-	(void)tmp;
-	struct conc c = {.mnt = mnt};
-	pthread_mutex_init(&c.lock, NULL);
+	const char *mnt = c->mnt;
 	progress("concurrency: %d writer sandboxes, a probed one, a stuck one", NWRITERS);
 	char name[16];
 	for (int i = 0; i < NWRITERS; i++) {
@@ -160,7 +160,7 @@ int phase_conc(const char *mnt, const char *tmp)
 		sb_mkdir(mnt, name, CONF);
 		sb_ctl(mnt, name, "start\n");
 		sb_ctl(mnt, name, "pause\n");
-		c.vcpus[i] = 1;
+		c->vcpus[i] = 1;
 	}
 	sb_mkdir(mnt, "cprobe", "{\"memory_mib\": 64, \"maxvcpus\": 40}\n");
 	sb_ctl(mnt, "cprobe", "start\n");
@@ -172,6 +172,39 @@ int phase_conc(const char *mnt, const char *tmp)
 		die("no pid for cstuck");
 	pid_t stuck = (pid_t)atoi(buf);
 	free(pidf);
+	return stuck;
+}
+
+/* The stuck sandbox's QEMU continued, its writers and readers joined. */
+static void conc_release_stuck(struct conc *c, pid_t stuck, pthread_t *st, pthread_t *rt)
+{
+	kill(stuck, SIGCONT);
+	for (int i = 0; i < NSTUCKW; i++)
+		pthread_join(st[i], NULL);
+	/* A line on its events (a state change) ends the parked reads. */
+	char *sctl = path_of(c->mnt, "cstuck", "ctl");
+	for (int t = 0; t < 100; t++) {
+		fs_write(sctl, t % 2 ? "resume\n" : "pause\n");
+		usleep(50000);
+		pthread_mutex_lock(&c->lock);
+		bool all = c->readers_done == NREADERS;
+		pthread_mutex_unlock(&c->lock);
+		if (all)
+			break;
+	}
+	free(sctl);
+	for (int i = 0; i < NREADERS; i++)
+		pthread_join(rt[i], NULL);
+	info("conc_readers", "%d writes to it timed out, %d reads of it answered, %d failed",
+	     c->timed_out, c->answered, c->failed);
+}
+
+int phase_conc(const char *mnt, const char *tmp)
+{
+	(void)tmp;
+	struct conc c = {.mnt = mnt};
+	pthread_mutex_init(&c.lock, NULL);
+	pid_t stuck = conc_setup(&c);
 
 	static const char *const conds[3] = {"idle", "16 writers", "16 writers + 16 stuck readers"};
 	for (int k = 0; k < 3; k++) {
@@ -202,29 +235,11 @@ int phase_conc(const char *mnt, const char *tmp)
 				pthread_join(wt[i], NULL);
 			report("conc", "vCPU hot-add (the 16 writers)", conds[k], &c.writes);
 		}
-		if (k == 2) {
-			kill(stuck, SIGCONT);
-			for (int i = 0; i < NSTUCKW; i++)
-				pthread_join(st[i], NULL);
-			/* A line on its events (a state change) ends the parked reads. */
-			char *sctl = path_of(mnt, "cstuck", "ctl");
-			for (int t = 0; t < 100; t++) {
-				fs_write(sctl, t % 2 ? "resume\n" : "pause\n");
-				usleep(50000);
-				pthread_mutex_lock(&c.lock);
-				bool all = c.readers_done == NREADERS;
-				pthread_mutex_unlock(&c.lock);
-				if (all)
-					break;
-			}
-			free(sctl);
-			for (int i = 0; i < NREADERS; i++)
-				pthread_join(rt[i], NULL);
-			info("conc_readers", "%d writes to it timed out, %d reads of it answered, %d failed",
-			     c.timed_out, c.answered, c.failed);
-		}
+		if (k == 2)
+			conc_release_stuck(&c, stuck, st, rt);
 	}
 	progress("concurrency: stopping %d sandboxes", NWRITERS + 2);
+	char name[16];
 	for (int i = 0; i < NWRITERS; i++) {
 		snprintf(name, sizeof(name), "cw%02d", i);
 		sb_ctl(mnt, name, "kill\n");

@@ -195,18 +195,25 @@ static void cat_all(const char *mnt, int n, const char *floor, const char *label
 	free(states);
 }
 
-int phase_scale(const char *mnt, const char *tmp, pid_t daemon, int n, int nrun)
+/* One scale run: the mount, the floor beside it, the sandboxes running. */
+struct scale {
+	const char *mnt, *tmp;
+	pid_t daemon;
+	int n;
+	long cpus;
+	char floor[1100];
+	int *running, nrunning;
+	bool *is_point; /* started for a point(), its vCPUs added there */
+};
+
+/* mkdir of N sandboxes, a point() as the count passes 1, 64, 256, 1024
+ * (or N, the last point short of it). */
+static void scale_mkdir_all(struct scale *sc)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	char fdir[1024], floor[1100];
-	snprintf(fdir, sizeof(fdir), "%s/floor-scale", tmp);
-	floor_mount(fdir, "state", "created\n", false);
-	snprintf(floor, sizeof(floor), "%s/state", fdir);
 	static const int points[] = {1, 64, 256, 1024};
-	int *running = calloc((size_t)n + 4, sizeof(int)), nrunning = 0;
-	bool *is_point = calloc((size_t)n, sizeof(bool));
-	long rss0 = rss_kib(daemon);
-	struct samples mk = {0}, starts = {0};
+	const char *mnt = sc->mnt;
+	int n = sc->n;
+	struct samples mk = {0};
 	progress("scale: mkdir %d sandboxes; cat state and hot-adds at 1, 64, 256, 1024", n);
 	for (int i = 0; i < n; i++) {
 		char *d = path_of(mnt, name_of(i), "");
@@ -218,52 +225,21 @@ int phase_scale(const char *mnt, const char *tmp, pid_t daemon, int n, int nrun)
 		for (size_t k = 0; k < sizeof(points) / sizeof(points[0]); k++)
 			if (points[k] == i + 1 || (i + 1 == n && points[k] > n && (k == 0 || points[k - 1] < n))) {
 				start_paused(mnt, i, NULL);
-				running[nrunning++] = i;
-				is_point[i] = true;
-				point(mnt, tmp, i + 1, i, floor);
+				sc->running[sc->nrunning++] = i;
+				sc->is_point[i] = true;
+				point(mnt, sc->tmp, i + 1, i, sc->floor);
 				break;
 			}
 	}
 	report("scale", "mkdir", "sandboxfs", &mk);
-	/* Touch every sandbox once (as ls -l or cat would) before the RSS. */
-	char buf[256];
-	for (int i = 0; i < n; i++) {
-		char *st = path_of(mnt, name_of(i), "state");
-		fs_read(st, buf, sizeof(buf));
-		free(st);
-	}
-	long rss1 = rss_kib(daemon);
-	info("nproc", "%ld", cpus);
-	info("sandboxes", "%d", n);
-	info("rss_before_kib", "%ld", rss0);
-	info("rss_created_kib", "%ld", rss1);
-	info("rss_running_at_created", "%d", nrunning);
-	info("rss_per_idle_kib", "%.2f", (double)(rss1 - rss0) / n);
+}
 
-	progress("scale: ls and cat */state over %d sandboxes", n);
-	struct samples ls = {0};
-	for (int r = 0; r < 50; r++)
-		s_add(&ls, timed_ls(mnt, n));
-	report("scale", "ls root (readdir)", "sandboxfs", &ls);
-	cat_all(mnt, n, floor, "cat */state (created)");
-
-	progress("scale: starting sandboxes ({\"memory_mib\":64}) and pausing them, to %d running", nrun);
-	for (int i = 0; i < n && nrunning < nrun; i++) {
-		bool is_running = false;
-		for (int k = 0; k < nrunning; k++)
-			is_running |= running[k] == i;
-		if (is_running)
-			continue;
-		start_paused(mnt, i, &starts);
-		running[nrunning++] = i;
-	}
-	report("scale", "start (while others run)", "sandboxfs", &starts);
-	long rss2 = rss_kib(daemon);
-	info("running_paused", "%d", nrunning);
-	info("rss_running_kib", "%ld", rss2);
-	info("rss_per_running_kib", "%.1f", (double)(rss2 - rss1) / (nrunning > 4 ? nrunning - 4 : 1));
-	cat_all(mnt, n, floor, "cat */state (running+created)");
-
+/* One hot-add at a time on each running sandbox, then PAR_ROUNDS of one
+ * on each at once, and whose CPU those rounds took. */
+static void scale_hot_adds(struct scale *sc)
+{
+	const char *mnt = sc->mnt;
+	int nrunning = sc->nrunning, *running = sc->running;
 	/* One hot-add at a time on each running sandbox: the single-op figure
 	 * (the others first get the point sandboxes' POINT_ADDS, untimed). */
 	progress("scale: %d single vCPU hot-adds, then %d rounds of %d at once", nrunning, PAR_ROUNDS, nrunning);
@@ -271,7 +247,7 @@ int phase_scale(const char *mnt, const char *tmp, pid_t daemon, int n, int nrun)
 	for (int k = 0; k < nrunning; k++) {
 		char *t = path_of(mnt, name_of(running[k]), "cpus/target"), s[16];
 		/* Never a decrease: QEMU 7.2 may crash on a hot-add after an unplug. */
-		if (!is_point[running[k]]) {
+		if (!sc->is_point[running[k]]) {
 			snprintf(s, sizeof(s), "%d\n", POINT_ADDS + 1);
 			must_write(t, s);
 		}
@@ -281,7 +257,7 @@ int phase_scale(const char *mnt, const char *tmp, pid_t daemon, int n, int nrun)
 	}
 	double single = median(&one);
 	report("scale", "vCPU hot-add, one at a time", "sandboxfs", &one);
-	struct cpu_use u0 = cpu_now(mnt, daemon, running, nrunning);
+	struct cpu_use u0 = cpu_now(mnt, sc->daemon, running, nrunning);
 	for (int r = 0; r < PAR_ROUNDS; r++) {
 		char v[16];
 		double w;
@@ -291,24 +267,78 @@ int phase_scale(const char *mnt, const char *tmp, pid_t daemon, int n, int nrun)
 	}
 	/* Whose CPU a round takes: on `cpus` CPUs no round can be shorter than
 	 * the sum over them. */
-	struct cpu_use u1 = cpu_now(mnt, daemon, running, nrunning);
+	struct cpu_use u1 = cpu_now(mnt, sc->daemon, running, nrunning);
 	info("parallel_cpu_daemon_ms", "%.1f", (u1.daemon - u0.daemon) / PAR_ROUNDS);
 	info("parallel_cpu_qemus_ms", "%.1f", (u1.qemus - u0.qemus) / PAR_ROUNDS);
 	info("parallel_cpu_bench_ms", "%.1f", (u1.bench - u0.bench) / PAR_ROUNDS);
 	double total = median(&tot);
 	report("scale", "parallel vCPU hot-adds (total)", "sandboxfs", &tot);
 	report("scale", "parallel vCPU hot-adds (slowest one)", "sandboxfs", &slow);
-	long waves = (nrunning + cpus - 1) / cpus;
+	long waves = (nrunning + sc->cpus - 1) / sc->cpus;
 	info("parallel_budget_us", "%.1f", 1.2 * single * (double)waves);
 	info("parallel_serial_us", "%.1f", single * nrunning);
 	info("parallel_total_us", "%.1f", total);
+}
 
-	progress("scale: killing %d sandboxes, removing %d", nrunning, n);
-	parallel(mnt, running, nrunning, "ctl", "kill\n", NULL);
+int phase_scale(const char *mnt, const char *tmp, pid_t daemon, int n, int nrun)
+{
+	struct scale sc = {.mnt = mnt, .tmp = tmp, .daemon = daemon, .n = n};
+	sc.cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	char fdir[1024];
+	snprintf(fdir, sizeof(fdir), "%s/floor-scale", tmp);
+	floor_mount(fdir, "state", "created\n", false);
+	snprintf(sc.floor, sizeof(sc.floor), "%s/state", fdir);
+	sc.running = calloc((size_t)n + 4, sizeof(int));
+	sc.is_point = calloc((size_t)n, sizeof(bool));
+	long rss0 = rss_kib(daemon);
+	scale_mkdir_all(&sc);
+	/* Touch every sandbox once (as ls -l or cat would) before the RSS. */
+	char buf[256];
+	for (int i = 0; i < n; i++) {
+		char *st = path_of(mnt, name_of(i), "state");
+		fs_read(st, buf, sizeof(buf));
+		free(st);
+	}
+	long rss1 = rss_kib(daemon);
+	info("nproc", "%ld", sc.cpus);
+	info("sandboxes", "%d", n);
+	info("rss_before_kib", "%ld", rss0);
+	info("rss_created_kib", "%ld", rss1);
+	info("rss_running_at_created", "%d", sc.nrunning);
+	info("rss_per_idle_kib", "%.2f", (double)(rss1 - rss0) / n);
+
+	progress("scale: ls and cat */state over %d sandboxes", n);
+	struct samples ls = {0}, starts = {0};
+	for (int r = 0; r < 50; r++)
+		s_add(&ls, timed_ls(mnt, n));
+	report("scale", "ls root (readdir)", "sandboxfs", &ls);
+	cat_all(mnt, n, sc.floor, "cat */state (created)");
+
+	progress("scale: starting sandboxes ({\"memory_mib\":64}) and pausing them, to %d running", nrun);
+	for (int i = 0; i < n && sc.nrunning < nrun; i++) {
+		bool is_running = false;
+		for (int k = 0; k < sc.nrunning; k++)
+			is_running |= sc.running[k] == i;
+		if (is_running)
+			continue;
+		start_paused(mnt, i, &starts);
+		sc.running[sc.nrunning++] = i;
+	}
+	report("scale", "start (while others run)", "sandboxfs", &starts);
+	long rss2 = rss_kib(daemon);
+	info("running_paused", "%d", sc.nrunning);
+	info("rss_running_kib", "%ld", rss2);
+	info("rss_per_running_kib", "%.1f", (double)(rss2 - rss1) / (sc.nrunning > 4 ? sc.nrunning - 4 : 1));
+	cat_all(mnt, n, sc.floor, "cat */state (running+created)");
+
+	scale_hot_adds(&sc);
+
+	progress("scale: killing %d sandboxes, removing %d", sc.nrunning, n);
+	parallel(mnt, sc.running, sc.nrunning, "ctl", "kill\n", NULL);
 	for (int i = 0; i < n; i++)
 		sb_rmdir(mnt, name_of(i));
 	floor_umount_all();
-	free(running);
-	free(is_point);
+	free(sc.running);
+	free(sc.is_point);
 	return 0;
 }
