@@ -110,6 +110,17 @@ void kill_raw(void);
  * one file `name` with exactly `contents`; the mounts go at exit. */
 void floor_mount(const char *dir, const char *name, const char *contents, bool cached);
 void floor_umount_all(void);
+/* Every floor daemon's threads on `cpu` (-1: on all; sb_place.c). */
+void floor_place(int cpu);
+
+/* ---- placement (sb_place.c) ---- */
+/* Every thread of pid on `cpu` (-1: on all CPUs). */
+void place_process(pid_t pid, int cpu);
+/* The placement rows can be measured: SBBENCH_DAEMON set, 2 CPUs or more. */
+bool place_possible(void);
+/* The client on client_cpu, the sandboxfs daemon and the floors on fs_cpu
+ * (-1: anywhere). */
+void place_set(int client_cpu, int fs_cpu);
 
 /* ---- the daemon's probe lines (SBBENCH_LOG; sb_record.c) ---- */
 /* Where the daemon's log ends now. */

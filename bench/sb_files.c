@@ -197,6 +197,12 @@ static char *floor_dirs[16];
 static pid_t floor_pids[16];
 static int nfloors;
 
+void floor_place(int cpu)
+{
+	for (int i = 0; i < nfloors; i++)
+		place_process(floor_pids[i], cpu);
+}
+
 void floor_mount(const char *dir, const char *name, const char *contents, bool cached)
 {
 	const char *bdir = getenv("SBBENCH_BUILD") ? getenv("SBBENCH_BUILD") : "build/bench";

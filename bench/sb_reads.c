@@ -5,7 +5,9 @@
  * (bench/floorfs.c) serving a file of exactly the same bytes, mounted
  * beside sandboxfs; hello as shipped (kernel_cache: page-cache hits), a
  * tmpfs file and a sysfs file for context; and the FUSE write floor,
- * open + write + close on floorfs.  All interleaved in one loop.
+ * open + write + close on floorfs.  All interleaved in one loop.  Then
+ * the same loop with the threads placed (sb_place.c): all on one CPU, and
+ * the client apart from both filesystems.
  */
 #include "sb.h"
 
@@ -95,6 +97,18 @@ int phase_reads(const char *mnt, const char *tmp)
 
 	progress("reads: running sandbox, interleaved with the floor x%d", READ_RUNS);
 	loop(f, 3, "", READ_RUNS, true, cached, shm, f[0].floor);
+
+	/* Placement: both ends of every round trip on one CPU, then the
+	 * client on CPU 0 and both filesystems on CPU 1 (sb_place.c). */
+	if (place_possible()) {
+		progress("reads: running sandbox, the client and both filesystems on one CPU x%d", READ_RUNS / 2);
+		place_set(0, 0);
+		loop(f, 3, " (one CPU)", READ_RUNS / 2, false, NULL, NULL, NULL);
+		progress("reads: running sandbox, the client on CPU 0, both filesystems on CPU 1 x%d", READ_RUNS / 2);
+		place_set(0, 1);
+		loop(f, 3, " (across CPUs)", READ_RUNS / 2, false, NULL, NULL, NULL);
+		place_set(-1, -1);
+	}
 
 	/* The same of a stopped sandbox (cpus/online then asks no QEMU). */
 	sb_ctl(mnt, sb, "stop\n");

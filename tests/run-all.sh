@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 total_pass=0 total_fail=0 total_skip=0
 skips=() fails=()
 declare -A ran=() # QEMU version -> how many test runs used it (RAN-AGAINST lines)
-ACCEPT_UNITS=${ACCEPT_UNITS:-"test_accept test_accept_knobs test_accept_forms test_accept_vhost test_arch_accept test_bugs test_cmdline test_qmp test_qmp_events test_qmp_faults test_qmp_lifecycle test_qmp_fd test_version"}
+ACCEPT_UNITS=${ACCEPT_UNITS:-"test_accept test_accept_knobs test_accept_forms test_accept_vhost test_arch_accept test_bugs test_cmdline test_qmp test_qmp_fd test_version"}
 ACCEPT_E2E=${ACCEPT_E2E:-"test_slice test_cpu_cycles test_hotplug test_restart test_arch_boot
 	test_arch_boot_ppc64le test_arch_boot_s390x test_faults_kill"}
 # E2E tests that run against the second QEMU only: QEMU 7.2 under TCG loses
